@@ -1,0 +1,72 @@
+//! Element types and PyTorch's type promotion.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DType {
+    Bool,
+    F16,
+    BF16,
+    F32,
+    F64,
+}
+
+impl DType {
+    pub const ALL: [DType; 5] = [DType::Bool, DType::F16, DType::BF16, DType::F32, DType::F64];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        }
+    }
+    pub fn parse(s: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == s)
+    }
+    /// Bytes per element in memory (bool is one byte, 0 or 1).
+    pub fn size(self) -> usize {
+        match self {
+            DType::Bool => 1,
+            DType::F16 | DType::BF16 => 2,
+            DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+    pub fn is_float(self) -> bool {
+        self != DType::Bool
+    }
+    /// The type arithmetic is carried out in: f64 for f64, f32 for everything else.
+    pub fn compute(self) -> DType {
+        if self == DType::F64 {
+            DType::F64
+        } else {
+            DType::F32
+        }
+    }
+
+    /// `torch.result_type` of two tensors: bool < floats; f16 with bf16 gives f32.
+    pub fn promote(a: DType, b: DType) -> DType {
+        use DType::*;
+        match (a, b) {
+            (x, y) if x == y => x,
+            (Bool, y) => y,
+            (x, Bool) => x,
+            (F16, BF16) | (BF16, F16) => F32,
+            (x, y) => x.max(y),
+        }
+    }
+    /// The result of a tensor with a Python scalar: a float scalar turns a bool tensor into the
+    /// default float type (f32); it never changes a float tensor's dtype.
+    pub fn promote_scalar(a: DType) -> DType {
+        if a == DType::Bool { DType::F32 } else { a }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,166 @@
+//! The graph: named inputs, constants, op nodes and named outputs, on petgraph.
+//!
+//! Nodes are added in a valid topological order (an op may only use earlier nodes), which is
+//! also the order the text format prints them in. Edges run from an operand to its user and
+//! carry the operand's position, so users and topological walks come from petgraph.
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use crate::dtype::DType;
+use crate::error::IrError;
+use crate::op::Op;
+use crate::tensor::Tensor;
+use kiln_shape::Dim;
+
+/// The id of a node in its graph.
+pub type NodeId = NodeIndex<u32>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputDecl {
+    pub name: String,
+    pub dtype: DType,
+    pub dims: Vec<Dim>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// The `index`-th graph input.
+    Input(usize),
+    /// A tensor constant (`tensor([...], dtype=f32)`), hashed by value.
+    Constant(Tensor),
+    Op(Op),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The value's name in the text format (`t` in `t = mul(x, s)`).
+    pub name: String,
+    pub kind: NodeKind,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    pub name: String,
+    inputs: Vec<InputDecl>,
+    g: DiGraph<Node, u32>,
+    outputs: Vec<NodeId>,
+    by_name: HashMap<String, NodeId>,
+}
+
+impl Graph {
+    pub fn new(name: &str) -> Graph {
+        Graph {
+            name: name.to_string(),
+            ..Graph::default()
+        }
+    }
+
+    fn add_node(&mut self, name: &str, kind: NodeKind) -> Result<NodeId, IrError> {
+        if self.by_name.contains_key(name) {
+            return Err(IrError::DuplicateName {
+                name: name.to_string(),
+            });
+        }
+        let id = self.g.add_node(Node {
+            name: name.to_string(),
+            kind,
+        });
+        self.by_name.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    pub fn add_input(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        dims: Vec<Dim>,
+    ) -> Result<NodeId, IrError> {
+        let index = self.inputs.len();
+        let id = self.add_node(name, NodeKind::Input(index))?;
+        self.inputs.push(InputDecl {
+            name: name.to_string(),
+            dtype,
+            dims,
+        });
+        Ok(id)
+    }
+
+    pub fn add_constant(&mut self, name: &str, value: Tensor) -> Result<NodeId, IrError> {
+        self.add_node(name, NodeKind::Constant(value))
+    }
+
+    /// Adds an op node. Its operands must already be in the graph. Types and ranks are checked
+    /// by [`crate::validate`], not here, so that a parser can report every problem by node name.
+    pub fn add_op(&mut self, name: &str, op: Op) -> Result<NodeId, IrError> {
+        let inputs = op.inputs();
+        for &i in &inputs {
+            if i.index() >= self.g.node_count() {
+                return Err(IrError::UnknownOperand {
+                    node: name.to_string(),
+                });
+            }
+        }
+        let id = self.add_node(name, NodeKind::Op(op))?;
+        for (pos, i) in inputs.into_iter().enumerate() {
+            self.g.add_edge(i, id, pos as u32);
+        }
+        Ok(id)
+    }
+
+    /// Declares the graph's outputs, by node; an output's name is its node's name.
+    pub fn set_outputs(&mut self, outputs: Vec<NodeId>) -> Result<(), IrError> {
+        for &o in &outputs {
+            if o.index() >= self.g.node_count() {
+                return Err(IrError::UnknownOperand {
+                    node: "output".to_string(),
+                });
+            }
+        }
+        self.outputs = outputs;
+        Ok(())
+    }
+
+    pub fn inputs(&self) -> &[InputDecl] {
+        &self.inputs
+    }
+    pub fn outputs(&self) -> &[NodeId] {
+        &self.outputs
+    }
+    pub fn output_names(&self) -> Vec<&str> {
+        self.outputs
+            .iter()
+            .map(|&o| self.node(o).name.as_str())
+            .collect()
+    }
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.g[id]
+    }
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.by_name.get(name).copied()
+    }
+    pub fn len(&self) -> usize {
+        self.g.node_count()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.g.node_count() == 0
+    }
+    /// Node ids in insertion order, which is topological.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.g.node_indices()
+    }
+    /// The nodes that use `id` as an operand.
+    pub fn users(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.g.neighbors_directed(id, petgraph::Direction::Outgoing)
+    }
+    /// `(name, declared dims)` of every input, the form [`kiln_shape::bind_symbols`] takes.
+    pub fn input_dims(&self) -> Vec<(String, Vec<Dim>)> {
+        self.inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.dims.clone()))
+            .collect()
+    }
+    pub fn petgraph(&self) -> &DiGraph<Node, u32> {
+        &self.g
+    }
+}

@@ -1,0 +1,24 @@
+//! kiln's graph IR: dtypes, the op set (PyTorch's names and semantics), the graph, its `.kiln`
+//! text format, shape inference inside a [`kiln_shape::ShapeEnv`], a canonical form for hashing,
+//! and the reference interpreter every backend is tested against.
+
+pub mod canon;
+pub mod dtype;
+pub mod error;
+pub mod graph;
+pub mod infer;
+pub mod interp;
+pub mod op;
+pub mod parse;
+pub mod print;
+pub mod tensor;
+
+pub use dtype::DType;
+pub use error::IrError;
+pub use graph::{Graph, InputDecl, Node, NodeId, NodeKind};
+pub use infer::{TensorType, infer_shapes, validate};
+pub use interp::interpret;
+pub use op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
+pub use parse::parse;
+pub use print::print;
+pub use tensor::{Tensor, round_to};

@@ -1,0 +1,353 @@
+//! The op set, with PyTorch's names and semantics.
+use serde::{Deserialize, Serialize};
+
+use crate::dtype::DType;
+use crate::graph::NodeId;
+use kiln_shape::Dim;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Reciprocal,
+    Sin,
+    Cos,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Silu,
+    /// `gelu(x, approximate="none")`: `x * Phi(x)` with the exact erf.
+    Gelu,
+    /// `gelu(x, approximate="tanh")`.
+    GeluTanh,
+    Floor,
+    Ceil,
+    LogicalNot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+    Pow,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogicalAnd,
+    LogicalOr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Amax,
+    Amin,
+}
+
+impl UnaryOp {
+    pub const ALL: [UnaryOp; 18] = [
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+        UnaryOp::Rsqrt,
+        UnaryOp::Reciprocal,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Tanh,
+        UnaryOp::Sigmoid,
+        UnaryOp::Relu,
+        UnaryOp::Silu,
+        UnaryOp::Gelu,
+        UnaryOp::GeluTanh,
+        UnaryOp::Floor,
+        UnaryOp::Ceil,
+        UnaryOp::LogicalNot,
+    ];
+    /// The op's name in the text format (`GeluTanh` is `gelu` with `approximate="tanh"`).
+    pub fn name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Neg => "neg",
+            Abs => "abs",
+            Exp => "exp",
+            Log => "log",
+            Sqrt => "sqrt",
+            Rsqrt => "rsqrt",
+            Reciprocal => "reciprocal",
+            Sin => "sin",
+            Cos => "cos",
+            Tanh => "tanh",
+            Sigmoid => "sigmoid",
+            Relu => "relu",
+            Silu => "silu",
+            Gelu | GeluTanh => "gelu",
+            Floor => "floor",
+            Ceil => "ceil",
+            LogicalNot => "logical_not",
+        }
+    }
+    /// The output dtype for an input of dtype `x`: bool for `logical_not`, the input's dtype
+    /// otherwise (a bool input to float math is promoted to f32, as torch does).
+    pub fn result_dtype(self, x: DType) -> DType {
+        match self {
+            UnaryOp::LogicalNot => DType::Bool,
+            UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu if x == DType::Bool => DType::Bool,
+            _ => DType::promote_scalar(x),
+        }
+    }
+}
+
+impl BinaryOp {
+    pub const ALL: [BinaryOp; 15] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Maximum,
+        BinaryOp::Minimum,
+        BinaryOp::Pow,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::LogicalAnd,
+        BinaryOp::LogicalOr,
+    ];
+    pub fn name(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "add",
+            Sub => "sub",
+            Mul => "mul",
+            Div => "div",
+            Maximum => "maximum",
+            Minimum => "minimum",
+            Pow => "pow",
+            Eq => "eq",
+            Ne => "ne",
+            Lt => "lt",
+            Le => "le",
+            Gt => "gt",
+            Ge => "ge",
+            LogicalAnd => "logical_and",
+            LogicalOr => "logical_or",
+        }
+    }
+    pub fn is_comparison(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Eq | Ne | Lt | Le | Gt | Ge | LogicalAnd | LogicalOr)
+    }
+}
+
+impl ReduceOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Amax => "amax",
+            ReduceOp::Amin => "amin",
+        }
+    }
+}
+
+/// An operand of an elementwise op: a value of the graph, or a Python-style scalar literal
+/// (which never changes a tensor's dtype).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Operand {
+    Value(NodeId),
+    Scalar(f64),
+}
+
+/// Parameters of `max_pool2d` / `avg_pool2d`, already expanded to (h, w) pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pool2d {
+    pub kernel_size: [i64; 2],
+    pub stride: [i64; 2],
+    pub padding: [i64; 2],
+    /// Always `[1, 1]` for `avg_pool2d`, which has no dilation.
+    pub dilation: [i64; 2],
+    pub ceil_mode: bool,
+    /// Only meaningful for `avg_pool2d`.
+    pub count_include_pad: bool,
+}
+
+/// One operation. Operands refer to earlier nodes of the same graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    Unary {
+        op: UnaryOp,
+        x: NodeId,
+    },
+    Binary {
+        op: BinaryOp,
+        a: Operand,
+        b: Operand,
+    },
+    Where {
+        cond: Operand,
+        a: Operand,
+        b: Operand,
+    },
+    /// `to(x, dtype=...)`.
+    Cast {
+        x: NodeId,
+        dtype: DType,
+    },
+    /// `sum/mean/amax/amin(x, dim, keepdim)`; `dims` as written (may be negative); empty means
+    /// all dims (`sum(x)`).
+    Reduce {
+        op: ReduceOp,
+        x: NodeId,
+        dims: Vec<i64>,
+        keepdim: bool,
+    },
+    Softmax {
+        x: NodeId,
+        dim: i64,
+    },
+    MaxPool2d {
+        x: NodeId,
+        params: Pool2d,
+    },
+    AvgPool2d {
+        x: NodeId,
+        params: Pool2d,
+    },
+    AdaptiveAvgPool2d {
+        x: NodeId,
+        output_size: [i64; 2],
+    },
+    AdaptiveMaxPool2d {
+        x: NodeId,
+        output_size: [i64; 2],
+    },
+    /// `reshape(x, shape)`: at most one `-1` (`Dim::Fixed(-1)`); symbols by name.
+    Reshape {
+        x: NodeId,
+        shape: Vec<Dim>,
+    },
+    Permute {
+        x: NodeId,
+        dims: Vec<i64>,
+    },
+    Transpose {
+        x: NodeId,
+        dim0: i64,
+        dim1: i64,
+    },
+    Unsqueeze {
+        x: NodeId,
+        dim: i64,
+    },
+    /// `squeeze(x)` (all size-1 dims) or `squeeze(x, dim)`.
+    Squeeze {
+        x: NodeId,
+        dim: Option<i64>,
+    },
+    /// `expand(x, shape)`: `-1` keeps a dim; new leading dims may be added.
+    Expand {
+        x: NodeId,
+        shape: Vec<Dim>,
+    },
+}
+
+impl Op {
+    /// The op's name in the text format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Unary { op, .. } => op.name(),
+            Op::Binary { op, .. } => op.name(),
+            Op::Where { .. } => "where",
+            Op::Cast { .. } => "to",
+            Op::Reduce { op, .. } => op.name(),
+            Op::Softmax { .. } => "softmax",
+            Op::MaxPool2d { .. } => "max_pool2d",
+            Op::AvgPool2d { .. } => "avg_pool2d",
+            Op::AdaptiveAvgPool2d { .. } => "adaptive_avg_pool2d",
+            Op::AdaptiveMaxPool2d { .. } => "adaptive_max_pool2d",
+            Op::Reshape { .. } => "reshape",
+            Op::Permute { .. } => "permute",
+            Op::Transpose { .. } => "transpose",
+            Op::Unsqueeze { .. } => "unsqueeze",
+            Op::Squeeze { .. } => "squeeze",
+            Op::Expand { .. } => "expand",
+        }
+    }
+
+    /// The graph values this op reads, in argument order.
+    pub fn inputs(&self) -> Vec<NodeId> {
+        let value = |o: &Operand| match o {
+            Operand::Value(id) => Some(*id),
+            Operand::Scalar(_) => None,
+        };
+        match self {
+            Op::Binary { a, b, .. } => [a, b].into_iter().filter_map(value).collect(),
+            Op::Where { cond, a, b } => [cond, a, b].into_iter().filter_map(value).collect(),
+            Op::Unary { x, .. }
+            | Op::Cast { x, .. }
+            | Op::Reduce { x, .. }
+            | Op::Softmax { x, .. }
+            | Op::MaxPool2d { x, .. }
+            | Op::AvgPool2d { x, .. }
+            | Op::AdaptiveAvgPool2d { x, .. }
+            | Op::AdaptiveMaxPool2d { x, .. }
+            | Op::Reshape { x, .. }
+            | Op::Permute { x, .. }
+            | Op::Transpose { x, .. }
+            | Op::Unsqueeze { x, .. }
+            | Op::Squeeze { x, .. }
+            | Op::Expand { x, .. } => vec![*x],
+        }
+    }
+
+    /// The same op with every operand id mapped through `f` (used by canonicalisation).
+    pub fn map_inputs(&self, f: &dyn Fn(NodeId) -> NodeId) -> Op {
+        let mo = |o: &Operand| match o {
+            Operand::Value(id) => Operand::Value(f(*id)),
+            s => *s,
+        };
+        let mut op = self.clone();
+        match &mut op {
+            Op::Binary { a, b, .. } => {
+                *a = mo(a);
+                *b = mo(b);
+            }
+            Op::Where { cond, a, b } => {
+                *cond = mo(cond);
+                *a = mo(a);
+                *b = mo(b);
+            }
+            Op::Unary { x, .. }
+            | Op::Cast { x, .. }
+            | Op::Reduce { x, .. }
+            | Op::Softmax { x, .. }
+            | Op::MaxPool2d { x, .. }
+            | Op::AvgPool2d { x, .. }
+            | Op::AdaptiveAvgPool2d { x, .. }
+            | Op::AdaptiveMaxPool2d { x, .. }
+            | Op::Reshape { x, .. }
+            | Op::Permute { x, .. }
+            | Op::Transpose { x, .. }
+            | Op::Unsqueeze { x, .. }
+            | Op::Squeeze { x, .. }
+            | Op::Expand { x, .. } => *x = f(*x),
+        }
+        op
+    }
+}
