@@ -1,0 +1,76 @@
+//! A readable dump of the kernel IR, for people tuning kiln (`KILN_LOG=kiln::sched=debug`,
+//! `kiln compile --emit kernel-ir`).
+use std::fmt;
+
+use crate::ir::*;
+
+fn instrs(f: &mut fmt::Formatter<'_>, prefix: &str, list: &[Instr]) -> fmt::Result {
+    for (i, ins) in list.iter().enumerate() {
+        let v = |id: &ValueId| format!("{prefix}{id}");
+        let rhs = match &ins.op {
+            ScalarOp::Load { buf, offset } => format!("load b{buf}[{offset}]"),
+            ScalarOp::Const(c) => format!("{c:?}"),
+            ScalarOp::Index(e) => format!("index({e})"),
+            ScalarOp::Unary(op, a) => format!("{}({})", op.name(), v(a)),
+            ScalarOp::Binary(op, a, b) => format!("{}({}, {})", op.name(), v(a), v(b)),
+            ScalarOp::Select(c, a, b) => format!("where({}, {}, {})", v(c), v(a), v(b)),
+            ScalarOp::Cast(a) => format!("to({})", v(a)),
+            ScalarOp::Reduced => "reduced".to_string(),
+        };
+        writeln!(f, "      {prefix}{i}: {} = {rhs}", ins.dtype)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "program {} (symbols: {})",
+            self.graph_name,
+            self.symbols.join(", ")
+        )?;
+        for (i, b) in self.buffers.iter().enumerate() {
+            let kind = match &b.kind {
+                BufKind::Input(k) => format!("input {}", self.inputs[*k].name),
+                BufKind::Output(k) => format!("output {}", self.outputs[*k].0.name),
+                BufKind::Temp => "temporary (fusion could not avoid it)".to_string(),
+                BufKind::Const(_) => "constant".to_string(),
+            };
+            writeln!(f, "  b{i}: {}[{}] {kind}", b.dtype, b.numel)?;
+        }
+        for k in &self.kernels {
+            let dims: Vec<String> = k.dims.iter().map(|d| d.to_string()).collect();
+            writeln!(
+                f,
+                "  kernel {} over [{}] ({}-bit indexing)",
+                k.name,
+                dims.join(", "),
+                k.index_bits
+            )?;
+            if let Some(r) = &k.reduce {
+                let rd: Vec<String> = r.dims.iter().map(|d| d.to_string()).collect();
+                let valid: Vec<String> = r.valid.iter().map(|c| c.to_string()).collect();
+                writeln!(
+                    f,
+                    "    reduce {:?} over [{}] in {}{}",
+                    r.kind,
+                    rd.join(", "),
+                    r.acc,
+                    if valid.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" where {}", valid.join(" and "))
+                    }
+                )?;
+                instrs(f, "r", &r.body)?;
+                writeln!(f, "      accumulate r{}", r.value)?;
+            }
+            instrs(f, "v", &k.body)?;
+            for s in &k.stores {
+                writeln!(f, "    store b{}[{}] = v{}", s.buf, s.offset, s.value)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+//! Errors of scheduling.
+use kiln_ir::IrError;
+use kiln_shape::ShapeError;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SchedError {
+    #[error(transparent)]
+    Ir(#[from] IrError),
+    #[error("kernel `{node}`: {source}")]
+    Shape { node: String, source: ShapeError },
+    #[error("node `{node}`: {msg}")]
+    Unsupported { node: String, msg: String },
+}

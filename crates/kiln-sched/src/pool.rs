@@ -1,0 +1,196 @@
+//! Reductions and pooling as reduction loops over windows.
+//!
+//! `sum/mean/amax/amin` reduce over the chosen dims; pooling reduces over a window of the input
+//! whose start depends on the output position: `ih = oh*stride - pad + kh*dilation`. Window
+//! elements outside the input (padding, or past the end under `ceil_mode`) are skipped through
+//! the reduction's `valid` conditions; `avg_pool2d` divides by PyTorch's divisor afterwards.
+//! Adaptive pooling has windows `[floor(o*L/out), ceil((o+1)*L/out))` whose sizes may differ:
+//! the loop runs to the largest window and masks the rest. Its input sizes were specialised
+//! during shape inference (the seed's static-bounds guard), so those windows are constants.
+use kiln_ir::{DType, NodeId, NodeKind, Op, Pool2d, ReduceOp};
+use kiln_shape::{Cond, Expr};
+
+use crate::block::Block;
+use crate::error::SchedError;
+use crate::ir::*;
+use crate::lower::{Lowerer, Post, norm_dim, numel};
+
+fn o(i: usize) -> Expr {
+    Expr::sym(&outer_var(i))
+}
+fn r(i: usize) -> Expr {
+    Expr::sym(&reduce_var(i))
+}
+
+/// The reduction loop computing node `n` at the kernel index `%o0..`, and how its result is
+/// finished (mean and avg pooling divide).
+pub(crate) fn reduction_of(l: &mut Lowerer, n: NodeId) -> Result<(Reduction, Post), SchedError> {
+    let NodeKind::Op(op) = l.g.node(n).kind.clone() else {
+        unreachable!("only ops reduce")
+    };
+    match op {
+        Op::Reduce {
+            op,
+            x,
+            dims,
+            keepdim,
+        } => reduce(l, op, x, &dims, keepdim),
+        Op::MaxPool2d { x, params } => pool(l, n, x, &params, ReduceKind::Max),
+        Op::AvgPool2d { x, params } => pool(l, n, x, &params, ReduceKind::Sum),
+        Op::AdaptiveAvgPool2d { x, output_size } => adaptive(l, n, x, output_size, ReduceKind::Sum),
+        Op::AdaptiveMaxPool2d { x, output_size } => adaptive(l, n, x, output_size, ReduceKind::Max),
+        _ => unreachable!("not a reduction"),
+    }
+}
+
+fn finish(
+    l: &mut Lowerer,
+    x: NodeId,
+    xi: &[Expr],
+    dims: Vec<Expr>,
+    kind: ReduceKind,
+    valid: Vec<Cond>,
+) -> Result<Reduction, SchedError> {
+    let acc = l.dtype(x).compute();
+    let mut blk = Block::default();
+    let v = l.emit(&mut blk, x, xi, None)?;
+    let value = blk.cast(v, acc);
+    Ok(Reduction {
+        dims,
+        kind,
+        valid,
+        body: blk.instrs,
+        value,
+        acc,
+    })
+}
+
+fn reduce(
+    l: &mut Lowerer,
+    op: ReduceOp,
+    x: NodeId,
+    dims: &[i64],
+    keepdim: bool,
+) -> Result<(Reduction, Post), SchedError> {
+    let xs = l.shape(x).to_vec();
+    let rank = xs.len();
+    let reduced: Vec<usize> = if dims.is_empty() {
+        (0..rank).collect()
+    } else {
+        dims.iter().map(|&d| norm_dim(d, rank)).collect()
+    };
+    let (mut xi, mut rdims, mut oi) = (vec![], vec![], 0);
+    for (i, d) in xs.iter().enumerate() {
+        if reduced.contains(&i) {
+            xi.push(r(rdims.len()));
+            rdims.push(d.clone());
+            oi += keepdim as usize;
+        } else {
+            xi.push(o(oi));
+            oi += 1;
+        }
+    }
+    let kind = match op {
+        ReduceOp::Sum | ReduceOp::Mean => ReduceKind::Sum,
+        ReduceOp::Amax => ReduceKind::Max,
+        ReduceOp::Amin => ReduceKind::Min,
+    };
+    let post = if op == ReduceOp::Mean {
+        Post::DivBy(numel(&rdims))
+    } else {
+        Post::None
+    };
+    Ok((finish(l, x, &xi, rdims, kind, vec![])?, post))
+}
+
+fn pool(
+    l: &mut Lowerer,
+    _n: NodeId,
+    x: NodeId,
+    p: &Pool2d,
+    kind: ReduceKind,
+) -> Result<(Reduction, Post), SchedError> {
+    let xs = l.shape(x).to_vec();
+    let (mut xi, mut valid) = (vec![o(0), o(1)], vec![]);
+    let mut divisor = [Expr::int(1), Expr::int(1)];
+    let mut clipped = [Expr::int(1), Expr::int(1)];
+    for a in 0..2 {
+        let len = &xs[2 + a];
+        let (k, s, pad, d) = (p.kernel_size[a], p.stride[a], p.padding[a], p.dilation[a]);
+        let start = &(&o(2 + a) * &Expr::int(s)) - &Expr::int(pad);
+        let i = &start + &(&r(a) * &Expr::int(d));
+        if pad > 0 {
+            valid.push(Cond::ge(i.clone(), Expr::int(0)));
+        }
+        if pad > 0 || p.ceil_mode {
+            valid.push(Cond::lt(i.clone(), len.clone()));
+        }
+        xi.push(i);
+        // PyTorch's avg_pool2d divisor: the window clipped to the padded input, and (without
+        // count_include_pad) clipped again to the input itself.
+        let end = Expr::min(&(&start + &Expr::int(k)), &(len + &Expr::int(pad)));
+        divisor[a] = &end - &start;
+        clipped[a] = &Expr::min(&end, len) - &Expr::max(&start, &Expr::int(0));
+    }
+    let red = finish(
+        l,
+        x,
+        &xi,
+        vec![Expr::int(p.kernel_size[0]), Expr::int(p.kernel_size[1])],
+        kind,
+        valid,
+    )?;
+    let post = match kind {
+        ReduceKind::Sum if p.count_include_pad => Post::DivBy(&divisor[0] * &divisor[1]),
+        ReduceKind::Sum => Post::DivBy(&clipped[0] * &clipped[1]),
+        _ => Post::None,
+    };
+    Ok((red, post))
+}
+
+fn adaptive(
+    l: &mut Lowerer,
+    n: NodeId,
+    x: NodeId,
+    out: [i64; 2],
+    kind: ReduceKind,
+) -> Result<(Reduction, Post), SchedError> {
+    let xs = l.shape(x).to_vec();
+    let (mut xi, mut valid, mut rdims) = (vec![o(0), o(1)], vec![], vec![]);
+    let mut count = Expr::int(1);
+    for a in 0..2 {
+        let len = xs[2 + a].as_int().ok_or_else(|| SchedError::Unsupported {
+            node: l.g.node(n).name.clone(),
+            msg: format!(
+                "adaptive pooling needs a static input size, found `{}`",
+                xs[2 + a]
+            ),
+        })?;
+        let ol = out[a];
+        let oa = o(2 + a);
+        let start = (&oa * &Expr::int(len)).floor_div(&Expr::int(ol));
+        let end = (&(&oa + &Expr::int(1)) * &Expr::int(len)).ceil_div(&Expr::int(ol));
+        let sizes: Vec<i64> = (0..ol)
+            .map(|i| ((i + 1) * len + ol - 1) / ol - (i * len) / ol)
+            .collect();
+        let widest = sizes.iter().copied().max().unwrap_or(1);
+        if sizes.iter().any(|&s| s != widest) {
+            valid.push(Cond::lt(r(a), &end - &start));
+        }
+        xi.push(&start + &r(a));
+        rdims.push(Expr::int(widest));
+        count = &count * &(&end - &start);
+    }
+    let red = finish(l, x, &xi, rdims, kind, valid)?;
+    let post = if kind == ReduceKind::Sum {
+        Post::DivBy(count)
+    } else {
+        Post::None
+    };
+    Ok((red, post))
+}
+
+/// The compute type of a reduction over values of `dtype`.
+pub(crate) fn acc_of(dtype: DType) -> DType {
+    dtype.compute()
+}
