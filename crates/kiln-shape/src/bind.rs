@@ -1,9 +1,9 @@
 //! From concrete input shapes to symbol values, and from those to a specialised environment.
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::env::{Bindings, ShapeEnv, ShapeError};
+use crate::env::{Bindings, ShapeEnv, ShapeError, ValueRange};
 use crate::expr::Expr;
 
 /// A declared dimension: a fixed size or a symbol name.
@@ -22,6 +22,12 @@ impl fmt::Display for Dim {
     }
 }
 
+impl Dim {
+    pub fn sym(name: &str) -> Dim {
+        Dim::Sym(name.to_string())
+    }
+}
+
 /// How symbols become sizes when an environment is built from concrete inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Policy {
@@ -31,6 +37,17 @@ pub enum Policy {
     Dynamic,
     /// Only the named symbols are dynamic; the others are specialised.
     DynamicSymbols(BTreeSet<String>),
+}
+
+impl Policy {
+    /// Whether `symbol` stays symbolic (when its value is neither 0 nor 1).
+    pub fn is_dynamic(&self, symbol: &str) -> bool {
+        match self {
+            Policy::Static => false,
+            Policy::Dynamic => true,
+            Policy::DynamicSymbols(names) => names.contains(symbol),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,20 +89,104 @@ pub enum BindError {
 
 /// Binds declared input dims to concrete shapes. `decls[i] = (input name, declared dims)`.
 pub fn bind_symbols(
-    _decls: &[(String, Vec<Dim>)],
-    _shapes: &[Vec<i64>],
+    decls: &[(String, Vec<Dim>)],
+    shapes: &[Vec<i64>],
 ) -> Result<Bindings, BindError> {
-    unimplemented!()
+    if decls.len() != shapes.len() {
+        return Err(BindError::InputCount {
+            expected: decls.len(),
+            found: shapes.len(),
+        });
+    }
+    let mut bindings = Bindings::new();
+    // Where each symbol was first seen: (input, dim), to name both places in a conflict.
+    let mut first_seen: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    for ((input, dims), shape) in decls.iter().zip(shapes) {
+        if dims.len() != shape.len() {
+            return Err(BindError::Rank {
+                input: input.clone(),
+                expected: dims.len(),
+                found: shape.len(),
+            });
+        }
+        for (dim, (declared, &size)) in dims.iter().zip(shape).enumerate() {
+            if size < 0 {
+                return Err(BindError::BadSize {
+                    input: input.clone(),
+                    dim,
+                    found: size,
+                });
+            }
+            match declared {
+                Dim::Fixed(expected) if *expected != size => {
+                    return Err(BindError::FixedDim {
+                        input: input.clone(),
+                        dim,
+                        expected: *expected,
+                        found: size,
+                    });
+                }
+                Dim::Fixed(_) => {}
+                Dim::Sym(symbol) => match (bindings.get(symbol), first_seen.get(symbol.as_str())) {
+                    (Some(first_value), Some(&(first_input, first_dim))) if first_value != size => {
+                        return Err(BindError::Conflict {
+                            symbol: symbol.clone(),
+                            first_input: first_input.to_string(),
+                            first_dim,
+                            first_value,
+                            second_input: input.clone(),
+                            second_dim: dim,
+                            second_value: size,
+                        });
+                    }
+                    (Some(_), _) => {}
+                    (None, _) => {
+                        bindings.insert(symbol, size);
+                        first_seen.insert(symbol, (input, dim));
+                    }
+                },
+            }
+        }
+    }
+    Ok(bindings)
 }
 
 /// Creates the symbols of `decls` in `env` under `policy` and returns each input's specialised
 /// shape: a fixed dim as a constant, a static or 0/1-valued symbol as its constant value (recording
 /// `sym == value`), a dynamic symbol as `Expr::sym` with range `>= 2`.
 pub fn specialize_inputs(
-    _env: &mut ShapeEnv,
-    _decls: &[(String, Vec<Dim>)],
-    _values: &Bindings,
-    _policy: &Policy,
+    env: &mut ShapeEnv,
+    decls: &[(String, Vec<Dim>)],
+    values: &Bindings,
+    policy: &Policy,
 ) -> Result<Vec<Vec<Expr>>, ShapeError> {
-    unimplemented!()
+    decls
+        .iter()
+        .map(|(_, dims)| {
+            dims.iter()
+                .map(|dim| specialize_dim(env, dim, values, policy))
+                .collect()
+        })
+        .collect()
+}
+
+fn specialize_dim(
+    env: &mut ShapeEnv,
+    dim: &Dim,
+    values: &Bindings,
+    policy: &Policy,
+) -> Result<Expr, ShapeError> {
+    let symbol = match dim {
+        Dim::Fixed(size) => return Ok(Expr::int(*size)),
+        Dim::Sym(symbol) => symbol,
+    };
+    let value = values
+        .get(symbol)
+        .ok_or_else(|| ShapeError::UnknownSymbol(symbol.clone()))?;
+    // 0 and 1 change broadcasting and emptiness, so code compiled for them never generalises.
+    if policy.is_dynamic(symbol) && value >= ValueRange::DYNAMIC_SIZE.lo {
+        return env.create_symbol(symbol, value, ValueRange::DYNAMIC_SIZE);
+    }
+    let sym = env.create_symbol(symbol, value, ValueRange::SIZE)?;
+    Ok(Expr::int(env.specialize(&sym)?))
 }

@@ -1,9 +1,11 @@
 //! The shape environment: symbols with hints and ranges, and the guards recorded so far.
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cond::{Cond, GuardSet};
+use crate::bounds::bounds;
+use crate::cond::{CmpOp, Cond};
 use crate::expr::{EvalError, Expr};
+use crate::guards::GuardSet;
 
 /// Anything that gives symbols values.
 pub trait SymbolLookup {
@@ -48,6 +50,17 @@ impl ValueRange {
         lo: 2,
         hi: i64::MAX,
     };
+    /// Every `i64`.
+    pub const ANY: ValueRange = ValueRange {
+        lo: i64::MIN,
+        hi: i64::MAX,
+    };
+    pub fn new(lo: i64, hi: i64) -> ValueRange {
+        ValueRange { lo, hi }
+    }
+    pub fn contains(&self, v: i64) -> bool {
+        self.lo <= v && v <= self.hi
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,59 +93,161 @@ pub enum ShapeError {
 
 /// Symbols with example values (hints) and ranges, plus the guards recorded while compiling.
 #[derive(Debug, Clone, Default)]
-pub struct ShapeEnv {/* private */}
+pub struct ShapeEnv {
+    /// In creation order.
+    symbols: Vec<SymbolInfo>,
+    index: BTreeMap<String, usize>,
+    /// In recording order, without duplicates (`recorded` holds the same conditions).
+    guards: Vec<Cond>,
+    recorded: BTreeSet<Cond>,
+}
+
+/// An environment gives its symbols their hints.
+impl SymbolLookup for ShapeEnv {
+    fn value(&self, name: &str) -> Option<i64> {
+        self.symbol(name).map(|s| s.hint)
+    }
+}
 
 impl ShapeEnv {
     pub fn new() -> ShapeEnv {
-        unimplemented!()
+        ShapeEnv::default()
     }
     /// Creates a symbol (idempotent for the same name and hint) and returns it as an expression.
+    /// A second creation keeps the first range.
     pub fn create_symbol(
         &mut self,
-        _name: &str,
-        _hint: i64,
-        _range: ValueRange,
+        name: &str,
+        hint: i64,
+        range: ValueRange,
     ) -> Result<Expr, ShapeError> {
-        unimplemented!()
+        if let Some(existing) = self.symbol(name) {
+            if existing.hint != hint {
+                return Err(ShapeError::Redefined {
+                    name: name.to_string(),
+                    existing: existing.hint,
+                    new: hint,
+                });
+            }
+            return Ok(Expr::sym(name));
+        }
+        if !range.contains(hint) {
+            return Err(ShapeError::HintOutOfRange {
+                name: name.to_string(),
+                hint,
+                lo: range.lo,
+                hi: range.hi,
+            });
+        }
+        self.index.insert(name.to_string(), self.symbols.len());
+        self.symbols.push(SymbolInfo {
+            name: name.to_string(),
+            hint,
+            range,
+        });
+        Ok(Expr::sym(name))
     }
-    pub fn symbol(&self, _name: &str) -> Option<&SymbolInfo> {
-        unimplemented!()
+    pub fn symbol(&self, name: &str) -> Option<&SymbolInfo> {
+        self.index.get(name).and_then(|&i| self.symbols.get(i))
     }
+    /// Every symbol, in creation order.
     pub fn symbols(&self) -> impl Iterator<Item = &SymbolInfo> {
-        std::iter::empty()
+        self.symbols.iter()
     }
     /// The hints of every symbol.
     pub fn hints(&self) -> Bindings {
-        unimplemented!()
+        Bindings(
+            self.symbols
+                .iter()
+                .map(|s| (s.name.clone(), s.hint))
+                .collect(),
+        )
     }
     /// The value of `e` on the hints. Records nothing: use it for sizes that are only *used*
     /// (allocations, loop trip counts at launch), never for decisions about generated code.
-    pub fn size_hint(&self, _e: &Expr) -> Result<i64, ShapeError> {
-        unimplemented!()
+    pub fn size_hint(&self, e: &Expr) -> Result<i64, ShapeError> {
+        e.eval(self).map_err(|source| eval_error(e, source))
+    }
+    /// The values `e` can take given the symbols' ranges (interval arithmetic; the hints are not
+    /// consulted). Holds for every assignment on which `e` evaluates without error.
+    pub fn bounds(&self, e: &Expr) -> ValueRange {
+        bounds(e, &|name| self.symbol(name).map(|s| s.range))
     }
     /// Answers `cond` on the hints and records the answer (`cond` or its negation) as a guard,
     /// unless the symbols' ranges alone already decide it.
-    pub fn decide(&mut self, _cond: &Cond) -> Result<bool, ShapeError> {
-        unimplemented!()
+    pub fn decide(&mut self, cond: &Cond) -> Result<bool, ShapeError> {
+        if let Some(known) = self.statically_known(cond) {
+            return Ok(known);
+        }
+        let holds = cond.eval(self).map_err(|source| eval_error(cond, source))?;
+        self.record(if holds { cond.clone() } else { cond.negate() });
+        Ok(holds)
     }
-    /// Fixes `e` to its hint value, recording `e == hint` unless `e` is constant.
-    pub fn specialize(&mut self, _e: &Expr) -> Result<i64, ShapeError> {
-        unimplemented!()
+    /// Fixes `e` to its hint value, recording `e == hint` unless `e` is constant (or its range
+    /// is that single value).
+    pub fn specialize(&mut self, e: &Expr) -> Result<i64, ShapeError> {
+        if let Some(v) = e.as_int() {
+            return Ok(v);
+        }
+        let value = self.size_hint(e)?;
+        let guard = Cond::eq(e.clone(), Expr::int(value));
+        if self.statically_known(&guard) != Some(true) {
+            self.record(guard);
+        }
+        Ok(value)
     }
     /// Whether the ranges alone decide `cond` (no hint is consulted, nothing recorded).
-    pub fn statically_known(&self, _cond: &Cond) -> Option<bool> {
-        unimplemented!()
+    pub fn statically_known(&self, cond: &Cond) -> Option<bool> {
+        if let Some(constant) = cond.as_bool() {
+            return Some(constant);
+        }
+        let l = self.bounds(cond.lhs());
+        let r = self.bounds(cond.rhs());
+        // Whether `l op r` holds for every (always), or for no (never), pair of values.
+        let (always, never) = match cond.op() {
+            CmpOp::Lt => (l.hi < r.lo, l.lo >= r.hi),
+            CmpOp::Le => (l.hi <= r.lo, l.lo > r.hi),
+            CmpOp::Gt => (l.lo > r.hi, l.hi <= r.lo),
+            CmpOp::Ge => (l.lo >= r.hi, l.hi < r.lo),
+            CmpOp::Eq => (single_equal(l, r), disjoint(l, r)),
+            CmpOp::Ne => (disjoint(l, r), single_equal(l, r)),
+        };
+        match (always, never) {
+            (true, _) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
+        }
     }
     /// Adds a guard unconditionally (used on a cache hit, to carry a stored entry's guards).
-    pub fn record(&mut self, _cond: Cond) {
-        unimplemented!()
+    pub fn record(&mut self, cond: Cond) {
+        if self.recorded.insert(cond.clone()) {
+            self.guards.push(cond);
+        }
     }
     /// The guards recorded so far, in the order they were recorded, without duplicates.
     pub fn guards(&self) -> &[Cond] {
-        unimplemented!()
+        &self.guards
     }
     /// The guard set that must hold for the code compiled in this environment to be valid.
     pub fn produce_guards(&self) -> GuardSet {
-        unimplemented!()
+        GuardSet::new(self.guards.clone())
+    }
+}
+
+fn single_equal(l: ValueRange, r: ValueRange) -> bool {
+    l.lo == l.hi && r.lo == r.hi && l.lo == r.lo
+}
+
+fn disjoint(l: ValueRange, r: ValueRange) -> bool {
+    l.hi < r.lo || r.hi < l.lo
+}
+
+fn eval_error(what: &dyn std::fmt::Display, source: EvalError) -> ShapeError {
+    match source {
+        EvalError::Unbound(name) => ShapeError::UnknownSymbol(name),
+        source => ShapeError::Eval {
+            what: what.to_string(),
+            source,
+        },
     }
 }

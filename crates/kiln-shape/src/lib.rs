@@ -8,11 +8,13 @@
 //! the code and evaluates them against the sizes of a later call.
 
 mod bind;
+mod bounds;
 mod cond;
 mod env;
 mod expr;
+mod guards;
 
 pub use bind::{BindError, Dim, Policy, bind_symbols, specialize_inputs};
 pub use cond::{CmpOp, Cond, GuardFailure, GuardSet};
 pub use env::{Bindings, ShapeEnv, ShapeError, SymbolInfo, SymbolLookup, ValueRange};
-pub use expr::{EvalError, Expr};
+pub use expr::{Atom, EvalError, Expr, Factor, floor_div_i64, python_mod};
