@@ -1,0 +1,244 @@
+//! The op table of the text format: each op's PyTorch name, its parameters, and how bound
+//! arguments become an [`Op`].
+use super::bind::{Bound, Signature};
+use super::lexer::parse_error;
+use crate::error::IrError;
+use crate::graph::Graph;
+use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
+
+/// Ops grouped by how their arguments are read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum OpForm {
+    Unary(UnaryOp),
+    Gelu,
+    Binary(BinaryOp),
+    Where,
+    Cast,
+    Reduce(ReduceOp),
+    Softmax,
+    MaxPool2d,
+    AvgPool2d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    Reshape,
+    Permute,
+    Transpose,
+    Unsqueeze,
+    Squeeze,
+    Expand,
+}
+
+const REDUCE_OPS: [ReduceOp; 4] = [
+    ReduceOp::Sum,
+    ReduceOp::Mean,
+    ReduceOp::Amax,
+    ReduceOp::Amin,
+];
+
+impl OpForm {
+    /// Looks an op up by its text name.
+    pub(crate) fn by_name(name: &str) -> Option<OpForm> {
+        if name == "gelu" {
+            return Some(OpForm::Gelu);
+        }
+        if let Some(op) = UnaryOp::ALL.into_iter().find(|u| u.name() == name) {
+            return Some(OpForm::Unary(op));
+        }
+        if let Some(op) = BinaryOp::ALL.into_iter().find(|b| b.name() == name) {
+            return Some(OpForm::Binary(op));
+        }
+        if let Some(op) = REDUCE_OPS.into_iter().find(|r| r.name() == name) {
+            return Some(OpForm::Reduce(op));
+        }
+        Some(match name {
+            "where" => OpForm::Where,
+            "to" => OpForm::Cast,
+            "softmax" => OpForm::Softmax,
+            "max_pool2d" => OpForm::MaxPool2d,
+            "avg_pool2d" => OpForm::AvgPool2d,
+            "adaptive_avg_pool2d" => OpForm::AdaptiveAvgPool2d,
+            "adaptive_max_pool2d" => OpForm::AdaptiveMaxPool2d,
+            "reshape" => OpForm::Reshape,
+            "permute" => OpForm::Permute,
+            "transpose" => OpForm::Transpose,
+            "unsqueeze" => OpForm::Unsqueeze,
+            "squeeze" => OpForm::Squeeze,
+            "expand" => OpForm::Expand,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn signature(self) -> Signature {
+        let sig = |params: &'static [&'static str], required| Signature { params, required };
+        match self {
+            OpForm::Unary(_) => sig(&["input"], 1),
+            OpForm::Gelu => sig(&["input", "approximate"], 1),
+            OpForm::Binary(BinaryOp::Pow) => sig(&["input", "exponent"], 2),
+            OpForm::Binary(_) => sig(&["input", "other"], 2),
+            OpForm::Where => sig(&["condition", "input", "other"], 3),
+            OpForm::Cast => sig(&["input", "dtype"], 2),
+            OpForm::Reduce(_) => sig(&["input", "dim", "keepdim"], 1),
+            OpForm::Softmax => sig(&["input", "dim"], 2),
+            OpForm::MaxPool2d => sig(
+                &[
+                    "input",
+                    "kernel_size",
+                    "stride",
+                    "padding",
+                    "dilation",
+                    "ceil_mode",
+                ],
+                2,
+            ),
+            OpForm::AvgPool2d => sig(
+                &[
+                    "input",
+                    "kernel_size",
+                    "stride",
+                    "padding",
+                    "ceil_mode",
+                    "count_include_pad",
+                ],
+                2,
+            ),
+            OpForm::AdaptiveAvgPool2d | OpForm::AdaptiveMaxPool2d => {
+                sig(&["input", "output_size"], 2)
+            }
+            OpForm::Reshape => sig(&["input", "shape"], 2),
+            OpForm::Permute => sig(&["input", "dims"], 2),
+            OpForm::Transpose => sig(&["input", "dim0", "dim1"], 3),
+            OpForm::Unsqueeze => sig(&["input", "dim"], 2),
+            OpForm::Squeeze => sig(&["input", "dim"], 1),
+            OpForm::Expand => sig(&["input", "size"], 2),
+        }
+    }
+
+    /// Builds the op from arguments bound to [`OpForm::signature`].
+    pub(crate) fn build(self, b: &Bound, g: &Graph) -> Result<Op, IrError> {
+        let x = || b.value(g, "input");
+        Ok(match self {
+            OpForm::Unary(op) => Op::Unary { op, x: x()? },
+            OpForm::Gelu => {
+                let op = match b.string_or("approximate", "none")? {
+                    "none" => UnaryOp::Gelu,
+                    "tanh" => UnaryOp::GeluTanh,
+                    other => {
+                        let msg = format!("must be \"none\" or \"tanh\", found \"{other}\"");
+                        return Err(b.invalid("approximate", &msg));
+                    }
+                };
+                Op::Unary { op, x: x()? }
+            }
+            OpForm::Binary(op) => {
+                let second = if op == BinaryOp::Pow {
+                    "exponent"
+                } else {
+                    "other"
+                };
+                let (a, c) = (b.operand(g, "input")?, b.operand(g, second)?);
+                need_a_tensor(b, &[a, c])?;
+                Op::Binary { op, a, b: c }
+            }
+            OpForm::Where => {
+                let cond = b.operand(g, "condition")?;
+                let (a, c) = (b.operand(g, "input")?, b.operand(g, "other")?);
+                need_a_tensor(b, &[cond, a, c])?;
+                Op::Where { cond, a, b: c }
+            }
+            OpForm::Cast => Op::Cast {
+                x: x()?,
+                dtype: b.dtype("dtype")?,
+            },
+            OpForm::Reduce(op) => Op::Reduce {
+                op,
+                x: x()?,
+                dims: b.reduce_dims("dim")?,
+                keepdim: b.bool_or("keepdim", false)?,
+            },
+            OpForm::Softmax => Op::Softmax {
+                x: x()?,
+                dim: b.int("dim")?,
+            },
+            OpForm::MaxPool2d => Op::MaxPool2d {
+                x: x()?,
+                params: pool_params(b, true)?,
+            },
+            OpForm::AvgPool2d => Op::AvgPool2d {
+                x: x()?,
+                params: pool_params(b, false)?,
+            },
+            OpForm::AdaptiveAvgPool2d => Op::AdaptiveAvgPool2d {
+                x: x()?,
+                output_size: b.pair("output_size")?,
+            },
+            OpForm::AdaptiveMaxPool2d => Op::AdaptiveMaxPool2d {
+                x: x()?,
+                output_size: b.pair("output_size")?,
+            },
+            OpForm::Reshape => Op::Reshape {
+                x: x()?,
+                shape: b.sizes("shape")?,
+            },
+            OpForm::Permute => Op::Permute {
+                x: x()?,
+                dims: b.int_list("dims")?,
+            },
+            OpForm::Transpose => Op::Transpose {
+                x: x()?,
+                dim0: b.int("dim0")?,
+                dim1: b.int("dim1")?,
+            },
+            OpForm::Unsqueeze => Op::Unsqueeze {
+                x: x()?,
+                dim: b.int("dim")?,
+            },
+            OpForm::Squeeze => Op::Squeeze {
+                x: x()?,
+                dim: b.opt_int("dim")?,
+            },
+            OpForm::Expand => Op::Expand {
+                x: x()?,
+                shape: b.sizes("size")?,
+            },
+        })
+    }
+}
+
+/// Elementwise ops need a tensor to take their shape from: not every operand may be a scalar.
+fn need_a_tensor(b: &Bound, operands: &[Operand]) -> Result<(), IrError> {
+    if operands.iter().any(|o| matches!(o, Operand::Value(_))) {
+        Ok(())
+    } else {
+        Err(parse_error(
+            b.site.line,
+            b.site.col,
+            format!(
+                "node '{}' ({}): at least one operand must be a value, not a number",
+                b.site.node, b.site.op
+            ),
+        ))
+    }
+}
+
+/// `max_pool2d`/`avg_pool2d` parameters with PyTorch's defaults: stride = kernel_size,
+/// padding 0, dilation 1 (always 1 for avg), ceil_mode false, count_include_pad true (which
+/// max pooling ignores; it is fixed so that equal ops compare equal).
+fn pool_params(b: &Bound, is_max: bool) -> Result<Pool2d, IrError> {
+    let kernel_size = b.pair("kernel_size")?;
+    Ok(Pool2d {
+        kernel_size,
+        stride: b.opt_pair("stride")?.unwrap_or(kernel_size),
+        padding: b.opt_pair("padding")?.unwrap_or([0, 0]),
+        dilation: if is_max {
+            b.opt_pair("dilation")?.unwrap_or([1, 1])
+        } else {
+            [1, 1]
+        },
+        ceil_mode: b.bool_or("ceil_mode", false)?,
+        count_include_pad: if is_max {
+            true
+        } else {
+            b.bool_or("count_include_pad", true)?
+        },
+    })
+}
