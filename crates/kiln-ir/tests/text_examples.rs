@@ -1,7 +1,8 @@
-//! Every example graph in examples/graphs parses, and prints back to the same graph.
+//! Every example graph in examples/graphs parses and validates, and prints back to the same
+//! graph.
 use std::path::PathBuf;
 
-use kiln_ir::parse::parse_unchecked;
+use kiln_ir::parse::{parse, parse_unchecked};
 use kiln_ir::print;
 use kiln_ir::print::same_structure;
 
@@ -18,7 +19,7 @@ fn every_example_graph_parses_and_round_trips() {
             continue;
         }
         let src = std::fs::read_to_string(&path).expect("readable example");
-        let g = parse_unchecked(&src).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let g = parse(&src).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let back = parse_unchecked(&print(&g)).expect("printed text parses");
         assert!(same_structure(&g, &back), "{}", path.display());
         seen.push(
@@ -37,5 +38,16 @@ fn every_example_graph_parses_and_round_trips() {
         "softmax.kiln",
     ] {
         assert!(seen.iter().any(|s| s == expected), "missing {expected}");
+    }
+}
+
+#[test]
+fn parse_validates_but_parse_unchecked_does_not() {
+    let src = "graph g\ninput x: f32[N, D]\ny = softmax(x, dim=5)\noutput y";
+    let unchecked = parse_unchecked(src).expect("syntactically fine");
+    assert_eq!(unchecked.len(), 2);
+    match parse(src) {
+        Err(kiln_ir::IrError::Parse { .. }) | Ok(_) => panic!("validation should reject dim 5"),
+        Err(e) => assert!(e.to_string().contains('y'), "{e}"),
     }
 }

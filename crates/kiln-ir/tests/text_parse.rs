@@ -1,5 +1,5 @@
 //! Parsing every statement kind and every op of the `.kiln` format.
-use kiln_ir::parse::parse_unchecked;
+use kiln_ir::parse::{parse, parse_unchecked};
 use kiln_ir::{BinaryOp, DType, Graph, NodeKind, Op, Operand, Pool2d, ReduceOp, Tensor, UnaryOp};
 use kiln_shape::Dim;
 
@@ -38,7 +38,7 @@ p = max_pool2d(r, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], ceil_mode=t
 q = mul(p, 0.5)
 output p, q
 ";
-    let g = parse_unchecked(src).unwrap();
+    let g = parse(src).unwrap();
     assert_eq!(g.name, "pool_relu");
     assert_eq!(g.inputs().len(), 2);
     assert_eq!(
@@ -88,7 +88,7 @@ output p, q
 
 #[test]
 fn seed_graphs_parse() {
-    let add2 = parse_unchecked(
+    let add2 = parse(
         "graph add2\ninput x: f32[N, M]\ninput y: f32[P, Q]\na = add(x, x)\nb = add(y, y)\noutput a, b",
     )
     .unwrap();
@@ -104,8 +104,7 @@ fn seed_graphs_parse() {
     );
 
     let mul =
-        parse_unchecked("graph mul\ninput x: f32[N]\ninput y: f32[N]\nz = mul(x, y)\noutput z")
-            .unwrap();
+        parse("graph mul\ninput x: f32[N]\ninput y: f32[N]\nz = mul(x, y)\noutput z").unwrap();
     assert!(matches!(
         op(&mul, "z"),
         Op::Binary {
@@ -114,7 +113,9 @@ fn seed_graphs_parse() {
         }
     ));
 
-    let adaptive = with_x("out = adaptive_avg_pool2d(x, [5, 7])");
+    let adaptive =
+        parse("graph adaptive\ninput x: f32[N, C, H, W]\nout = adaptive_avg_pool2d(x, [5, 7])\noutput out")
+            .unwrap();
     let x = adaptive.find("x").unwrap();
     assert_eq!(
         op(&adaptive, "out"),
