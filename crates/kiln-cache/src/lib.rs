@@ -1,1 +1,38 @@
-//! kiln-cache
+//! kiln's on-disk guarded graph cache.
+//!
+//! Entries are stored per cache key (a sha256 the driver computes), several per key: one per
+//! guard set. [`Cache::get`] walks a key's entries, verifies each (content hash, format,
+//! optional HMAC signature) and asks the driver's `accept` callback whether its guards hold;
+//! the cache itself evaluates nothing and knows no compiler. Artifacts are opaque bytes.
+//!
+//! Files are written by temp + fsync + link/rename, a per-key file lock serialises compiles,
+//! the size is bounded with LRU eviction, and the directory must be private (mode 0700):
+//! whoever can write it can run code in this process. See `doc/FORMAT.md`.
+
+mod admin;
+mod bundle;
+mod cache;
+mod codec;
+mod config;
+mod counters;
+mod disk;
+mod entry;
+mod error;
+mod key;
+mod lock;
+mod storage;
+mod trust;
+mod warn_once;
+
+pub use admin::{BackendStats, BadEntry, CacheStats, EntryInfo, PruneReport, VerifyReport};
+pub use bundle::{BUNDLE_MAGIC, BUNDLE_VERSION, ImportReport};
+pub use cache::{Cache, Lookup, PutOutcome};
+pub use codec::{FORMAT_VERSION, MAGIC, Reject, content_hash, decode, encode};
+pub use config::{CacheConfig, DEFAULT_MAX_SIZE, SizeParseError, parse_size};
+pub use counters::{Counters, FLUSH_EVERY_EVENTS, FLUSH_INTERVAL};
+pub use disk::{DiskStorage, TEMP_MAX_AGE, TEMP_PREFIX};
+pub use entry::{Entry, EntryHeader, EntryMeta};
+pub use error::{CacheError, StorageError, WriteFailure};
+pub use key::{CacheKey, KeyParseError};
+pub use lock::KeyLock;
+pub use storage::{Eviction, SaveOutcome, Storage, StoredFile};

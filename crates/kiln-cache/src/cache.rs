@@ -1,0 +1,305 @@
+//! The guarded cache: lookup with the driver's `accept` callback, store, lock, counters.
+use std::path::{Path, PathBuf};
+
+use crate::codec::{FORMAT_VERSION, Reject, decode, encode};
+use crate::config::CacheConfig;
+use crate::counters::{CounterBook, Counters, Event};
+use crate::disk::DiskStorage;
+use crate::entry::{Entry, EntryHeader};
+use crate::error::{CacheError, StorageError};
+use crate::key::CacheKey;
+use crate::lock::KeyLock;
+use crate::storage::{SaveOutcome, Storage};
+use crate::trust::{create_private_dir_all, prepare_cache_dir};
+use crate::warn_once::{WarnKind, note_bypass_reason, warn_once};
+
+/// The result of [`Cache::get`].
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned by value once per lookup; the hit is the case that matters"
+)]
+pub enum Lookup {
+    /// The first entry (in content-hash order) whose header matched and that `accept` took.
+    Hit(Entry),
+    /// `entries` usable entries exist under the key, but `accept` refused them all.
+    GuardMiss { entries: usize },
+    /// Nothing usable under the key.
+    Miss,
+}
+
+/// What [`Cache::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    /// The identical entry was already stored (its last-use time is refreshed).
+    AlreadyPresent,
+    /// Larger than `max_size`: not stored, counted as a bypass.
+    TooLarge {
+        size: u64,
+        max_size: u64,
+    },
+}
+
+/// A guarded, content-addressed, size-bounded cache of compiled artifacts.
+pub struct Cache {
+    dir: PathBuf,
+    version_dir: PathBuf,
+    pub(crate) max_size: u64,
+    pub(crate) secret: Option<Vec<u8>>,
+    pub(crate) storage: Box<dyn Storage>,
+    pub(crate) counters: CounterBook,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("dir", &self.dir)
+            .field("max_size", &self.max_size)
+            .field("signed", &self.secret.is_some())
+            .field("storage", &self.storage.location())
+            .finish()
+    }
+}
+
+impl Cache {
+    /// Opens (creating with mode 0700) the cache directory and checks it is private.
+    pub fn open(config: CacheConfig) -> Result<Cache, CacheError> {
+        let storage = DiskStorage::new(version_dir(&config.dir));
+        Cache::with_storage(config, Box::new(storage))
+    }
+
+    /// A cache over another storage level; locks and lifetime counters still live in
+    /// `config.dir`, which gets the same checks as in [`Cache::open`].
+    pub fn with_storage(
+        config: CacheConfig,
+        storage: Box<dyn Storage>,
+    ) -> Result<Cache, CacheError> {
+        prepare_cache_dir(&config.dir)?;
+        let version_dir = version_dir(&config.dir);
+        create_private_dir_all(&version_dir).map_err(|source| CacheError::CreateDir {
+            path: version_dir.clone(),
+            source,
+        })?;
+        Ok(Cache {
+            counters: CounterBook::new(&version_dir),
+            dir: config.dir,
+            version_dir,
+            max_size: config.max_size,
+            secret: config.secret,
+            storage,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Walks the key's entries in content-hash order; the first one with header `expect` that
+    /// `accept` takes is a hit (and becomes most recently used). Never fails: a damaged entry
+    /// is counted and removed, a read fault is counted; both just do not hit.
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        expect: &EntryHeader,
+        accept: &mut dyn FnMut(&Entry) -> bool,
+    ) -> Lookup {
+        let names = match self.storage.entry_names(key) {
+            Ok(names) => names,
+            Err(error) => {
+                self.read_fault(&error);
+                Vec::new()
+            }
+        };
+        let mut candidates = 0;
+        for name in &names {
+            let Some(entry) = self.load_verified(key, name) else {
+                continue;
+            };
+            if entry.header != *expect {
+                self.counters.record(Event::Stale);
+                warn_once(WarnKind::Stale, || {
+                    format!(
+                        "kiln cache entry {key}/{name} was made by {:?}, this process expects \
+                         {expect:?}; it is skipped",
+                        entry.header
+                    )
+                });
+                continue;
+            }
+            candidates += 1;
+            if accept(&entry) {
+                if let Err(error) = self.storage.touch(key, name) {
+                    tracing::debug!("kiln cache: cannot refresh last use: {error}");
+                }
+                self.counters.record(Event::Hit);
+                return Lookup::Hit(entry);
+            }
+        }
+        if candidates == 0 {
+            self.counters.record(Event::Miss);
+            Lookup::Miss
+        } else {
+            self.counters.record(Event::GuardMiss);
+            Lookup::GuardMiss {
+                entries: candidates,
+            }
+        }
+    }
+
+    /// Reads and verifies one entry; counts and handles every failure.
+    fn load_verified(&self, key: &CacheKey, name: &str) -> Option<Entry> {
+        let bytes = match self.storage.read(key, name) {
+            Ok(bytes) => bytes,
+            // Evicted or cleared by another process since the listing.
+            Err(error) if error.is_not_found() => return None,
+            Err(error) => {
+                self.read_fault(&error);
+                return None;
+            }
+        };
+        match decode(&bytes, name, key, self.secret.as_deref()) {
+            Ok(entry) => Some(entry),
+            Err(reject) => {
+                self.discard_corrupt(key, name, &reject);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn discard_corrupt(&self, key: &CacheKey, name: &str, reject: &Reject) {
+        self.counters.record(Event::Corrupt);
+        warn_once(WarnKind::Corrupt, || {
+            format!(
+                "kiln cache entry {key}/{name} in {} refused and removed: {reject}",
+                self.storage.location()
+            )
+        });
+        if let Err(error) = self.storage.remove(key, name) {
+            tracing::debug!("kiln cache: cannot remove a refused entry: {error}");
+        }
+    }
+
+    fn read_fault(&self, error: &StorageError) {
+        match error {
+            StorageError::Untrusted { .. } => {
+                self.counters.record(Event::Untrusted);
+                warn_once(WarnKind::Untrusted, || format!("kiln cache: {error}"));
+            }
+            _ => {
+                self.counters.record(Event::ReadError);
+                warn_once(WarnKind::Read, || {
+                    format!("kiln cache read failed: {error}")
+                });
+            }
+        }
+    }
+
+    /// Stores an entry (signed when a secret is configured), then evicts least-recently-used
+    /// entries if the cache grew past `max_size`. An error is counted as `write_error` and
+    /// logged once; the driver goes on without the cache.
+    pub fn put(&self, entry: &Entry) -> Result<PutOutcome, CacheError> {
+        let (name, bytes) = encode(entry, self.secret.as_deref()).map_err(|reason| {
+            self.counters.record(Event::WriteError);
+            CacheError::Encode {
+                key: entry.key.to_hex(),
+                reason,
+            }
+        })?;
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if size > self.max_size {
+            tracing::debug!(
+                "kiln cache: entry {} is {size} bytes, over max_size {}",
+                entry.key,
+                self.max_size
+            );
+            self.record_bypass("compiled entry larger than KILN_CACHE_MAX_SIZE");
+            return Ok(PutOutcome::TooLarge {
+                size,
+                max_size: self.max_size,
+            });
+        }
+        let outcome = self.store_bytes(&entry.key, &name, &bytes)?;
+        Ok(match outcome {
+            SaveOutcome::Stored { .. } => PutOutcome::Stored,
+            SaveOutcome::AlreadyPresent => PutOutcome::AlreadyPresent,
+        })
+    }
+
+    /// The shared write path of `put` and `import`: save, count faults, evict.
+    pub(crate) fn store_bytes(
+        &self,
+        key: &CacheKey,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<SaveOutcome, CacheError> {
+        let outcome = self.storage.save(key, name, bytes).map_err(|source| {
+            self.counters.record(Event::WriteError);
+            let failure = source.write_failure();
+            warn_once(WarnKind::Write, || {
+                format!("kiln cache disabled for writes ({failure}): {source}")
+            });
+            CacheError::Write { failure, source }
+        })?;
+        if let SaveOutcome::Stored {
+            total_bytes: Some(total),
+        } = outcome
+            && total > self.max_size
+        {
+            // Down to 80% of the bound, so that the next puts do not evict again at once.
+            let target = self.max_size - self.max_size / 5;
+            match self.storage.evict_to(target, Some((key, name))) {
+                Ok(eviction) => self
+                    .counters
+                    .record_many(Event::Evicted, eviction.removed_entries),
+                Err(error) => tracing::warn!("kiln cache eviction failed: {error}"),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// An exclusive lock on `key`, blocking until held. Hold it across lookup, compile and
+    /// store so that concurrent processes compile a key once.
+    pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
+        KeyLock::acquire(self.lock_path(key))
+    }
+
+    /// Like [`Cache::lock`] but returns `None` instead of waiting.
+    pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
+        KeyLock::try_acquire(self.lock_path(key))
+    }
+
+    fn lock_path(&self, key: &CacheKey) -> PathBuf {
+        self.version_dir.join("locks").join(format!("{key}.lock"))
+    }
+
+    /// Removes every entry of this format version (lock files and lifetime counters stay).
+    pub fn clear(&self) -> Result<(), CacheError> {
+        Ok(self.storage.clear()?)
+    }
+
+    /// Events of this `Cache` in this process.
+    pub fn counters(&self) -> Counters {
+        self.counters.snapshot()
+    }
+
+    /// Totals of every process that used this directory, including this one's unmerged counts.
+    pub fn lifetime_counters(&self) -> Result<Counters, CacheError> {
+        self.counters.lifetime()
+    }
+
+    /// Merges this process's counts into the lifetime totals now (also done on drop).
+    pub fn flush_counters(&self) -> Result<(), CacheError> {
+        self.counters.flush()
+    }
+
+    /// Counts a graph the driver chose not to cache; each distinct reason is logged once.
+    pub fn record_bypass(&self, reason: &str) {
+        self.counters.record(Event::Bypass);
+        note_bypass_reason(reason);
+    }
+}
+
+fn version_dir(dir: &Path) -> PathBuf {
+    dir.join(format!("v{FORMAT_VERSION}"))
+}
