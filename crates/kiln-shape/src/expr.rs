@@ -37,6 +37,10 @@ pub enum EvalError {
 
 /// A symbolic integer in canonical form: two equal expressions built differently compare and
 /// hash equal (`2*N + N == 3*N`). Division and modulo follow Python (floor) semantics.
+///
+/// The derived `Ord` is only a canonical order (for sorting and sets). Mind that on an *owned*
+/// receiver `a.min(b)` resolves to `Ord::min`, not the symbolic minimum: write
+/// `Expr::min(&a, &b)` or `(&a).min(&b)`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Expr {
     /// Non-constant terms, sorted by their factors; no two share factors, no coefficient is 0.
@@ -71,9 +75,9 @@ impl Factor {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Atom {
     Sym(String),
-    /// Floor division `a // b`. A constant divisor is always positive here.
+    /// Floor division `a // b`. A constant divisor is positive, unless it is 0 or `i64::MIN`.
     FloorDiv(Expr, Expr),
-    /// Python modulo `a % b` (the sign of the divisor). A constant divisor is always positive here.
+    /// Python modulo `a % b` (the sign of the divisor); constant divisors as for `FloorDiv`.
     Mod(Expr, Expr),
     /// The minimum of at least two arguments, sorted, constants last.
     Min(Vec<Expr>),
