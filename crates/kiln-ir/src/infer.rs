@@ -1,7 +1,19 @@
-//! Validation (dtypes, ranks, arguments) and symbolic shape inference. STUB.
-use kiln_shape::{Expr, ShapeEnv};
+//! Validation (dtypes, ranks, arguments) and symbolic shape inference.
+//!
+//! [`validate`] needs no sizes; [`infer_shapes`] runs the same checks with every rank known and
+//! then derives each node's shape as [`Expr`]essions inside a [`ShapeEnv`], asking the env for
+//! every size-dependent decision so that the decision becomes a guard — like PyTorch tracing
+//! with fake tensors.
+pub(crate) mod check;
+mod pool;
+mod shapes;
 
-use crate::{dtype::DType, error::IrError, graph::Graph};
+use kiln_shape::{BindError, Expr, ShapeEnv};
+
+use crate::graph::{Graph, Node, NodeId, NodeKind};
+use crate::op::Op;
+use crate::{dtype::DType, error::IrError};
+use check::{ValueInfo, check_constant, check_op};
 
 /// A value's type after specialisation: dtype and symbolic shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,10 +22,91 @@ pub struct TensorType {
     pub shape: Vec<Expr>,
 }
 
+fn invalid(node: &Node, op: &str, msg: String) -> IrError {
+    IrError::Invalid {
+        node: node.name.clone(),
+        op: op.to_string(),
+        msg,
+    }
+}
+
+/// The info of an operand from the infos of the nodes before it.
+fn lookup_in<T>(
+    done: &[T],
+    id: NodeId,
+    info: impl Fn(&T) -> ValueInfo,
+) -> Result<ValueInfo, String> {
+    done.get(id.index())
+        .map(info)
+        .ok_or_else(|| format!("operand #{} is not defined before this node", id.index()))
+}
+
 /// Checks every node without sizes: arity, argument values, dtypes, ranks, dims in range,
 /// pooling parameters; there must be at least one output. Errors name the node.
-pub fn validate(_g: &Graph) -> Result<(), IrError> {
-    unimplemented!()
+pub fn validate(g: &Graph) -> Result<(), IrError> {
+    if g.outputs().is_empty() {
+        return Err(IrError::NoOutputs);
+    }
+    let mut infos: Vec<ValueInfo> = Vec::with_capacity(g.len());
+    for id in g.node_ids() {
+        let node = g.node(id);
+        let info = match &node.kind {
+            NodeKind::Input(i) => {
+                let decl = g
+                    .inputs()
+                    .get(*i)
+                    .ok_or_else(|| invalid(node, "input", format!("input #{i} is not declared")))?;
+                if let Some(v) = decl.dims.iter().find_map(|d| match d {
+                    kiln_shape::Dim::Fixed(v) if *v < 0 => Some(*v),
+                    _ => None,
+                }) {
+                    return Err(invalid(
+                        node,
+                        "input",
+                        format!("declared size {v} is negative (expected >= 0)"),
+                    ));
+                }
+                ValueInfo {
+                    dtype: decl.dtype,
+                    rank: Some(decl.dims.len()),
+                }
+            }
+            NodeKind::Constant(t) => check_constant(t).map_err(|m| invalid(node, "tensor", m))?,
+            NodeKind::Op(op) => check_op(op, &|o| lookup_in(&infos, o, |i| *i))
+                .map_err(|m| invalid(node, op.name(), m))?,
+        };
+        infos.push(info);
+    }
+    Ok(())
+}
+
+/// Why one op's shape could not be inferred, before the node's name is attached.
+#[derive(Debug)]
+pub(crate) enum OpError {
+    Invalid(String),
+    Shape(kiln_shape::ShapeError),
+}
+
+impl From<kiln_shape::ShapeError> for OpError {
+    fn from(e: kiln_shape::ShapeError) -> OpError {
+        OpError::Shape(e)
+    }
+}
+impl From<String> for OpError {
+    fn from(msg: String) -> OpError {
+        OpError::Invalid(msg)
+    }
+}
+
+fn op_error(node: &Node, op: &Op, e: OpError) -> IrError {
+    match e {
+        OpError::Invalid(msg) => invalid(node, op.name(), msg),
+        OpError::Shape(source) => IrError::Shape {
+            node: node.name.clone(),
+            op: op.name().to_string(),
+            source,
+        },
+    }
 }
 
 /// Infers every node's type inside `env`, from the specialised input shapes (one per graph
@@ -21,9 +114,72 @@ pub fn validate(_g: &Graph) -> Result<(), IrError> {
 /// (broadcasting two symbolic dims, pooling windows) go through `env.decide`/`env.specialize`
 /// so they become guards. Returns one type per node, indexed by `NodeId::index()`.
 pub fn infer_shapes(
-    _g: &Graph,
-    _env: &mut ShapeEnv,
-    _inputs: &[Vec<Expr>],
+    g: &Graph,
+    env: &mut ShapeEnv,
+    inputs: &[Vec<Expr>],
 ) -> Result<Vec<TensorType>, IrError> {
-    unimplemented!()
+    let decls = g.inputs();
+    if inputs.len() != decls.len() {
+        return Err(BindError::InputCount {
+            expected: decls.len(),
+            found: inputs.len(),
+        }
+        .into());
+    }
+    for (decl, shape) in decls.iter().zip(inputs) {
+        if decl.dims.len() != shape.len() {
+            return Err(BindError::Rank {
+                input: decl.name.clone(),
+                expected: decl.dims.len(),
+                found: shape.len(),
+            }
+            .into());
+        }
+    }
+    let scope = shapes::SymbolScope::new(g, inputs);
+    let mut types: Vec<TensorType> = Vec::with_capacity(g.len());
+    for id in g.node_ids() {
+        let node = g.node(id);
+        let ty = match &node.kind {
+            NodeKind::Input(i) => {
+                let decl = decls
+                    .get(*i)
+                    .ok_or_else(|| invalid(node, "input", format!("input #{i} is not declared")))?;
+                TensorType {
+                    dtype: decl.dtype,
+                    shape: inputs[*i].clone(),
+                }
+            }
+            NodeKind::Constant(t) => {
+                check_constant(t).map_err(|m| invalid(node, "tensor", m))?;
+                let shape = t
+                    .shape
+                    .iter()
+                    .map(|&d| i64::try_from(d).map(Expr::int))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| invalid(node, "tensor", "a dim is too large".into()))?;
+                TensorType {
+                    dtype: t.dtype,
+                    shape,
+                }
+            }
+            NodeKind::Op(op) => {
+                let info = check_op(op, &|o| {
+                    lookup_in(&types, o, |t| ValueInfo {
+                        dtype: t.dtype,
+                        rank: Some(t.shape.len()),
+                    })
+                })
+                .map_err(|m| invalid(node, op.name(), m))?;
+                let shape =
+                    shapes::infer_op(op, &types, env, &scope).map_err(|e| op_error(node, op, e))?;
+                TensorType {
+                    dtype: info.dtype,
+                    shape,
+                }
+            }
+        };
+        types.push(ty);
+    }
+    Ok(types)
 }

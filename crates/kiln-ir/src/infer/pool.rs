@@ -1,0 +1,101 @@
+//! Output sizes of the 2-d pooling ops, PyTorch's formulas over symbolic sizes.
+use kiln_shape::{Cond, Expr, ShapeEnv};
+
+use super::OpError;
+use super::shapes::show_shape;
+use crate::op::Pool2d;
+
+const AXES: [&str; 2] = ["H", "W"];
+
+/// `C`, `H` and `W` of a pooling input must be non-zero (PyTorch allows only an empty batch).
+fn require_nonempty(env: &mut ShapeEnv, input: &[Expr]) -> Result<(), OpError> {
+    for (i, d) in input.iter().enumerate().skip(1) {
+        if !env.decide(&Cond::ge(d.clone(), Expr::int(1)))? {
+            return Err(OpError::Invalid(format!(
+                "expected an input with non-zero C, H and W, found shape {} (dim {i} is {d})",
+                show_shape(input)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn overflow(what: &str) -> OpError {
+    OpError::Invalid(format!(
+        "pooling parameters overflow while computing {what}"
+    ))
+}
+
+/// PyTorch's `pooling_output_shape`:
+/// `out = floor_or_ceil((L + 2p - d*(k-1) - 1) / s) + 1`, and with `ceil_mode` the last window
+/// must start inside the input or the left padding, else it is dropped.
+fn output_len(
+    env: &mut ShapeEnv,
+    len: &Expr,
+    params: &Pool2d,
+    axis: usize,
+) -> Result<Expr, OpError> {
+    let (k, s, p, d) = (
+        params.kernel_size[axis],
+        params.stride[axis],
+        params.padding[axis],
+        params.dilation[axis],
+    );
+    let extent = k
+        .checked_sub(1)
+        .and_then(|k1| k1.checked_mul(d))
+        .ok_or_else(|| overflow("the dilated kernel extent"))?;
+    let round_up = if params.ceil_mode { s - 1 } else { 0 };
+    let offset = p
+        .checked_mul(2)
+        .and_then(|v| v.checked_sub(extent))
+        .and_then(|v| v.checked_sub(1))
+        .and_then(|v| v.checked_add(round_up))
+        .ok_or_else(|| overflow("the output size"))?;
+    let stride = Expr::int(s);
+    let mut out = &(len + &Expr::int(offset)).floor_div(&stride) + &Expr::int(1);
+    if params.ceil_mode {
+        let last_start = &(&out - &Expr::int(1)) * &stride;
+        if env.decide(&Cond::ge(last_start, len + &Expr::int(p)))? {
+            out = &out - &Expr::int(1);
+        }
+    }
+    if !env.decide(&Cond::ge(out.clone(), Expr::int(1)))? {
+        return Err(OpError::Invalid(format!(
+            "input size {}={len} with kernel_size={k}, stride={s}, padding={p}, dilation={d}, \
+             ceil_mode={} gives output size {out}, which is too small (expected >= 1)",
+            AXES[axis], params.ceil_mode
+        )));
+    }
+    Ok(out)
+}
+
+/// `max_pool2d` / `avg_pool2d`: `[N, C, out_h, out_w]`.
+pub(crate) fn pool2d(
+    env: &mut ShapeEnv,
+    input: &[Expr],
+    params: &Pool2d,
+) -> Result<Vec<Expr>, OpError> {
+    require_nonempty(env, input)?;
+    let oh = output_len(env, &input[2], params, 0)?;
+    let ow = output_len(env, &input[3], params, 1)?;
+    Ok(vec![input[0].clone(), input[1].clone(), oh, ow])
+}
+
+/// `adaptive_{avg,max}_pool2d`: PyTorch's lowering specialises `H` and `W` (its windows depend
+/// on their values), which records `H == h` and `W == w` for symbolic sizes.
+pub(crate) fn adaptive_pool2d(
+    env: &mut ShapeEnv,
+    input: &[Expr],
+    output_size: [i64; 2],
+) -> Result<Vec<Expr>, OpError> {
+    env.specialize(&input[2])?;
+    env.specialize(&input[3])?;
+    require_nonempty(env, input)?;
+    Ok(vec![
+        input[0].clone(),
+        input[1].clone(),
+        Expr::int(output_size[0]),
+        Expr::int(output_size[1]),
+    ])
+}

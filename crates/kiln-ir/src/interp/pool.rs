@@ -1,0 +1,131 @@
+//! 2-d pooling over NCHW values, exactly as PyTorch's CPU kernels compute it.
+//!
+//! Window arithmetic is done in i128 so that no parameter the validator accepts can overflow.
+use super::Value;
+use crate::op::Pool2d;
+
+/// `(N*C, H, W)` of an NCHW shape: pooling treats every (n, c) plane alike.
+fn planes(shape: &[usize]) -> (usize, usize, usize) {
+    (shape[0] * shape[1], shape[2], shape[3])
+}
+
+/// Runs `window(plane, oh, ow)` for every output element, in C order.
+fn pool_with(
+    x: &Value,
+    out_shape: &[usize],
+    mut window: impl FnMut(&[f64], usize, usize) -> f64,
+) -> Value {
+    let (count, h, w) = planes(&x.shape);
+    let (_, oh, ow) = planes(out_shape);
+    let mut out = Vec::with_capacity(count * oh * ow);
+    for p in 0..count {
+        let plane = &x.data[p * h * w..(p + 1) * h * w];
+        for i in 0..oh {
+            for j in 0..ow {
+                out.push(window(plane, i, j));
+            }
+        }
+    }
+    Value::rounded(x.dtype, out_shape.to_vec(), out)
+}
+
+fn wide(v: usize) -> i128 {
+    v as i128
+}
+
+/// `max_pool2d`: padding counts as -inf, taps are `dilation` apart, NaN propagates.
+pub(crate) fn max_pool2d(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
+    let (_, h, w) = planes(&x.shape);
+    let [kh, kw] = p.kernel_size.map(i128::from);
+    let [sh, sw] = p.stride.map(i128::from);
+    let [ph, pw] = p.padding.map(i128::from);
+    let [dh, dw] = p.dilation.map(i128::from);
+    pool_with(x, out_shape, |plane, i, j| {
+        let (h0, w0) = (wide(i) * sh - ph, wide(j) * sw - pw);
+        let mut best = f64::NEG_INFINITY;
+        for a in 0..kh {
+            let y = h0 + a * dh;
+            if y < 0 || y >= wide(h) {
+                continue;
+            }
+            for b in 0..kw {
+                let x_ = w0 + b * dw;
+                if x_ < 0 || x_ >= wide(w) {
+                    continue;
+                }
+                // In range, so the casts are exact.
+                let v = plane[y as usize * w + x_ as usize];
+                if v > best || v.is_nan() {
+                    best = v;
+                }
+            }
+        }
+        best
+    })
+}
+
+/// `avg_pool2d` with PyTorch's divisor: the window clipped to the padded input when
+/// `count_include_pad`, else to the input itself.
+pub(crate) fn avg_pool2d(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
+    let (_, h, w) = planes(&x.shape);
+    let (h, w_) = (wide(h), wide(w));
+    let [kh, kw] = p.kernel_size.map(i128::from);
+    let [sh, sw] = p.stride.map(i128::from);
+    let [ph, pw] = p.padding.map(i128::from);
+    pool_with(x, out_shape, |plane, i, j| {
+        let mut hstart = wide(i) * sh - ph;
+        let mut wstart = wide(j) * sw - pw;
+        let mut hend = (hstart + kh).min(h + ph);
+        let mut wend = (wstart + kw).min(w_ + pw);
+        let pool_size = (hend - hstart) * (wend - wstart);
+        hstart = hstart.max(0);
+        wstart = wstart.max(0);
+        hend = hend.min(h);
+        wend = wend.min(w_);
+        if hstart >= hend || wstart >= wend {
+            return 0.0;
+        }
+        let mut sum = 0.0;
+        for y in hstart..hend {
+            for x_ in wstart..wend {
+                sum += plane[y as usize * w + x_ as usize];
+            }
+        }
+        let divisor = if p.count_include_pad {
+            pool_size
+        } else {
+            (hend - hstart) * (wend - wstart)
+        };
+        sum / divisor as f64
+    })
+}
+
+/// The adaptive window of output index `o` of `out` over an input of length `len`:
+/// `floor(o*len/out) .. ceil((o+1)*len/out)`.
+fn adaptive_window(o: usize, len: usize, out: usize) -> (usize, usize) {
+    let start = o * len / out;
+    let end = ((o + 1) * len).div_ceil(out);
+    (start, end)
+}
+
+/// `adaptive_avg_pool2d` (mean of each window) or `adaptive_max_pool2d` (max, NaN propagates).
+pub(crate) fn adaptive_pool2d(x: &Value, out_shape: &[usize], take_max: bool) -> Value {
+    let (_, h, w) = planes(&x.shape);
+    let (_, oh, ow) = planes(out_shape);
+    pool_with(x, out_shape, |plane, i, j| {
+        let (h0, h1) = adaptive_window(i, h, oh);
+        let (w0, w1) = adaptive_window(j, w, ow);
+        let taps = (h0..h1).flat_map(|y| (w0..w1).map(move |x_| plane[y * w + x_]));
+        if take_max {
+            taps.fold(
+                f64::NEG_INFINITY,
+                |m, v| {
+                    if v > m || v.is_nan() { v } else { m }
+                },
+            )
+        } else {
+            let n = ((h1 - h0) * (w1 - w0)) as f64;
+            taps.sum::<f64>() / n
+        }
+    })
+}

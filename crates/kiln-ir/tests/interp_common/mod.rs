@@ -1,0 +1,59 @@
+//! Helpers shared by the interpreter and shape-inference tests: building small graphs and
+//! comparing results with NaN-aware tolerance.
+#![allow(dead_code)] // Each test crate uses a different subset.
+
+use kiln_ir::{DType, Graph, IrError, NodeId, Op, Tensor, interpret};
+use kiln_shape::Dim;
+
+pub fn fixed(dims: &[i64]) -> Vec<Dim> {
+    dims.iter().map(|&d| Dim::Fixed(d)).collect()
+}
+
+pub fn sym(names: &[&str]) -> Vec<Dim> {
+    names
+        .iter()
+        .map(|n| match n.parse::<i64>() {
+            Ok(v) => Dim::Fixed(v),
+            Err(_) => Dim::Sym((*n).to_string()),
+        })
+        .collect()
+}
+
+/// A graph with one input `x` of `dtype`/`dims` and one op built from it, output `y`.
+pub fn single_op(dtype: DType, dims: Vec<Dim>, op: impl FnOnce(NodeId) -> Op) -> Graph {
+    let mut g = Graph::new("t");
+    let x = g.add_input("x", dtype, dims).expect("input");
+    let y = g.add_op("y", op(x)).expect("op");
+    g.set_outputs(vec![y]).expect("outputs");
+    g
+}
+
+/// Runs a graph with a single output.
+pub fn run1(g: &Graph, inputs: &[Tensor]) -> Result<Tensor, IrError> {
+    let mut out = interpret(g, inputs)?;
+    assert_eq!(out.len(), 1, "expected one output");
+    Ok(out.remove(0))
+}
+
+pub fn t(dtype: DType, shape: &[usize], values: &[f64]) -> Tensor {
+    Tensor::from_f64(dtype, shape, values)
+}
+
+/// Equal up to `rel` relative error (or `rel` absolute near 0); NaN equals NaN; infinities and
+/// signs must match exactly.
+pub fn assert_close(got: &[f64], want: &[f64], rel: f64) {
+    assert_eq!(got.len(), want.len(), "length: got {got:?}, want {want:?}");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else if w.is_infinite() {
+            g == w
+        } else {
+            (g - w).abs() <= rel * w.abs().max(1.0)
+        };
+        assert!(
+            ok,
+            "element {i}: got {g}, want {w} (got {got:?}, want {want:?})"
+        );
+    }
+}
