@@ -1,0 +1,279 @@
+//! Compiling a program with Cranelift, and relocatable artifacts that reload without it.
+//!
+//! A [`CpuArtifact`] holds each kernel's machine code, alignment and relocations in kiln's own
+//! serde form, plus the [`Program`] and the ISA it was compiled for. [`load`] checks the
+//! kiln-cpu version and the host ISA, then installs the bytes with `define_function_bytes`
+//! into a fresh JIT module: no Cranelift compilation on the cache-hit path. Kernels are
+//! declared in program order, so a relocation naming a kernel maps back by index.
+use std::sync::Arc;
+
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::ir::LibCall;
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, ModuleRelocTarget};
+use kiln_sched::Program;
+use serde::{Deserialize, Serialize};
+
+use crate::codegen;
+use crate::error::CpuError;
+use crate::jit::{HostIsa, describe, host_isa, new_module};
+use crate::run::{CompiledProgram, KernelFn};
+
+/// The kiln-cpu version an artifact was compiled by; artifacts of other versions are refused.
+pub const KILN_CPU_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Compiled machine code of a program, for the on-disk cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuArtifact {
+    pub kiln_cpu_version: String,
+    pub isa: HostIsa,
+    pub program: Program,
+    /// One per kernel of `program`, in order.
+    pub kernels: Vec<KernelCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KernelCode {
+    pub name: String,
+    pub code: Vec<u8>,
+    pub alignment: u64,
+    pub relocs: Vec<RelocRecord>,
+}
+
+/// A relocation: patch `kind` at `offset` with the address of `target` plus `addend`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelocRecord {
+    pub offset: u32,
+    pub kind: RelocKind,
+    pub target: RelocTarget,
+    pub addend: i64,
+}
+
+/// The relocation kinds Cranelift emits for x86-64 and aarch64 JIT code; any other is kept by
+/// name and refused on load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelocKind {
+    Abs4,
+    Abs8,
+    X86PCRel4,
+    X86CallPCRel4,
+    X86CallPLTRel4,
+    X86GOTPCRel4,
+    Arm64Call,
+    Aarch64AdrGotPage21,
+    Aarch64Ld64GotLo12Nc,
+    Aarch64AdrPrelPgHi21,
+    Aarch64AddAbsLo12Nc,
+    Other(String),
+}
+
+const KINDS: [(RelocKind, Reloc); 11] = [
+    (RelocKind::Abs4, Reloc::Abs4),
+    (RelocKind::Abs8, Reloc::Abs8),
+    (RelocKind::X86PCRel4, Reloc::X86PCRel4),
+    (RelocKind::X86CallPCRel4, Reloc::X86CallPCRel4),
+    (RelocKind::X86CallPLTRel4, Reloc::X86CallPLTRel4),
+    (RelocKind::X86GOTPCRel4, Reloc::X86GOTPCRel4),
+    (RelocKind::Arm64Call, Reloc::Arm64Call),
+    (RelocKind::Aarch64AdrGotPage21, Reloc::Aarch64AdrGotPage21),
+    (RelocKind::Aarch64Ld64GotLo12Nc, Reloc::Aarch64Ld64GotLo12Nc),
+    (RelocKind::Aarch64AdrPrelPgHi21, Reloc::Aarch64AdrPrelPgHi21),
+    (RelocKind::Aarch64AddAbsLo12Nc, Reloc::Aarch64AddAbsLo12Nc),
+];
+
+/// What a relocation points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RelocTarget {
+    /// A runtime library function (e.g. `CeilF32` on hosts without SSE4.1), by Cranelift's name.
+    LibCall(String),
+    /// A symbol known to the linker, by name (refused on load).
+    KnownSymbol(String),
+    /// A user-declared function (refused on load: kernels import nothing).
+    User { namespace: u32, index: u32 },
+    /// An offset inside kernel `kernel` of the same artifact.
+    KernelOffset { kernel: u32, offset: u32 },
+}
+
+fn record(reloc: &ModuleReloc, kernel_of: &dyn Fn(FuncId) -> u32) -> RelocRecord {
+    let kind = KINDS
+        .iter()
+        .find(|(_, r)| *r == reloc.kind)
+        .map_or_else(|| RelocKind::Other(format!("{:?}", reloc.kind)), |(k, _)| k.clone());
+    let target = match &reloc.name {
+        ModuleRelocTarget::User { namespace, index } => RelocTarget::User {
+            namespace: *namespace,
+            index: *index,
+        },
+        ModuleRelocTarget::LibCall(l) => RelocTarget::LibCall(l.to_string()),
+        ModuleRelocTarget::KnownSymbol(s) => RelocTarget::KnownSymbol(format!("{s:?}")),
+        ModuleRelocTarget::FunctionOffset(f, off) => RelocTarget::KernelOffset {
+            kernel: kernel_of(*f),
+            offset: *off,
+        },
+    };
+    RelocRecord {
+        offset: reloc.offset,
+        kind,
+        target,
+        addend: reloc.addend,
+    }
+}
+
+fn restore(r: &RelocRecord, kernel: &str, ids: &[FuncId]) -> Result<ModuleReloc, CpuError> {
+    let unsupported = |what: String| CpuError::UnsupportedReloc {
+        kernel: kernel.to_string(),
+        what,
+    };
+    let kind = KINDS
+        .iter()
+        .find(|(k, _)| *k == r.kind)
+        .map(|(_, reloc)| *reloc)
+        .ok_or_else(|| unsupported(format!("kind {:?}", r.kind)))?;
+    let name = match &r.target {
+        RelocTarget::LibCall(name) => ModuleRelocTarget::LibCall(
+            name.parse::<LibCall>()
+                .map_err(|_| unsupported(format!("to unknown libcall `{name}`")))?,
+        ),
+        RelocTarget::KernelOffset { kernel: k, offset } => {
+            let id = ids
+                .get(*k as usize)
+                .ok_or_else(|| unsupported(format!("into missing kernel {k}")))?;
+            ModuleRelocTarget::FunctionOffset(*id, *offset)
+        }
+        other => return Err(unsupported(format!("to {other:?}"))),
+    };
+    Ok(ModuleReloc {
+        offset: r.offset,
+        kind,
+        name,
+        addend: r.addend,
+    })
+}
+
+fn declare_kernels(module: &mut JITModule, isa: &dyn TargetIsa, n: usize) -> Result<Vec<FuncId>, CpuError> {
+    let sig = codegen::kernel_signature(isa.default_call_conv());
+    (0..n)
+        .map(|i| {
+            module
+                .declare_function(&format!("kiln_kernel_{i}"), Linkage::Local, &sig)
+                .map_err(|e| CpuError::Cranelift {
+                    kernel: i.to_string(),
+                    msg: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+fn finish(
+    mut module: JITModule,
+    ids: &[FuncId],
+    program: Program,
+) -> Result<CompiledProgram, CpuError> {
+    module
+        .finalize_definitions()
+        .map_err(|e| CpuError::Cranelift {
+            kernel: "(finalize)".to_string(),
+            msg: e.to_string(),
+        })?;
+    let kernels = ids
+        .iter()
+        .map(|&id| {
+            let ptr = module.get_finalized_function(id);
+            // SAFETY: the function was defined with `kernel_signature`, which is this C ABI
+            // signature on the host's default calling convention.
+            unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) }
+        })
+        .collect();
+    Ok(CompiledProgram::new(program, kernels, module))
+}
+
+/// Compiles every kernel of `program` for this host.
+pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuError> {
+    let isa: Arc<dyn TargetIsa> = host_isa()?;
+    let mut module = new_module(isa.clone());
+    let ids = declare_kernels(&mut module, &*isa, program.kernels.len())?;
+    let mut ctx = module.make_context();
+    let mut codes = Vec::with_capacity(ids.len());
+    for (i, k) in program.kernels.iter().enumerate() {
+        let cl_err = |msg: String| CpuError::Cranelift {
+            kernel: k.name.clone(),
+            msg,
+        };
+        ctx.func = codegen::build_function(
+            program,
+            k,
+            i as u32,
+            isa.default_call_conv(),
+            isa.frontend_config(),
+        )?;
+        module
+            .define_function(ids[i], &mut ctx)
+            .map_err(|e| cl_err(format!("{e:?}")))?;
+        let compiled = ctx
+            .compiled_code()
+            .ok_or_else(|| cl_err("no compiled code after definition".to_string()))?;
+        let kernel_of = |f: FuncId| ids.iter().position(|&x| x == f).unwrap_or(usize::MAX) as u32;
+        let relocs = compiled
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| record(&ModuleReloc::from_mach_reloc(r, &ctx.func, ids[i]), &kernel_of))
+            .collect();
+        codes.push(KernelCode {
+            name: k.name.clone(),
+            code: compiled.code_buffer().to_vec(),
+            alignment: u64::from(compiled.buffer.alignment),
+            relocs,
+        });
+        module.clear_context(&mut ctx);
+    }
+    let artifact = CpuArtifact {
+        kiln_cpu_version: KILN_CPU_VERSION.to_string(),
+        isa: describe(&*isa),
+        program: program.clone(),
+        kernels: codes,
+    };
+    Ok((finish(module, &ids, program.clone())?, artifact))
+}
+
+/// Installs an artifact's machine code into a fresh JIT module (no Cranelift compilation).
+/// Refuses artifacts of another kiln-cpu version or compiled for another ISA or ISA flags.
+pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
+    if artifact.kiln_cpu_version != KILN_CPU_VERSION {
+        return Err(CpuError::VersionMismatch {
+            expected: KILN_CPU_VERSION.to_string(),
+            found: artifact.kiln_cpu_version.clone(),
+        });
+    }
+    let isa: Arc<dyn TargetIsa> = host_isa()?;
+    let host = describe(&*isa);
+    if artifact.isa != host {
+        return Err(CpuError::IsaMismatch {
+            expected: host.id(),
+            found: artifact.isa.id(),
+        });
+    }
+    if artifact.kernels.len() != artifact.program.kernels.len() {
+        return Err(CpuError::KernelCount {
+            expected: artifact.program.kernels.len(),
+            found: artifact.kernels.len(),
+        });
+    }
+    let mut module = new_module(isa.clone());
+    let ids = declare_kernels(&mut module, &*isa, artifact.kernels.len())?;
+    for (k, &id) in artifact.kernels.iter().zip(&ids) {
+        let relocs = k
+            .relocs
+            .iter()
+            .map(|r| restore(r, &k.name, &ids))
+            .collect::<Result<Vec<_>, _>>()?;
+        module
+            .define_function_bytes(id, k.alignment, &k.code, &relocs)
+            .map_err(|e| CpuError::Cranelift {
+                kernel: k.name.clone(),
+                msg: e.to_string(),
+            })?;
+    }
+    finish(module, &ids, artifact.program.clone())
+}

@@ -1,0 +1,182 @@
+//! Integer index arithmetic: [`Expr`] and [`Cond`] to CLIF, in i64.
+//!
+//! Every index is computed in i64 whatever the kernel's `index_bits` says: on x86-64 and
+//! aarch64 64-bit integer adds and multiplies cost the same as 32-bit ones, so the 32-bit
+//! decision only matters to the CUDA backend. Division and modulo follow Python (floor)
+//! semantics, since pooling windows start at `o*s - pad`, which may be negative.
+//!
+//! Emitted values are cached per *scope*: a scope is opened for a block that dominates the code
+//! emitted until it is closed (entry, row, inner point, reduction element), so a cached value is
+//! only reused where it is available.
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{InstBuilder, Value, types};
+use cranelift_frontend::FunctionBuilder;
+use kiln_shape::{Atom, CmpOp, Cond, Expr};
+
+#[derive(Default)]
+struct Scope {
+    vars: HashMap<String, Value>,
+    cache: HashMap<Expr, Value>,
+}
+
+/// Emits integer expressions over named variables (loop variables and graph symbols).
+pub(crate) struct IndexEmitter {
+    scopes: Vec<Scope>,
+}
+
+impl IndexEmitter {
+    pub fn new() -> Self {
+        IndexEmitter {
+            scopes: vec![Scope::default()],
+        }
+    }
+
+    pub fn push(&mut self) {
+        self.scopes.push(Scope::default());
+    }
+
+    pub fn pop(&mut self) {
+        self.scopes.pop();
+    }
+
+    /// Binds `name` to `value` in the innermost scope.
+    pub fn bind(&mut self, name: &str, value: Value) {
+        if let Some(s) = self.scopes.last_mut() {
+            s.vars.insert(name.to_string(), value);
+        }
+    }
+
+    fn lookup_var(&self, name: &str) -> Option<Value> {
+        self.scopes.iter().rev().find_map(|s| s.vars.get(name).copied())
+    }
+
+    fn lookup_cached(&self, e: &Expr) -> Option<Value> {
+        self.scopes.iter().rev().find_map(|s| s.cache.get(e).copied())
+    }
+
+    /// `e` as an i64 value; an unbound symbol is an error naming it.
+    pub fn expr(&mut self, b: &mut FunctionBuilder, e: &Expr) -> Result<Value, String> {
+        if let Some(c) = e.as_int() {
+            return Ok(b.ins().iconst(types::I64, c));
+        }
+        if let Some(v) = self.lookup_cached(e) {
+            return Ok(v);
+        }
+        let mut acc: Option<Value> = None;
+        for (coeff, factors) in e.terms() {
+            let mut prod: Option<Value> = None;
+            for f in factors {
+                let base = self.atom(b, f.atom())?;
+                for _ in 0..f.power() {
+                    prod = Some(match prod {
+                        None => base,
+                        Some(p) => b.ins().imul(p, base),
+                    });
+                }
+            }
+            let mut term = prod.unwrap_or_else(|| b.ins().iconst(types::I64, 1));
+            if coeff != 1 {
+                term = b.ins().imul_imm_s(term, coeff);
+            }
+            acc = Some(match acc {
+                None => term,
+                Some(a) => b.ins().iadd(a, term),
+            });
+        }
+        let mut v = acc.unwrap_or_else(|| b.ins().iconst(types::I64, 0));
+        if e.constant_term() != 0 {
+            v = b.ins().iadd_imm_s(v, e.constant_term());
+        }
+        if let Some(s) = self.scopes.last_mut() {
+            s.cache.insert(e.clone(), v);
+        }
+        Ok(v)
+    }
+
+    fn atom(&mut self, b: &mut FunctionBuilder, a: &Atom) -> Result<Value, String> {
+        Ok(match a {
+            Atom::Sym(name) => self
+                .lookup_var(name)
+                .ok_or_else(|| format!("symbol `{name}` has no value in this kernel"))?,
+            Atom::FloorDiv(x, y) => {
+                let (x, y) = (self.expr(b, x)?, self.expr(b, y)?);
+                floor_div(b, x, y)
+            }
+            Atom::Mod(x, y) => {
+                let (x, y) = (self.expr(b, x)?, self.expr(b, y)?);
+                python_mod(b, x, y)
+            }
+            Atom::Min(args) | Atom::Max(args) => {
+                let is_min = matches!(a, Atom::Min(_));
+                let mut acc: Option<Value> = None;
+                for arg in args {
+                    let v = self.expr(b, arg)?;
+                    acc = Some(match acc {
+                        None => v,
+                        Some(p) if is_min => b.ins().smin(p, v),
+                        Some(p) => b.ins().smax(p, v),
+                    });
+                }
+                acc.ok_or("min/max without arguments")?
+            }
+            Atom::Add(x, y) => {
+                let (x, y) = (self.expr(b, x)?, self.expr(b, y)?);
+                b.ins().iadd(x, y)
+            }
+            Atom::Mul(x, y) => {
+                let (x, y) = (self.expr(b, x)?, self.expr(b, y)?);
+                b.ins().imul(x, y)
+            }
+        })
+    }
+
+    /// `c` as an i8 truth value (1 or 0).
+    pub fn cond(&mut self, b: &mut FunctionBuilder, c: &Cond) -> Result<Value, String> {
+        let (l, r) = (self.expr(b, c.lhs())?, self.expr(b, c.rhs())?);
+        let cc = match c.op() {
+            CmpOp::Eq => IntCC::Equal,
+            CmpOp::Ne => IntCC::NotEqual,
+            CmpOp::Lt => IntCC::SignedLessThan,
+            CmpOp::Le => IntCC::SignedLessThanOrEqual,
+            CmpOp::Gt => IntCC::SignedGreaterThan,
+            CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
+        };
+        Ok(b.ins().icmp(cc, l, r))
+    }
+}
+
+/// A divisor that is never zero: a zero divisor becomes 1 instead of trapping. The programs
+/// the scheduler emits only divide by positive sizes; this keeps a malformed one from crashing.
+fn safe_divisor(b: &mut FunctionBuilder, y: Value) -> Value {
+    let one = b.ins().iconst(types::I64, 1);
+    let is_zero = b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+    b.ins().select(is_zero, one, y)
+}
+
+/// Python's `x // y`: truncating division, minus one when the remainder's sign differs from
+/// the divisor's.
+pub(crate) fn floor_div(b: &mut FunctionBuilder, x: Value, y: Value) -> Value {
+    let y = safe_divisor(b, y);
+    let q = b.ins().sdiv(x, y);
+    let r = b.ins().srem(x, y);
+    let nonzero = b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+    let signs = b.ins().bxor(r, y);
+    let differ = b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
+    let adjust = b.ins().band(nonzero, differ);
+    let adjust = b.ins().uextend(types::I64, adjust);
+    b.ins().isub(q, adjust)
+}
+
+/// Python's `x % y`: the remainder takes the divisor's sign.
+pub(crate) fn python_mod(b: &mut FunctionBuilder, x: Value, y: Value) -> Value {
+    let y = safe_divisor(b, y);
+    let r = b.ins().srem(x, y);
+    let nonzero = b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+    let signs = b.ins().bxor(r, y);
+    let differ = b.ins().icmp_imm_s(IntCC::SignedLessThan, signs, 0);
+    let adjust = b.ins().band(nonzero, differ);
+    let fixed = b.ins().iadd(r, y);
+    b.ins().select(adjust, fixed, r)
+}

@@ -1,0 +1,389 @@
+//! One [`Kernel`] as one CLIF function `fn(bufs, syms, start, end)`.
+//!
+//! The function computes the points `[start, end)` of the kernel's row-major iteration space.
+//! It walks them row by row: `start` is split once into (row, col) over the innermost dim; per
+//! row the outer loop variables come from div/mod of the row number, and every access's
+//! offset `coeff * inner + rest` has its `rest` computed once (strength reduction). The inner
+//! loop is a 128-bit vector loop with a scalar tail where [`plan::simd_compute`] allows it.
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value, types};
+use cranelift_frontend::FunctionBuilder;
+use kiln_ir::DType;
+use kiln_sched::{BufId, Instr, Kernel, Program, ScalarOp, outer_var};
+use kiln_shape::Expr;
+
+use super::index::IndexEmitter;
+use super::ops::{self, compute_type, fconst};
+use super::{memory, plan, reduce};
+
+/// How an access's offset is computed at a point of the row.
+#[derive(Clone)]
+pub(crate) enum Access {
+    /// `coeff * inner + rest`, both computed once per row.
+    Linear { coeff: Value, coeff_const: Option<i64>, rest: Value },
+    /// The offset does not depend on the inner variable: loaded once per row (loads only).
+    Hoisted(Value),
+    /// Not linear in the inner variable (a reshape's div/mod): the whole expression per point.
+    Full,
+}
+
+pub(crate) struct KernelEmitter<'p, 'f, 'b> {
+    pub b: &'b mut FunctionBuilder<'f>,
+    pub program: &'p Program,
+    pub idx: IndexEmitter,
+    bases: HashMap<BufId, Value>,
+}
+
+fn arg(v: Value) -> BlockArg {
+    BlockArg::Value(v)
+}
+
+impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
+    pub fn new(b: &'b mut FunctionBuilder<'f>, program: &'p Program) -> Self {
+        KernelEmitter {
+            b,
+            program,
+            idx: IndexEmitter::new(),
+            bases: HashMap::new(),
+        }
+    }
+
+    pub fn buffer_dtype(&self, buf: BufId) -> Result<DType, String> {
+        self.program
+            .buffers
+            .get(buf as usize)
+            .map(|d| d.dtype)
+            .ok_or_else(|| format!("buffer {buf} is not declared"))
+    }
+
+    pub fn base(&self, buf: BufId) -> Result<Value, String> {
+        self.bases
+            .get(&buf)
+            .copied()
+            .ok_or_else(|| format!("buffer {buf} was not loaded"))
+    }
+
+    /// Emits the whole function body for `kernel` into the builder (entry block included).
+    pub fn emit(&mut self, kernel: &Kernel) -> Result<(), String> {
+        let mut k = plan::collapse(kernel);
+        if k.dims.is_empty() {
+            k.dims.push(Expr::int(1));
+        }
+        let dtype_of = |buf: u32| {
+            self.program
+                .buffers
+                .get(buf as usize)
+                .map_or(DType::Bool, |d| d.dtype)
+        };
+        let simd = plan::simd_compute(&k, &dtype_of);
+
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        let (bufs, syms, start, end) = (params[0], params[1], params[2], params[3]);
+        let flags = MemFlagsData::new().with_notrap();
+        for (i, name) in self.program.symbols.iter().enumerate() {
+            let v = self.b.ins().load(types::I64, flags, syms, (i * 8) as i32);
+            self.idx.bind(name, v);
+        }
+        let used: std::collections::BTreeSet<BufId> = k
+            .loads()
+            .map(|(b, _)| b)
+            .chain(k.stores.iter().map(|s| s.buf))
+            .collect();
+        for buf in used {
+            let ptr = self.b.ins().load(types::I64, flags, bufs, (buf as usize * 8) as i32);
+            self.bases.insert(buf, ptr);
+        }
+
+        let exit = self.b.create_block();
+        let n = k.dims.len();
+        let width = self.idx.expr(self.b, &k.dims[n - 1])?;
+        let mut outer_dims = vec![];
+        for d in &k.dims[..n - 1] {
+            outer_dims.push(self.idx.expr(self.b, d)?);
+        }
+        let has_work = self.b.ins().icmp(IntCC::SignedLessThan, start, end);
+        let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, width, 0);
+        let go = self.b.ins().band(has_work, positive);
+        let setup = self.b.create_block();
+        self.b.ins().brif(go, setup, &[], exit, &[]);
+
+        self.b.switch_to_block(setup);
+        let row0 = self.b.ins().udiv(start, width);
+        let row_start = self.b.ins().imul(row0, width);
+        let col0 = self.b.ins().isub(start, row_start);
+        let head = self.b.create_block();
+        let (row, col, flat) = (
+            self.b.append_block_param(head, types::I64),
+            self.b.append_block_param(head, types::I64),
+            self.b.append_block_param(head, types::I64),
+        );
+        self.b.ins().jump(head, &[arg(row0), arg(col0), arg(start)]);
+
+        self.b.switch_to_block(head);
+        let body = self.b.create_block();
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, flat, end);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+
+        self.b.switch_to_block(body);
+        let left_in_row = self.b.ins().isub(width, col);
+        let left_in_range = self.b.ins().isub(end, flat);
+        let count = self.b.ins().smin(left_in_row, left_in_range);
+        let col_end = self.b.ins().iadd(col, count);
+        self.idx.push();
+        // Outer loop variables of this row, innermost first.
+        let mut rem = row;
+        for j in (0..n - 1).rev() {
+            let v = if j == 0 {
+                rem
+            } else {
+                let v = self.b.ins().urem(rem, outer_dims[j]);
+                rem = self.b.ins().udiv(rem, outer_dims[j]);
+                v
+            };
+            self.idx.bind(&outer_var(j), v);
+        }
+        let inner = outer_var(n - 1);
+        let loads = self.row_accesses(&k, &inner, true)?;
+        let stores = self.row_accesses(&k, &inner, false)?;
+        let mut tail_start = col;
+        if let Some(compute) = simd {
+            let lanes: i64 = if compute == DType::F64 { 2 } else { 4 };
+            let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
+            tail_start = self.counted_loop(col, limit, lanes, &mut |s: &mut Self, i| {
+                s.emit_point(&k, &inner, i, &loads, &stores, true)
+            })?;
+        }
+        self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
+            s.emit_point(&k, &inner, i, &loads, &stores, false)
+        })?;
+        self.idx.pop();
+        let next_row = self.b.ins().iadd_imm_s(row, 1);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let next_flat = self.b.ins().iadd(flat, count);
+        self.b
+            .ins()
+            .jump(head, &[arg(next_row), arg(zero), arg(next_flat)]);
+
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// Per-row access plans of the body's loads (`loads`: indexed like `body`) or the stores.
+    fn row_accesses(
+        &mut self,
+        k: &Kernel,
+        inner: &str,
+        loads: bool,
+    ) -> Result<Vec<Option<Access>>, String> {
+        let offsets: Vec<Option<(BufId, &Expr, DType)>> = if loads {
+            k.body
+                .iter()
+                .map(|i| match &i.op {
+                    ScalarOp::Load { buf, offset } => Some((*buf, offset, i.dtype)),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            k.stores
+                .iter()
+                .map(|s| Some((s.buf, &s.offset, DType::F32)))
+                .collect()
+        };
+        let mut out = Vec::with_capacity(offsets.len());
+        for o in offsets {
+            let Some((buf, off, dtype)) = o else {
+                out.push(None);
+                continue;
+            };
+            let access = match off.linear_in(inner) {
+                Some((c, rest)) if loads && c.as_int() == Some(0) => {
+                    let bdt = self.buffer_dtype(buf)?;
+                    let offset = self.idx.expr(self.b, &rest)?;
+                    let addr = memory::address(self.b, bdt, self.base(buf)?, offset);
+                    let v = memory::load(self.b, bdt, addr, false)?;
+                    Access::Hoisted(ops::convert(self.b, v, compute_type(dtype, false)))
+                }
+                Some((c, rest)) => Access::Linear {
+                    coeff: self.idx.expr(self.b, &c)?,
+                    coeff_const: c.as_int(),
+                    rest: self.idx.expr(self.b, &rest)?,
+                },
+                None => Access::Full,
+            };
+            out.push(Some(access));
+        }
+        Ok(out)
+    }
+
+    /// The element offset of an access at inner position `i`.
+    fn offset(&mut self, a: &Access, full: &Expr, i: Value) -> Result<Value, String> {
+        Ok(match a {
+            Access::Linear {
+                coeff_const: Some(0),
+                rest,
+                ..
+            } => *rest,
+            Access::Linear {
+                coeff_const: Some(1),
+                rest,
+                ..
+            } => self.b.ins().iadd(*rest, i),
+            Access::Linear { coeff, rest, .. } => {
+                let scaled = self.b.ins().imul(*coeff, i);
+                self.b.ins().iadd(*rest, scaled)
+            }
+            Access::Hoisted(_) | Access::Full => self.idx.expr(self.b, full)?,
+        })
+    }
+
+    /// One point (or `lanes` points when `vector`) at inner position `i`.
+    fn emit_point(
+        &mut self,
+        k: &Kernel,
+        inner: &str,
+        i: Value,
+        loads: &[Option<Access>],
+        stores: &[Option<Access>],
+        vector: bool,
+    ) -> Result<(), String> {
+        self.idx.push();
+        self.idx.bind(inner, i);
+        let reduced = match &k.reduce {
+            Some(r) => Some(reduce::emit_reduction(self, r)?),
+            None => None,
+        };
+        let values = self.emit_instrs(&k.body, Some(loads), i, vector, reduced)?;
+        for (s, a) in k.stores.iter().zip(stores) {
+            let dtype = self.buffer_dtype(s.buf)?;
+            let off = match a {
+                Some(a) => self.offset(a, &s.offset, i)?,
+                None => self.idx.expr(self.b, &s.offset)?,
+            };
+            let addr = memory::address(self.b, dtype, self.base(s.buf)?, off);
+            let v = *values
+                .get(s.value as usize)
+                .ok_or_else(|| format!("store of undefined value {}", s.value))?;
+            memory::store(self.b, dtype, addr, v)?;
+        }
+        self.idx.pop();
+        Ok(())
+    }
+
+    /// Emits `instrs` in order and returns their values. `loads` gives the row's access plans
+    /// (kernel body) or `None` (reduction body: offsets computed in full).
+    pub fn emit_instrs(
+        &mut self,
+        instrs: &[Instr],
+        loads: Option<&[Option<Access>]>,
+        i: Value,
+        vector: bool,
+        reduced: Option<Value>,
+    ) -> Result<Vec<Value>, String> {
+        let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
+        let get = |vals: &[Value], id: u32| {
+            vals.get(id as usize)
+                .copied()
+                .ok_or_else(|| format!("use of undefined value {id}"))
+        };
+        for (n, instr) in instrs.iter().enumerate() {
+            let ty = compute_type(instr.dtype, vector);
+            let v = match &instr.op {
+                ScalarOp::Load { buf, offset } => {
+                    let dtype = self.buffer_dtype(*buf)?;
+                    let access = loads.and_then(|l| l.get(n).cloned().flatten());
+                    let v = match access {
+                        Some(Access::Hoisted(v)) if vector => self.b.ins().splat(ty, v),
+                        Some(Access::Hoisted(v)) => v,
+                        Some(a) => {
+                            let off = self.offset(&a, offset, i)?;
+                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
+                            memory::load(self.b, dtype, addr, vector)?
+                        }
+                        None => {
+                            let off = self.idx.expr(self.b, offset)?;
+                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
+                            memory::load(self.b, dtype, addr, vector)?
+                        }
+                    };
+                    ops::convert(self.b, v, ty)
+                }
+                ScalarOp::Const(c) => {
+                    let c = if instr.dtype == DType::Bool {
+                        f64::from(u8::from(*c != 0.0))
+                    } else {
+                        *c
+                    };
+                    fconst(self.b, ty, c)
+                }
+                ScalarOp::Index(e) => {
+                    let iv = self.idx.expr(self.b, e)?;
+                    let v = self.b.ins().fcvt_from_sint(ty.lane_type(), iv);
+                    if vector { self.b.ins().splat(ty, v) } else { v }
+                }
+                ScalarOp::Unary(op, a) => {
+                    let a = get(&vals, *a)?;
+                    ops::unary(self.b, *op, a, ty, instr.dtype == DType::Bool)?
+                }
+                ScalarOp::Binary(op, a, c) => {
+                    let a = get(&vals, *a)?;
+                    let c = get(&vals, *c)?;
+                    let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
+                    ops::binary(self.b, *op, a, c, ty)?
+                }
+                ScalarOp::Select(c, a, x) => {
+                    let c = get(&vals, *c)?;
+                    let a = ops::convert(self.b, get(&vals, *a)?, ty);
+                    let x = ops::convert(self.b, get(&vals, *x)?, ty);
+                    let m = ops::truthy(self.b, c);
+                    let m = if vector || !ops::ty_of(self.b, c).is_vector() {
+                        m
+                    } else {
+                        return Err("vector condition in a scalar select".into());
+                    };
+                    ops::select(self.b, m, a, x)
+                }
+                ScalarOp::Cast(a) => {
+                    let a = get(&vals, *a)?;
+                    ops::cast(self.b, a, instr.dtype, ty)?
+                }
+                ScalarOp::Reduced => {
+                    let acc = reduced.ok_or("`Reduced` outside a kernel with a reduction")?;
+                    ops::convert(self.b, acc, ty)
+                }
+            };
+            vals.push(v);
+        }
+        Ok(vals)
+    }
+
+    /// `for (i = lo; i < hi; i += step) body(i)`; returns the first `i` not run (for a tail).
+    pub fn counted_loop(
+        &mut self,
+        lo: Value,
+        hi: Value,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), String>,
+    ) -> Result<Value, String> {
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, types::I64);
+        let body_block = self.b.create_block();
+        let exit = self.b.create_block();
+        let done = self.b.append_block_param(exit, types::I64);
+        self.b.ins().jump(head, &[arg(lo)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, hi);
+        self.b.ins().brif(more, body_block, &[], exit, &[arg(i)]);
+        self.b.switch_to_block(body_block);
+        body(self, i)?;
+        let next = self.b.ins().iadd_imm_s(i, step);
+        self.b.ins().jump(head, &[arg(next)]);
+        self.b.switch_to_block(exit);
+        Ok(done)
+    }
+}

@@ -1,0 +1,107 @@
+//! Loads and stores of buffer elements, widening to and narrowing from the compute type.
+//!
+//! Buffers hold little-endian elements: f32, f64, f16/bf16 bit patterns, and bools as one
+//! byte 0/1. A load widens to the compute type (f16/bf16 exactly, bool to 0.0/1.0); a store
+//! rounds to the buffer's precision (round to nearest even) or, for bools, writes `x != 0`.
+//! Vector accesses move 4 f32-computed lanes or 2 f64 lanes; bool buffers are scalar-only.
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
+use cranelift_frontend::FunctionBuilder;
+use kiln_ir::DType;
+
+use super::mathops;
+use super::ops::{bitcast, compute_type, convert, mask_to_float, truthy};
+
+/// Buffers are `Vec<u8>`-backed, so no access is assumed aligned; none traps (the launcher
+/// validated every size before running).
+fn flags() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_notrap()
+        .with_endianness(Endianness::Little)
+}
+
+/// The address of element `offset` (i64) of a buffer of `dtype` at `base`.
+pub(crate) fn address(b: &mut FunctionBuilder, dtype: DType, base: Value, offset: Value) -> Value {
+    let bytes = b.ins().imul_imm_s(offset, dtype.size() as i64);
+    b.ins().iadd(base, bytes)
+}
+
+/// Whether `vector` accesses to a buffer of `dtype` are supported in a loop computing in
+/// `compute` (F32 or F64).
+pub(crate) fn vectorizable(dtype: DType, compute: DType) -> bool {
+    match compute {
+        DType::F64 => dtype == DType::F64,
+        _ => matches!(dtype, DType::F32 | DType::F16 | DType::BF16),
+    }
+}
+
+/// Loads the element(s) at `addr`, widened to the compute type (a vector when `vector`).
+pub(crate) fn load(
+    b: &mut FunctionBuilder,
+    dtype: DType,
+    addr: Value,
+    vector: bool,
+) -> Result<Value, String> {
+    let ty = compute_type(dtype, vector);
+    Ok(match dtype {
+        DType::F32 | DType::F64 => b.ins().load(ty, flags(), addr, 0),
+        DType::F16 | DType::BF16 => {
+            let bits = if vector {
+                b.ins().uload16x4(flags(), addr, 0)
+            } else {
+                b.ins().uload16(types::I32, flags(), addr, 0)
+            };
+            if dtype == DType::F16 {
+                mathops::f16_bits_to_f32(b, bits)?
+            } else {
+                mathops::bf16_bits_to_f32(b, bits)?
+            }
+        }
+        DType::Bool if !vector => {
+            let byte = b.ins().uload8(types::I32, flags(), addr, 0);
+            let set = b.ins().icmp_imm_s(IntCC::NotEqual, byte, 0);
+            mask_to_float(b, ty, set)
+        }
+        DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+    })
+}
+
+/// Stores `value` (any compute type) at `addr` as `dtype`.
+pub(crate) fn store(
+    b: &mut FunctionBuilder,
+    dtype: DType,
+    addr: Value,
+    value: Value,
+) -> Result<(), String> {
+    let vector = b.func.dfg.value_type(value).is_vector();
+    let ty: Type = compute_type(dtype, vector);
+    let v = convert(b, value, ty);
+    match dtype {
+        DType::F32 | DType::F64 => {
+            b.ins().store(flags(), v, addr, 0);
+        }
+        DType::F16 | DType::BF16 => {
+            let bits = if dtype == DType::F16 {
+                mathops::f32_to_f16_bits(b, v)?
+            } else {
+                mathops::f32_to_bf16_bits(b, v)?
+            };
+            if vector {
+                // Four 16-bit patterns in 32-bit lanes: narrow to the low 8 bytes of an
+                // I16X8 and store those.
+                let halves = b.ins().unarrow(bits, bits);
+                let wide = bitcast(b, types::I64X2, halves);
+                let low = b.ins().extractlane(wide, 0);
+                b.ins().store(flags(), low, addr, 0);
+            } else {
+                b.ins().istore16(flags(), bits, addr, 0);
+            }
+        }
+        DType::Bool if !vector => {
+            let set = truthy(b, v);
+            b.ins().store(flags(), set, addr, 0);
+        }
+        DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! Scalar operations on compute values: `F32`/`F64` scalars or `F32X4`/`F64X2` vectors.
+//!
+//! Every op here is lane-generic, so the scalar loop and the vector loop share one emitter.
+//! Bools are 0.0/1.0 in the compute type; comparisons produce 1.0/0.0, logical ops treat any
+//! nonzero value (NaN included) as true, as PyTorch does.
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
+use cranelift_frontend::FunctionBuilder;
+use kiln_ir::{BinaryOp, DType, UnaryOp};
+
+use super::mathops;
+
+/// The CLIF type of `dtype`'s compute type, scalar or with `lanes` lanes (1, or 4 for f32 and
+/// 2 for f64 in the 128-bit vector loop).
+pub(crate) fn compute_type(dtype: DType, vector: bool) -> Type {
+    match (dtype.compute() == DType::F64, vector) {
+        (false, false) => types::F32,
+        (true, false) => types::F64,
+        (false, true) => types::F32X4,
+        (true, true) => types::F64X2,
+    }
+}
+
+pub(crate) fn ty_of(b: &FunctionBuilder, v: Value) -> Type {
+    b.func.dfg.value_type(v)
+}
+
+/// A constant of float type `ty` (splatted for vectors).
+pub(crate) fn fconst(b: &mut FunctionBuilder, ty: Type, v: f64) -> Value {
+    let scalar = if ty.lane_type() == types::F64 {
+        b.ins().f64const(v)
+    } else {
+        b.ins().f32const(v as f32)
+    };
+    if ty.is_vector() {
+        b.ins().splat(ty, scalar)
+    } else {
+        scalar
+    }
+}
+
+/// Bit cast with the little-endian flag vector bitcasts need.
+pub(crate) fn bitcast(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    if ty_of(b, x) == ty {
+        return x;
+    }
+    let flags = if ty.is_vector() || ty_of(b, x).is_vector() {
+        MemFlagsData::new().with_endianness(Endianness::Little)
+    } else {
+        MemFlagsData::new()
+    };
+    b.ins().bitcast(ty, flags, x)
+}
+
+/// `mask ? a : c` lane-wise; `mask` from `fcmp` (i8 for scalars, an integer vector otherwise).
+pub(crate) fn select(b: &mut FunctionBuilder, mask: Value, a: Value, c: Value) -> Value {
+    let ty = ty_of(b, a);
+    if ty.is_vector() {
+        let mask = bitcast(b, ty, mask);
+        b.ins().bitselect(mask, a, c)
+    } else {
+        b.ins().select(mask, a, c)
+    }
+}
+
+/// 1.0 where `mask` holds, else 0.0, in float type `ty`.
+pub(crate) fn mask_to_float(b: &mut FunctionBuilder, ty: Type, mask: Value) -> Value {
+    let one = fconst(b, ty, 1.0);
+    let zero = fconst(b, ty, 0.0);
+    select(b, mask, one, zero)
+}
+
+/// The mask of lanes that are true (nonzero; NaN is nonzero).
+pub(crate) fn truthy(b: &mut FunctionBuilder, x: Value) -> Value {
+    let zero = fconst(b, ty_of(b, x), 0.0);
+    b.ins().fcmp(FloatCC::NotEqual, x, zero)
+}
+
+/// `op(x)`. `bool_out`: the result is a bool, so it is normalised to 0.0/1.0.
+pub(crate) fn unary(
+    b: &mut FunctionBuilder,
+    op: UnaryOp,
+    x: Value,
+    out_ty: Type,
+    bool_out: bool,
+) -> Result<Value, String> {
+    let ty = ty_of(b, x);
+    let v = match op {
+        UnaryOp::Neg => b.ins().fneg(x),
+        UnaryOp::Abs => b.ins().fabs(x),
+        UnaryOp::Exp => mathops::exp(b, x)?,
+        UnaryOp::Log => mathops::log(b, x)?,
+        UnaryOp::Sqrt => b.ins().sqrt(x),
+        UnaryOp::Rsqrt => {
+            let s = b.ins().sqrt(x);
+            let one = fconst(b, ty, 1.0);
+            b.ins().fdiv(one, s)
+        }
+        UnaryOp::Reciprocal => {
+            let one = fconst(b, ty, 1.0);
+            b.ins().fdiv(one, x)
+        }
+        UnaryOp::Sin => mathops::sin(b, x)?,
+        UnaryOp::Cos => mathops::cos(b, x)?,
+        UnaryOp::Tanh => mathops::tanh(b, x)?,
+        UnaryOp::Sigmoid => mathops::sigmoid(b, x)?,
+        // clamp_min(x, 0): Cranelift's fmax propagates NaN and orders -0.0 below +0.0.
+        UnaryOp::Relu => {
+            let zero = fconst(b, ty, 0.0);
+            b.ins().fmax(x, zero)
+        }
+        UnaryOp::Silu => {
+            let s = mathops::sigmoid(b, x)?;
+            b.ins().fmul(x, s)
+        }
+        UnaryOp::Gelu => {
+            let k = fconst(b, ty, std::f64::consts::FRAC_1_SQRT_2);
+            let t = b.ins().fmul(x, k);
+            let e = mathops::erf(b, t)?;
+            let one = fconst(b, ty, 1.0);
+            let half = fconst(b, ty, 0.5);
+            let s = b.ins().fadd(one, e);
+            let hx = b.ins().fmul(x, half);
+            b.ins().fmul(hx, s)
+        }
+        UnaryOp::GeluTanh => {
+            let c = fconst(b, ty, std::f64::consts::FRAC_2_PI.sqrt());
+            let k = fconst(b, ty, 0.044715);
+            let x2 = b.ins().fmul(x, x);
+            let x3 = b.ins().fmul(x2, x);
+            let kx3 = b.ins().fmul(k, x3);
+            let inner = b.ins().fadd(x, kx3);
+            let inner = b.ins().fmul(c, inner);
+            let t = mathops::tanh(b, inner)?;
+            let one = fconst(b, ty, 1.0);
+            let half = fconst(b, ty, 0.5);
+            let s = b.ins().fadd(one, t);
+            let hx = b.ins().fmul(x, half);
+            b.ins().fmul(hx, s)
+        }
+        UnaryOp::Floor => b.ins().floor(x),
+        UnaryOp::Ceil => b.ins().ceil(x),
+        UnaryOp::LogicalNot => {
+            let zero = fconst(b, ty, 0.0);
+            let m = b.ins().fcmp(FloatCC::Equal, x, zero);
+            return Ok(mask_to_float(b, out_ty, m));
+        }
+    };
+    let v = convert(b, v, out_ty);
+    Ok(if bool_out {
+        let m = truthy(b, v);
+        mask_to_float(b, out_ty, m)
+    } else {
+        v
+    })
+}
+
+/// `x op y`; the operands share a type, the result has `out_ty` (comparisons of f64 operands
+/// give an f32 bool).
+pub(crate) fn binary(
+    b: &mut FunctionBuilder,
+    op: BinaryOp,
+    x: Value,
+    y: Value,
+    out_ty: Type,
+) -> Result<Value, String> {
+    let cmp = |b: &mut FunctionBuilder, cc: FloatCC| {
+        let m = b.ins().fcmp(cc, x, y);
+        mask_to_float(b, out_ty, m)
+    };
+    let v = match op {
+        BinaryOp::Add => b.ins().fadd(x, y),
+        BinaryOp::Sub => b.ins().fsub(x, y),
+        BinaryOp::Mul => b.ins().fmul(x, y),
+        BinaryOp::Div => b.ins().fdiv(x, y),
+        BinaryOp::Maximum => b.ins().fmax(x, y),
+        BinaryOp::Minimum => b.ins().fmin(x, y),
+        BinaryOp::Pow => mathops::pow(b, x, y)?,
+        BinaryOp::Eq => return Ok(cmp(b, FloatCC::Equal)),
+        // `!=` holds for NaN (unordered or not equal), as in Rust and PyTorch.
+        BinaryOp::Ne => return Ok(cmp(b, FloatCC::NotEqual)),
+        BinaryOp::Lt => return Ok(cmp(b, FloatCC::LessThan)),
+        BinaryOp::Le => return Ok(cmp(b, FloatCC::LessThanOrEqual)),
+        BinaryOp::Gt => return Ok(cmp(b, FloatCC::GreaterThan)),
+        BinaryOp::Ge => return Ok(cmp(b, FloatCC::GreaterThanOrEqual)),
+        BinaryOp::LogicalAnd | BinaryOp::LogicalOr => {
+            let (mx, my) = (truthy(b, x), truthy(b, y));
+            let m = if op == BinaryOp::LogicalAnd {
+                b.ins().band(mx, my)
+            } else {
+                b.ins().bor(mx, my)
+            };
+            return Ok(mask_to_float(b, out_ty, m));
+        }
+    };
+    Ok(convert(b, v, out_ty))
+}
+
+/// Converts between the f32 and f64 compute types (no rounding to a storage dtype).
+pub(crate) fn convert(b: &mut FunctionBuilder, v: Value, to: Type) -> Value {
+    let from = ty_of(b, v);
+    if from == to {
+        v
+    } else if to.lane_type() == types::F64 {
+        if to.is_vector() {
+            b.ins().fvpromote_low(v)
+        } else {
+            b.ins().fpromote(to, v)
+        }
+    } else if to.is_vector() {
+        b.ins().fvdemote(v)
+    } else {
+        b.ins().fdemote(to, v)
+    }
+}
+
+/// `Cast` to `to`: convert the compute type, then round to `to`'s precision where it narrows.
+pub(crate) fn cast(
+    b: &mut FunctionBuilder,
+    v: Value,
+    to: DType,
+    out_ty: Type,
+) -> Result<Value, String> {
+    let v = convert(b, v, out_ty);
+    Ok(match to {
+        DType::Bool => {
+            let m = truthy(b, v);
+            mask_to_float(b, out_ty, m)
+        }
+        DType::F16 => {
+            let bits = mathops::f32_to_f16_bits(b, v)?;
+            mathops::f16_bits_to_f32(b, bits)?
+        }
+        DType::BF16 => {
+            let bits = mathops::f32_to_bf16_bits(b, v)?;
+            mathops::bf16_bits_to_f32(b, bits)?
+        }
+        DType::F32 | DType::F64 => v,
+    })
+}

@@ -1,0 +1,88 @@
+//! The host ISA (cranelift-native) and fresh JIT modules for it.
+use std::sync::Arc;
+
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use kiln_sched::Program;
+use serde::{Deserialize, Serialize};
+
+use crate::codegen;
+use crate::error::CpuError;
+
+/// What machine code was compiled for: the target triple and every ISA flag cranelift-native
+/// detected (`has_avx=true,...`) plus the shared flags that change code (`opt_level`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HostIsa {
+    pub triple: String,
+    pub flags: String,
+}
+
+impl HostIsa {
+    /// One string naming the target, for cache keys.
+    pub fn id(&self) -> String {
+        format!("{}|{}", self.triple, self.flags)
+    }
+}
+
+/// The Cranelift ISA of this machine, with `opt_level=speed`.
+pub(crate) fn host_isa() -> Result<OwnedTargetIsa, CpuError> {
+    let mut shared = settings::builder();
+    let set = |b: &mut settings::Builder, k: &str, v: &str| {
+        b.set(k, v)
+            .map_err(|e| CpuError::HostIsa(format!("setting {k}={v}: {e}")))
+    };
+    set(&mut shared, "opt_level", "speed")?;
+    // A JIT module's code may be placed anywhere in the address space.
+    set(&mut shared, "is_pic", "false")?;
+    let isa_builder = cranelift_native::builder().map_err(|e| CpuError::HostIsa(e.to_string()))?;
+    isa_builder
+        .finish(settings::Flags::new(shared))
+        .map_err(|e| CpuError::HostIsa(e.to_string()))
+}
+
+pub(crate) fn describe(isa: &dyn TargetIsa) -> HostIsa {
+    let mut flags: Vec<String> = isa.isa_flags().iter().map(|v| v.to_string()).collect();
+    flags.sort();
+    flags.push(format!("opt_level={}", isa.flags().opt_level()));
+    HostIsa {
+        triple: isa.triple().to_string(),
+        flags: flags.join(","),
+    }
+}
+
+/// The identity of this host's code generation target (triple and ISA flags): artifacts are
+/// only valid on a host with the same id, so the cache keys on it.
+pub fn target_id() -> Result<String, CpuError> {
+    Ok(describe(&*host_isa()?).id())
+}
+
+pub(crate) fn new_module(isa: Arc<dyn TargetIsa>) -> JITModule {
+    let builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+    JITModule::new(builder)
+}
+
+/// The CLIF text of every kernel of `program` (for `kiln compile --emit clif`); a kernel that
+/// fails to generate is printed as a comment with the reason.
+pub fn emit_clif(program: &Program) -> String {
+    let isa = match host_isa() {
+        Ok(isa) => isa,
+        Err(e) => return format!("; {e}\n"),
+    };
+    let mut out = String::new();
+    for (i, k) in program.kernels.iter().enumerate() {
+        out.push_str(&format!("; kernel {i}: {}\n", k.name));
+        match codegen::build_function(
+            program,
+            k,
+            i as u32,
+            isa.default_call_conv(),
+            isa.frontend_config(),
+        ) {
+            Ok(f) => out.push_str(&f.display().to_string()),
+            Err(e) => out.push_str(&format!("; error: {e}\n")),
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,213 @@
+//! The launcher: validates tensors, sizes buffers, and runs each kernel over its iteration
+//! space, split across rayon's threads when the work is large enough.
+use std::sync::Mutex;
+
+use cranelift_jit::JITModule;
+use kiln_ir::Tensor;
+use kiln_sched::{BufKind, Program};
+use kiln_shape::{Bindings, Expr};
+use rayon::prelude::*;
+
+use crate::error::RunError;
+use crate::validate::{self, eval};
+
+/// A compiled kernel: computes the points `[start, end)` of its iteration space.
+pub(crate) type KernelFn = unsafe extern "C" fn(*const *mut u8, *const i64, i64, i64);
+
+/// Work (points, times the reduction size) below which a kernel runs on the calling thread:
+/// splitting 64K f32 elements across threads costs about as much as computing them.
+const PARALLEL_MIN_WORK: i64 = 1 << 16;
+/// The smallest share of work one task gets when a kernel is split.
+const MIN_TASK_WORK: i64 = 1 << 14;
+
+/// Owns the JIT memory the kernels live in; freed when the program is dropped.
+struct CodeMemory(Option<JITModule>);
+
+// SAFETY: the module is only touched again to free it, on drop, with `&mut self`; its code is
+// immutable after finalisation, and the kernel pointers are plain functions of their arguments.
+unsafe impl Send for CodeMemory {}
+unsafe impl Sync for CodeMemory {}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        if let Some(module) = self.0.take() {
+            // SAFETY: `CompiledProgram` owns this memory and drops it last; no kernel pointer
+            // outlives the program.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// A program ready to run: its kernels' machine code and the program they implement.
+pub struct CompiledProgram {
+    program: Program,
+    kernels: Vec<KernelFn>,
+    /// Scratch storage for `Temp` buffers, reused across calls.
+    temps: Mutex<Vec<Vec<u8>>>,
+    _code: CodeMemory,
+}
+
+/// Buffer pointers shared with worker threads.
+#[derive(Clone, Copy)]
+struct Args {
+    bufs: *const *mut u8,
+    syms: *const i64,
+}
+// SAFETY: the pointed-to arrays outlive the parallel section (it joins before they drop), and
+// kernels running on disjoint ranges write disjoint output elements.
+unsafe impl Send for Args {}
+unsafe impl Sync for Args {}
+
+impl CompiledProgram {
+    pub(crate) fn new(program: Program, kernels: Vec<KernelFn>, module: JITModule) -> Self {
+        CompiledProgram {
+            program,
+            kernels,
+            temps: Mutex::new(Vec::new()),
+            _code: CodeMemory(Some(module)),
+        }
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Runs the program on `inputs` and returns freshly allocated outputs.
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, RunError> {
+        let bindings = validate::bind_inputs(&self.program, inputs)?;
+        let mut outputs = self
+            .program
+            .outputs
+            .iter()
+            .map(|(spec, _)| Ok(Tensor::zeros(spec.dtype, &validate::shape_of(spec, &bindings)?)))
+            .collect::<Result<Vec<_>, RunError>>()?;
+        self.launch(inputs, &mut outputs, &bindings)?;
+        Ok(outputs)
+    }
+
+    /// Runs the program writing into `outputs`, whose dtypes and shapes must match.
+    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), RunError> {
+        let bindings = validate::bind_inputs(&self.program, inputs)?;
+        validate::check_outputs(&self.program, outputs, &bindings)?;
+        self.launch(inputs, outputs, &bindings)
+    }
+
+    fn launch(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        bindings: &Bindings,
+    ) -> Result<(), RunError> {
+        let syms = self
+            .program
+            .symbols
+            .iter()
+            .map(|s| bindings.get(s).ok_or_else(|| RunError::UnboundSymbol(s.clone())))
+            .collect::<Result<Vec<i64>, _>>()?;
+        // Every buffer's byte size, checked against the tensors that back it.
+        let mut sizes = Vec::with_capacity(self.program.buffers.len());
+        for decl in &self.program.buffers {
+            let numel = eval(&decl.numel, bindings)?;
+            let bytes = usize::try_from(numel)
+                .ok()
+                .and_then(|n| n.checked_mul(decl.dtype.size()))
+                .ok_or_else(|| RunError::Size {
+                    expr: decl.numel.to_string(),
+                    msg: format!("{numel} elements of {} is not a valid size", decl.dtype),
+                })?;
+            sizes.push(bytes);
+        }
+        let mut temps = self.temps.lock().unwrap_or_else(|p| p.into_inner());
+        let temp_count = self
+            .program
+            .buffers
+            .iter()
+            .filter(|d| d.kind == BufKind::Temp)
+            .count();
+        temps.resize_with(temp_count, Vec::new);
+        let mut ptrs: Vec<*mut u8> = Vec::with_capacity(sizes.len());
+        let mut next_temp = 0;
+        for (decl, &bytes) in self.program.buffers.iter().zip(&sizes) {
+            let (ptr, len) = match &decl.kind {
+                BufKind::Input(i) => {
+                    let t = inputs.get(*i).ok_or(RunError::InputCount {
+                        expected: i + 1,
+                        found: inputs.len(),
+                    })?;
+                    // Kernels never store to input buffers.
+                    (t.data.as_ptr() as *mut u8, t.data.len())
+                }
+                BufKind::Output(i) => {
+                    let found = outputs.len();
+                    let t = outputs.get_mut(*i).ok_or(RunError::OutputCount {
+                        expected: i + 1,
+                        found,
+                    })?;
+                    (t.data.as_mut_ptr(), t.data.len())
+                }
+                BufKind::Temp => {
+                    let t = &mut temps[next_temp];
+                    next_temp += 1;
+                    if t.len() < bytes {
+                        t.resize(bytes, 0);
+                    }
+                    (t.as_mut_ptr(), t.len())
+                }
+                // Kernels never store to constants either.
+                BufKind::Const(data) => (data.as_ptr() as *mut u8, data.len()),
+            };
+            if len < bytes {
+                return Err(RunError::Size {
+                    expr: decl.numel.to_string(),
+                    msg: format!("buffer needs {bytes} bytes but has {len}"),
+                });
+            }
+            ptrs.push(ptr);
+        }
+        let args = Args {
+            bufs: ptrs.as_ptr(),
+            syms: syms.as_ptr(),
+        };
+        for (kernel, &f) in self.program.kernels.iter().zip(&self.kernels) {
+            let total = product(&kernel.dims, bindings)?;
+            if total == 0 {
+                continue;
+            }
+            let per_point = match &kernel.reduce {
+                Some(r) => product(&r.dims, bindings)?.max(1),
+                None => 1,
+            };
+            let work = total.saturating_mul(per_point);
+            let threads = rayon::current_num_threads() as i64;
+            let tasks = if work >= PARALLEL_MIN_WORK && threads > 1 {
+                (work / MIN_TASK_WORK).clamp(1, threads * 4).min(total)
+            } else {
+                1
+            };
+            if tasks <= 1 {
+                // SAFETY: every buffer holds at least the elements the program's sizes say
+                // (checked above) and the range lies inside the iteration space.
+                unsafe { f(args.bufs, args.syms, 0, total) };
+            } else {
+                (0..tasks).into_par_iter().for_each(|t| {
+                    let a = args;
+                    let start = total / tasks * t + (total % tasks).min(t);
+                    let end = start + total / tasks + i64::from(t < total % tasks);
+                    // SAFETY: as above; tasks cover disjoint ranges of the iteration space.
+                    unsafe { f(a.bufs, a.syms, start, end) };
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn product(dims: &[Expr], b: &Bindings) -> Result<i64, RunError> {
+    dims.iter().try_fold(1i64, |acc, d| {
+        let v = eval(d, b)?;
+        acc.checked_mul(v.max(0)).ok_or_else(|| RunError::Size {
+            expr: d.to_string(),
+            msg: "the iteration space overflows i64".to_string(),
+        })
+    })
+}
