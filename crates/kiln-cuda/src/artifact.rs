@@ -1,0 +1,61 @@
+//! What the cache stores for the CUDA backend: the program and its cubin for one architecture.
+use kiln_sched::Program;
+use serde::{Deserialize, Serialize};
+
+use crate::codegen::{CODEGEN_VERSION, generate};
+use crate::error::CudaError;
+use crate::nvrtc::{Arch, compile_source, nvrtc_version};
+
+/// A compiled program: loading it needs the driver and a GPU of `arch`, but no NVRTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CudaArtifact {
+    /// The kiln-cuda version that generated the code.
+    pub kiln_cuda_version: String,
+    pub codegen_version: u32,
+    /// NVRTC's `(major, minor)`.
+    pub nvrtc_version: (i32, i32),
+    /// The architecture the cubin was built for (`sm_90`).
+    pub arch: String,
+    pub program: Program,
+    /// An ELF cubin for `arch`.
+    pub cubin: Vec<u8>,
+    /// The C name of each kernel, in `program.kernels` order.
+    pub kernel_names: Vec<String>,
+}
+
+/// Generates CUDA C for `program` and compiles it with NVRTC for `arch` (`"sm_90"`).
+pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError> {
+    let arch = Arch::parse(arch)?;
+    let source = generate(program)?;
+    let compiled = compile_source(&source, &arch)?;
+    tracing::debug!(
+        target: "kiln::cuda",
+        "compiled `{}` for {arch}: {} kernels, {} cubin bytes",
+        program.graph_name,
+        source.kernel_names.len(),
+        compiled.cubin.len()
+    );
+    Ok(CudaArtifact {
+        kiln_cuda_version: env!("CARGO_PKG_VERSION").to_string(),
+        codegen_version: CODEGEN_VERSION,
+        nvrtc_version: nvrtc_version()?,
+        arch: arch.to_string(),
+        program: program.clone(),
+        cubin: compiled.cubin,
+        kernel_names: source.kernel_names,
+    })
+}
+
+/// The part of a cache key that names this backend's output: architecture, code generator and
+/// NVRTC versions. Without libnvrtc the NVRTC part reads `nvrtc-none` (nothing can be compiled
+/// then anyway).
+pub fn target_id(arch: &str) -> String {
+    let nvrtc = match nvrtc_version() {
+        Ok((major, minor)) => format!("nvrtc-{major}.{minor}"),
+        Err(_) => "nvrtc-none".to_string(),
+    };
+    format!(
+        "cuda-{arch}-kiln-cuda-{}-codegen-{CODEGEN_VERSION}-{nvrtc}",
+        env!("CARGO_PKG_VERSION")
+    )
+}

@@ -1,0 +1,100 @@
+//! Errors of the CUDA backend: code generation, NVRTC, the driver, and input validation.
+use kiln_ir::DType;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CudaError {
+    /// The driver library (libcuda) could not be loaded or initialised.
+    #[error("CUDA is unavailable: {reason}")]
+    CudaUnavailable { reason: String },
+    #[error("no CUDA device is present (the driver reports {count} devices)")]
+    NoDevice { count: i32 },
+    #[error(
+        "libnvrtc was not found: install it (`pip install nvidia-cuda-nvrtc`) and put its lib \
+         directory on LD_LIBRARY_PATH (see .ci/install-nvrtc.sh)"
+    )]
+    NvrtcUnavailable,
+    #[error("kernel `{kernel}`: {msg}")]
+    Codegen { kernel: String, msg: String },
+    #[error("invalid CUDA architecture `{arch}`: expected `sm_<major><minor>` such as `sm_90`")]
+    BadArch { arch: String },
+    #[error("NVRTC failed to compile `{program}` for {arch}: {status}\n{log}\n{excerpt}")]
+    Compile {
+        program: String,
+        arch: String,
+        status: String,
+        /// NVRTC's log.
+        log: String,
+        /// The generated source around the first line the log names, with line numbers.
+        excerpt: String,
+    },
+    #[error("NVRTC call `{call}` failed: {status}")]
+    Nvrtc { call: String, status: String },
+    #[error("CUDA driver call failed while {action}: {status}")]
+    Driver { action: String, status: String },
+    #[error(
+        "artifact was compiled for {artifact_arch} but the device is {device_arch}; recompile for the device"
+    )]
+    ArchMismatch {
+        artifact_arch: String,
+        device_arch: String,
+    },
+    #[error("expected {expected} inputs, found {found}")]
+    InputCount { expected: usize, found: usize },
+    #[error("input `{input}`: expected dtype {expected}, found {found}")]
+    InputDtype {
+        input: String,
+        expected: DType,
+        found: DType,
+    },
+    #[error("input `{input}`: expected rank {expected}, found rank {found}")]
+    InputRank {
+        input: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("input `{input}` dim {dim}: expected size {expected}, found {found}")]
+    InputDim {
+        input: String,
+        dim: usize,
+        expected: String,
+        found: usize,
+    },
+    #[error(
+        "input `{input}` dim {dim}: symbol `{symbol}` is {found} here but {first} at an earlier input"
+    )]
+    SymbolConflict {
+        input: String,
+        dim: usize,
+        symbol: String,
+        first: i64,
+        found: usize,
+    },
+    #[error("input `{input}`: {len} bytes do not hold {numel} elements of {dtype}")]
+    InputBytes {
+        input: String,
+        len: usize,
+        numel: usize,
+        dtype: DType,
+    },
+    #[error("cannot evaluate `{expr}` for {what}: {reason}")]
+    Eval {
+        what: String,
+        expr: String,
+        reason: String,
+    },
+    #[error("{what} is {value}, which does not fit the launch ({limit})")]
+    TooLarge {
+        what: String,
+        value: i64,
+        limit: String,
+    },
+}
+
+impl CudaError {
+    pub(crate) fn driver(action: &str, err: impl std::fmt::Debug) -> CudaError {
+        CudaError::Driver {
+            action: action.to_string(),
+            status: format!("{err:?}"),
+        }
+    }
+}

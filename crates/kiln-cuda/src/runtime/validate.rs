@@ -1,0 +1,191 @@
+//! Checking a call's inputs against the program's input specs before anything is launched, and
+//! binding the graph symbols from their shapes.
+use kiln_ir::DType;
+use kiln_sched::Program;
+use kiln_shape::{Bindings, Expr};
+
+use crate::error::CudaError;
+
+/// What validation needs to know of one input.
+pub(crate) struct InputMeta<'a> {
+    pub dtype: DType,
+    pub shape: &'a [usize],
+}
+
+/// The symbol values of a validated call, in `Program::symbols` order, and all bindings.
+pub(crate) struct Bound {
+    pub bindings: Bindings,
+    pub values: Vec<i64>,
+}
+
+fn to_i64(v: usize, input: &str, dim: usize) -> Result<i64, CudaError> {
+    i64::try_from(v).map_err(|_| CudaError::TooLarge {
+        what: format!("input `{input}` dim {dim}"),
+        value: i64::MAX,
+        limit: "sizes must fit an i64".to_string(),
+    })
+}
+
+/// Checks count, dtype, rank and every dim of `inputs`; binds each symbol where it occurs alone
+/// as a dim, then checks the dims that are expressions of symbols.
+pub(crate) fn bind_inputs(p: &Program, inputs: &[InputMeta]) -> Result<Bound, CudaError> {
+    if inputs.len() != p.inputs.len() {
+        return Err(CudaError::InputCount {
+            expected: p.inputs.len(),
+            found: inputs.len(),
+        });
+    }
+    let mut bindings = Bindings::new();
+    let mut deferred: Vec<(&str, usize, &Expr, usize)> = Vec::new();
+    for (spec, meta) in p.inputs.iter().zip(inputs) {
+        if meta.dtype != spec.dtype {
+            return Err(CudaError::InputDtype {
+                input: spec.name.clone(),
+                expected: spec.dtype,
+                found: meta.dtype,
+            });
+        }
+        if meta.shape.len() != spec.shape.len() {
+            return Err(CudaError::InputRank {
+                input: spec.name.clone(),
+                expected: spec.shape.len(),
+                found: meta.shape.len(),
+            });
+        }
+        for (dim, (expected, &found)) in spec.shape.iter().zip(meta.shape).enumerate() {
+            let value = to_i64(found, &spec.name, dim)?;
+            if let Some(c) = expected.as_int() {
+                if c != value {
+                    return Err(CudaError::InputDim {
+                        input: spec.name.clone(),
+                        dim,
+                        expected: c.to_string(),
+                        found,
+                    });
+                }
+            } else if let Some(sym) = expected.as_sym() {
+                match bindings.get(sym) {
+                    Some(first) if first != value => {
+                        return Err(CudaError::SymbolConflict {
+                            input: spec.name.clone(),
+                            dim,
+                            symbol: sym.to_string(),
+                            first,
+                            found,
+                        });
+                    }
+                    Some(_) => {}
+                    None => bindings.insert(sym, value),
+                }
+            } else {
+                deferred.push((&spec.name, dim, expected, found));
+            }
+        }
+    }
+    for (input, dim, expected, found) in deferred {
+        let ok = expected
+            .eval(&bindings)
+            .is_ok_and(|v| Ok(v) == i64::try_from(found));
+        if !ok {
+            return Err(CudaError::InputDim {
+                input: input.to_string(),
+                dim,
+                expected: expected.to_string(),
+                found,
+            });
+        }
+    }
+    let values = p
+        .symbols
+        .iter()
+        .map(|s| {
+            bindings.get(s).ok_or_else(|| CudaError::Eval {
+                what: format!("symbol `{s}`"),
+                expr: s.clone(),
+                reason: "no input dim binds it".to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Bound { bindings, values })
+}
+
+/// Evaluates a size expression under the call's bindings, as a non-negative count.
+pub(crate) fn eval_count(e: &Expr, b: &Bindings, what: &str) -> Result<usize, CudaError> {
+    let v = e.eval(b).map_err(|err| CudaError::Eval {
+        what: what.to_string(),
+        expr: e.to_string(),
+        reason: err.to_string(),
+    })?;
+    usize::try_from(v).map_err(|_| CudaError::Eval {
+        what: what.to_string(),
+        expr: e.to_string(),
+        reason: format!("it is negative ({v})"),
+    })
+}
+
+/// `numel * dtype.size()`, checked.
+pub(crate) fn byte_len(numel: usize, dtype: DType, what: &str) -> Result<usize, CudaError> {
+    numel
+        .checked_mul(dtype.size())
+        .ok_or_else(|| CudaError::TooLarge {
+            what: what.to_string(),
+            value: i64::try_from(numel).unwrap_or(i64::MAX),
+            limit: "its byte size overflows usize".to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_sched::{SchedOptions, schedule};
+    use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+
+    fn program() -> Program {
+        let g = kiln_ir::parse(
+            "graph v\ninput x: f32[N, 3]\ninput z: f32[N, 3]\ny = add(x, z)\noutput y\n",
+        )
+        .expect("parses");
+        let decls = g.input_dims();
+        let b = bind_symbols(&decls, &[vec![4, 3], vec![4, 3]]).expect("binds");
+        let mut env = ShapeEnv::new();
+        let inputs = specialize_inputs(&mut env, &decls, &b, &Policy::Dynamic).expect("ok");
+        schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
+    }
+
+    fn meta(dtype: DType, shape: &[usize]) -> InputMeta<'_> {
+        InputMeta { dtype, shape }
+    }
+
+    #[test]
+    fn binds_symbols_from_shapes() {
+        let p = program();
+        let bound = bind_inputs(&p, &[meta(DType::F32, &[7, 3]), meta(DType::F32, &[7, 3])])
+            .expect("valid");
+        assert_eq!(bound.values, vec![7]);
+    }
+
+    #[test]
+    fn names_the_input_and_dim_that_is_wrong() {
+        let p = program();
+        let err = bind_inputs(&p, &[meta(DType::F32, &[7, 4]), meta(DType::F32, &[7, 3])]);
+        assert!(matches!(
+            err,
+            Err(CudaError::InputDim { ref input, dim: 1, found: 4, .. }) if input == "x"
+        ));
+        let err = bind_inputs(&p, &[meta(DType::F32, &[7, 3]), meta(DType::F32, &[8, 3])]);
+        assert!(matches!(
+            err,
+            Err(CudaError::SymbolConflict { ref symbol, first: 7, found: 8, .. }) if symbol == "N"
+        ));
+        let err = bind_inputs(&p, &[meta(DType::F16, &[7, 3]), meta(DType::F32, &[7, 3])]);
+        assert!(matches!(err, Err(CudaError::InputDtype { .. })));
+        let err = bind_inputs(&p, &[meta(DType::F32, &[7, 3])]);
+        assert!(matches!(
+            err,
+            Err(CudaError::InputCount {
+                expected: 2,
+                found: 1
+            })
+        ));
+    }
+}

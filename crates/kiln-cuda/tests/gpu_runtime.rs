@@ -1,0 +1,135 @@
+//! Differential tests on a GPU: every case compiled for the device, run, and compared with
+//! `kiln_ir::interpret`. Without a driver, a device or libnvrtc, each test prints one skip line.
+mod common;
+
+use common::{all_cases, close, inputs_for, schedule_case, selected, tolerance, wide_index};
+use kiln_cuda::{CudaDevice, CudaError, CudaProgram, compile, nvrtc_available};
+use kiln_ir::{DType, Tensor};
+use kiln_sched::SchedOptions;
+
+/// The device, or `None` after printing why the test is skipped.
+fn device_or_skip() -> Option<CudaDevice> {
+    if !nvrtc_available() {
+        println!("skipped: libnvrtc not found (pip install nvidia-cuda-nvrtc)");
+        return None;
+    }
+    match CudaDevice::new(0) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            println!("skipped: {e}");
+            None
+        }
+    }
+}
+
+fn differential(dev: &CudaDevice, opts: &SchedOptions) {
+    let arch = dev.arch().expect("device arch");
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for c in all_cases().iter().filter(|c| selected(c)) {
+        let (g, program) = schedule_case(c, opts).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let art = compile(&program, arch.as_str()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let prog = CudaProgram::load(dev, &art).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let inputs = inputs_for(&g, &c.shapes);
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let want = kiln_ir::interpret(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let got = match prog.run_host(&refs) {
+            Ok(got) => got,
+            Err(e) => {
+                failures.push(format!("{}: run failed: {e}", c.name));
+                continue;
+            }
+        };
+        ran += 1;
+        for (i, (gt, wt)) in got.iter().zip(&want).enumerate() {
+            let cmp = if gt.shape != wt.shape || gt.dtype != wt.dtype {
+                Err(format!(
+                    "{:?}{:?} vs {:?}{:?}",
+                    gt.dtype, gt.shape, wt.dtype, wt.shape
+                ))
+            } else {
+                close(&gt.to_f64(), &wt.to_f64(), tolerance(wt.dtype))
+            };
+            if let Err(e) = cmp {
+                failures.push(format!("{} output {i}: {e}", c.name));
+            }
+        }
+    }
+    println!("ran {ran} cases on {}", dev.name().unwrap_or_default());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn matches_the_interpreter_with_32_bit_indexing() {
+    if let Some(dev) = device_or_skip() {
+        differential(&dev, &SchedOptions::default());
+    }
+}
+
+#[test]
+fn matches_the_interpreter_with_64_bit_indexing() {
+    if let Some(dev) = device_or_skip() {
+        differential(&dev, &wide_index());
+    }
+}
+
+#[test]
+fn one_program_serves_several_shapes() {
+    let Some(dev) = device_or_skip() else { return };
+    let c = all_cases()
+        .into_iter()
+        .find(|c| c.name == "fused_f32")
+        .expect("case");
+    let (g, program) = schedule_case(&c, &SchedOptions::default()).expect("schedules");
+    let art = compile(&program, dev.arch().expect("arch").as_str()).expect("compiles");
+    let prog = CudaProgram::load(&dev, &art).expect("loads");
+    for n in [2i64, 7, 300] {
+        let shapes = vec![vec![n, 9], vec![9]];
+        let inputs = inputs_for(&g, &shapes);
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let got = prog.run_host(&refs).expect("runs");
+        let want = kiln_ir::interpret(&g, &inputs).expect("interprets");
+        for (gt, wt) in got.iter().zip(&want) {
+            close(&gt.to_f64(), &wt.to_f64(), 1e-4).unwrap_or_else(|e| panic!("N={n}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_are_rejected_before_launch() {
+    let Some(dev) = device_or_skip() else { return };
+    let c = all_cases()
+        .into_iter()
+        .find(|c| c.name == "add_f32")
+        .expect("case");
+    let (_, program) = schedule_case(&c, &SchedOptions::default()).expect("schedules");
+    let art = compile(&program, dev.arch().expect("arch").as_str()).expect("compiles");
+    let prog = CudaProgram::load(&dev, &art).expect("loads");
+    let x = Tensor::zeros(DType::F32, &[4, 5]);
+    let z = Tensor::zeros(DType::F32, &[5]);
+    let z6 = Tensor::zeros(DType::F32, &[6]);
+    let z64 = Tensor::zeros(DType::F64, &[5]);
+    assert!(matches!(
+        prog.run_host(&[&x]),
+        Err(CudaError::InputCount {
+            expected: 2,
+            found: 1
+        })
+    ));
+    assert!(matches!(
+        prog.run_host(&[&x, &z64]),
+        Err(CudaError::InputDtype { .. })
+    ));
+    assert!(matches!(
+        prog.run_host(&[&x, &z6]),
+        Err(CudaError::InputDim {
+            dim: 0,
+            found: 6,
+            ..
+        })
+    ));
+    assert!(matches!(
+        prog.run_host(&[&z, &z]),
+        Err(CudaError::InputRank { .. })
+    ));
+}

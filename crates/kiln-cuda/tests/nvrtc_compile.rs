@@ -1,0 +1,133 @@
+//! The generated CUDA C of every op and dtype compiles with NVRTC to PTX and to an sm_90 cubin.
+//! Needs libnvrtc (no GPU): without it each test prints one skip line and returns.
+mod common;
+
+use common::{Case, all_cases, schedule_case, selected, wide_index};
+use kiln_cuda::nvrtc::{Arch, compile_source};
+use kiln_cuda::{CudaError, generate, nvrtc_available};
+use kiln_sched::SchedOptions;
+
+fn nvrtc_or_skip() -> bool {
+    if !nvrtc_available() {
+        println!("skipped: libnvrtc not found (pip install nvidia-cuda-nvrtc)");
+        return false;
+    }
+    true
+}
+
+fn compile_all(opts: &SchedOptions) {
+    let arch = Arch::parse("sm_90").expect("valid arch");
+    let cases: Vec<Case> = all_cases().into_iter().filter(selected).collect();
+    assert!(cases.len() > 100, "the case list covers every op and dtype");
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (_, program) = match schedule_case(c, opts) {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{}: {e}", c.name));
+                continue;
+            }
+        };
+        let src = generate(&program).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        match compile_source(&src, &arch) {
+            Ok(out) => {
+                for name in &src.kernel_names {
+                    assert!(
+                        out.ptx.contains(&format!(".entry {name}")),
+                        "{}: PTX lacks entry {name}",
+                        c.name
+                    );
+                }
+                assert_eq!(&out.cubin[..4], b"\x7fELF", "{}: cubin is an ELF", c.name);
+            }
+            Err(e) => failures.push(format!("{}: {e}\n{}", c.name, src.numbered())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_case_compiles_with_32_bit_indexing() {
+    if nvrtc_or_skip() {
+        compile_all(&SchedOptions::default());
+    }
+}
+
+#[test]
+fn every_case_compiles_with_64_bit_indexing() {
+    if nvrtc_or_skip() {
+        compile_all(&wide_index());
+    }
+}
+
+#[test]
+fn index_width_follows_the_kernel_ir() {
+    let c = &all_cases()[0];
+    let (_, narrow) = schedule_case(c, &SchedOptions::default()).expect("schedules");
+    let (_, wide) = schedule_case(c, &wide_index()).expect("schedules");
+    assert!(narrow.kernels.iter().all(|k| k.index_bits == 32));
+    assert!(wide.kernels.iter().all(|k| k.index_bits == 64));
+    let narrow_src = generate(&narrow).expect("generates").code;
+    let wide_src = generate(&wide).expect("generates").code;
+    assert!(narrow_src.contains("const int o0") && !narrow_src.contains("const long long o0"));
+    assert!(wide_src.contains("const long long o0"));
+}
+
+#[test]
+fn artifact_round_trips_through_postcard() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let c = all_cases()
+        .into_iter()
+        .find(|c| c.name == "softmax_f32")
+        .expect("case exists");
+    let (_, program) = schedule_case(&c, &SchedOptions::default()).expect("schedules");
+    let art = kiln_cuda::compile(&program, "sm_90").expect("compiles");
+    assert_eq!(art.arch, "sm_90");
+    assert_eq!(art.kernel_names.len(), program.kernels.len());
+    assert_eq!(
+        art.nvrtc_version,
+        kiln_cuda::nvrtc_version().expect("version")
+    );
+    let bytes = postcard::to_stdvec(&art).expect("serializes");
+    let back: kiln_cuda::CudaArtifact = postcard::from_bytes(&bytes).expect("deserializes");
+    assert_eq!(back, art);
+    let id = kiln_cuda::target_id("sm_90");
+    assert!(id.contains("sm_90") && id.contains("nvrtc-"), "{id}");
+    assert_ne!(id, kiln_cuda::target_id("sm_80"));
+}
+
+#[test]
+fn compile_errors_carry_the_log_and_numbered_source() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let src = kiln_cuda::CudaSource {
+        name: "broken.cu".into(),
+        code: "extern \"C\" __global__ void k(float* p) {\n  p[0] = undefined_name;\n}\n".into(),
+        headers: vec![],
+        kernel_names: vec!["k".into()],
+    };
+    let err = compile_source(&src, &Arch::parse("sm_90").expect("arch")).expect_err("fails");
+    match &err {
+        CudaError::Compile { log, excerpt, .. } => {
+            assert!(log.contains("undefined_name"), "{log}");
+            assert!(
+                excerpt.contains("    2 |   p[0] = undefined_name;"),
+                "{excerpt}"
+            );
+        }
+        other => panic!("expected a compile error, got {other}"),
+    }
+}
+
+#[test]
+fn bad_arch_is_a_typed_error() {
+    let c = &all_cases()[0];
+    let (_, program) = schedule_case(c, &SchedOptions::default()).expect("schedules");
+    assert!(matches!(
+        kiln_cuda::compile(&program, "compute_90"),
+        Err(CudaError::BadArch { .. })
+    ));
+}
