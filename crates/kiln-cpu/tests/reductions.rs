@@ -1,0 +1,130 @@
+//! Reductions, softmax, pooling and layout ops against the interpreter.
+mod common;
+
+use common::*;
+use kiln_ir::DType;
+use kiln_shape::Policy;
+
+const FLOATS: [DType; 4] = [DType::F32, DType::F64, DType::F16, DType::BF16];
+
+#[test]
+fn reductions_keepdim_negative_and_all_dims() {
+    for dtype in FLOATS {
+        let x = tensor(dtype, &[3, 5, 7], 21, -2.0, 2.0);
+        for op in ["sum", "mean", "amax", "amin"] {
+            for args in ["dim=[1]", "dim=[-1], keepdim=true", "dim=[0, 2]", "", "dim=[-3, -1], keepdim=true"] {
+                let call = if args.is_empty() { format!("{op}(x)") } else { format!("{op}(x, {args})") };
+                check(
+                    &format!("graph r\ninput x: {dtype}[A, B, C]\ny = {call}\nz = mul(y, 2.0)\noutput z"),
+                    &[x.clone()],
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn reduction_with_prologue_and_nan() {
+    let mut v = values(24, 3, -1.0, 1.0);
+    v[5] = f64::NAN;
+    let x = kiln_ir::Tensor::from_f64(DType::F32, &[4, 6], &v);
+    for op in ["sum", "amax", "amin"] {
+        check(
+            &format!("graph r\ninput x: f32[A, B]\na = exp(x)\ny = {op}(a, dim=[1])\noutput y"),
+            &[x.clone()],
+        );
+    }
+}
+
+#[test]
+fn softmax_every_dim() {
+    for dtype in FLOATS {
+        let x = tensor(dtype, &[2, 3, 9], 5, -5.0, 5.0);
+        for dim in [0, 1, 2, -1] {
+            check(
+                &format!("graph s\ninput x: {dtype}[A, B, C]\ny = softmax(x, {dim})\noutput y"),
+                &[x.clone()],
+            );
+        }
+    }
+}
+
+#[test]
+fn max_and_avg_pooling_variants() {
+    let x = tensor(DType::F32, &[2, 3, 11, 10], 9, -3.0, 3.0);
+    let cases = [
+        "max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])",
+        "max_pool2d(x, kernel_size=[3, 2], stride=[2, 2], padding=[1, 0], ceil_mode=true)",
+        "max_pool2d(x, kernel_size=[2, 3], stride=[1, 2], dilation=[2, 2])",
+        "max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], dilation=[2, 1], ceil_mode=true)",
+        "avg_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])",
+        "avg_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], count_include_pad=false)",
+        "avg_pool2d(x, kernel_size=[3, 2], stride=[2, 3], padding=[1, 1], ceil_mode=true)",
+        "avg_pool2d(x, kernel_size=[3, 2], stride=[2, 3], padding=[1, 1], ceil_mode=true, count_include_pad=false)",
+        "adaptive_avg_pool2d(x, output_size=[7, 7])",
+        "adaptive_max_pool2d(x, output_size=[7, 3])",
+        "adaptive_avg_pool2d(x, output_size=[1, 1])",
+    ];
+    for call in cases {
+        check(
+            &format!("graph p\ninput x: f32[N, C, H, W]\nr = relu(x)\np = {call}\nq = add(p, 1.0)\noutput q"),
+            &[x.clone()],
+        );
+    }
+    for dtype in [DType::F64, DType::F16, DType::BF16] {
+        let x = tensor(dtype, &[1, 2, 10, 10], 9, -3.0, 3.0);
+        check(
+            &format!("graph p\ninput x: {dtype}[N, C, H, W]\np = adaptive_avg_pool2d(x, output_size=[7, 7])\nm = max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])\noutput p, m"),
+            &[x],
+        );
+    }
+}
+
+#[test]
+fn layout_ops() {
+    let x = tensor(DType::F32, &[2, 3, 4], 13, -1.0, 1.0);
+    let y = tensor(DType::F32, &[4, 3, 2], 14, -1.0, 1.0);
+    let cases = [
+        "a = permute(x, dims=[2, 0, 1])\nb = add(a, 1.0)\noutput b",
+        "a = transpose(x, 0, 2)\nb = mul(a, y)\noutput b",
+        "a = reshape(x, shape=[6, 4])\nb = exp(a)\noutput b",
+        "a = reshape(x, shape=[4, -1])\nb = transpose(a, 0, 1)\nc = sigmoid(b)\noutput c",
+        "a = unsqueeze(x, 1)\nb = expand(a, size=[2, 5, 3, 4])\nc = add(b, 0.5)\noutput c",
+        "a = unsqueeze(x, -1)\nb = squeeze(a)\nc = neg(b)\noutput c",
+        "a = unsqueeze(x, 0)\nb = squeeze(a, 0)\nc = permute(b, dims=[1, 2, 0])\nd = reshape(c, shape=[24])\noutput d",
+        "a = sum(x, dim=[1], keepdim=true)\nb = expand(a, size=[2, 3, 4])\nc = sub(x, b)\noutput c",
+    ];
+    for body in cases {
+        check(
+            &format!("graph l\ninput x: f32[A, B, C]\ninput y: f32[C, B, A]\n{body}"),
+            &[x.clone(), y.clone()],
+        );
+    }
+}
+
+#[test]
+fn one_dynamic_program_runs_many_shapes() {
+    let src = "graph d\ninput x: f32[N, C]\ninput y: f32[C]\na = mul(x, y)\nb = softmax(a, -1)\nc = sum(b, dim=[0])\noutput b, c";
+    let g = parse(src);
+    let first = [tensor(DType::F32, &[4, 6], 1, -1.0, 1.0), tensor(DType::F32, &[6], 2, -1.0, 1.0)];
+    let (compiled, _) = compile(&g, &first, &Policy::Dynamic);
+    assert!(!compiled.program().symbols.is_empty(), "expected a dynamic program");
+    for (n, c) in [(4, 6), (2, 3), (9, 17), (33, 5), (3, 64)] {
+        let inputs = [tensor(DType::F32, &[n, c], n as u64, -1.0, 1.0), tensor(DType::F32, &[c], c as u64, -1.0, 1.0)];
+        compare(&g, &compiled, &inputs, &format!("{src} at N={n}, C={c}"));
+    }
+}
+
+#[test]
+fn dynamic_pooling_and_large_reduction() {
+    let src = "graph d\ninput x: f32[N, C, H, W]\np = max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])\nq = avg_pool2d(x, kernel_size=[2, 2], stride=[2, 2], ceil_mode=true)\noutput p, q";
+    let g = parse(src);
+    let first = [tensor(DType::F32, &[2, 3, 9, 8], 1, -1.0, 1.0)];
+    let (compiled, _) = compile(&g, &first, &Policy::Dynamic);
+    for shape in [[2, 3, 9, 8], [3, 2, 17, 5], [2, 4, 64, 66]] {
+        let inputs = [tensor(DType::F32, &shape, 7, -1.0, 1.0)];
+        compare(&g, &compiled, &inputs, &format!("{src} at {shape:?}"));
+    }
+    let x = tensor(DType::F32, &[3, 70_000], 4, -1.0, 1.0);
+    check("graph s\ninput x: f32[A, B]\ny = sum(x, dim=[1])\nz = amax(x, dim=[0])\noutput y, z", &[x]);
+}
