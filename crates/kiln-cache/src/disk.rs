@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::StorageError;
 use crate::key::{CacheKey, is_hex_name, is_shard_name};
+use crate::listing::ListingMemo;
 use crate::storage::{Eviction, SaveOutcome, Storage, StoredFile, lru_victims};
 use crate::trust::{create_private_dir_all, current_uid, file_trust_problem};
 
@@ -19,10 +20,18 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 pub const TEMP_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 const SIZE_FILE: &str = "size";
 
-#[derive(Debug)]
 pub struct DiskStorage {
     root: PathBuf,
     uid: u32,
+    listings: ListingMemo,
+}
+
+impl std::fmt::Debug for DiskStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskStorage")
+            .field("root", &self.root)
+            .finish()
+    }
 }
 
 impl DiskStorage {
@@ -31,6 +40,7 @@ impl DiskStorage {
         DiskStorage {
             root,
             uid: current_uid(),
+            listings: ListingMemo::default(),
         }
     }
 
@@ -130,6 +140,7 @@ impl DiskStorage {
     /// (a concurrent writer recreates them; see `write_temp`).
     fn remove_file_and_empty_dirs(&self, key: &CacheKey, name: &str) -> Result<bool, StorageError> {
         let key_dir = self.key_dir(key);
+        self.listings.forget(key);
         let path = key_dir.join(name);
         let removed = match fs::remove_file(&path) {
             Ok(()) => true,
@@ -204,11 +215,25 @@ impl Storage for DiskStorage {
     }
 
     fn entry_names(&self, key: &CacheKey) -> Result<Vec<String>, StorageError> {
-        let mut names: Vec<String> = read_dir_names(&self.key_dir(key))?
+        let dir = self.key_dir(key);
+        let listed_at = SystemTime::now();
+        let meta = match fs::metadata(&dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.listings.forget(key);
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(Self::io_error(&dir, "inspect", e)),
+        };
+        if let Some(names) = self.listings.get(key, &meta) {
+            return Ok(names);
+        }
+        let mut names: Vec<String> = read_dir_names(&dir)?
             .into_iter()
             .filter(|n| is_hex_name(n))
             .collect();
         names.sort_unstable();
+        self.listings.put(key, &meta, listed_at, &names);
         Ok(names)
     }
 
@@ -243,6 +268,7 @@ impl Storage for DiskStorage {
 
     fn save(&self, key: &CacheKey, name: &str, bytes: &[u8]) -> Result<SaveOutcome, StorageError> {
         let dir = self.key_dir(key);
+        self.listings.forget(key);
         create_private_dir_all(&dir).map_err(|e| Self::io_error(&dir, "create", e))?;
         remove_stale_temps(&dir);
         let target = dir.join(name);
@@ -298,6 +324,7 @@ impl Storage for DiskStorage {
 
     fn clear(&self) -> Result<(), StorageError> {
         let size = self.lock_size()?;
+        self.listings.forget_all();
         for shard in read_dir_names(&self.root)?
             .into_iter()
             .filter(|n| is_shard_name(n))

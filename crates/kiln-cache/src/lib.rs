@@ -19,6 +19,7 @@ mod disk;
 mod entry;
 mod error;
 mod key;
+mod listing;
 mod lock;
 mod storage;
 mod trust;
