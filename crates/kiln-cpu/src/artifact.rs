@@ -96,10 +96,10 @@ pub enum RelocTarget {
 }
 
 fn record(reloc: &ModuleReloc, kernel_of: &dyn Fn(FuncId) -> u32) -> RelocRecord {
-    let kind = KINDS
-        .iter()
-        .find(|(_, r)| *r == reloc.kind)
-        .map_or_else(|| RelocKind::Other(format!("{:?}", reloc.kind)), |(k, _)| k.clone());
+    let kind = KINDS.iter().find(|(_, r)| *r == reloc.kind).map_or_else(
+        || RelocKind::Other(format!("{:?}", reloc.kind)),
+        |(k, _)| k.clone(),
+    );
     let target = match &reloc.name {
         ModuleRelocTarget::User { namespace, index } => RelocTarget::User {
             namespace: *namespace,
@@ -151,7 +151,11 @@ fn restore(r: &RelocRecord, kernel: &str, ids: &[FuncId]) -> Result<ModuleReloc,
     })
 }
 
-fn declare_kernels(module: &mut JITModule, isa: &dyn TargetIsa, n: usize) -> Result<Vec<FuncId>, CpuError> {
+fn declare_kernels(
+    module: &mut JITModule,
+    isa: &dyn TargetIsa,
+    n: usize,
+) -> Result<Vec<FuncId>, CpuError> {
     let sig = codegen::kernel_signature(isa.default_call_conv());
     (0..n)
         .map(|i| {
@@ -218,7 +222,12 @@ pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuE
             .buffer
             .relocs()
             .iter()
-            .map(|r| record(&ModuleReloc::from_mach_reloc(r, &ctx.func, ids[i]), &kernel_of))
+            .map(|r| {
+                record(
+                    &ModuleReloc::from_mach_reloc(r, &ctx.func, ids[i]),
+                    &kernel_of,
+                )
+            })
             .collect();
         codes.push(KernelCode {
             name: k.name.clone(),

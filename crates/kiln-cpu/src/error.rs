@@ -10,9 +10,7 @@ pub enum CpuError {
     Codegen { kernel: String, msg: String },
     #[error("kernel `{kernel}`: Cranelift failed: {msg}")]
     Cranelift { kernel: String, msg: String },
-    #[error(
-        "artifact was compiled by kiln-cpu {found}, this is kiln-cpu {expected}: recompile it"
-    )]
+    #[error("artifact was compiled by kiln-cpu {found}, this is kiln-cpu {expected}: recompile it")]
     VersionMismatch { expected: String, found: String },
     #[error("artifact was compiled for `{found}`, this host is `{expected}`: recompile it")]
     IsaMismatch { expected: String, found: String },
@@ -63,7 +61,9 @@ pub enum RunError {
         second_dim: usize,
         second_value: i64,
     },
-    #[error("{role} `{name}`: a {dtype} tensor of shape {shape:?} needs {expected} bytes, found {found}")]
+    #[error(
+        "{role} `{name}`: a {dtype} tensor of shape {shape:?} needs {expected} bytes, found {found}"
+    )]
     ByteLength {
         role: &'static str,
         name: String,

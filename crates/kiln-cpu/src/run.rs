@@ -79,7 +79,12 @@ impl CompiledProgram {
             .program
             .outputs
             .iter()
-            .map(|(spec, _)| Ok(Tensor::zeros(spec.dtype, &validate::shape_of(spec, &bindings)?)))
+            .map(|(spec, _)| {
+                Ok(Tensor::zeros(
+                    spec.dtype,
+                    &validate::shape_of(spec, &bindings)?,
+                ))
+            })
             .collect::<Result<Vec<_>, RunError>>()?;
         self.launch(inputs, &mut outputs, &bindings)?;
         Ok(outputs)
@@ -102,7 +107,11 @@ impl CompiledProgram {
             .program
             .symbols
             .iter()
-            .map(|s| bindings.get(s).ok_or_else(|| RunError::UnboundSymbol(s.clone())))
+            .map(|s| {
+                bindings
+                    .get(s)
+                    .ok_or_else(|| RunError::UnboundSymbol(s.clone()))
+            })
             .collect::<Result<Vec<i64>, _>>()?;
         // Every buffer's byte size, checked against the tensors that back it.
         let mut sizes = Vec::with_capacity(self.program.buffers.len());

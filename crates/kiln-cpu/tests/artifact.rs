@@ -69,7 +69,12 @@ fn artifact_loads_in_another_process() {
     let child: Vec<Vec<u8>> = postcard::from_bytes(&out).unwrap();
     let ins = inputs();
     let refs: Vec<&Tensor> = ins.iter().collect();
-    let here: Vec<Vec<u8>> = compiled.run(&refs).unwrap().into_iter().map(|t| t.data).collect();
+    let here: Vec<Vec<u8>> = compiled
+        .run(&refs)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.data)
+        .collect();
     assert_eq!(child, here);
 }
 
@@ -77,11 +82,20 @@ fn artifact_loads_in_another_process() {
 fn refuses_other_isa_flags_and_versions() {
     let (_, art) = artifact();
     let mut other_flags = art.clone();
-    other_flags.isa.flags.push_str(",has_imaginary_feature=true");
-    assert!(matches!(kiln_cpu::load(&other_flags), Err(CpuError::IsaMismatch { .. })));
+    other_flags
+        .isa
+        .flags
+        .push_str(",has_imaginary_feature=true");
+    assert!(matches!(
+        kiln_cpu::load(&other_flags),
+        Err(CpuError::IsaMismatch { .. })
+    ));
     let mut other_triple = art.clone();
     other_triple.isa.triple = "riscv64gc-unknown-linux-gnu".to_string();
-    assert!(matches!(kiln_cpu::load(&other_triple), Err(CpuError::IsaMismatch { .. })));
+    assert!(matches!(
+        kiln_cpu::load(&other_triple),
+        Err(CpuError::IsaMismatch { .. })
+    ));
     let mut other_version = art.clone();
     other_version.kiln_cpu_version = "0.0.0-other".to_string();
     let err = kiln_cpu::load(&other_version).err().expect("refused");
@@ -89,7 +103,10 @@ fn refuses_other_isa_flags_and_versions() {
     assert!(err.to_string().contains("0.0.0-other"));
     let mut truncated = art.clone();
     truncated.kernels.pop();
-    assert!(matches!(kiln_cpu::load(&truncated), Err(CpuError::KernelCount { .. })));
+    assert!(matches!(
+        kiln_cpu::load(&truncated),
+        Err(CpuError::KernelCount { .. })
+    ));
     assert_eq!(kiln_cpu::target_id().unwrap(), art.isa.id());
 }
 
@@ -97,7 +114,10 @@ fn refuses_other_isa_flags_and_versions() {
 fn emit_clif_prints_every_kernel() {
     let (compiled, _) = artifact();
     let text = kiln_cpu::emit_clif(compiled.program());
-    assert_eq!(text.matches("; kernel ").count(), compiled.program().kernels.len());
+    assert_eq!(
+        text.matches("; kernel ").count(),
+        compiled.program().kernels.len()
+    );
     assert!(text.contains("function"), "{text}");
     assert!(!text.contains("; error"), "{text}");
 }
@@ -108,23 +128,53 @@ fn validation_errors_name_the_problem() {
     let good = inputs();
     let run = |ins: &[Tensor]| {
         let refs: Vec<&Tensor> = ins.iter().collect();
-        compiled.run(&refs).err().expect("expected an error")
+        compiled.run(&refs).expect_err("expected an error")
     };
-    assert_eq!(run(&good[..1]), RunError::InputCount { expected: 2, found: 1 });
+    assert_eq!(
+        run(&good[..1]),
+        RunError::InputCount {
+            expected: 2,
+            found: 1
+        }
+    );
     let mut wrong_dtype = good.clone();
     wrong_dtype[0] = tensor(DType::F64, &[2, 3, 9, 10], 1, 0.0, 1.0);
     assert!(matches!(run(&wrong_dtype), RunError::Dtype { ref name, .. } if name == "x"));
     let mut wrong_rank = good.clone();
     wrong_rank[1] = tensor(DType::F32, &[3, 1], 1, 0.0, 1.0);
-    assert!(matches!(run(&wrong_rank), RunError::Rank { expected: 3, found: 2, .. }));
+    assert!(matches!(
+        run(&wrong_rank),
+        RunError::Rank {
+            expected: 3,
+            found: 2,
+            ..
+        }
+    ));
     let mut wrong_dim = good.clone();
     wrong_dim[1] = tensor(DType::F32, &[3, 2, 1], 1, 0.0, 1.0);
-    assert!(matches!(run(&wrong_dim), RunError::Dim { dim: 1, found: 2, .. }), "{}", run(&wrong_dim));
+    assert!(
+        matches!(
+            run(&wrong_dim),
+            RunError::Dim {
+                dim: 1,
+                found: 2,
+                ..
+            }
+        ),
+        "{}",
+        run(&wrong_dim)
+    );
     let mut inconsistent = good.clone();
     inconsistent[1] = tensor(DType::F32, &[4, 1, 1], 1, 0.0, 1.0);
     let e = run(&inconsistent);
-    assert!(matches!(e, RunError::InconsistentSymbol { ref symbol, first_value: 3, second_value: 4, .. } if symbol == "C"), "{e}");
-    assert!(e.to_string().contains("`x` dim 1") && e.to_string().contains("`s` dim 0"), "{e}");
+    assert!(
+        matches!(e, RunError::InconsistentSymbol { ref symbol, first_value: 3, second_value: 4, .. } if symbol == "C"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("`x` dim 1") && e.to_string().contains("`s` dim 0"),
+        "{e}"
+    );
     let mut short = good.clone();
     short[0].data.pop();
     assert!(matches!(run(&short), RunError::ByteLength { .. }));
@@ -132,11 +182,16 @@ fn validation_errors_name_the_problem() {
     let refs: Vec<&Tensor> = good.iter().collect();
     let mut outs = compiled.run(&refs).unwrap();
     outs[0].shape[3] += 1;
-    let e = compiled.run_into(&refs, &mut outs).err().expect("bad output shape");
+    let e = compiled
+        .run_into(&refs, &mut outs)
+        .expect_err("bad output shape");
     assert!(matches!(e, RunError::Dim { role: "output", .. }), "{e}");
     let mut outs = compiled.run(&refs).unwrap();
     outs.pop();
-    assert!(matches!(compiled.run_into(&refs, &mut outs), Err(RunError::OutputCount { .. })));
+    assert!(matches!(
+        compiled.run_into(&refs, &mut outs),
+        Err(RunError::OutputCount { .. })
+    ));
 }
 
 #[test]
@@ -145,7 +200,10 @@ fn run_into_reuses_outputs() {
     let ins = inputs();
     let refs: Vec<&Tensor> = ins.iter().collect();
     let want = compiled.run(&refs).unwrap();
-    let mut outs: Vec<Tensor> = want.iter().map(|t| Tensor::zeros(t.dtype, &t.shape)).collect();
+    let mut outs: Vec<Tensor> = want
+        .iter()
+        .map(|t| Tensor::zeros(t.dtype, &t.shape))
+        .collect();
     for _ in 0..3 {
         compiled.run_into(&refs, &mut outs).unwrap();
         assert_eq!(outs, want);

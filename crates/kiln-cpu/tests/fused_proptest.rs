@@ -9,7 +9,9 @@ use proptest::prelude::*;
 const DTYPES: [DType; 4] = [DType::F32, DType::F64, DType::F16, DType::BF16];
 /// Ops that keep values of magnitude ~1 bounded, so that the interpreter's rounding after
 /// every op and the backend's rounding at the store stay within a scaled tolerance.
-const UNARY: [&str; 8] = ["relu", "sigmoid", "tanh", "sin", "cos", "neg", "abs", "silu"];
+const UNARY: [&str; 8] = [
+    "relu", "sigmoid", "tanh", "sin", "cos", "neg", "abs", "silu",
+];
 const BINARY: [&str; 5] = ["add", "sub", "mul", "maximum", "minimum"];
 
 #[derive(Debug, Clone)]
@@ -27,7 +29,11 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec((0usize..4, 0usize..5), 1..4),
         prop::collection::vec((any::<bool>(), 0usize..8, 0usize..64, 0usize..64), 1..9),
     )
-        .prop_map(|(dims, inputs, steps)| Case { dims, inputs, steps })
+        .prop_map(|(dims, inputs, steps)| Case {
+            dims,
+            inputs,
+            steps,
+        })
 }
 
 fn shape_of(form: usize, (a, b): (usize, usize)) -> Vec<usize> {
@@ -59,7 +65,13 @@ fn build(c: &Case) -> (String, Vec<Tensor>, DType) {
         let dtype = DTYPES[d];
         src.push_str(&format!("input x{i}: {dtype}{}\n", decl(form)));
         names.push(format!("x{i}"));
-        tensors.push(tensor(dtype, &shape_of(form, c.dims), i as u64 + 1, -2.0, 2.0));
+        tensors.push(tensor(
+            dtype,
+            &shape_of(form, c.dims),
+            i as u64 + 1,
+            -2.0,
+            2.0,
+        ));
         if tolerance(dtype).0 > tolerance(loosest).0 {
             loosest = dtype;
         }
@@ -87,7 +99,10 @@ fn build(c: &Case) -> (String, Vec<Tensor>, DType) {
     }
     // Outputs: the last value, and the full-shape input so every output is full-shaped
     // or broadcast-derived.
-    src.push_str(&format!("output {}\n", names.last().expect("at least one step")));
+    src.push_str(&format!(
+        "output {}\n",
+        names.last().expect("at least one step")
+    ));
     (src, tensors, loosest)
 }
 

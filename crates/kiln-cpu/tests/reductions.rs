@@ -12,11 +12,23 @@ fn reductions_keepdim_negative_and_all_dims() {
     for dtype in FLOATS {
         let x = tensor(dtype, &[3, 5, 7], 21, -2.0, 2.0);
         for op in ["sum", "mean", "amax", "amin"] {
-            for args in ["dim=[1]", "dim=[-1], keepdim=true", "dim=[0, 2]", "", "dim=[-3, -1], keepdim=true"] {
-                let call = if args.is_empty() { format!("{op}(x)") } else { format!("{op}(x, {args})") };
+            for args in [
+                "dim=[1]",
+                "dim=[-1], keepdim=true",
+                "dim=[0, 2]",
+                "",
+                "dim=[-3, -1], keepdim=true",
+            ] {
+                let call = if args.is_empty() {
+                    format!("{op}(x)")
+                } else {
+                    format!("{op}(x, {args})")
+                };
                 check(
-                    &format!("graph r\ninput x: {dtype}[A, B, C]\ny = {call}\nz = mul(y, 2.0)\noutput z"),
-                    &[x.clone()],
+                    &format!(
+                        "graph r\ninput x: {dtype}[A, B, C]\ny = {call}\nz = mul(y, 2.0)\noutput z"
+                    ),
+                    std::slice::from_ref(&x),
                 );
             }
         }
@@ -31,7 +43,7 @@ fn reduction_with_prologue_and_nan() {
     for op in ["sum", "amax", "amin"] {
         check(
             &format!("graph r\ninput x: f32[A, B]\na = exp(x)\ny = {op}(a, dim=[1])\noutput y"),
-            &[x.clone()],
+            std::slice::from_ref(&x),
         );
     }
 }
@@ -43,7 +55,7 @@ fn softmax_every_dim() {
         for dim in [0, 1, 2, -1] {
             check(
                 &format!("graph s\ninput x: {dtype}[A, B, C]\ny = softmax(x, {dim})\noutput y"),
-                &[x.clone()],
+                std::slice::from_ref(&x),
             );
         }
     }
@@ -67,14 +79,18 @@ fn max_and_avg_pooling_variants() {
     ];
     for call in cases {
         check(
-            &format!("graph p\ninput x: f32[N, C, H, W]\nr = relu(x)\np = {call}\nq = add(p, 1.0)\noutput q"),
-            &[x.clone()],
+            &format!(
+                "graph p\ninput x: f32[N, C, H, W]\nr = relu(x)\np = {call}\nq = add(p, 1.0)\noutput q"
+            ),
+            std::slice::from_ref(&x),
         );
     }
     for dtype in [DType::F64, DType::F16, DType::BF16] {
         let x = tensor(dtype, &[1, 2, 10, 10], 9, -3.0, 3.0);
         check(
-            &format!("graph p\ninput x: {dtype}[N, C, H, W]\np = adaptive_avg_pool2d(x, output_size=[7, 7])\nm = max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])\noutput p, m"),
+            &format!(
+                "graph p\ninput x: {dtype}[N, C, H, W]\np = adaptive_avg_pool2d(x, output_size=[7, 7])\nm = max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])\noutput p, m"
+            ),
             &[x],
         );
     }
@@ -106,11 +122,20 @@ fn layout_ops() {
 fn one_dynamic_program_runs_many_shapes() {
     let src = "graph d\ninput x: f32[N, C]\ninput y: f32[C]\na = mul(x, y)\nb = softmax(a, -1)\nc = sum(b, dim=[0])\noutput b, c";
     let g = parse(src);
-    let first = [tensor(DType::F32, &[4, 6], 1, -1.0, 1.0), tensor(DType::F32, &[6], 2, -1.0, 1.0)];
+    let first = [
+        tensor(DType::F32, &[4, 6], 1, -1.0, 1.0),
+        tensor(DType::F32, &[6], 2, -1.0, 1.0),
+    ];
     let (compiled, _) = compile(&g, &first, &Policy::Dynamic);
-    assert!(!compiled.program().symbols.is_empty(), "expected a dynamic program");
+    assert!(
+        !compiled.program().symbols.is_empty(),
+        "expected a dynamic program"
+    );
     for (n, c) in [(4, 6), (2, 3), (9, 17), (33, 5), (3, 64)] {
-        let inputs = [tensor(DType::F32, &[n, c], n as u64, -1.0, 1.0), tensor(DType::F32, &[c], c as u64, -1.0, 1.0)];
+        let inputs = [
+            tensor(DType::F32, &[n, c], n as u64, -1.0, 1.0),
+            tensor(DType::F32, &[c], c as u64, -1.0, 1.0),
+        ];
         compare(&g, &compiled, &inputs, &format!("{src} at N={n}, C={c}"));
     }
 }
@@ -126,5 +151,8 @@ fn dynamic_pooling_and_large_reduction() {
         compare(&g, &compiled, &inputs, &format!("{src} at {shape:?}"));
     }
     let x = tensor(DType::F32, &[3, 70_000], 4, -1.0, 1.0);
-    check("graph s\ninput x: f32[A, B]\ny = sum(x, dim=[1])\nz = amax(x, dim=[0])\noutput y, z", &[x]);
+    check(
+        "graph s\ninput x: f32[A, B]\ny = sum(x, dim=[1])\nz = amax(x, dim=[0])\noutput y, z",
+        &[x],
+    );
 }

@@ -49,11 +49,17 @@ impl IndexEmitter {
     }
 
     fn lookup_var(&self, name: &str) -> Option<Value> {
-        self.scopes.iter().rev().find_map(|s| s.vars.get(name).copied())
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|s| s.vars.get(name).copied())
     }
 
     fn lookup_cached(&self, e: &Expr) -> Option<Value> {
-        self.scopes.iter().rev().find_map(|s| s.cache.get(e).copied())
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|s| s.cache.get(e).copied())
     }
 
     /// `e` as an i64 value; an unbound symbol is an error naming it.

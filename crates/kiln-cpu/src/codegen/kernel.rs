@@ -22,7 +22,11 @@ use super::{memory, plan, reduce};
 #[derive(Clone)]
 pub(crate) enum Access {
     /// `coeff * inner + rest`, both computed once per row.
-    Linear { coeff: Value, coeff_const: Option<i64>, rest: Value },
+    Linear {
+        coeff: Value,
+        coeff_const: Option<i64>,
+        rest: Value,
+    },
     /// The offset does not depend on the inner variable: loaded once per row (loads only).
     Hoisted(Value),
     /// Not linear in the inner variable (a reshape's div/mod): the whole expression per point.
@@ -95,7 +99,10 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             .chain(k.stores.iter().map(|s| s.buf))
             .collect();
         for buf in used {
-            let ptr = self.b.ins().load(types::I64, flags, bufs, (buf as usize * 8) as i32);
+            let ptr = self
+                .b
+                .ins()
+                .load(types::I64, flags, bufs, (buf as usize * 8) as i32);
             self.bases.insert(buf, ptr);
         }
 

@@ -33,10 +33,8 @@ pub(crate) fn build_function(
     call_conv: CallConv,
     frontend: TargetFrontendConfig,
 ) -> Result<Function, CpuError> {
-    let mut func = Function::with_name_signature(
-        UserFuncName::user(0, index),
-        kernel_signature(call_conv),
-    );
+    let mut func =
+        Function::with_name_signature(UserFuncName::user(0, index), kernel_signature(call_conv));
     let mut ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut ctx);
     let mut emitter = kernel::KernelEmitter::new(&mut b, program);

@@ -80,10 +80,10 @@ pub(crate) fn simd_compute(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> O
             return None;
         }
         match &instr.op {
-            ScalarOp::Load { buf, offset } => {
-                if !vectorizable(buffer_dtype(*buf), compute) || !unit_or_broadcast(offset) {
-                    return None;
-                }
+            ScalarOp::Load { buf, offset }
+                if !vectorizable(buffer_dtype(*buf), compute) || !unit_or_broadcast(offset) =>
+            {
+                return None;
             }
             ScalarOp::Index(e) if e.mentions(&inner) => return None,
             ScalarOp::Reduced => return None,
@@ -95,7 +95,10 @@ pub(crate) fn simd_compute(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> O
             return None;
         }
         // A broadcast store (inner stride 0) would need the last lane only; keep it scalar.
-        if s.offset.linear_in(&inner).is_some_and(|(c, _)| c.as_int() == Some(0)) {
+        if s.offset
+            .linear_in(&inner)
+            .is_some_and(|(c, _)| c.as_int() == Some(0))
+        {
             return None;
         }
     }

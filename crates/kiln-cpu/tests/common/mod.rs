@@ -45,7 +45,9 @@ pub fn compile(g: &Graph, inputs: &[Tensor], policy: &Policy) -> (CompiledProgra
 
 /// Deterministic pseudo-random values in `[lo, hi)`.
 pub fn values(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -61,7 +63,9 @@ pub fn tensor(dtype: DType, shape: &[usize], seed: u64, lo: f64, hi: f64) -> Ten
     let n = shape.iter().product();
     let v = values(n, seed, lo, hi);
     let v: Vec<f64> = if dtype == DType::Bool {
-        v.iter().map(|x| f64::from(u8::from(*x > (lo + hi) / 2.0))).collect()
+        v.iter()
+            .map(|x| f64::from(u8::from(*x > (lo + hi) / 2.0)))
+            .collect()
     } else {
         v
     };
@@ -75,10 +79,12 @@ pub fn assert_close(got: &Tensor, want: &Tensor, what: &str) {
     let (rel, abs) = tolerance(want.dtype);
     let (g, w) = (got.to_f64(), want.to_f64());
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        let ok = (a.is_nan() && b.is_nan())
-            || a == b
-            || (a - b).abs() <= abs + rel * b.abs();
-        assert!(ok, "{what}: element {i}: got {a}, expected {b} ({})", want.dtype);
+        let ok = (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= abs + rel * b.abs();
+        assert!(
+            ok,
+            "{what}: element {i}: got {a}, expected {b} ({})",
+            want.dtype
+        );
     }
 }
 
