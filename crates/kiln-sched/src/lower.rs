@@ -52,6 +52,9 @@ pub(crate) struct Lowerer<'a> {
     softmax: HashMap<NodeId, (BufId, BufId)>,
 }
 
+/// The result of lowering: buffers, kernels in launch order, and each output's buffer.
+pub(crate) type Lowered = (Vec<BufferDecl>, Vec<Kernel>, Vec<BufId>);
+
 /// Per-kernel state while emitting its body.
 pub(crate) struct KernelCtx {
     pub dims: Vec<Expr>,
@@ -116,28 +119,25 @@ impl<'a> Lowerer<'a> {
     }
 
     pub fn add_buffer(&mut self, dtype: DType, shape: &[Expr], kind: BufKind) -> BufId {
-        self.buffers.push(BufferDecl {
-            dtype,
-            numel: numel(shape),
-            kind,
-        });
+        self.add_buffer_numel(dtype, numel(shape), kind)
+    }
+
+    fn add_buffer_numel(&mut self, dtype: DType, numel: Expr, kind: BufKind) -> BufId {
+        self.buffers.push(BufferDecl { dtype, numel, kind });
         (self.buffers.len() - 1) as BufId
     }
 
     /// Lowers the whole graph. Inputs are buffers `0..n_inputs`.
-    pub fn run(mut self) -> Result<(Vec<BufferDecl>, Vec<Kernel>, Vec<BufId>), SchedError> {
+    pub fn run(mut self) -> Result<Lowered, SchedError> {
         for (i, decl) in self.g.inputs().iter().enumerate() {
             let node = self.g.find(&decl.name).expect("every input is a node");
-            let buf = self.add_buffer(
-                decl.dtype,
-                &self.types[node.index()].shape.clone(),
-                BufKind::Input(i),
-            );
+            let buf = self.add_buffer_numel(decl.dtype, numel(self.shape(node)), BufKind::Input(i));
             self.materialized.insert(node, buf);
         }
         let mut outs = vec![];
         for (i, &o) in self.g.outputs().to_vec().iter().enumerate() {
-            let buf = self.add_buffer(self.dtype(o), &self.shape(o).to_vec(), BufKind::Output(i));
+            let buf =
+                self.add_buffer_numel(self.dtype(o), numel(self.shape(o)), BufKind::Output(i));
             self.lower_root(o, buf)?;
             outs.push(buf);
         }
@@ -201,15 +201,15 @@ impl<'a> Lowerer<'a> {
             return Ok(b);
         }
         if let NodeKind::Constant(t) = &self.g.node(n).kind {
-            let b = self.add_buffer(
+            let b = self.add_buffer_numel(
                 t.dtype,
-                &self.shape(n).to_vec(),
+                numel(self.shape(n)),
                 BufKind::Const(t.data.clone()),
             );
             self.materialized.insert(n, b);
             return Ok(b);
         }
-        let b = self.add_buffer(self.dtype(n), &self.shape(n).to_vec(), BufKind::Temp);
+        let b = self.add_buffer_numel(self.dtype(n), numel(self.shape(n)), BufKind::Temp);
         self.lower_root(n, b)?;
         self.materialized.insert(n, b);
         Ok(b)

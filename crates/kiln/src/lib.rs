@@ -1,1 +1,34 @@
-//! kiln
+//! kiln: a tensor compiler with a built-in, guarded graph cache.
+//!
+//! ```no_run
+//! use kiln::{CompileOptions, Compiler, Tensor};
+//! let graph = kiln::parse("graph g\ninput x: f32[N]\ny = relu(x)\noutput y").unwrap();
+//! let compiler = Compiler::new(CompileOptions::default());
+//! let f = compiler.compile(&graph).unwrap();
+//! let x = Tensor::from_f32(&[3], &[-1.0, 0.5, 2.0]);
+//! let out = f.run(&[&x]).unwrap(); // first call: compile (or load from the cache), then run
+//! ```
+//!
+//! See ARCHITECTURE.md for the path of a compile through the cache.
+
+mod backend;
+mod compiler;
+mod error;
+mod explain;
+mod function;
+mod key;
+mod options;
+mod stats;
+
+pub use backend::Executable;
+pub use compiler::Compiler;
+pub use error::KilnError;
+pub use explain::{EntryExplanation, Explanation, NearestKey};
+pub use function::CompiledFunction;
+pub use key::{KeyComponent, kiln_identity};
+pub use options::{Backend, CacheSetting, CompileOptions, DynamicPolicy};
+pub use stats::{CompileReport, CounterSnapshot, Outcome, process_counters};
+
+pub use kiln_cache::{Cache, CacheConfig, CacheKey};
+pub use kiln_ir::{DType, Graph, Tensor, parse};
+pub use kiln_shape::Policy;

@@ -1,0 +1,379 @@
+//! A compiled function: its in-memory specialisations and the path through the cache.
+//!
+//! A call first checks the in-memory specialisations' guards against the concrete sizes (no
+//! hashing). If none holds it builds a ShapeEnv from the inputs, computes the key and goes
+//! through the guarded cache: a hit loads the stored artifact and records the entry's guards
+//! in the environment (as the seed does); a miss schedules, generates code and stores it.
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup};
+use kiln_ir::{Graph, IrError, Tensor};
+use kiln_shape::{
+    Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_symbols, specialize_inputs,
+};
+
+use crate::backend::{self, ARTIFACT_FORMAT, Executable};
+use crate::compiler::CompilerInner;
+use crate::error::KilnError;
+use crate::key::{self, KeyComponent};
+use crate::options::DynamicPolicy;
+use crate::stats::{CompileReport, Outcome, PROCESS};
+
+/// One specialisation: valid for inputs of these shapes whenever `guards` hold.
+pub(crate) struct Specialization {
+    pub inputs: Vec<Vec<Expr>>,
+    pub guards: GuardSet,
+    pub exec: Arc<Executable>,
+    pub report: CompileReport,
+}
+
+#[derive(Default)]
+struct State {
+    specs: Vec<Arc<Specialization>>,
+    /// Auto policy: the first value seen of each symbol, and the symbols seen to change.
+    seen: BTreeMap<String, i64>,
+    dynamic: BTreeSet<String>,
+    last: Option<CompileReport>,
+}
+
+/// The environment, specialised input shapes, key components and target of one call's shapes.
+pub(crate) type KeyedSpecialization = (ShapeEnv, Vec<Vec<Expr>>, Vec<KeyComponent>, String);
+
+/// A graph compiled on demand for the shapes it is called with.
+pub struct CompiledFunction {
+    compiler: Arc<CompilerInner>,
+    graph: Graph,
+    graph_key: KeyComponent,
+    decls: Vec<(String, Vec<Dim>)>,
+    state: Mutex<State>,
+}
+
+/// Whether concrete `shapes` fit specialised shapes, and the symbol values if so.
+fn bind_fast(spec: &[Vec<Expr>], shapes: &[Vec<i64>]) -> Option<Bindings> {
+    let mut b = Bindings::new();
+    if spec.len() != shapes.len() {
+        return None;
+    }
+    for (dims, shape) in spec.iter().zip(shapes) {
+        if dims.len() != shape.len() {
+            return None;
+        }
+        for (e, &v) in dims.iter().zip(shape) {
+            if let Some(c) = e.as_int() {
+                if c != v {
+                    return None;
+                }
+            } else {
+                let s = e.as_sym()?;
+                match b.get(s) {
+                    Some(x) if x != v => return None,
+                    Some(_) => {}
+                    None => b.insert(s, v),
+                }
+            }
+        }
+    }
+    Some(b)
+}
+
+impl CompiledFunction {
+    pub(crate) fn new(compiler: Arc<CompilerInner>, graph: Graph) -> CompiledFunction {
+        let graph_key = key::graph_component(&graph);
+        let decls = graph.input_dims();
+        CompiledFunction {
+            compiler,
+            graph,
+            graph_key,
+            decls,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the function, compiling (or loading) a specialisation first if no in-memory one
+    /// covers these inputs. Inputs are checked (count, dtype, rank, sizes) before any kernel runs.
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
+        let spec = self.specialization_for(inputs)?;
+        spec.exec.run(inputs)
+    }
+
+    /// Like [`run`](Self::run), writing into caller-provided outputs (no allocation).
+    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
+        let spec = self.specialization_for(inputs)?;
+        spec.exec.run_into(inputs, outputs)
+    }
+
+    fn specialization_for(&self, inputs: &[&Tensor]) -> Result<Arc<Specialization>, KilnError> {
+        let decls = self.graph.inputs();
+        if inputs.len() != decls.len() {
+            return Err(KilnError::InputCount {
+                expected: decls.len(),
+                found: inputs.len(),
+            });
+        }
+        for (d, t) in decls.iter().zip(inputs) {
+            if d.dtype != t.dtype {
+                return Err(KilnError::InputDtype {
+                    input: d.name.clone(),
+                    expected: d.dtype.to_string(),
+                    found: t.dtype.to_string(),
+                });
+            }
+        }
+        let shapes: Vec<Vec<i64>> = inputs
+            .iter()
+            .map(|t| t.shape.iter().map(|&d| d as i64).collect())
+            .collect();
+        self.specialize(&shapes).map(|(s, _)| s)
+    }
+
+    /// Compiles (or loads) the specialisation for inputs of these shapes without running it:
+    /// fills the cache ahead of time (`kiln compile`).
+    pub fn prepare(&self, shapes: &[Vec<i64>]) -> Result<CompileReport, KilnError> {
+        self.specialize(shapes).map(|(_, r)| r)
+    }
+
+    /// The executable serving these shapes (compiling it if needed), e.g. to print its code.
+    pub fn executable(&self, shapes: &[Vec<i64>]) -> Result<Arc<Executable>, KilnError> {
+        self.specialize(shapes).map(|(s, _)| s.exec.clone())
+    }
+
+    /// Drops the in-memory specialisations (the seed's `torch._dynamo.reset()`): the next call
+    /// goes through the cache.
+    pub fn reset(&self) {
+        let mut st = self.state();
+        st.specs.clear();
+        st.seen.clear();
+        st.dynamic.clear();
+    }
+
+    /// The report of the last specialisation this function obtained (not of memory reuse).
+    pub fn last_report(&self) -> Option<CompileReport> {
+        self.state().last.clone()
+    }
+
+    fn specialize(
+        &self,
+        shapes: &[Vec<i64>],
+    ) -> Result<(Arc<Specialization>, CompileReport), KilnError> {
+        let mut st = self.state();
+        for spec in &st.specs {
+            let fits =
+                bind_fast(&spec.inputs, shapes).is_some_and(|b| spec.guards.eval(&b) == Ok(true));
+            if fits {
+                self.count(&Outcome::Memory);
+                let mut report = spec.report.clone();
+                report.outcome = Outcome::Memory;
+                return Ok((spec.clone(), report));
+            }
+        }
+        let spec = Arc::new(self.build(&mut st, shapes)?);
+        st.specs.push(spec.clone());
+        st.last = Some(spec.report.clone());
+        Ok((spec.clone(), spec.report.clone()))
+    }
+
+    fn count(&self, o: &Outcome) {
+        self.compiler.counters.count(o);
+        PROCESS.count(o);
+    }
+
+    fn policy(&self, st: &mut State, values: &Bindings) -> Policy {
+        match self.compiler.opts.dynamic {
+            DynamicPolicy::Static => Policy::Static,
+            DynamicPolicy::Dynamic => Policy::Dynamic,
+            DynamicPolicy::Auto => {
+                for (s, &v) in &values.0 {
+                    match st.seen.get(s) {
+                        Some(&first) if first != v => {
+                            st.dynamic.insert(s.clone());
+                        }
+                        Some(_) => {}
+                        None => {
+                            st.seen.insert(s.clone(), v);
+                        }
+                    }
+                }
+                Policy::DynamicSymbols(st.dynamic.clone())
+            }
+        }
+    }
+
+    /// Builds the environment, the specialised input shapes and the key for `shapes`.
+    pub(crate) fn key_for(
+        &self,
+        shapes: &[Vec<i64>],
+        policy: &Policy,
+    ) -> Result<KeyedSpecialization, KilnError> {
+        let values = bind_symbols(&self.decls, shapes).map_err(IrError::from)?;
+        let mut env = ShapeEnv::new();
+        let inputs =
+            specialize_inputs(&mut env, &self.decls, &values, policy).map_err(|source| {
+                IrError::Shape {
+                    node: "inputs".into(),
+                    op: "specialize".into(),
+                    source,
+                }
+            })?;
+        let target = backend::target_id(self.compiler.opts.backend)?;
+        let comps = key::components(
+            &self.graph_key,
+            &self.graph,
+            &inputs,
+            &self.compiler.opts,
+            &target,
+        );
+        Ok((env, inputs, comps, target))
+    }
+
+    fn build(&self, st: &mut State, shapes: &[Vec<i64>]) -> Result<Specialization, KilnError> {
+        let t0 = Instant::now();
+        let values = bind_symbols(&self.decls, shapes).map_err(IrError::from)?;
+        let policy = self.policy(st, &values);
+        let (mut env, inputs, comps, target) = self.key_for(shapes, &policy)?;
+        let cache_key = key::key_of(&comps);
+        let opts = &self.compiler.opts;
+        let backend_kind = opts.backend;
+
+        let Some(cache) = &self.compiler.cache else {
+            let (exec, _) = self.generate(&mut env, &inputs)?;
+            let outcome = Outcome::Bypass(self.compiler.bypass_reason.clone());
+            return Ok(self.finish(t0, outcome, None, comps, env.produce_guards(), inputs, exec));
+        };
+        // Held across lookup, compile and store: two processes compiling the same graph compile
+        // it once. A lock that cannot be taken only costs that guarantee.
+        let _lock = cache
+            .lock(&cache_key)
+            .map_err(
+                |e| tracing::warn!(target: "kiln", "cache lock unavailable, compiling anyway: {e}"),
+            )
+            .ok();
+        let header = EntryHeader {
+            format_version: ARTIFACT_FORMAT,
+            kiln_version: key::kiln_identity(),
+            backend: backend_kind.name().into(),
+            target,
+        };
+        let hints = env.hints();
+        let mut loaded = None;
+        let lookup = cache.get(&cache_key, &header, &mut |entry: &Entry| {
+            if entry.guards.eval(&hints) != Ok(true) {
+                return false;
+            }
+            match backend::load(backend_kind, &entry.artifact) {
+                Ok(exec) => {
+                    loaded = Some(exec);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(target: "kiln", "cache entry under key {cache_key} cannot be loaded, recompiling: {e}");
+                    false
+                }
+            }
+        });
+        let outcome = match lookup {
+            Lookup::Hit(entry) => {
+                for c in entry.guards.conds() {
+                    env.record(c.clone());
+                }
+                let exec = loaded.expect("a hit was accepted with a loaded executable");
+                return Ok(self.finish(
+                    t0,
+                    Outcome::Hit,
+                    Some(cache_key),
+                    comps,
+                    entry.guards,
+                    inputs,
+                    exec,
+                ));
+            }
+            Lookup::GuardMiss { .. } => Outcome::GuardMiss,
+            Lookup::Miss => Outcome::Miss,
+        };
+        let (exec, artifact) = self.generate(&mut env, &inputs)?;
+        let guards = env.produce_guards();
+        let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let created_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let meta = EntryMeta {
+            graph_name: self.graph.name.clone(),
+            compile_ms,
+            created_unix_ms,
+            key_components: comps
+                .iter()
+                .map(|c| (c.name.clone(), format!("{} {}", &c.hash[..16], c.value)))
+                .collect(),
+        };
+        let entry = Entry {
+            header,
+            key: cache_key,
+            guards: guards.clone(),
+            artifact,
+            meta,
+        };
+        if let Err(e) = cache.put(&entry) {
+            tracing::debug!(target: "kiln", "cache entry not stored: {e}");
+        }
+        Ok(self.finish(t0, outcome, Some(cache_key), comps, guards, inputs, exec))
+    }
+
+    /// Schedules and generates code in `env`.
+    fn generate(
+        &self,
+        env: &mut ShapeEnv,
+        inputs: &[Vec<Expr>],
+    ) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
+        let program = kiln_sched::schedule(&self.graph, env, inputs, &self.compiler.opts.sched)?;
+        backend::compile(self.compiler.opts.backend, &program)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        t0: Instant,
+        outcome: Outcome,
+        key: Option<kiln_cache::CacheKey>,
+        components: Vec<KeyComponent>,
+        guards: GuardSet,
+        inputs: Vec<Vec<Expr>>,
+        exec: Arc<Executable>,
+    ) -> Specialization {
+        let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
+        self.count(&outcome);
+        let key_text = key.map(|k| k.to_string()).unwrap_or_default();
+        let reason = if let Outcome::Bypass(r) = &outcome {
+            r.as_str()
+        } else {
+            ""
+        };
+        tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_text.get(..12).unwrap_or(""), compile_ms = format!("{compile_ms:.3}"), reason, "compiled");
+        tracing::debug!(target: "kiln", guards = %guards, "guards");
+        for c in &components {
+            tracing::debug!(target: "kiln", component = %c.name, hash = %&c.hash[..16], value = %c.value, "key component");
+        }
+        let report = CompileReport {
+            outcome,
+            key,
+            components,
+            compile_ms,
+            guards: guards.to_string(),
+        };
+        Specialization {
+            inputs,
+            guards,
+            exec,
+            report,
+        }
+    }
+}
