@@ -2,6 +2,7 @@
 //! load artifact bytes, name the target for the cache key.
 use std::sync::{Arc, OnceLock};
 
+use kiln_cuda::{CudaArtifact, CudaDevice, CudaProgram};
 use kiln_ir::Tensor;
 use kiln_sched::Program;
 
@@ -10,31 +11,80 @@ use crate::options::Backend;
 
 /// Compiled code for one specialisation, ready to run.
 pub enum Executable {
-    Cpu(kiln_cpu::CompiledProgram),
+    Cpu(Box<kiln_cpu::CompiledProgram>),
+    Cuda(CudaProgram),
 }
 
 impl Executable {
     pub fn program(&self) -> &Program {
         match self {
             Executable::Cpu(p) => p.program(),
+            Executable::Cuda(p) => p.program(),
         }
     }
+
+    /// Runs on host tensors (CUDA: upload, run, download).
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
         match self {
             Executable::Cpu(p) => p.run(inputs).map_err(|e| KilnError::Cpu(e.to_string())),
+            Executable::Cuda(p) => p
+                .run_host(inputs)
+                .map_err(|e| KilnError::Cuda(e.to_string())),
         }
     }
+
     pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
         match self {
             Executable::Cpu(p) => p
                 .run_into(inputs, outputs)
                 .map_err(|e| KilnError::Cpu(e.to_string())),
+            Executable::Cuda(p) => {
+                let results = p
+                    .run_host(inputs)
+                    .map_err(|e| KilnError::Cuda(e.to_string()))?;
+                if results.len() != outputs.len() {
+                    return Err(KilnError::Cuda(format!(
+                        "expected {} outputs, found {}",
+                        results.len(),
+                        outputs.len()
+                    )));
+                }
+                for (i, (r, o)) in results.into_iter().zip(outputs.iter_mut()).enumerate() {
+                    if r.dtype != o.dtype || r.shape != o.shape {
+                        return Err(KilnError::Cuda(format!(
+                            "output {i}: expected {}{:?}, found {}{:?}",
+                            r.dtype, r.shape, o.dtype, o.shape
+                        )));
+                    }
+                    *o = r;
+                }
+                Ok(())
+            }
         }
     }
 }
 
 /// The version of the artifact format inside cache entries, per backend.
 pub const ARTIFACT_FORMAT: u32 = 1;
+
+/// The first GPU, opened once per process.
+fn cuda_device() -> Result<&'static CudaDevice, KilnError> {
+    static DEVICE: OnceLock<Result<CudaDevice, String>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| CudaDevice::new(0).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|reason| KilnError::BackendUnavailable {
+            backend: "cuda",
+            reason: reason.clone(),
+        })
+}
+
+fn cuda_arch() -> Result<String, KilnError> {
+    let dev = cuda_device()?;
+    dev.arch()
+        .map(|a| a.to_string())
+        .map_err(|e| KilnError::Cuda(e.to_string()))
+}
 
 /// The target a backend generates code for (part of the key and of each entry's header).
 pub fn target_id(backend: Backend) -> Result<String, KilnError> {
@@ -46,14 +96,19 @@ pub fn target_id(backend: Backend) -> Result<String, KilnError> {
                 .clone()
                 .map_err(KilnError::Cpu)
         }
-        Backend::Cuda => Err(unavailable_cuda()),
-    }
-}
-
-fn unavailable_cuda() -> KilnError {
-    KilnError::BackendUnavailable {
-        backend: "cuda",
-        reason: "kiln was built without CUDA driver support in this version".into(),
+        Backend::Cuda => {
+            static CUDA: OnceLock<Result<String, String>> = OnceLock::new();
+            CUDA.get_or_init(|| {
+                cuda_arch()
+                    .map(|a| kiln_cuda::target_id(&a))
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|reason| KilnError::BackendUnavailable {
+                backend: "cuda",
+                reason,
+            })
+        }
     }
 }
 
@@ -68,21 +123,43 @@ pub fn compile(
                 kiln_cpu::compile(program).map_err(|e| KilnError::Cpu(e.to_string()))?;
             let bytes = postcard::to_stdvec(&artifact)
                 .map_err(|e| KilnError::Cpu(format!("cannot serialise the artifact: {e}")))?;
-            Ok((Arc::new(Executable::Cpu(exec)), bytes))
+            Ok((Arc::new(Executable::Cpu(Box::new(exec))), bytes))
         }
-        Backend::Cuda => Err(unavailable_cuda()),
+        Backend::Cuda => {
+            let device = cuda_device()?;
+            let artifact = kiln_cuda::compile(program, &cuda_arch()?)
+                .map_err(|e| KilnError::Cuda(e.to_string()))?;
+            let exec =
+                CudaProgram::load(device, &artifact).map_err(|e| KilnError::Cuda(e.to_string()))?;
+            let bytes = postcard::to_stdvec(&artifact)
+                .map_err(|e| KilnError::Cuda(format!("cannot serialise the artifact: {e}")))?;
+            Ok((Arc::new(Executable::Cuda(exec)), bytes))
+        }
     }
 }
 
-/// Loads artifact bytes from a cache entry (no scheduling, no codegen).
+/// Loads artifact bytes from a cache entry (no scheduling, no codegen, no NVRTC).
 pub fn load(backend: Backend, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
     match backend {
         Backend::Cpu => {
             let artifact: kiln_cpu::CpuArtifact = postcard::from_bytes(bytes)
                 .map_err(|e| KilnError::Cpu(format!("undecodable artifact: {e}")))?;
             let exec = kiln_cpu::load(&artifact).map_err(|e| KilnError::Cpu(e.to_string()))?;
-            Ok(Arc::new(Executable::Cpu(exec)))
+            Ok(Arc::new(Executable::Cpu(Box::new(exec))))
         }
-        Backend::Cuda => Err(unavailable_cuda()),
+        Backend::Cuda => {
+            let artifact: CudaArtifact = postcard::from_bytes(bytes)
+                .map_err(|e| KilnError::Cuda(format!("undecodable artifact: {e}")))?;
+            let arch = cuda_arch()?;
+            if artifact.arch != arch {
+                return Err(KilnError::Cuda(format!(
+                    "artifact built for {}, this GPU is {arch}",
+                    artifact.arch
+                )));
+            }
+            let exec = CudaProgram::load(cuda_device()?, &artifact)
+                .map_err(|e| KilnError::Cuda(e.to_string()))?;
+            Ok(Arc::new(Executable::Cuda(exec)))
+        }
     }
 }
