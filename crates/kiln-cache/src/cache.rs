@@ -1,5 +1,6 @@
 //! The guarded cache: lookup with the driver's `accept` callback, store, lock, counters.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::codec::{FORMAT_VERSION, Reject, decode, encode};
 use crate::config::CacheConfig;
@@ -9,6 +10,7 @@ use crate::entry::{Entry, EntryHeader};
 use crate::error::{CacheError, StorageError};
 use crate::key::CacheKey;
 use crate::lock::KeyLock;
+use crate::remote::{RemoteLevel, RemoteLookup};
 use crate::storage::{SaveOutcome, Storage};
 use crate::trust::{create_private_dir_all, prepare_cache_dir};
 use crate::warn_once::{WarnKind, note_bypass_reason, warn_once};
@@ -48,7 +50,10 @@ pub struct Cache {
     pub(crate) max_size: u64,
     pub(crate) secret: Option<Vec<u8>>,
     pub(crate) storage: Box<dyn Storage>,
-    pub(crate) counters: CounterBook,
+    /// Shared with the remote writer thread, which counts its own failures.
+    pub(crate) counters: Arc<CounterBook>,
+    /// The shared second level behind `storage`, when configured.
+    pub(crate) remote: Option<RemoteLevel>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -58,6 +63,7 @@ impl std::fmt::Debug for Cache {
             .field("max_size", &self.max_size)
             .field("signed", &self.secret.is_some())
             .field("storage", &self.storage.location())
+            .field("remote", &self.remote.as_ref().map(RemoteLevel::location))
             .finish()
     }
 }
@@ -81,8 +87,14 @@ impl Cache {
             path: version_dir.clone(),
             source,
         })?;
+        let counters = Arc::new(CounterBook::new(&version_dir));
+        let remote = config
+            .remote
+            .as_ref()
+            .and_then(|remote| RemoteLevel::new(remote, counters.clone()));
         Ok(Cache {
-            counters: CounterBook::new(&version_dir),
+            counters,
+            remote,
             dir: config.dir,
             version_dir,
             max_size: config.max_size,
@@ -97,13 +109,48 @@ impl Cache {
 
     /// Walks the key's entries in content-hash order; the first one with header `expect` that
     /// `accept` takes is a hit (and becomes most recently used). Never fails: a damaged entry
-    /// is counted and removed, a read fault is counted; both just do not hit.
+    /// is counted and removed, a read fault is counted; both just do not hit. With a remote
+    /// level, a local miss then asks Redis (see `doc/REMOTE.md`).
     pub fn get(
         &self,
         key: &CacheKey,
         expect: &EntryHeader,
         accept: &mut dyn FnMut(&Entry) -> bool,
     ) -> Lookup {
+        let (hit, mut candidates, names) = self.get_local(key, expect, accept);
+        if let Some(entry) = hit {
+            self.counters.record(Event::Hit);
+            return Lookup::Hit(entry);
+        }
+        if let Some(remote) = &self.remote {
+            match self.get_remote(remote, key, expect, accept, &names) {
+                RemoteLookup::Hit(entry) => {
+                    self.counters.record(Event::Hit);
+                    return Lookup::Hit(entry);
+                }
+                RemoteLookup::Refused { candidates: more } => candidates += more,
+                RemoteLookup::Unavailable => {}
+            }
+        }
+        if candidates == 0 {
+            self.counters.record(Event::Miss);
+            Lookup::Miss
+        } else {
+            self.counters.record(Event::GuardMiss);
+            Lookup::GuardMiss {
+                entries: candidates,
+            }
+        }
+    }
+
+    /// The local walk of [`Cache::get`], counting nothing but faults: the accepted entry, the
+    /// number of usable candidates, and the names listed.
+    fn get_local(
+        &self,
+        key: &CacheKey,
+        expect: &EntryHeader,
+        accept: &mut dyn FnMut(&Entry) -> bool,
+    ) -> (Option<Entry>, usize, Vec<String>) {
         let names = match self.storage.entry_names(key) {
             Ok(names) => names,
             Err(error) => {
@@ -132,19 +179,10 @@ impl Cache {
                 if let Err(error) = self.storage.touch(key, name) {
                     tracing::debug!("kiln cache: cannot refresh last use: {error}");
                 }
-                self.counters.record(Event::Hit);
-                return Lookup::Hit(entry);
+                return (Some(entry), candidates, names);
             }
         }
-        if candidates == 0 {
-            self.counters.record(Event::Miss);
-            Lookup::Miss
-        } else {
-            self.counters.record(Event::GuardMiss);
-            Lookup::GuardMiss {
-                entries: candidates,
-            }
-        }
+        (None, candidates, names)
     }
 
     /// Reads and verifies one entry; counts and handles every failure.
@@ -219,6 +257,9 @@ impl Cache {
                 max_size: self.max_size,
             });
         }
+        // Queued before the local write, which may fail on its own (a full disk must not stop
+        // the fleet from sharing the entry).
+        self.put_remote(&entry.key, &name, &bytes);
         let outcome = self.store_bytes(&entry.key, &name, &bytes)?;
         Ok(match outcome {
             SaveOutcome::Stored { .. } => PutOutcome::Stored,

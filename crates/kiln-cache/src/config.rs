@@ -2,6 +2,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::remote::RemoteConfig;
+
 /// 2 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
 
@@ -12,6 +14,8 @@ pub struct CacheConfig {
     pub max_size: u64,
     /// When set, entries are signed with HMAC-SHA256 and unsigned ones are refused.
     pub secret: Option<Vec<u8>>,
+    /// A shared Redis level behind the disk (`KILN_REMOTE_CACHE`); `None`: local only.
+    pub remote: Option<RemoteConfig>,
 }
 
 // Hand-written so that the secret never reaches a log.
@@ -21,6 +25,7 @@ impl fmt::Debug for CacheConfig {
             .field("dir", &self.dir)
             .field("max_size", &self.max_size)
             .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .field("remote", &self.remote)
             .finish()
     }
 }
@@ -37,7 +42,7 @@ pub struct SizeParseError {
 impl CacheConfig {
     /// `KILN_CACHE_DIR` (else `dirs::cache_dir()/kiln`, i.e. `~/.cache/kiln`),
     /// `KILN_CACHE_MAX_SIZE` (default 2 GiB; an unparsable value warns and keeps the default),
-    /// `KILN_CACHE_SECRET`.
+    /// `KILN_CACHE_SECRET`, and the remote level's `KILN_REMOTE_*` ([`RemoteConfig::from_vars`]).
     pub fn from_env() -> CacheConfig {
         CacheConfig::from_vars(|name| std::env::var(name).ok())
     }
@@ -58,10 +63,12 @@ impl CacheConfig {
         let secret = var("KILN_CACHE_SECRET")
             .filter(|s| !s.is_empty())
             .map(String::into_bytes);
+        let remote = RemoteConfig::from_vars(&var);
         CacheConfig {
             dir,
             max_size,
             secret,
+            remote,
         }
     }
 }
@@ -135,6 +142,7 @@ mod tests {
         assert_eq!(config.max_size, DEFAULT_MAX_SIZE);
         assert!(config.dir.ends_with("kiln"));
         assert_eq!(config.secret, None);
+        assert_eq!(config.remote, None);
         let config = CacheConfig::from_vars(|name| match name {
             "KILN_CACHE_DIR" => Some("/x/y".into()),
             "KILN_CACHE_MAX_SIZE" => Some("10M".into()),

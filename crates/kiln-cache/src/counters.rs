@@ -36,6 +36,12 @@ pub struct Counters {
     pub read_error: u64,
     pub write_error: u64,
     pub evicted: u64,
+    /// Lookups that missed locally and were served by the remote level (also counted `hit`).
+    pub remote_hit: u64,
+    /// Lookups the remote level answered without a usable, accepted entry.
+    pub remote_miss: u64,
+    /// Remote calls that failed or timed out, and remote writes dropped (queue full).
+    pub remote_error: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +56,12 @@ pub(crate) enum Event {
     ReadError,
     WriteError,
     Evicted,
+    RemoteHit,
+    RemoteMiss,
+    RemoteError,
 }
 
-const EVENTS: [(Event, &str); 10] = [
+const EVENTS: [(Event, &str); 13] = [
     (Event::Hit, "hit"),
     (Event::Miss, "miss"),
     (Event::GuardMiss, "guard_miss"),
@@ -63,6 +72,9 @@ const EVENTS: [(Event, &str); 10] = [
     (Event::ReadError, "read_error"),
     (Event::WriteError, "write_error"),
     (Event::Evicted, "evicted"),
+    (Event::RemoteHit, "remote_hit"),
+    (Event::RemoteMiss, "remote_miss"),
+    (Event::RemoteError, "remote_error"),
 ];
 
 impl Counters {
@@ -78,6 +90,9 @@ impl Counters {
             Event::ReadError => &mut self.read_error,
             Event::WriteError => &mut self.write_error,
             Event::Evicted => &mut self.evicted,
+            Event::RemoteHit => &mut self.remote_hit,
+            Event::RemoteMiss => &mut self.remote_miss,
+            Event::RemoteError => &mut self.remote_error,
         }
     }
 

@@ -8,6 +8,9 @@
 //! Files are written by temp + fsync + link/rename, a per-key file lock serialises compiles,
 //! the size is bounded with LRU eviction, and the directory must be private (mode 0700):
 //! whoever can write it can run code in this process. See `doc/FORMAT.md`.
+//!
+//! Optionally a Redis server is a second level behind the disk, shared by a fleet
+//! ([`RemoteConfig`], `KILN_REMOTE_CACHE`; see `doc/REMOTE.md` at the repository root).
 
 mod admin;
 mod bundle;
@@ -21,6 +24,7 @@ mod error;
 mod key;
 mod listing;
 mod lock;
+mod remote;
 mod storage;
 mod trust;
 mod warn_once;
@@ -36,4 +40,9 @@ pub use entry::{Entry, EntryHeader, EntryMeta};
 pub use error::{CacheError, StorageError, WriteFailure};
 pub use key::{CacheKey, KeyParseError};
 pub use lock::KeyLock;
+pub use remote::{
+    DEFAULT_FLUSH_TIMEOUT, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_REMOTE_PREFIX,
+    DEFAULT_REMOTE_TIMEOUT, DEFAULT_REMOTE_TTL, DEFAULT_WRITE_QUEUE, RemoteConfig, RemoteError,
+    RemoteStatus,
+};
 pub use storage::{Eviction, SaveOutcome, Storage, StoredFile};
