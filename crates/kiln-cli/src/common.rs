@@ -1,0 +1,180 @@
+//! What several subcommands share: loading a graph, shapes from `NAME=2x3`, compile options,
+//! opening the cache, short human-readable numbers.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kiln::{Backend, Cache, CacheConfig, CompileOptions, DynamicPolicy, Graph, KilnError};
+use kiln_ir::IrError;
+
+use crate::cli::{BackendArg, CompileFlags, DynamicArg};
+use crate::error::{CliError, CliResult};
+
+/// Reads and parses a `.kiln` file; parse errors carry `file:line:col`.
+pub fn load_graph(path: &Path) -> CliResult<Graph> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        what: "graph file",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    kiln::parse(&text).map_err(|e| match e {
+        IrError::Parse { line, col, msg } => CliError::Parse {
+            path: path.to_path_buf(),
+            line,
+            col,
+            msg,
+        },
+        other => CliError::Graph {
+            path: path.to_path_buf(),
+            source: Box::new(KilnError::Ir(other)),
+        },
+    })
+}
+
+/// Splits `NAME=VALUE`.
+pub fn split_assignment<'a>(flag: &str, text: &'a str) -> CliResult<(&'a str, &'a str)> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name, value)),
+        _ => Err(CliError::Usage(format!(
+            "{flag} {text:?}: expected NAME=VALUE"
+        ))),
+    }
+}
+
+/// `2x3x4` (or `2,3,4`) as sizes; empty or `scalar` is a scalar.
+pub fn parse_dims(name: &str, text: &str) -> CliResult<Vec<i64>> {
+    let text = text.trim();
+    if text.is_empty() || text == "scalar" {
+        return Ok(Vec::new());
+    }
+    text.split(['x', 'X', ','])
+        .enumerate()
+        .map(|(dim, part)| {
+            part.trim().parse::<i64>().ok().filter(|&v| v >= 0).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--shape {name}={text}: dim {dim} `{part}` is not a size (expected e.g. {name}=2x3x4)"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Orders `NAME=...` values by the graph's inputs; every input must appear exactly once.
+pub fn by_input_order<T>(graph: &Graph, flag: &str, given: Vec<(String, T)>) -> CliResult<Vec<T>> {
+    let mut map: BTreeMap<String, T> = BTreeMap::new();
+    let declared: Vec<&str> = graph.inputs().iter().map(|d| d.name.as_str()).collect();
+    for (name, value) in given {
+        if !declared.contains(&name.as_str()) {
+            return Err(CliError::Usage(format!(
+                "{flag} {name}=...: graph `{}` has no input `{name}` (its inputs: {})",
+                graph.name,
+                declared.join(", ")
+            )));
+        }
+        if map.insert(name.clone(), value).is_some() {
+            return Err(CliError::Usage(format!("{flag} {name}=... is given twice")));
+        }
+    }
+    declared
+        .iter()
+        .map(|name| {
+            map.remove(*name).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "missing {flag} {name}=... (graph `{}` has inputs {})",
+                    graph.name,
+                    declared.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The shapes of `--shape NAME=DIMS` flags in input order.
+pub fn shapes_from_flags(graph: &Graph, flags: &[String]) -> CliResult<Vec<Vec<i64>>> {
+    let given = flags
+        .iter()
+        .map(|f| {
+            let (name, dims) = split_assignment("--shape", f)?;
+            Ok((name.to_string(), parse_dims(name, dims)?))
+        })
+        .collect::<CliResult<Vec<_>>>()?;
+    by_input_order(graph, "--shape", given)
+}
+
+pub fn backend(b: BackendArg) -> Backend {
+    match b {
+        BackendArg::Cpu => Backend::Cpu,
+        BackendArg::Cuda => Backend::Cuda,
+    }
+}
+
+pub fn policy(d: DynamicArg) -> DynamicPolicy {
+    match d {
+        DynamicArg::Static => DynamicPolicy::Static,
+        DynamicArg::Dynamic => DynamicPolicy::Dynamic,
+        DynamicArg::Auto => DynamicPolicy::Auto,
+    }
+}
+
+/// Compile options from the flags; the cache is `--cache-dir`, else the environment's.
+pub fn compile_options(
+    flags: &CompileFlags,
+    cache_dir: Option<&PathBuf>,
+    no_cache: bool,
+) -> CompileOptions {
+    let mut opts = CompileOptions::default()
+        .backend(backend(flags.backend))
+        .dynamic(policy(flags.dynamic));
+    if let Some(limit) = flags.index_limit {
+        opts = opts.index_limit(limit);
+    }
+    match (no_cache, cache_dir) {
+        (true, _) => opts.no_cache(),
+        (false, Some(dir)) => opts.cache_dir(dir),
+        (false, None) => opts,
+    }
+}
+
+/// Opens the cache for administration: unlike a compile, an unusable cache is an error here.
+pub fn open_cache(cache_dir: Option<&PathBuf>) -> CliResult<Cache> {
+    let from_env = CacheConfig::from_env();
+    let config = match cache_dir {
+        Some(dir) => CacheConfig {
+            dir: dir.clone(),
+            ..from_env
+        },
+        None => from_env,
+    };
+    Ok(Cache::open(config)?)
+}
+
+/// `1.5 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The first 12 hex digits of a key or hash, for people.
+pub fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// `[2, 16, 32, 32]` as `2x16x32x32` (a scalar is `scalar`).
+pub fn dims_text<T: ToString>(dims: &[T]) -> String {
+    if dims.is_empty() {
+        return "scalar".into();
+    }
+    dims.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
