@@ -134,12 +134,19 @@ impl<'a> Lowerer<'a> {
             let buf = self.add_buffer_numel(decl.dtype, numel(self.shape(node)), BufKind::Input(i));
             self.materialized.insert(node, buf);
         }
-        let mut outs = vec![];
-        for (i, &o) in self.g.outputs().to_vec().iter().enumerate() {
+        // Outputs are lowered in graph order and then read from their buffers, so an output
+        // used by a later one (`p` and `q = mul(p, 0.5)`) is computed once.
+        let outputs = self.g.outputs().to_vec();
+        let mut outs = vec![0; outputs.len()];
+        let mut order: Vec<usize> = (0..outputs.len()).collect();
+        order.sort_by_key(|&i| outputs[i].index());
+        for i in order {
+            let o = outputs[i];
             let buf =
                 self.add_buffer_numel(self.dtype(o), numel(self.shape(o)), BufKind::Output(i));
             self.lower_root(o, buf)?;
-            outs.push(buf);
+            self.materialized.entry(o).or_insert(buf);
+            outs[i] = buf;
         }
         Ok((self.buffers, self.kernels, outs))
     }

@@ -159,13 +159,13 @@ fn adaptive(
     let (mut xi, mut valid, mut rdims) = (vec![o(0), o(1)], vec![], vec![]);
     let mut count = Expr::int(1);
     for a in 0..2 {
-        let len = xs[2 + a].as_int().ok_or_else(|| SchedError::Unsupported {
-            node: l.g.node(n).name.clone(),
-            msg: format!(
-                "adaptive pooling needs a static input size, found `{}`",
-                xs[2 + a]
-            ),
-        })?;
+        // Shape inference specialised H and W (the guard is already recorded), so this only
+        // reads the value the guard fixed.
+        let node = l.g.node(n).name.clone();
+        let len = l
+            .env
+            .specialize(&xs[2 + a])
+            .map_err(|source| SchedError::Shape { node, source })?;
         let ol = out[a];
         let oa = o(2 + a);
         let start = (&oa * &Expr::int(len)).floor_div(&Expr::int(ol));
