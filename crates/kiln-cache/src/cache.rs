@@ -2,12 +2,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kiln_shape::GuardSet;
+
 use crate::codec::{FORMAT_VERSION, Reject, decode, encode};
 use crate::config::CacheConfig;
 use crate::counters::{CounterBook, Counters, Event};
 use crate::disk::DiskStorage;
 use crate::entry::{Entry, EntryHeader};
 use crate::error::{CacheError, StorageError};
+use crate::index::{self, GuardIndex, IndexRecord};
 use crate::key::CacheKey;
 use crate::lock::KeyLock;
 use crate::remote::{RemoteLevel, RemoteLookup};
@@ -111,19 +114,38 @@ impl Cache {
     /// `accept` takes is a hit (and becomes most recently used). Never fails: a damaged entry
     /// is counted and removed, a read fault is counted; both just do not hit. With a remote
     /// level, a local miss then asks Redis (see `doc/REMOTE.md`).
+    ///
+    /// Every entry is read and verified before `accept` sees it; prefer
+    /// [`Cache::get_guarded`], which reads only the entries whose guards hold.
     pub fn get(
         &self,
         key: &CacheKey,
         expect: &EntryHeader,
         accept: &mut dyn FnMut(&Entry) -> bool,
     ) -> Lookup {
-        let (hit, mut candidates, names) = self.get_local(key, expect, accept);
+        self.get_guarded(key, expect, &mut |_| true, accept)
+    }
+
+    /// Like [`Cache::get`], with `admit` deciding from an entry's guards alone whether it can
+    /// serve. The key's guard index lets the lookup evaluate `admit` for every entry from one
+    /// small file and then read, verify and decode only admitted entries; an admitted entry
+    /// is checked again with its verified guards before `accept` (which loads the code) sees
+    /// it. A hit on the last of 100 entries costs about what a hit on the only one does.
+    pub fn get_guarded(
+        &self,
+        key: &CacheKey,
+        expect: &EntryHeader,
+        admit: &mut dyn FnMut(&GuardSet) -> bool,
+        accept: &mut dyn FnMut(&Entry) -> bool,
+    ) -> Lookup {
+        let (hit, mut candidates, names) = self.get_local(key, expect, admit, accept);
         if let Some(entry) = hit {
             self.counters.record(Event::Hit);
             return Lookup::Hit(entry);
         }
         if let Some(remote) = &self.remote {
-            match self.get_remote(remote, key, expect, accept, &names) {
+            let mut admit_and_accept = |entry: &Entry| admit(&entry.guards) && accept(entry);
+            match self.get_remote(remote, key, expect, &mut admit_and_accept, &names) {
                 RemoteLookup::Hit(entry) => {
                     self.counters.record(Event::Hit);
                     return Lookup::Hit(entry);
@@ -143,12 +165,13 @@ impl Cache {
         }
     }
 
-    /// The local walk of [`Cache::get`], counting nothing but faults: the accepted entry, the
-    /// number of usable candidates, and the names listed.
+    /// The local walk of [`Cache::get_guarded`], counting nothing but faults: the accepted
+    /// entry, the number of usable candidates, and the names listed.
     fn get_local(
         &self,
         key: &CacheKey,
         expect: &EntryHeader,
+        admit: &mut dyn FnMut(&GuardSet) -> bool,
         accept: &mut dyn FnMut(&Entry) -> bool,
     ) -> (Option<Entry>, usize, Vec<String>) {
         let names = match self.storage.entry_names(key) {
@@ -158,11 +181,30 @@ impl Cache {
                 Vec::new()
             }
         };
+        if names.is_empty() {
+            return (None, 0, names);
+        }
+        let mut index = GuardIndex::load(self.storage.as_ref(), key);
+        let mut index_incomplete = false;
         let mut candidates = 0;
+        let mut hit = None;
         for name in &names {
+            // An indexed entry of the expected header whose guards fail is not even read.
+            // Others (stale headers, unindexed names) take the full path, which counts them.
+            if let Some(record) = index.get(name)
+                && record.header == *expect
+                && !admit(&record.guards)
+            {
+                candidates += 1;
+                continue;
+            }
             let Some(entry) = self.load_verified(key, name) else {
                 continue;
             };
+            if index.get(name).is_none() {
+                index.insert(index_record(name, &entry));
+                index_incomplete = true;
+            }
             if entry.header != *expect {
                 self.counters.record(Event::Stale);
                 warn_once(WarnKind::Stale, || {
@@ -175,14 +217,18 @@ impl Cache {
                 continue;
             }
             candidates += 1;
-            if accept(&entry) {
+            if admit(&entry.guards) && accept(&entry) {
                 if let Err(error) = self.storage.touch(key, name) {
                     tracing::debug!("kiln cache: cannot refresh last use: {error}");
                 }
-                return (Some(entry), candidates, names);
+                hit = Some(entry);
+                break;
             }
         }
-        (None, candidates, names)
+        if index_incomplete {
+            index.store(self.storage.as_ref(), key, &names);
+        }
+        (hit, candidates, names)
     }
 
     /// Reads and verifies one entry; counts and handles every failure.
@@ -282,6 +328,7 @@ impl Cache {
             });
             CacheError::Write { failure, source }
         })?;
+        index::add_stored(self.storage.as_ref(), key, name, bytes);
         if let SaveOutcome::Stored {
             total_bytes: Some(total),
         } = outcome
@@ -338,6 +385,15 @@ impl Cache {
     pub fn record_bypass(&self, reason: &str) {
         self.counters.record(Event::Bypass);
         note_bypass_reason(reason);
+    }
+}
+
+/// The index record of a verified entry.
+fn index_record(name: &str, entry: &Entry) -> IndexRecord {
+    IndexRecord {
+        name: name.to_string(),
+        header: entry.header.clone(),
+        guards: entry.guards.clone(),
     }
 }
 

@@ -204,3 +204,12 @@ pub fn peek_header(bytes: &[u8]) -> Option<EntryHeader> {
         .ok()
         .map(|(h, _)| h)
 }
+
+/// The header, key and guards at the front of an entry file, without hash or signature checks:
+/// what the guard index records. Never used to serve an entry.
+pub(crate) fn peek_guarded(bytes: &[u8]) -> Option<(EntryHeader, CacheKey, GuardSet)> {
+    let body = checked_body(bytes, None).ok()?;
+    postcard::take_from_bytes::<(EntryHeader, CacheKey, GuardSet)>(body)
+        .ok()
+        .map(|(front, _)| front)
+}

@@ -19,6 +19,9 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// A temporary file older than this belongs to a dead writer and may be removed.
 pub const TEMP_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 const SIZE_FILE: &str = "size";
+/// The guard index inside a key directory: not a hex name, so never listed as an entry, and
+/// hidden like temporary files.
+pub(crate) const INDEX_FILE: &str = ".guards.idx";
 
 pub struct DiskStorage {
     root: PathBuf,
@@ -147,6 +150,10 @@ impl DiskStorage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(Self::io_error(&path, "remove", e)),
         };
+        // A key directory left with only its guard index goes too.
+        if read_dir_names(&key_dir).is_ok_and(|names| names == [INDEX_FILE]) {
+            let _ = fs::remove_file(key_dir.join(INDEX_FILE));
+        }
         // Fails harmlessly when not empty.
         if fs::remove_dir(&key_dir).is_ok()
             && let Some(shard) = key_dir.parent()
@@ -154,6 +161,36 @@ impl DiskStorage {
             let _ = fs::remove_dir(shard);
         }
         Ok(removed)
+    }
+
+    /// Reads a file of the cache that must be ours alone: no symbolic link, owned by us, not
+    /// writable by group or others.
+    fn read_trusted(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
+        let untrusted = |reason: String| StorageError::Untrusted {
+            location: path.display().to_string(),
+            reason,
+        };
+        let mut file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(untrusted("a symbolic link".to_string()));
+            }
+            Err(e) => return Err(Self::io_error(path, "open", e)),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| Self::io_error(path, "inspect", e))?;
+        if let Some(reason) = file_trust_problem(&meta, self.uid) {
+            return Err(untrusted(reason));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Self::io_error(path, "read", e))?;
+        Ok(bytes)
     }
 
     /// Writes `bytes` to a fresh temporary file in `dir`, fsynced.
@@ -238,32 +275,25 @@ impl Storage for DiskStorage {
     }
 
     fn read(&self, key: &CacheKey, name: &str) -> Result<Vec<u8>, StorageError> {
-        let path = self.key_dir(key).join(name);
-        let untrusted = |reason: String| StorageError::Untrusted {
-            location: path.display().to_string(),
-            reason,
-        };
-        let mut file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-        {
-            Ok(file) => file,
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(untrusted("a symbolic link".to_string()));
-            }
-            Err(e) => return Err(Self::io_error(&path, "open", e)),
-        };
-        let meta = file
-            .metadata()
-            .map_err(|e| Self::io_error(&path, "inspect", e))?;
-        if let Some(reason) = file_trust_problem(&meta, self.uid) {
-            return Err(untrusted(reason));
+        self.read_trusted(&self.key_dir(key).join(name))
+    }
+
+    fn read_index(&self, key: &CacheKey) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.read_trusted(&self.key_dir(key).join(INDEX_FILE)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes)
-            .map_err(|e| Self::io_error(&path, "read", e))?;
-        Ok(bytes)
+    }
+
+    fn write_index(&self, key: &CacheKey, bytes: &[u8]) -> Result<(), StorageError> {
+        let dir = self.key_dir(key);
+        let target = dir.join(INDEX_FILE);
+        let temp = self.write_temp(&dir, bytes)?;
+        fs::rename(&temp, &target).map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            Self::io_error(&target, "publish", e)
+        })
     }
 
     fn save(&self, key: &CacheKey, name: &str, bytes: &[u8]) -> Result<SaveOutcome, StorageError> {

@@ -21,6 +21,7 @@ mod counters;
 mod disk;
 mod entry;
 mod error;
+mod index;
 mod key;
 mod listing;
 mod lock;

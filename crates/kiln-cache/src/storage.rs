@@ -49,6 +49,14 @@ pub trait Storage: Send + Sync {
     fn touch(&self, key: &CacheKey, name: &str) -> Result<(), StorageError>;
     /// Removes the entry; removing a missing entry is not an error.
     fn remove(&self, key: &CacheKey, name: &str) -> Result<(), StorageError>;
+    /// The key's guard index (see `index.rs`), if this level keeps one and it exists.
+    fn read_index(&self, _key: &CacheKey) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+    /// Replaces the key's guard index atomically; a level without indexes ignores it.
+    fn write_index(&self, _key: &CacheKey, _bytes: &[u8]) -> Result<(), StorageError> {
+        Ok(())
+    }
     /// Every entry file, in no particular order.
     fn list(&self) -> Result<Vec<StoredFile>, StorageError>;
     /// Removes every entry.
