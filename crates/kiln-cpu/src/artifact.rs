@@ -120,9 +120,46 @@ fn record(reloc: &ModuleReloc, kernel_of: &dyn Fn(FuncId) -> u32) -> RelocRecord
     }
 }
 
-fn restore(r: &RelocRecord, kernel: &str, ids: &[FuncId]) -> Result<ModuleReloc, CpuError> {
+/// The largest alignment a kernel may ask for (Cranelift asks for a few bytes).
+const MAX_ALIGNMENT: u64 = 4096;
+/// The largest relocation addend accepted (Cranelift emits a few bytes, e.g. -4).
+const MAX_ADDEND: u64 = 1 << 16;
+
+/// Bytes a relocation of `kind` patches.
+fn patch_width(kind: Reloc) -> usize {
+    match kind {
+        Reloc::Abs8 => 8,
+        _ => 4,
+    }
+}
+
+fn damaged(kernel: &KernelCode, what: String) -> CpuError {
+    CpuError::BadArtifact {
+        kernel: kernel.name.clone(),
+        what,
+    }
+}
+
+/// Refuses an alignment that is not a power of two or is absurd: the JIT allocator trusts it.
+fn check_alignment(kernel: &KernelCode) -> Result<(), CpuError> {
+    let a = kernel.alignment;
+    if a > MAX_ALIGNMENT || (a != 0 && !a.is_power_of_two()) {
+        return Err(damaged(kernel, format!("alignment {a}")));
+    }
+    Ok(())
+}
+
+/// A relocation as Cranelift takes it, after checking what Cranelift does not (in release
+/// builds it patches unchecked): the patched bytes lie inside the kernel's code, a target
+/// offset inside its kernel, and the addend is small.
+fn restore(
+    r: &RelocRecord,
+    kernel: &KernelCode,
+    ids: &[FuncId],
+    code_lens: &[usize],
+) -> Result<ModuleReloc, CpuError> {
     let unsupported = |what: String| CpuError::UnsupportedReloc {
-        kernel: kernel.to_string(),
+        kernel: kernel.name.clone(),
         what,
     };
     let kind = KINDS
@@ -130,15 +167,36 @@ fn restore(r: &RelocRecord, kernel: &str, ids: &[FuncId]) -> Result<ModuleReloc,
         .find(|(k, _)| *k == r.kind)
         .map(|(_, reloc)| *reloc)
         .ok_or_else(|| unsupported(format!("kind {:?}", r.kind)))?;
+    let end = (r.offset as usize).checked_add(patch_width(kind));
+    if end.is_none_or(|end| end > kernel.code.len()) {
+        return Err(damaged(
+            kernel,
+            format!(
+                "relocation at offset {} past its {} bytes of code",
+                r.offset,
+                kernel.code.len()
+            ),
+        ));
+    }
+    if r.addend.unsigned_abs() > MAX_ADDEND {
+        return Err(damaged(kernel, format!("relocation addend {}", r.addend)));
+    }
     let name = match &r.target {
         RelocTarget::LibCall(name) => ModuleRelocTarget::LibCall(
             name.parse::<LibCall>()
                 .map_err(|_| unsupported(format!("to unknown libcall `{name}`")))?,
         ),
         RelocTarget::KernelOffset { kernel: k, offset } => {
-            let id = ids
+            let (id, len) = ids
                 .get(*k as usize)
+                .zip(code_lens.get(*k as usize))
                 .ok_or_else(|| unsupported(format!("into missing kernel {k}")))?;
+            if *offset as usize > *len {
+                return Err(damaged(
+                    kernel,
+                    format!("relocation to offset {offset} past kernel {k}'s {len} bytes"),
+                ));
+            }
             ModuleRelocTarget::FunctionOffset(*id, *offset)
         }
         other => return Err(unsupported(format!("to {other:?}"))),
@@ -271,11 +329,13 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
     }
     let mut module = new_module(isa.clone());
     let ids = declare_kernels(&mut module, &*isa, artifact.kernels.len())?;
+    let code_lens: Vec<usize> = artifact.kernels.iter().map(|k| k.code.len()).collect();
     for (k, &id) in artifact.kernels.iter().zip(&ids) {
+        check_alignment(k)?;
         let relocs = k
             .relocs
             .iter()
-            .map(|r| restore(r, &k.name, &ids))
+            .map(|r| restore(r, k, &ids, &code_lens))
             .collect::<Result<Vec<_>, _>>()?;
         module
             .define_function_bytes(id, k.alignment, &k.code, &relocs)

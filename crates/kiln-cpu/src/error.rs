@@ -16,6 +16,9 @@ pub enum CpuError {
     IsaMismatch { expected: String, found: String },
     #[error("artifact kernel `{kernel}`: unsupported relocation {what}")]
     UnsupportedReloc { kernel: String, what: String },
+    /// Damage Cranelift would not catch (it patches relocations unchecked in release builds).
+    #[error("artifact kernel `{kernel}` is damaged: {what}")]
+    BadArtifact { kernel: String, what: String },
     #[error("artifact has {found} kernels but its program has {expected}")]
     KernelCount { expected: usize, found: usize },
 }
