@@ -307,6 +307,18 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                     let v = match access {
                         Some(Access::Hoisted(v)) if vector => self.b.ins().splat(ty, v),
                         Some(Access::Hoisted(v)) => v,
+                        // A broadcast operand of a vectorised reduction run (never hoisted
+                        // there: its window may be empty): one element, splatted.
+                        Some(Access::Linear {
+                            coeff_const: Some(0),
+                            rest,
+                            ..
+                        }) if vector => {
+                            let addr = memory::address(self.b, dtype, self.base(*buf)?, rest);
+                            let v = memory::load(self.b, dtype, addr, false)?;
+                            let v = ops::convert(self.b, v, ty.lane_type());
+                            self.b.ins().splat(ty, v)
+                        }
                         Some(a) => {
                             let off = self.offset(&a, offset, i)?;
                             let addr = memory::address(self.b, dtype, self.base(*buf)?, off);

@@ -8,6 +8,7 @@ mod memory;
 mod ops;
 mod plan;
 mod reduce;
+mod window;
 
 use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName, types};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};

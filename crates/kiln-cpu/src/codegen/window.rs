@@ -1,0 +1,97 @@
+//! Reduction windows: `valid` conditions turned into loop bounds.
+//!
+//! Pooling guards each window element with conditions such as `o*2 - 1 + r >= 0` and
+//! `o*2 - 1 + r < H`; adaptive pooling with `r < end - start`. A condition that is linear in
+//! one reduction variable `r` (its deepest one) with coefficient +1 or -1 says that `r` lies
+//! above or below a value computed from outer variables only, so it bounds `r`'s loop:
+//! `[max(0, lo...), min(dim, hi...))`, computed once before the loop. The interior of the
+//! window then runs without a per-element branch, and elements outside (padding) are never
+//! visited, exactly as the per-element branch did. Other conditions stay per element.
+use cranelift_codegen::ir::{InstBuilder, Value, types};
+use kiln_sched::{Reduction, reduce_var};
+use kiln_shape::{CmpOp, Cond, Expr};
+
+use super::kernel::KernelEmitter;
+
+/// Loop bounds per reduction level, and the conditions left to check per element.
+pub(crate) struct WindowPlan {
+    /// Per level: inclusive lower bounds (besides 0).
+    lower: Vec<Vec<Expr>>,
+    /// Per level: exclusive upper bounds (besides the dim).
+    upper: Vec<Vec<Expr>>,
+    pub residual: Vec<Cond>,
+}
+
+pub(crate) fn plan_windows(red: &Reduction) -> WindowPlan {
+    let levels = red.dims.len();
+    let mut plan = WindowPlan {
+        lower: vec![vec![]; levels],
+        upper: vec![vec![]; levels],
+        residual: vec![],
+    };
+    for c in &red.valid {
+        if !plan.add_bound(c, levels) {
+            plan.residual.push(c.clone());
+        }
+    }
+    plan
+}
+
+impl WindowPlan {
+    /// Records `c` as a bound of its deepest reduction variable; false when it is not of the
+    /// form `±r + g (>=|>|<|<=) 0` with `g` free of `r` and of deeper variables.
+    fn add_bound(&mut self, c: &Cond, levels: usize) -> bool {
+        let Some(level) = (0..levels)
+            .rev()
+            .find(|&l| c.lhs().mentions(&reduce_var(l)) || c.rhs().mentions(&reduce_var(l)))
+        else {
+            return false;
+        };
+        let f = c.lhs() - c.rhs();
+        let Some((coeff, g)) = f.linear_in(&reduce_var(level)) else {
+            return false;
+        };
+        // `f > 0` is `f - 1 >= 0` and `f <= 0` is `f - 1 < 0` over the integers.
+        let one = Expr::int(1);
+        let (at_least, g) = match c.op() {
+            CmpOp::Ge => (true, g),
+            CmpOp::Gt => (true, &g - &one),
+            CmpOp::Lt => (false, g),
+            CmpOp::Le => (false, &g - &one),
+            CmpOp::Eq | CmpOp::Ne => return false,
+        };
+        match (coeff.as_int(), at_least) {
+            // r + g >= 0  <=>  r >= -g
+            (Some(1), true) => self.lower[level].push(-&g),
+            // r + g < 0  <=>  r < -g
+            (Some(1), false) => self.upper[level].push(-&g),
+            // -r + g >= 0  <=>  r < g + 1
+            (Some(-1), true) => self.upper[level].push(&g + &one),
+            // -r + g < 0  <=>  r >= g + 1
+            (Some(-1), false) => self.lower[level].push(&g + &one),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The bounds `[lo, hi)` of `level`'s loop, emitted where the loop starts (the outer
+    /// reduction variables are bound). `hi` may be below `lo`: the loop then does not run.
+    pub fn bounds(
+        &self,
+        e: &mut KernelEmitter,
+        level: usize,
+        dim: Value,
+    ) -> Result<(Value, Value), String> {
+        let mut lo = e.b.ins().iconst(types::I64, 0);
+        for x in &self.lower[level] {
+            let v = e.idx.expr(e.b, x)?;
+            lo = e.b.ins().smax(lo, v);
+        }
+        let mut hi = dim;
+        for x in &self.upper[level] {
+            let v = e.idx.expr(e.b, x)?;
+            hi = e.b.ins().smin(hi, v);
+        }
+        Ok((lo, hi))
+    }
+}
