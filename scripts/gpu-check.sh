@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu
-tests=(gpu_runtime device_errors nvrtc_compile)
+tests=(gpu_runtime device_errors nvrtc_compile cuda_backend)
 
 find_nvrtc() {
   local d
@@ -22,7 +22,7 @@ find_nvrtc() {
 if [ "${1:-}" != "--device" ]; then
   rm -rf "$out" && mkdir -p "$out"
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-  cargo test -p kiln-cuda --release --no-run --message-format=json 2>/dev/null \
+  cargo test -p kiln-cuda -p kiln --release --no-run --message-format=json 2>/dev/null \
     | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -36,6 +36,9 @@ for line in sys.stdin:
     command -v strip >/dev/null && strip "$out/$t"  # keeps what is carried small
     echo "gpu-check: $exe -> $out/$t"
   done
+  cargo build --release --example cuda_bench
+  cp "$CARGO_TARGET_DIR/release/examples/cuda_bench" "$out/cuda_bench"
+  command -v strip >/dev/null && strip "$out/cuda_bench"
   du -sh "$out"
   exit 0
 fi
@@ -66,3 +69,6 @@ for t in "${tests[@]}"; do
 done
 echo
 printf '%s\n' "${results[@]}"
+echo
+echo "cuda_bench:"
+"$out/cuda_bench" --json 2>&1 | tee "${OUT:-/tmp}/cuda_bench.json"

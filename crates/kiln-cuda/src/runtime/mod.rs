@@ -4,6 +4,7 @@
 //! libcuda can be loaded before cudarc touches it and returns [`CudaError::CudaUnavailable`] or
 //! [`CudaError::NoDevice`]. Every driver result is checked and reported with what was being
 //! done. Inputs are validated against the program's specs before any allocation or launch.
+mod bench;
 mod validate;
 
 use std::sync::Arc;
