@@ -177,7 +177,7 @@ fn structurally_mangled_artifacts_are_refused() {
 fn damaged_artifact_bytes_never_panic_the_loader() {
     let original = artifact();
     let bytes = postcard::to_allocvec(&original).expect("encode");
-    let mut rng = Rng(0xA27F_AC7 | 1);
+    let mut rng = Rng(0x0A27_FAC7 | 1);
     let (mut undecodable, mut refused, mut loaded) = (0, 0, 0);
     let iterations = if long_mode() { 20_000 } else { 600 };
     for i in 0..iterations {

@@ -163,7 +163,7 @@ fn random_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// Runs `target` on `cases` inputs of `strategy`; proptest reports (and shrinks) a panic.
-fn fuzz(cases: u32, strategy: impl Strategy<Value = Vec<u8>>, target: fn(&[u8])) -> u32 {
+fn fuzz(cases: u32, strategy: impl Strategy<Value = Vec<u8>>, target: FuzzTarget) -> u32 {
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
@@ -210,11 +210,13 @@ fn kiln_parser_never_panics() {
     eprintln!("fuzz fallback: {n} inputs through kiln_ir::parse");
 }
 
+type FuzzTarget = fn(&[u8]);
+
 /// Inputs that once crashed a fuzz target (minimised by cargo fuzz), kept as regressions.
 #[test]
 fn fuzz_regressions_stay_fixed() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 3] = [
+    let targets: [(&str, FuzzTarget); 3] = [
         ("cache_entry_decode", entry_decoder),
         ("guard_eval", guard_evaluator),
         ("kiln_parse", kiln_parser),

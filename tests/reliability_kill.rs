@@ -61,7 +61,7 @@ fn child_kill_verifier() {
             .cache_dir(child_dir())
             .dynamic(DynamicPolicy::Static),
     );
-    for index in 0..GRAPHS.len() {
+    for (index, (graph_name, _)) in GRAPHS.iter().enumerate() {
         let f = compiler.compile(&graph(index)).expect("compile");
         for size in VERIFIED_SIZES {
             let inputs = inputs_for(f.graph(), size, 99);
@@ -71,12 +71,8 @@ fn child_kill_verifier() {
                 .collect();
             f.reset();
             let report = f.prepare(&shapes).expect("prepare");
-            print_outcome(&report, GRAPHS[index].0, size);
-            run_and_check(
-                &f,
-                &inputs,
-                &format!("verifier {} size {size}", GRAPHS[index].0),
-            );
+            print_outcome(&report, graph_name, size);
+            run_and_check(&f, &inputs, &format!("verifier {} size {size}", graph_name));
         }
     }
     let counters = compiler.cache().expect("cache in use").counters();

@@ -37,9 +37,9 @@ fn child_stress_worker() {
     let mut functions = Vec::new();
     for (policy_name, policy) in policies {
         let compiler = Compiler::new(CompileOptions::default().cache_dir(&dir).dynamic(policy));
-        for index in 0..GRAPHS.len() {
+        for (index, (graph_name, _)) in GRAPHS.iter().enumerate() {
             let f = compiler.compile(&graph(index)).expect("compile");
-            functions.push((format!("{}/{policy_name}", GRAPHS[index].0), f));
+            functions.push((format!("{graph_name}/{policy_name}"), f));
         }
     }
     let mut work: Vec<(usize, usize)> = (0..functions.len())
