@@ -87,6 +87,12 @@ fn vector_compute(
     let Some(compute) = red.body.first().map(|i| i.dtype.compute()) else {
         return Ok(None);
     };
+    // A run known to be shorter than one vector (a 3-wide pooling window) would only pay for
+    // the vector accumulators and their horizontal combine.
+    let lanes = i64::from(compute_type(compute, true).lane_count());
+    if red.dims[last].as_int().is_some_and(|d| d < lanes) {
+        return Ok(None);
+    }
     for instr in &red.body {
         if instr.dtype.compute() != compute {
             return Ok(None);

@@ -1,0 +1,333 @@
+//! Throughput of kiln's CPU kernels next to what the memory system allows, and compile time.
+//!
+//! `cargo run --release --example kernel_bench -- [--json] [--reps N] [--only NAME] [--clif]`
+//!
+//! In one process, on 16M-element f32 tensors, it measures a memcpy (`copy_from_slice`) and a
+//! STREAM triad (`a = b + 1.5*c`) in plain Rust over rayon's pool, then kiln's fused
+//! `sigmoid(relu(x*y + z))*2 - 1` and `x + y` (into preallocated outputs with `run_into`, and
+//! with fresh outputs per call with `run`: the `/alloc` rows), `max_pool2d(k=3, s=2, p=1)` and
+//! `adaptive_avg_pool2d(., [7, 7])` on (32, 64, 112, 112), and the compile time (graph to
+//! callable kernels, no cache) of the seed's small graphs. Throughput counts bytes read plus
+//! bytes written; every figure is the median of several runs after a warm-up, since the
+//! machine is small, shared and noisy.
+use std::time::Instant;
+
+use kiln::{CompileOptions, Compiler, DynamicPolicy, Tensor};
+use rayon::prelude::*;
+use serde_json::json;
+
+const ELEMENTWISE_N: usize = 1 << 24;
+const POOL_SHAPE: [usize; 4] = [32, 64, 112, 112];
+/// Elements per rayon task in the plain-Rust reference loops.
+const REFERENCE_CHUNK: usize = 1 << 16;
+
+struct Options {
+    json: bool,
+    reps: usize,
+    only: Option<String>,
+    /// Print the CLIF of each selected case's kernels instead of timing them.
+    clif: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        json: false,
+        reps: 9,
+        only: None,
+        clif: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--json" => opts.json = true,
+            "--clif" => opts.clif = true,
+            "--reps" => {
+                let v = args.next().ok_or("--reps needs a number")?;
+                opts.reps = v
+                    .parse::<usize>()
+                    .map_err(|e| format!("--reps {v}: {e}"))?
+                    .max(1);
+            }
+            "--only" => opts.only = Some(args.next().ok_or("--only needs a case name")?),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(opts)
+}
+
+/// Median seconds of `reps` calls of `f`, after two warm-up calls.
+fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    f();
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Deterministic pseudo-random data in [-1, 1), generated in parallel.
+fn data(shape: &[usize], seed: u64) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut values = vec![0f32; n];
+    values
+        .par_chunks_mut(REFERENCE_CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let mut state = seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            for v in chunk {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                *v = ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+            }
+        });
+    Tensor::from_f32(shape, &values)
+}
+
+fn gbps(bytes: usize, secs: f64) -> f64 {
+    bytes as f64 / secs / 1e9
+}
+
+struct Reference {
+    copy_gbps: f64,
+    triad_gbps: f64,
+}
+
+fn reference(reps: usize) -> Reference {
+    let n = ELEMENTWISE_N;
+    let src = vec![1.0f32; n];
+    let c = vec![2.0f32; n];
+    let mut dst = vec![0.0f32; n];
+    let copy = median_secs(reps, || {
+        dst.par_chunks_mut(REFERENCE_CHUNK)
+            .zip(src.par_chunks(REFERENCE_CHUNK))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+    });
+    let triad = median_secs(reps, || {
+        dst.par_chunks_mut(REFERENCE_CHUNK)
+            .zip(src.par_chunks(REFERENCE_CHUNK))
+            .zip(c.par_chunks(REFERENCE_CHUNK))
+            .for_each(|((a, b), c)| {
+                for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
+                    *a = b + 1.5 * c;
+                }
+            });
+    });
+    std::hint::black_box(&dst);
+    Reference {
+        copy_gbps: gbps(2 * 4 * n, copy),
+        triad_gbps: gbps(3 * 4 * n, triad),
+    }
+}
+
+struct Case {
+    name: &'static str,
+    graph: &'static str,
+    shapes: Vec<Vec<usize>>,
+    /// Compared with the triad (elementwise) or with memcpy (pooling).
+    against_triad: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let side = 1usize << 12; // 4096 x 4096 = 16M elements
+    vec![
+        Case {
+            name: "fused_sigmoid_relu",
+            graph: "graph fused\ninput x: f32[N, D]\ninput y: f32[N, D]\ninput z: f32[1, D]\n\
+                    xy = mul(x, y)\ns = add(xy, z)\nr = relu(s)\ng = sigmoid(r)\n\
+                    t = mul(g, 2.0)\nout = sub(t, 1.0)\noutput out\n",
+            shapes: vec![vec![side, side], vec![side, side], vec![1, side]],
+            against_triad: true,
+        },
+        Case {
+            name: "add",
+            graph: "graph add\ninput x: f32[N]\ninput y: f32[N]\nz = add(x, y)\noutput z\n",
+            shapes: vec![vec![ELEMENTWISE_N], vec![ELEMENTWISE_N]],
+            against_triad: true,
+        },
+        Case {
+            name: "max_pool2d_k3s2p1",
+            graph: "graph mp\ninput x: f32[N, C, H, W]\n\
+                    y = max_pool2d(x, kernel_size=3, stride=2, padding=1)\noutput y\n",
+            shapes: vec![POOL_SHAPE.to_vec()],
+            against_triad: false,
+        },
+        Case {
+            name: "adaptive_avg_pool2d_7x7",
+            graph: "graph ap\ninput x: f32[N, C, H, W]\n\
+                    y = adaptive_avg_pool2d(x, [7, 7])\noutput y\n",
+            shapes: vec![POOL_SHAPE.to_vec()],
+            against_triad: false,
+        },
+    ]
+}
+
+/// The seed's small graphs and their input shapes, for compile time.
+fn seed_graphs() -> Vec<(&'static str, &'static str, Vec<Vec<i64>>)> {
+    vec![
+        (
+            "seed_add2",
+            "graph add2\ninput x: f32[N, M]\ninput y: f32[P, Q]\na = add(x, x)\nb = add(y, y)\n\
+             output a, b\n",
+            vec![vec![4, 5], vec![6, 7]],
+        ),
+        (
+            "seed_mul",
+            "graph mul\ninput x: f32[N]\ninput y: f32[N]\nz = mul(x, y)\noutput z\n",
+            vec![vec![64], vec![64]],
+        ),
+        (
+            "seed_adaptive_5x7",
+            "graph adaptive\ninput x: f32[N, C, H, W]\ny = adaptive_avg_pool2d(x, [5, 7])\n\
+             output y\n",
+            vec![vec![1, 64, 8, 9]],
+        ),
+    ]
+}
+
+/// Median milliseconds from graph to callable kernels (no cache, fresh specialisation).
+fn compile_ms(
+    src: &str,
+    shapes: &[Vec<i64>],
+    reps: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let graph = kiln::parse(src)?;
+    let compiler = Compiler::new(
+        CompileOptions::default()
+            .no_cache()
+            .dynamic(DynamicPolicy::Static),
+    );
+    let f = compiler.compile(&graph)?;
+    let mut failure = None;
+    let secs = median_secs(reps, || {
+        f.reset();
+        if let Err(e) = f.prepare(shapes) {
+            failure = Some(e);
+        }
+    });
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(secs * 1e3),
+    }
+}
+
+fn emit(opts: &Options, row: serde_json::Value) {
+    if opts.json {
+        println!("{row}");
+    } else {
+        let case = row["case"].as_str().unwrap_or("?");
+        let gbps = row["gbps"]
+            .as_f64()
+            .map_or(String::new(), |g| format!("{g:7.2} GB/s"));
+        let ratio = ["ratio_to_triad", "ratio_to_copy"]
+            .iter()
+            .find_map(|k| row[*k].as_f64().map(|r| format!("  {r:.2}x {}", &k[9..])))
+            .unwrap_or_default();
+        let ms = row["compile_ms"]
+            .as_f64()
+            .map_or(String::new(), |m| format!("  compile {m:.2} ms"));
+        println!("{case:<34}{gbps}{ratio}{ms}");
+    }
+}
+
+fn run_case(
+    opts: &Options,
+    case: &Case,
+    refs: &Reference,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let graph = kiln::parse(case.graph)?;
+    // Pooling specialises H and W (adaptive pooling needs them static): compile the benchmark
+    // shapes statically, as PyTorch would on the first call.
+    let compiler = Compiler::new(
+        CompileOptions::default()
+            .no_cache()
+            .dynamic(DynamicPolicy::Static),
+    );
+    let f = compiler.compile(&graph)?;
+    let inputs: Vec<Tensor> = case
+        .shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| data(s, i as u64 + 1))
+        .collect();
+    let refs_in: Vec<&Tensor> = inputs.iter().collect();
+    let shapes: Vec<Vec<i64>> = case
+        .shapes
+        .iter()
+        .map(|s| s.iter().map(|&d| d as i64).collect())
+        .collect();
+    let report = f.prepare(&shapes)?;
+    if opts.clif {
+        println!("{}", kiln_cpu::emit_clif(f.executable(&shapes)?.program()));
+        return Ok(());
+    }
+    let mut outputs = f.run(&refs_in)?;
+    let bytes = inputs.iter().map(|t| t.data.len()).sum::<usize>()
+        + outputs.iter().map(|t| t.data.len()).sum::<usize>();
+    let (reference, key) = if case.against_triad {
+        (refs.triad_gbps, "ratio_to_triad")
+    } else {
+        (refs.copy_gbps, "ratio_to_copy")
+    };
+    let mut failure = None;
+    let secs = median_secs(opts.reps, || {
+        if let Err(e) = f.run_into(&refs_in, &mut outputs) {
+            failure = Some(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let g = gbps(bytes, secs);
+    emit(
+        opts,
+        json!({"case": case.name, "gbps": g, key: g / reference, "compile_ms": report.compile_ms}),
+    );
+    if case.against_triad {
+        let secs = median_secs(opts.reps, || match f.run(&refs_in) {
+            Ok(out) => drop(std::hint::black_box(out)),
+            Err(e) => failure = Some(e),
+        });
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        let g = gbps(bytes, secs);
+        emit(
+            opts,
+            json!({"case": format!("{}/alloc", case.name), "gbps": g, key: g / reference,
+                   "compile_ms": report.compile_ms}),
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let opts = parse_args()?;
+    let wanted = |name: &str| opts.only.as_deref().is_none_or(|o| name.contains(o));
+    let refs = reference(opts.reps);
+    let threads = rayon::current_num_threads();
+    emit(
+        &opts,
+        json!({"case": "memcpy", "gbps": refs.copy_gbps, "ratio_to_copy": 1.0, "threads": threads}),
+    );
+    emit(
+        &opts,
+        json!({"case": "triad", "gbps": refs.triad_gbps, "ratio_to_triad": 1.0, "threads": threads}),
+    );
+    for case in cases().iter().filter(|c| wanted(c.name)) {
+        run_case(&opts, case, &refs)?;
+    }
+    for (name, src, shapes) in seed_graphs() {
+        let case = format!("compile/{name}");
+        if wanted(&case) {
+            let ms = compile_ms(src, &shapes, opts.reps.max(15))?;
+            emit(&opts, json!({"case": case, "compile_ms": ms}));
+        }
+    }
+    Ok(())
+}
