@@ -137,7 +137,11 @@ fn cuda_guards_static_bounds_and_clear() {
             Outcome::GuardMiss
         };
         assert_eq!(f.last_report().unwrap().outcome, expected, "{s:?}");
-        assert_eq!(out, kiln_ir::interpret(&graph, &[x]).unwrap());
+        // Window sums run in f32 on the GPU and in f64 in the interpreter.
+        let want = kiln_ir::interpret(&graph, &[x]).unwrap();
+        for (a, b) in out[0].to_f64().iter().zip(want[0].to_f64()) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{s:?}: {a} vs {b}");
+        }
     }
     for s in &shapes {
         f.reset();
