@@ -18,7 +18,7 @@ const VERIFIER: &str = "kill-verifier";
 /// Sizes the verifier compiles; victims compile these and more.
 const VERIFIED_SIZES: [usize; 4] = [2, 3, 5, 8];
 
-/// Compiles every graph at ever new static shapes until killed (or at 60 sizes), so that a
+/// Compiles every graph at ever new static shapes until killed (or at 300 sizes), so that a
 /// kill lands in any phase of the cache path.
 #[test]
 fn child_kill_victim() {
@@ -35,7 +35,7 @@ fn child_kill_victim() {
         .map(|i| compiler.compile(&graph(i)).expect("compile"))
         .collect();
     let mut rng = Rng(seed | 1);
-    for step in 0..60 {
+    for step in 0..300 {
         // Half the time a shape the verifier will need, so that victims and verifiers race
         // for the same keys; otherwise a new one.
         let size = if rng.below(2) == 0 {
@@ -115,7 +115,7 @@ fn killed_writers_never_block_or_damage_the_cache() {
             std::thread::sleep(Duration::from_millis(20 + rng.below(400)));
             match victim.try_wait().expect("poll a victim") {
                 Some(status) => {
-                    // Finished its 60 sizes before the kill came: it must have succeeded.
+                    // Finished its 300 sizes before the kill came: it must have succeeded.
                     assert!(status.success(), "victim failed on its own: {status}");
                     exited += 1;
                 }

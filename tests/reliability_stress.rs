@@ -193,7 +193,7 @@ fn processes_compile_each_specialisation_once() {
     );
     assert_eq!(verify.ok, compiled as u64);
     eprintln!(
-        "stress: {processes} processes x {rounds} rounds x {per_process} calls = {} calls in \
+        "stress: {processes} processes x {per_process} calls ({rounds} rounds) = {} calls in \
          {:.1} s; {compiled} specialisations compiled once each, {hits} hits, 0 corrupt, 0 \
          temporary files left",
         lines.len(),
