@@ -258,7 +258,6 @@ fn a_full_file_system_counts_write_errors() {
 /// cache up, loads the artifact again and pushes one more specialisation (growing without
 /// bound). Un-ignore once fixed.
 #[test]
-#[ignore = "driver bug: static specialisations are never reused in memory (see the doc comment)"]
 fn repeated_static_calls_are_served_from_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let c = Compiler::new(

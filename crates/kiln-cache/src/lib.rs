@@ -18,6 +18,7 @@ mod cache;
 mod codec;
 mod config;
 mod counters;
+mod discard;
 mod disk;
 mod entry;
 mod error;

@@ -50,32 +50,33 @@ pub struct CompiledFunction {
     state: Mutex<State>,
 }
 
-/// Whether concrete `shapes` fit specialised shapes, and the symbol values if so.
-fn bind_fast(spec: &[Vec<Expr>], shapes: &[Vec<i64>]) -> Option<Bindings> {
+/// Whether concrete `shapes` fit specialised shapes: ranks and constant dims equal, and each
+/// symbol taking one value wherever it occurs.
+fn fits(spec: &[Vec<Expr>], shapes: &[Vec<i64>]) -> bool {
     let mut b = Bindings::new();
     if spec.len() != shapes.len() {
-        return None;
+        return false;
     }
     for (dims, shape) in spec.iter().zip(shapes) {
         if dims.len() != shape.len() {
-            return None;
+            return false;
         }
         for (e, &v) in dims.iter().zip(shape) {
             if let Some(c) = e.as_int() {
                 if c != v {
-                    return None;
+                    return false;
                 }
             } else {
-                let s = e.as_sym()?;
+                let Some(s) = e.as_sym() else { return false };
                 match b.get(s) {
-                    Some(x) if x != v => return None,
+                    Some(x) if x != v => return false,
                     Some(_) => {}
                     None => b.insert(s, v),
                 }
             }
         }
     }
-    Some(b)
+    true
 }
 
 impl CompiledFunction {
@@ -166,14 +167,16 @@ impl CompiledFunction {
         shapes: &[Vec<i64>],
     ) -> Result<(Arc<Specialization>, CompileReport), KilnError> {
         let mut st = self.state();
-        for spec in &st.specs {
-            let fits =
-                bind_fast(&spec.inputs, shapes).is_some_and(|b| spec.guards.eval(&b) == Ok(true));
-            if fits {
-                self.count(&Outcome::Memory);
-                let mut report = spec.report.clone();
-                report.outcome = Outcome::Memory;
-                return Ok((spec.clone(), report));
+        // Guards may name symbols that a specialisation fixed to constants (`N == 4`), so they
+        // are evaluated on every declared symbol's value, not only on the symbolic ones.
+        if let Ok(values) = bind_symbols(&self.decls, shapes) {
+            for spec in &st.specs {
+                if fits(&spec.inputs, shapes) && spec.guards.eval(&values) == Ok(true) {
+                    self.count(&Outcome::Memory);
+                    let mut report = spec.report.clone();
+                    report.outcome = Outcome::Memory;
+                    return Ok((spec.clone(), report));
+                }
             }
         }
         let spec = Arc::new(self.build(&mut st, shapes)?);
@@ -265,21 +268,20 @@ impl CompiledFunction {
         };
         let hints = env.hints();
         let mut loaded = None;
-        let lookup = cache.get(&cache_key, &header, &mut |entry: &Entry| {
-            if entry.guards.eval(&hints) != Ok(true) {
-                return false;
+        // Guards are evaluated on the hints first (no side effects, and from the key's guard
+        // index, so only an admitted entry is read); only then is its code loaded.
+        let mut admit = |guards: &GuardSet| guards.eval(&hints) == Ok(true);
+        let mut accept = |entry: &Entry| match backend::load(backend_kind, &entry.artifact) {
+            Ok(exec) => {
+                loaded = Some(exec);
+                true
             }
-            match backend::load(backend_kind, &entry.artifact) {
-                Ok(exec) => {
-                    loaded = Some(exec);
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(target: "kiln", "cache entry under key {cache_key} cannot be loaded, recompiling: {e}");
-                    false
-                }
+            Err(e) => {
+                cache.discard(entry, &e.to_string());
+                false
             }
-        });
+        };
+        let lookup = cache.get_guarded(&cache_key, &header, &mut admit, &mut accept);
         let outcome = match lookup {
             Lookup::Hit(entry) => {
                 for c in entry.guards.conds() {
