@@ -251,12 +251,10 @@ fn a_full_file_system_counts_write_errors() {
     assert_eq!(call(&g, &inputs_g, "stored"), Outcome::Hit);
 }
 
-/// Driver bug (crates/kiln/src/function.rs, `specialize`): a specialisation whose guards name
-/// a symbol that `bind_fast` does not bind (every static one: `N == 4`; dynamic ones with a
-/// size-1 dim: `N == 1`) never matches in memory, because its guards evaluate to
-/// `Err(Unbound)`. Every later `run` with the same shapes then takes the key lock, looks the
-/// cache up, loads the artifact again and pushes one more specialisation (growing without
-/// bound). Un-ignore once fixed.
+/// A specialisation whose guards name symbols it fixed to constants (every static one:
+/// `N == 4`; dynamic ones with a size-1 dim: `N == 1`) must still be found in memory: otherwise
+/// every later `run` with the same shapes would take the key lock, look the cache up, load the
+/// artifact again and push one more specialisation, growing without bound.
 #[test]
 fn repeated_static_calls_are_served_from_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
