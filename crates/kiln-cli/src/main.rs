@@ -1,6 +1,7 @@
 //! The `kiln` binary: run and compile `.kiln` graphs through the guarded cache, and inspect the cache.
 //!
 //! Errors print one line `kiln: error: ...` and exit with code 1; usage errors exit with 2.
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,6 +23,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -6,9 +6,7 @@ use kiln::{Compiler, Tensor};
 use serde_json::json;
 
 use crate::cli::RunArgs;
-use crate::common::{
-    by_input_order, compile_options, dims_text, load_graph, short, split_assignment,
-};
+use crate::common::{by_input_order, compile_options, load_graph, short, split_assignment};
 use crate::error::{CliError, CliResult};
 use crate::npy;
 
@@ -114,7 +112,7 @@ pub fn run(args: RunArgs) -> CliResult<()> {
             .get(i)
             .map(|p| format!(" -> {}", p.display()))
             .unwrap_or_else(|| format!(" {}", preview(t)));
-        println!("  {name}: {}[{}]{place}", t.dtype, dims_text(&t.shape));
+        println!("  {name}: {}{:?}{place}", t.dtype, t.shape);
     }
     Ok(())
 }
