@@ -10,6 +10,7 @@
 //! read-modify-write under no lock, so two concurrent puts can drop one record; the next
 //! lookup that reads that entry in full restores it.
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use kiln_shape::GuardSet;
 use serde::{Deserialize, Serialize};
@@ -30,10 +31,36 @@ pub(crate) struct IndexRecord {
     pub guards: GuardSet,
 }
 
+type Records = Arc<HashMap<String, IndexRecord>>;
+
 /// The decoded index of one key, by entry name.
 #[derive(Debug, Default)]
 pub(crate) struct GuardIndex {
-    records: HashMap<String, IndexRecord>,
+    records: Records,
+}
+
+/// Indexes decoded in this process, with the exact bytes they were decoded from: a lookup
+/// still reads the index file (a few µs) but decodes its 100 guard sets (tens of µs) only
+/// when the bytes changed. Comparing bytes, not timestamps, makes a stale memo impossible.
+static DECODED: Mutex<Option<HashMap<CacheKey, (Vec<u8>, Records)>>> = Mutex::new(None);
+/// Keys memoized at most; the memo is dropped when full (simple, and rare).
+const MAX_DECODED: usize = 1024;
+
+fn decoded(key: &CacheKey, bytes: &[u8]) -> Option<Records> {
+    let memo = DECODED.lock().ok()?;
+    let (seen, records) = memo.as_ref()?.get(key)?;
+    (seen.as_slice() == bytes).then(|| records.clone())
+}
+
+fn remember(key: &CacheKey, bytes: Vec<u8>, records: &Records) {
+    let Ok(mut memo) = DECODED.lock() else {
+        return;
+    };
+    let memo = memo.get_or_insert_with(HashMap::new);
+    if memo.len() >= MAX_DECODED {
+        memo.clear();
+    }
+    memo.insert(*key, (bytes, records.clone()));
 }
 
 impl GuardIndex {
@@ -47,13 +74,18 @@ impl GuardIndex {
                 return GuardIndex::default();
             }
         };
-        let records = decode(&bytes).unwrap_or_else(|| {
-            tracing::debug!("kiln cache: guard index of {key} undecodable, ignored");
-            Vec::new()
-        });
-        GuardIndex {
-            records: records.into_iter().map(|r| (r.name.clone(), r)).collect(),
+        if let Some(records) = decoded(key, &bytes) {
+            return GuardIndex { records };
         }
+        let records: Records = Arc::new(match decode(&bytes) {
+            Some(records) => records.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            None => {
+                tracing::debug!("kiln cache: guard index of {key} undecodable, ignored");
+                HashMap::new()
+            }
+        });
+        remember(key, bytes, &records);
+        GuardIndex { records }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&IndexRecord> {
@@ -61,7 +93,7 @@ impl GuardIndex {
     }
 
     pub(crate) fn insert(&mut self, record: IndexRecord) {
-        self.records.insert(record.name.clone(), record);
+        Arc::make_mut(&mut self.records).insert(record.name.clone(), record);
     }
 
     /// Writes the records of the names in `listed` (sorted) as the key's index.
