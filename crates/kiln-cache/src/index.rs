@@ -32,6 +32,8 @@ pub(crate) struct IndexRecord {
 }
 
 type Records = Arc<HashMap<String, IndexRecord>>;
+/// Per key: the index bytes and what they decoded to.
+type DecodedMemo = HashMap<CacheKey, (Vec<u8>, Records)>;
 
 /// The decoded index of one key, by entry name.
 #[derive(Debug, Default)]
@@ -42,7 +44,7 @@ pub(crate) struct GuardIndex {
 /// Indexes decoded in this process, with the exact bytes they were decoded from: a lookup
 /// still reads the index file (a few µs) but decodes its 100 guard sets (tens of µs) only
 /// when the bytes changed. Comparing bytes, not timestamps, makes a stale memo impossible.
-static DECODED: Mutex<Option<HashMap<CacheKey, (Vec<u8>, Records)>>> = Mutex::new(None);
+static DECODED: Mutex<Option<DecodedMemo>> = Mutex::new(None);
 /// Keys memoized at most; the memo is dropped when full (simple, and rare).
 const MAX_DECODED: usize = 1024;
 
