@@ -147,7 +147,6 @@ fn guards_static_bounds_of_adaptive_pooling() {
 }
 
 #[test]
-#[ignore = "driver bug: in-memory guards are evaluated without the fixed dims' symbols (see cache_load)"]
 fn auto_policy_makes_a_changing_symbol_dynamic() {
     let dir = tempfile::tempdir().unwrap();
     let c = compiler(dir.path(), DynamicPolicy::Auto);
