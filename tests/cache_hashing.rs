@@ -62,7 +62,6 @@ fn how_the_graph_is_written_does_not_change_the_key() {
 }
 
 #[test]
-#[ignore = "kiln-ir bug: canon::normalize must sort the dims of Op::Reduce"]
 fn order_of_a_set_argument_does_not_change_the_key() {
     // The reduced dims are a set (the seed's set-valued kwarg): [3, 2] is [2, 3].
     let dir = tempfile::tempdir().unwrap();
