@@ -1,6 +1,10 @@
 //! Throughput of kiln's CPU kernels next to what the memory system allows, and compile time.
 //!
-//! `cargo run --release --example kernel_bench -- [--json] [--reps N] [--only NAME] [--clif]`
+//! `cargo run --release --example kernel_bench -- [--json] [--reps N] [--only NAME] [--clif]
+//! [--code DIR]`
+//!
+//! `--code DIR` writes each selected case's kernels' machine code to `DIR/<case>.<kernel>.bin`
+//! (read it with `objdump -D -b binary -m i386:x86-64 FILE`).
 //!
 //! In one process, on 16M-element f32 tensors, it measures a memcpy (`copy_from_slice`) and a
 //! STREAM triad (`a = b + 1.5*c`) in plain Rust over rayon's pool, then kiln's fused
@@ -27,6 +31,8 @@ struct Options {
     only: Option<String>,
     /// Print the CLIF of each selected case's kernels instead of timing them.
     clif: bool,
+    /// Write the machine code of each selected case's kernels into this directory instead.
+    code_dir: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -35,6 +41,7 @@ fn parse_args() -> Result<Options, String> {
         reps: 9,
         only: None,
         clif: false,
+        code_dir: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -48,6 +55,7 @@ fn parse_args() -> Result<Options, String> {
                     .map_err(|e| format!("--reps {v}: {e}"))?
                     .max(1);
             }
+            "--code" => opts.code_dir = Some(args.next().ok_or("--code needs a directory")?),
             "--only" => opts.only = Some(args.next().ok_or("--only needs a case name")?),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -264,6 +272,14 @@ fn run_case(
     let report = f.prepare(&shapes)?;
     if opts.clif {
         println!("{}", kiln_cpu::emit_clif(f.executable(&shapes)?.program()));
+        return Ok(());
+    }
+    if let Some(dir) = &opts.code_dir {
+        let (_, artifact) = kiln_cpu::compile(f.executable(&shapes)?.program())?;
+        std::fs::create_dir_all(dir)?;
+        for k in &artifact.kernels {
+            std::fs::write(format!("{dir}/{}.{}.bin", case.name, k.name), &k.code)?;
+        }
         return Ok(());
     }
     let mut outputs = f.run(&refs_in)?;

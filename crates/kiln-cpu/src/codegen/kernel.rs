@@ -159,9 +159,17 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         let stores = self.row_accesses(&k, &inner, false)?;
         let mut tail_start = col;
         if let Some(compute) = simd {
+            // Two vectors per iteration: two independent dependency chains for the out-of-order
+            // core (a fused exp/sigmoid chain is ~40 operations deep), then one more vector.
             let lanes: i64 = if compute == DType::F64 { 2 } else { 4 };
+            let limit2 = self.b.ins().iadd_imm_s(col_end, -(2 * lanes - 1));
+            let rest = self.counted_loop(col, limit2, 2 * lanes, &mut |s: &mut Self, i| {
+                s.emit_point(&k, &inner, i, &loads, &stores, true)?;
+                let next = s.b.ins().iadd_imm_s(i, lanes);
+                s.emit_point(&k, &inner, next, &loads, &stores, true)
+            })?;
             let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
-            tail_start = self.counted_loop(col, limit, lanes, &mut |s: &mut Self, i| {
+            tail_start = self.counted_loop(rest, limit, lanes, &mut |s: &mut Self, i| {
                 s.emit_point(&k, &inner, i, &loads, &stores, true)
             })?;
         }
@@ -349,11 +357,26 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                     let a = get(&vals, *a)?;
                     ops::unary(self.b, *op, a, ty, instr.dtype == DType::Bool)?
                 }
-                ScalarOp::Binary(op, a, c) => {
-                    let a = get(&vals, *a)?;
-                    let c = get(&vals, *c)?;
+                ScalarOp::Binary(op, a_id, c_id) => {
+                    let a = get(&vals, *a_id)?;
+                    let c = get(&vals, *c_id)?;
                     let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
-                    ops::binary(self.b, *op, a, c, ty)?
+                    let non_nan_const = |id: u32| {
+                        instrs
+                            .get(id as usize)
+                            .is_some_and(|i| matches!(i.op, ScalarOp::Const(v) if !v.is_nan()))
+                    };
+                    let cheap = if non_nan_const(*c_id) {
+                        ops::extremum_with_constant(self.b, *op, a, c)
+                    } else if non_nan_const(*a_id) {
+                        ops::extremum_with_constant(self.b, *op, c, a)
+                    } else {
+                        None
+                    };
+                    match cheap {
+                        Some(v) => ops::convert(self.b, v, ty),
+                        None => ops::binary(self.b, *op, a, c, ty)?,
+                    }
                 }
                 ScalarOp::Select(c, a, x) => {
                     let c = get(&vals, *c)?;

@@ -104,10 +104,11 @@ pub(crate) fn unary(
         UnaryOp::Cos => mathops::cos(b, x)?,
         UnaryOp::Tanh => mathops::tanh(b, x)?,
         UnaryOp::Sigmoid => mathops::sigmoid(b, x)?,
-        // clamp_min(x, 0): Cranelift's fmax propagates NaN and orders -0.0 below +0.0.
+        // clamp_min(x, 0) as PyTorch's vectorised CPU kernel computes it, `x < 0 ? 0 : x`:
+        // NaN compares false and propagates, -0.0 stays -0.0 (equal to 0). One `maxps`.
         UnaryOp::Relu => {
             let zero = fconst(b, ty, 0.0);
-            b.ins().fmax(x, zero)
+            max_with_non_nan(b, x, zero)
         }
         UnaryOp::Silu => {
             let s = mathops::sigmoid(b, x)?;
@@ -153,6 +154,35 @@ pub(crate) fn unary(
     } else {
         v
     })
+}
+
+/// `x < c ? c : x`: maximum with a non-NaN `c` (a constant) that propagates a NaN `x`;
+/// a single `maxps`/`maxss` on x86 where `fmax` needs a NaN-propagating sequence.
+pub(crate) fn max_with_non_nan(b: &mut FunctionBuilder, x: Value, c: Value) -> Value {
+    let m = b.ins().fcmp(FloatCC::LessThan, x, c);
+    select(b, m, c, x)
+}
+
+/// `c < x ? c : x`: minimum with a non-NaN `c` that propagates a NaN `x` (one `minps`).
+pub(crate) fn min_with_non_nan(b: &mut FunctionBuilder, x: Value, c: Value) -> Value {
+    let m = b.ins().fcmp(FloatCC::LessThan, c, x);
+    select(b, m, c, x)
+}
+
+/// `maximum`/`minimum` of `value` and a non-NaN `constant` (either operand order: both ops
+/// are commutative up to the sign of zero): only `value` can be NaN, so one compare+select
+/// does. `None` for other ops.
+pub(crate) fn extremum_with_constant(
+    b: &mut FunctionBuilder,
+    op: BinaryOp,
+    value: Value,
+    constant: Value,
+) -> Option<Value> {
+    match op {
+        BinaryOp::Maximum => Some(max_with_non_nan(b, value, constant)),
+        BinaryOp::Minimum => Some(min_with_non_nan(b, value, constant)),
+        _ => None,
+    }
 }
 
 /// `x op y`; the operands share a type, the result has `out_ty` (comparisons of f64 operands

@@ -4,7 +4,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
-use super::exp_log::exp_lanes;
+use super::exp_log::{exp_lanes, exp_nonpositive_lanes};
 use super::lanes::{Lanes, select};
 
 /// Cephes `tanhf` odd polynomial for |x| < 0.625: tanh(x) = x + x z P(z), z = x^2.
@@ -67,9 +67,10 @@ pub(crate) fn tanh_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
 /// overflows, so large |x| neither loses accuracy (tiny results keep full relative
 /// precision, subnormals included) nor makes inf/inf.
 pub(crate) fn sigmoid_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
-    let ax = b.ins().fabs(x);
-    let neg_ax = b.ins().fneg(ax);
-    let e = exp_lanes(b, l, neg_ax);
+    // -|x| is x with the sign bit set: one `orps`.
+    let neg_zero = l.fconst(b, -0.0);
+    let neg_ax = b.ins().bor(x, neg_zero);
+    let e = exp_nonpositive_lanes(b, l, neg_ax);
     let one = l.fconst(b, 1.0);
     let denom = b.ins().fadd(one, e);
     let zero = l.fconst(b, 0.0);

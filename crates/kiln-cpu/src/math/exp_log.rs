@@ -38,6 +38,11 @@ pub(crate) fn exp_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
     exp_with_tail(b, l, x, None)
 }
 
+/// e^x for x <= 0 (or NaN): skips the upper clamp (sigmoid's e^-|x|).
+pub(crate) fn exp_nonpositive_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
+    exp_clamped(b, l, x, None, false)
+}
+
 /// e^(x + tail) for a small correction `tail` (|tail| << ulp(x) scale), used by `pow`.
 pub(crate) fn exp_with_tail(
     b: &mut FunctionBuilder,
@@ -45,18 +50,34 @@ pub(crate) fn exp_with_tail(
     x: Value,
     tail: Option<Value>,
 ) -> Value {
+    exp_clamped(b, l, x, tail, true)
+}
+
+/// e^(x + tail); `clamp_above`: false when the caller guarantees x <= 0.
+fn exp_clamped(
+    b: &mut FunctionBuilder,
+    l: Lanes,
+    x: Value,
+    tail: Option<Value>,
+    clamp_above: bool,
+) -> Value {
     // Clamp so that k stays small enough for the two-step scaling below; the clamped
     // bounds are far past overflow/underflow, so the result still saturates to inf / 0.
-    // fmin/fmax propagate NaN.
+    // The clamps are compare+select (one minps/maxps each): a NaN lane compares false,
+    // stays NaN and propagates through the polynomial and the scaling.
     let (lo, hi) = if l.is_f64() {
         (-760.0, 720.0)
     } else {
         (-110.0, 100.0)
     };
+    let x = if clamp_above {
+        let hi = l.fconst(b, hi);
+        l.min_with_non_nan(b, x, hi)
+    } else {
+        x
+    };
     let lo = l.fconst(b, lo);
-    let hi = l.fconst(b, hi);
-    let clamped = b.ins().fmin(x, hi);
-    let x = b.ins().fmax(clamped, lo);
+    let x = l.max_with_non_nan(b, x, lo);
 
     let log2e = l.fconst(b, LOG2E);
     let scaled = b.ins().fmul(x, log2e);

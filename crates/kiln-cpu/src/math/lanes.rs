@@ -173,6 +173,21 @@ impl Lanes {
         (as_float, as_int)
     }
 
+    /// `c < x ? c : x`: the minimum of `x` and a non-NaN `c` (a constant) that keeps a NaN
+    /// `x` (it compares false). One `minps`/`minss` on x86, unlike `fmin`'s NaN-propagating
+    /// sequence: the operand order is the one Cranelift's x86 lowering matches.
+    pub fn min_with_non_nan(self, b: &mut FunctionBuilder, x: Value, c: Value) -> Value {
+        let c_is_less = b.ins().fcmp(FloatCC::LessThan, c, x);
+        select(b, c_is_less, c, x)
+    }
+
+    /// `x < c ? c : x`: the maximum of `x` and a non-NaN `c` that keeps a NaN `x`; one
+    /// `maxps`/`maxss` on x86.
+    pub fn max_with_non_nan(self, b: &mut FunctionBuilder, x: Value, c: Value) -> Value {
+        let x_is_less = b.ins().fcmp(FloatCC::LessThan, x, c);
+        select(b, x_is_less, c, x)
+    }
+
     /// Lane mask of `x cc y` (I8 for scalars, an integer vector for vectors).
     pub fn fcmp(self, b: &mut FunctionBuilder, cc: FloatCC, x: Value, y: Value) -> Value {
         b.ins().fcmp(cc, x, y)
