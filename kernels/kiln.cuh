@@ -169,29 +169,63 @@ __device__ __forceinline__ long long kiln_imin(long long a, long long b) { retur
 __device__ __forceinline__ int kiln_imax(int a, int b) { return a > b ? a : b; }
 __device__ __forceinline__ long long kiln_imax(long long a, long long b) { return a > b ? a : b; }
 
-// ---- Warp reductions (the warp-per-row reduction kernels) ----------------------------------
+// ---- Warp and block reductions (the block-per-output reduction kernels) -------------------
+// One functor per ReduceKind; max/min propagate NaN like the serial loop, so the combine order
+// of the tree does not change which values come out.
 
-__device__ __forceinline__ float kiln_warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+struct kiln_sum_op {
+  template <class T> __device__ __forceinline__ static T apply(T a, T b) { return a + b; }
+};
+struct kiln_max_op {
+  template <class T> __device__ __forceinline__ static T apply(T a, T b) { return kiln_max(a, b); }
+};
+struct kiln_min_op {
+  template <class T> __device__ __forceinline__ static T apply(T a, T b) { return kiln_min(a, b); }
+};
+
+// Tree reduction of a full warp: lane 0 ends with the combination of all 32 lanes' values.
+template <class Op, class T>
+__device__ __forceinline__ T kiln_warp_reduce(T v) {
+  for (int o = 16; o > 0; o >>= 1) v = Op::apply(v, __shfl_down_sync(0xffffffffu, v, o));
   return v;
 }
-__device__ __forceinline__ double kiln_warp_sum(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+
+// Reduces `v` over the whole block; the result is valid in thread 0 only. Every thread of the
+// block must call it (it synchronises), blockDim.x must be a multiple of 32 and at most 1024;
+// `scratch` is a __shared__ array of 32 values, reusable by the next call (the first barrier
+// keeps a new call from overwriting values the previous one is still reading).
+template <class Op, class T>
+__device__ __forceinline__ T kiln_block_reduce(T v, T identity, T* scratch) {
+  const unsigned lane = threadIdx.x & 31u;
+  const unsigned warp = threadIdx.x >> 5;
+  v = kiln_warp_reduce<Op>(v);
+  __syncthreads();
+  if (lane == 0u) scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0u) {
+    const unsigned warps = (blockDim.x + 31u) >> 5;
+    v = kiln_warp_reduce<Op>(lane < warps ? scratch[lane] : identity);
+  }
   return v;
 }
-__device__ __forceinline__ float kiln_warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = kiln_max(v, __shfl_down_sync(0xffffffffu, v, o));
-  return v;
+
+__device__ __forceinline__ float kiln_warp_sum(float v) { return kiln_warp_reduce<kiln_sum_op>(v); }
+__device__ __forceinline__ double kiln_warp_sum(double v) { return kiln_warp_reduce<kiln_sum_op>(v); }
+__device__ __forceinline__ float kiln_warp_max(float v) { return kiln_warp_reduce<kiln_max_op>(v); }
+__device__ __forceinline__ double kiln_warp_max(double v) { return kiln_warp_reduce<kiln_max_op>(v); }
+__device__ __forceinline__ float kiln_warp_min(float v) { return kiln_warp_reduce<kiln_min_op>(v); }
+__device__ __forceinline__ double kiln_warp_min(double v) { return kiln_warp_reduce<kiln_min_op>(v); }
+
+// ---- 16-byte vector memory access (the vectorised elementwise kernels) ----------------------
+// `lanes` elements of any storage type moved as one uint4. `global` must be 16-byte aligned
+// (the launch checks the base pointers, the kernel each offset) and `local` declared
+// __align__(16); the kernels fall back to element accesses otherwise.
+
+template <class T>
+__device__ __forceinline__ void kiln_load16(const T* global, T* local) {
+  *reinterpret_cast<uint4*>(local) = *reinterpret_cast<const uint4*>(global);
 }
-__device__ __forceinline__ double kiln_warp_max(double v) {
-  for (int o = 16; o > 0; o >>= 1) v = kiln_max(v, __shfl_down_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ float kiln_warp_min(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = kiln_min(v, __shfl_down_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ double kiln_warp_min(double v) {
-  for (int o = 16; o > 0; o >>= 1) v = kiln_min(v, __shfl_down_sync(0xffffffffu, v, o));
-  return v;
+template <class T>
+__device__ __forceinline__ void kiln_store16(T* global, const T* local) {
+  *reinterpret_cast<uint4*>(global) = *reinterpret_cast<const uint4*>(local);
 }

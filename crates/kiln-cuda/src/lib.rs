@@ -19,4 +19,4 @@ pub use artifact::{CudaArtifact, compile, target_id};
 pub use codegen::{CudaSource, generate};
 pub use error::CudaError;
 pub use nvrtc::{Arch, nvrtc_available, nvrtc_version};
-pub use runtime::{CudaDevice, CudaProgram, DeviceTensor};
+pub use runtime::{CudaDevice, CudaProgram, DeviceTensor, KernelVariant, VariantPolicy};

@@ -31,7 +31,7 @@ fn compile_all(opts: &SchedOptions) {
         let src = generate(&program).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         match compile_source(&src, &arch) {
             Ok(out) => {
-                for name in &src.kernel_names {
+                for name in &src.entries {
                     assert!(
                         out.ptx.contains(&format!(".entry {name}")),
                         "{}: PTX lacks entry {name}",
@@ -108,6 +108,7 @@ fn compile_errors_carry_the_log_and_numbered_source() {
         code: "extern \"C\" __global__ void k(float* p) {\n  p[0] = undefined_name;\n}\n".into(),
         headers: vec![],
         kernel_names: vec!["k".into()],
+        entries: vec!["k".into()],
     };
     let err = compile_source(&src, &Arch::parse("sm_90").expect("arch")).expect_err("fails");
     match &err {

@@ -6,22 +6,33 @@
 //! 2. one `long long` per program symbol, in [`Program::symbols`] order;
 //! 3. `long long n`, the number of points of the iteration space.
 //!
-//! Each thread handles points of the iteration space in a grid-stride loop, recovers the loop
-//! variables `o0..` from the linear point index, runs the reduction loop (if any) serially, then
-//! the body and the stores. Index arithmetic is `int` when the scheduler proved 32 bits enough
-//! (`index_bits == 32`), `long long` otherwise; the grid-stride counter is always `long long`
-//! so that stepping past the end cannot overflow.
+//! Every kernel has the thread-per-point shape ([`point`]): each thread handles points of the
+//! iteration space in a grid-stride loop, recovers the loop variables `o0..` from the linear
+//! point index, runs the reduction loop (if any) serially, then the body and the stores. Some
+//! kernels also get a second shape with the same parameters, which the launch picks from the
+//! bound sizes ([`KernelVariants`]): a block-per-output reduction ([`block_reduce`], C name
+//! `<name>_block`) or a 16-byte vector elementwise kernel ([`vector`], `<name>_vec`).
+//!
+//! Index arithmetic is `int` when the scheduler proved 32 bits enough (`index_bits == 32`),
+//! `long long` otherwise; grid-stride counters are always `long long` so that stepping past the
+//! end cannot overflow.
+mod block_reduce;
 mod expr;
+mod kernel;
+mod point;
 mod scalar;
+mod vector;
 
 use std::collections::BTreeSet;
 
-use kiln_sched::{BufId, Kernel, Program, ReduceKind};
+use kiln_sched::{BufId, Kernel, Program};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CudaError;
-use expr::ExprWriter;
-use scalar::{ScalarWriter, compute_type, storage_type, store_value};
+use kernel::KernelWriter;
+
+pub use block_reduce::has_block_reduce;
+pub use vector::{VECTOR_BYTES, VectorPlan, vector_plan};
 
 /// The helper header every generated unit includes, embedded so that NVRTC needs no files.
 pub const KILN_HEADER: &str = include_str!("../../../../kernels/kiln.cuh");
@@ -30,7 +41,7 @@ pub const KILN_HEADER_NAME: &str = "kiln.cuh";
 /// Threads per block of every launch (the kernels declare it in `__launch_bounds__`).
 pub const BLOCK_SIZE: u32 = 256;
 /// Bumped whenever generated code changes meaning: part of [`crate::target_id`].
-pub const CODEGEN_VERSION: u32 = 1;
+pub const CODEGEN_VERSION: u32 = 2;
 
 /// A generated translation unit and the headers it includes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,8 +51,10 @@ pub struct CudaSource {
     pub code: String,
     /// `(include name, contents)` pairs handed to NVRTC.
     pub headers: Vec<(String, String)>,
-    /// The C name of each kernel, in [`Program::kernels`] order.
+    /// The C name of each kernel's thread-per-point shape, in [`Program::kernels`] order.
     pub kernel_names: Vec<String>,
+    /// Every `__global__` function of `code`: each kernel's shapes ([`KernelVariants::names`]).
+    pub entries: Vec<String>,
 }
 
 impl CudaSource {
@@ -81,6 +94,47 @@ pub fn kernel_c_name(kernel: &Kernel) -> String {
     format!("kiln_{clean}")
 }
 
+/// The shapes generated for one kernel besides the thread-per-point one, a function of the
+/// kernel IR alone: the runtime recomputes it to find the functions of a loaded artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelVariants {
+    /// `<name>_block` exists: one block per output point.
+    pub block_reduce: bool,
+    /// `<name>_vec` exists: `lanes` consecutive points per thread, 16-byte accesses.
+    pub vector: Option<VectorPlan>,
+}
+
+impl KernelVariants {
+    pub fn of(program: &Program, kernel: &Kernel) -> KernelVariants {
+        KernelVariants {
+            block_reduce: has_block_reduce(kernel),
+            vector: vector_plan(program, kernel),
+        }
+    }
+
+    /// The C names of every shape of the kernel whose thread-per-point function is `base`.
+    pub fn names(&self, base: &str) -> Vec<String> {
+        let mut names = vec![base.to_string()];
+        if self.block_reduce {
+            names.push(block_reduce_name(base));
+        }
+        if self.vector.is_some() {
+            names.push(vector_name(base));
+        }
+        names
+    }
+}
+
+/// The C name of the block-per-output shape of the kernel named `base`.
+pub fn block_reduce_name(base: &str) -> String {
+    format!("{base}_block")
+}
+
+/// The C name of the vector shape of the kernel named `base`.
+pub fn vector_name(base: &str) -> String {
+    format!("{base}_vec")
+}
+
 /// Generates the CUDA C of every kernel of `program`.
 pub fn generate(program: &Program) -> Result<CudaSource, CudaError> {
     let mut code = String::new();
@@ -91,148 +145,52 @@ pub fn generate(program: &Program) -> Result<CudaSource, CudaError> {
     ));
     code.push_str(&format!("#include \"{KILN_HEADER_NAME}\"\n"));
     let mut kernel_names = Vec::new();
+    let mut entries: Vec<String> = Vec::new();
     for kernel in &program.kernels {
         let name = kernel_c_name(kernel);
-        if kernel_names.contains(&name) {
+        let variants = KernelVariants::of(program, kernel);
+        let names = variants.names(&name);
+        if let Some(dup) = names.iter().find(|n| entries.contains(n)) {
             return Err(CudaError::Codegen {
                 kernel: kernel.name.clone(),
-                msg: format!("two kernels map to the C name `{name}`"),
+                msg: format!("two kernels map to the C name `{dup}`"),
             });
         }
-        code.push('\n');
-        kernel_code(program, kernel, &name, &mut code).map_err(|msg| CudaError::Codegen {
-            kernel: kernel.name.clone(),
-            msg,
+        kernel_code(program, kernel, &name, &variants, &mut code).map_err(|msg| {
+            CudaError::Codegen {
+                kernel: kernel.name.clone(),
+                msg,
+            }
         })?;
         kernel_names.push(name);
+        entries.extend(names);
     }
     Ok(CudaSource {
         name: format!("{}.cu", program.graph_name),
         code,
         headers: vec![(KILN_HEADER_NAME.to_string(), KILN_HEADER.to_string())],
         kernel_names,
+        entries,
     })
 }
 
-fn kernel_code(p: &Program, k: &Kernel, name: &str, out: &mut String) -> Result<(), String> {
-    let idx = match k.index_bits {
-        32 => "int",
-        64 => "long long",
-        bits => return Err(format!("unsupported index width {bits}")),
-    };
-    let ew = ExprWriter {
-        symbols: &p.symbols,
-        idx,
-    };
-    let sw = ScalarWriter {
-        ew: &ew,
-        buffers: &p.buffers,
-    };
-    let stored: BTreeSet<BufId> = k.stores.iter().map(|s| s.buf).collect();
-    let mut params = Vec::new();
-    for b in kernel_buffers(k) {
-        let decl = p
-            .buffers
-            .get(b as usize)
-            .ok_or_else(|| format!("kernel uses unknown buffer b{b}"))?;
-        let constness = if stored.contains(&b) { "" } else { "const " };
-        params.push(format!(
-            "{constness}{}* __restrict__ b{b}",
-            storage_type(decl.dtype)
-        ));
+fn kernel_code(
+    p: &Program,
+    k: &Kernel,
+    name: &str,
+    variants: &KernelVariants,
+    out: &mut String,
+) -> Result<(), String> {
+    let w = KernelWriter::new(p, k)?;
+    out.push('\n');
+    point::write(&w, name, out)?;
+    if variants.block_reduce {
+        out.push('\n');
+        block_reduce::write(&w, &block_reduce_name(name), out)?;
     }
-    for i in 0..p.symbols.len() {
-        params.push(format!("long long s{i}_arg"));
+    if let Some(plan) = &variants.vector {
+        out.push('\n');
+        vector::write(&w, plan, &vector_name(name), out)?;
     }
-    params.push("long long n".to_string());
-    out.push_str(&format!(
-        "extern \"C\" __global__ void __launch_bounds__({BLOCK_SIZE}) {name}(\n    {}) {{\n",
-        params.join(",\n    ")
-    ));
-    for (i, s) in p.symbols.iter().enumerate() {
-        out.push_str(&format!(
-            "  const {idx} s{i} = ({idx})s{i}_arg;  // {}\n",
-            s.replace('\n', " ")
-        ));
-    }
-    for (i, d) in k.dims.iter().enumerate() {
-        out.push_str(&format!("  const {idx} d{i} = {};\n", ew.expr(d)?));
-    }
-    out.push_str(
-        "  const long long stride = (long long)blockDim.x * gridDim.x;\n  \
-         for (long long point = (long long)blockIdx.x * blockDim.x + threadIdx.x; point < n; \
-         point += stride) {\n",
-    );
-    // Loop variables from the linear point index, innermost dim fastest (row-major).
-    out.push_str(&format!("    {idx} rest = ({idx})point;\n"));
-    for i in (0..k.dims.len()).rev() {
-        if i == 0 {
-            out.push_str(&format!("    const {idx} o0 = rest;\n"));
-        } else {
-            out.push_str(&format!(
-                "    const {idx} o{i} = rest % d{i};\n    rest /= d{i};\n"
-            ));
-        }
-    }
-    out.push_str("    (void)rest;\n");
-    let mut reduced = None;
-    if let Some(r) = &k.reduce {
-        let acc_t = compute_type(r.acc);
-        let init = match r.kind {
-            ReduceKind::Sum => "0".to_string(),
-            ReduceKind::Max => format!("-({acc_t})KILN_INF"),
-            ReduceKind::Min => format!("({acc_t})KILN_INF"),
-        };
-        out.push_str(&format!("    {acc_t} acc = {init};\n"));
-        let mut indent = "    ".to_string();
-        for (j, d) in r.dims.iter().enumerate() {
-            out.push_str(&format!(
-                "{indent}for ({idx} r{j} = 0; r{j} < ({idx})({}); ++r{j}) {{\n",
-                ew.expr(d)?
-            ));
-            indent.push_str("  ");
-        }
-        if !r.valid.is_empty() {
-            let conds: Result<Vec<String>, String> = r.valid.iter().map(|c| ew.cond(c)).collect();
-            out.push_str(&format!(
-                "{indent}if (!({})) continue;\n",
-                conds?.join(" && ")
-            ));
-        }
-        sw.block("rv", &r.body, None, &indent, out)?;
-        let value = r
-            .body
-            .get(r.value as usize)
-            .ok_or("reduction value is not an instruction of its body")?;
-        let v = scalar::convert(&format!("rv{}", r.value), value.dtype, r.acc);
-        let step = match r.kind {
-            ReduceKind::Sum => format!("acc += ({acc_t})({v});"),
-            ReduceKind::Max => format!("acc = kiln_max(acc, ({acc_t})({v}));"),
-            ReduceKind::Min => format!("acc = kiln_min(acc, ({acc_t})({v}));"),
-        };
-        out.push_str(&format!("{indent}{step}\n"));
-        for _ in &r.dims {
-            indent.truncate(indent.len() - 2);
-            out.push_str(&format!("{indent}}}\n"));
-        }
-        reduced = Some(("acc", r.acc));
-    }
-    sw.block("v", &k.body, reduced, "    ", out)?;
-    for s in &k.stores {
-        let decl = p
-            .buffers
-            .get(s.buf as usize)
-            .ok_or_else(|| format!("store to unknown buffer b{}", s.buf))?;
-        if s.value as usize >= k.body.len() {
-            return Err(format!("store of undefined value v{}", s.value));
-        }
-        out.push_str(&format!(
-            "    b{}[{}] = {};\n",
-            s.buf,
-            ew.expr(&s.offset)?,
-            store_value(&format!("v{}", s.value), decl.dtype)
-        ));
-    }
-    out.push_str("  }\n}\n");
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! a bool is 0.0f or 1.0f. After every operation the result is rounded to its instruction's
 //! dtype (f16/bf16 precision, or 0/1 for bool), as the reference interpreter rounds each op's
 //! result, so that fused and unfused code agree.
+use std::collections::BTreeMap;
+
 use kiln_ir::{BinaryOp, DType, UnaryOp, round_to};
 use kiln_sched::{BufferDecl, Instr, ScalarOp};
 
@@ -108,6 +110,9 @@ fn unary_fn(op: UnaryOp) -> &'static str {
 pub(crate) struct ScalarWriter<'a> {
     pub ew: &'a ExprWriter<'a>,
     pub buffers: &'a [BufferDecl],
+    /// Loads already done by the caller (the vector kernels' 16-byte loads): instruction index
+    /// to the C expression of the element, used instead of indexing the buffer.
+    pub preloaded: Option<&'a BTreeMap<usize, String>>,
 }
 
 impl ScalarWriter<'_> {
@@ -130,7 +135,7 @@ impl ScalarWriter<'_> {
                     )),
                 }
             };
-            let rhs = self.rhs(ins, &operand, reduced)?;
+            let rhs = self.rhs(i, ins, &operand, reduced)?;
             out.push_str(&format!(
                 "{indent}const {} {prefix}{i} = {rhs};\n",
                 compute_type(ins.dtype)
@@ -141,6 +146,7 @@ impl ScalarWriter<'_> {
 
     fn rhs(
         &self,
+        at: usize,
         ins: &Instr,
         operand: &dyn Fn(u32) -> Result<(String, DType), String>,
         reduced: Option<(&str, DType)>,
@@ -154,7 +160,10 @@ impl ScalarWriter<'_> {
                     .buffers
                     .get(*buf as usize)
                     .ok_or_else(|| format!("load from unknown buffer b{buf}"))?;
-                let elem = format!("b{buf}[{}]", self.ew.expr(offset)?);
+                let elem = match self.preloaded.and_then(|m| m.get(&at)) {
+                    Some(e) => e.clone(),
+                    None => format!("b{buf}[{}]", self.ew.expr(offset)?),
+                };
                 let loaded = match decl.dtype {
                     DType::Bool => format!("({elem} != 0 ? 1.0f : 0.0f)"),
                     DType::F16 => format!("kiln_f16_to_float({elem})"),
