@@ -156,3 +156,49 @@ fn dynamic_pooling_and_large_reduction() {
         &[x],
     );
 }
+
+/// Pooling over rows wide enough for the lanes-over-output-columns path (interior columns
+/// in vectors, border columns scalar), with NaNs inside windows, every stride kind (1, 2, 3)
+/// and dilation, f32/f64/bf16, and a dynamic program run at several widths.
+#[test]
+fn wide_rows_pool_in_lanes() {
+    let mut x = tensor(DType::F32, &[2, 3, 9, 41], 21, -2.0, 2.0);
+    for i in [5usize, 100, 413, 1500] {
+        x.data[i * 4..i * 4 + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    let cases = [
+        "max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])",
+        "max_pool2d(x, kernel_size=[3, 3], stride=[1, 1], padding=[1, 1])",
+        "max_pool2d(x, kernel_size=[2, 2], stride=[3, 3])",
+        "max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], dilation=[1, 2], ceil_mode=true)",
+        "avg_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])",
+        "avg_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], count_include_pad=false)",
+        "avg_pool2d(x, kernel_size=[2, 3], stride=[1, 1], padding=[1, 1], ceil_mode=true)",
+    ];
+    for call in cases {
+        check(
+            &format!("graph p\ninput x: f32[N, C, H, W]\np = {call}\nq = mul(p, 2.0)\noutput q"),
+            std::slice::from_ref(&x),
+        );
+    }
+    for dtype in [DType::F64, DType::BF16] {
+        let x = tensor(dtype, &[1, 2, 7, 29], 5, -3.0, 3.0);
+        check(
+            &format!(
+                "graph p\ninput x: {dtype}[N, C, H, W]\nm = max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])\na = avg_pool2d(x, kernel_size=[3, 3], stride=[1, 1], padding=[1, 1])\noutput m, a"
+            ),
+            &[x],
+        );
+    }
+    let src = "graph d\ninput x: f32[N, C, H, W]\np = max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])\noutput p";
+    let g = parse(src);
+    let (compiled, _) = compile(
+        &g,
+        &[tensor(DType::F32, &[2, 2, 8, 8], 1, -1.0, 1.0)],
+        &Policy::Dynamic,
+    );
+    for shape in [[2, 2, 8, 8], [2, 3, 5, 37], [3, 2, 11, 64]] {
+        let inputs = [tensor(DType::F32, &shape, 3, -1.0, 1.0)];
+        compare(&g, &compiled, &inputs, &format!("{src} at {shape:?}"));
+    }
+}

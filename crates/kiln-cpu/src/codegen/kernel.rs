@@ -16,7 +16,7 @@ use kiln_shape::Expr;
 
 use super::index::IndexEmitter;
 use super::ops::{self, compute_type, fconst};
-use super::{memory, plan, reduce};
+use super::{memory, plan, pool, reduce};
 
 /// How an access's offset is computed at a point of the row.
 #[derive(Clone)]
@@ -31,6 +31,18 @@ pub(crate) enum Access {
     Hoisted(Value),
     /// Not linear in the inner variable (a reshape's div/mod): the whole expression per point.
     Full,
+    /// A vector of outputs' window elements ([`pool`]): lane 0 at `along`'s offset, the
+    /// other lanes `lane_stride` elements apart.
+    Strided {
+        along: Box<Access>,
+        lane_stride: i64,
+    },
+}
+
+/// A row's access plans: the body's loads (indexed like the body) and the stores.
+struct RowAccesses {
+    loads: Vec<Option<Access>>,
+    stores: Vec<Option<Access>>,
 }
 
 pub(crate) struct KernelEmitter<'p, 'f, 'b> {
@@ -82,6 +94,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                 .map_or(DType::Bool, |d| d.dtype)
         };
         let simd = plan::simd_compute(&k, &dtype_of);
+        let lanes_plan = pool::plan(&k, &dtype_of);
 
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
@@ -155,8 +168,10 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             self.idx.bind(&outer_var(j), v);
         }
         let inner = outer_var(n - 1);
-        let loads = self.row_accesses(&k, &inner, true)?;
-        let stores = self.row_accesses(&k, &inner, false)?;
+        let plans = RowAccesses {
+            loads: self.row_accesses(&k, &inner, true)?,
+            stores: self.row_accesses(&k, &inner, false)?,
+        };
         let mut tail_start = col;
         if let Some(compute) = simd {
             // Two vectors per iteration: two independent dependency chains for the out-of-order
@@ -164,17 +179,20 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             let lanes: i64 = if compute == DType::F64 { 2 } else { 4 };
             let limit2 = self.b.ins().iadd_imm_s(col_end, -(2 * lanes - 1));
             let rest = self.counted_loop(col, limit2, 2 * lanes, &mut |s: &mut Self, i| {
-                s.emit_point(&k, &inner, i, &loads, &stores, true)?;
+                s.emit_point(&k, &inner, i, &plans, true, None)?;
                 let next = s.b.ins().iadd_imm_s(i, lanes);
-                s.emit_point(&k, &inner, next, &loads, &stores, true)
+                s.emit_point(&k, &inner, next, &plans, true, None)
             })?;
             let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
             tail_start = self.counted_loop(rest, limit, lanes, &mut |s: &mut Self, i| {
-                s.emit_point(&k, &inner, i, &loads, &stores, true)
+                s.emit_point(&k, &inner, i, &plans, true, None)
             })?;
         }
+        if let Some(lanes) = &lanes_plan {
+            tail_start = self.interior_lanes(&k, &inner, lanes, col, col_end, &plans)?;
+        }
         self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
-            s.emit_point(&k, &inner, i, &loads, &stores, false)
+            s.emit_point(&k, &inner, i, &plans, false, None)
         })?;
         self.idx.pop();
         let next_row = self.b.ins().iadd_imm_s(row, 1);
@@ -187,6 +205,40 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         self.b.switch_to_block(exit);
         self.b.ins().return_(&[]);
         Ok(())
+    }
+
+    /// The row's columns `[col, col_end)` of a kernel whose reduction runs in lanes: scalar
+    /// points up to the interior, vectors of outputs inside it; returns the first column left
+    /// for the scalar tail.
+    fn interior_lanes(
+        &mut self,
+        k: &Kernel,
+        inner: &str,
+        lanes: &pool::OutputLanes,
+        col: Value,
+        col_end: Value,
+        plans: &RowAccesses,
+    ) -> Result<Value, String> {
+        let mut lo = col;
+        for x in &lanes.lower {
+            let v = self.idx.expr(self.b, x)?;
+            lo = self.b.ins().smax(lo, v);
+        }
+        lo = self.b.ins().smin(lo, col_end);
+        let mut hi = col_end;
+        for x in &lanes.upper {
+            let v = self.idx.expr(self.b, x)?;
+            hi = self.b.ins().smin(hi, v);
+        }
+        hi = self.b.ins().smax(hi, lo);
+        let width = i64::from(compute_type(lanes.compute, true).lane_count());
+        self.counted_loop(col, lo, 1, &mut |s: &mut Self, i| {
+            s.emit_point(k, inner, i, plans, false, None)
+        })?;
+        let limit = self.b.ins().iadd_imm_s(hi, -(width - 1));
+        self.counted_loop(lo, limit, width, &mut |s: &mut Self, i| {
+            s.emit_point(k, inner, i, plans, true, Some(lanes))
+        })
     }
 
     /// Per-row access plans of the body's loads (`loads`: indexed like `body`) or the stores.
@@ -239,6 +291,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
     /// The element offset of an access at inner position `i`.
     fn offset(&mut self, a: &Access, full: &Expr, i: Value) -> Result<Value, String> {
         Ok(match a {
+            Access::Strided { along, .. } => self.offset(along, full, i)?,
             Access::Linear {
                 coeff_const: Some(0),
                 rest,
@@ -263,18 +316,19 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         k: &Kernel,
         inner: &str,
         i: Value,
-        loads: &[Option<Access>],
-        stores: &[Option<Access>],
+        plans: &RowAccesses,
         vector: bool,
+        lanes: Option<&pool::OutputLanes>,
     ) -> Result<(), String> {
         self.idx.push();
         self.idx.bind(inner, i);
-        let reduced = match &k.reduce {
-            Some(r) => Some(reduce::emit_reduction(self, r)?),
-            None => None,
+        let reduced = match (&k.reduce, lanes) {
+            (Some(_), Some(lanes)) if vector => Some(pool::emit_lanes(self, lanes)?),
+            (Some(r), _) => Some(reduce::emit_reduction(self, r)?),
+            (None, _) => None,
         };
-        let values = self.emit_instrs(&k.body, Some(loads), i, vector, reduced)?;
-        for (s, a) in k.stores.iter().zip(stores) {
+        let values = self.emit_instrs(&k.body, Some(&plans.loads), i, vector, reduced)?;
+        for (s, a) in k.stores.iter().zip(&plans.stores) {
             let dtype = self.buffer_dtype(s.buf)?;
             let off = match a {
                 Some(a) => self.offset(a, &s.offset, i)?,
@@ -326,6 +380,11 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                             let v = memory::load(self.b, dtype, addr, false)?;
                             let v = ops::convert(self.b, v, ty.lane_type());
                             self.b.ins().splat(ty, v)
+                        }
+                        Some(Access::Strided { along, lane_stride }) if vector => {
+                            let off = self.offset(&along, offset, i)?;
+                            let base = self.base(*buf)?;
+                            pool::strided_load(self, dtype, base, off, lane_stride, ty)?
                         }
                         Some(a) => {
                             let off = self.offset(&a, offset, i)?;

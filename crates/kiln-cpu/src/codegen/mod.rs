@@ -7,6 +7,7 @@ mod mathops;
 mod memory;
 mod ops;
 mod plan;
+mod pool;
 mod reduce;
 mod window;
 

@@ -66,7 +66,16 @@ fn merge_innermost(k: &Kernel) -> Option<Kernel> {
 /// a reduction, mixed compute types, an access whose inner stride is not the constant 0 or 1,
 /// a buffer type without vector loads, or an index expression of the inner variable.
 pub(crate) fn simd_compute(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> Option<DType> {
-    if k.reduce.is_some() || k.dims.is_empty() {
+    if k.reduce.is_some() {
+        return None;
+    }
+    body_simd_compute(k, buffer_dtype)
+}
+
+/// [`simd_compute`] for the kernel body alone: a reduction's result (`Reduced`) is allowed,
+/// for kernels whose reduction runs in lanes over the inner output dim ([`super::pool`]).
+pub(crate) fn body_simd_compute(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> Option<DType> {
+    if k.dims.is_empty() {
         return None;
     }
     let inner = outer_var(k.dims.len() - 1);
@@ -86,7 +95,6 @@ pub(crate) fn simd_compute(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> O
                 return None;
             }
             ScalarOp::Index(e) if e.mentions(&inner) => return None,
-            ScalarOp::Reduced => return None,
             _ => {}
         }
     }

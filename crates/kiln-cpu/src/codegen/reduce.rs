@@ -35,17 +35,20 @@ pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<V
         dims.push(e.idx.expr(e.b, d)?);
     }
     let plan = plan_windows(red);
-    let vector = vector_compute(e, red, &plan)?;
+    let vector = vector_compute(e, red, &plan)?.map(|c| VectorAccs::new(e, red, c));
     if dims.is_empty() {
         element(e, red, &plan, None, acc)?;
     } else {
-        nest(e, red, &plan, vector, &dims, 0, acc)?;
+        nest(e, red, &plan, vector.as_ref(), &dims, 0, acc)?;
+    }
+    if let Some(v) = &vector {
+        v.combine_into(e, red, acc);
     }
     let total = e.b.use_var(acc);
     Ok(convert(e.b, total, compute_type(red.acc, false)))
 }
 
-fn identity(kind: ReduceKind) -> f64 {
+pub(crate) fn identity(kind: ReduceKind) -> f64 {
     match kind {
         ReduceKind::Sum => 0.0,
         ReduceKind::Max => f64::NEG_INFINITY,
@@ -116,7 +119,7 @@ fn vector_compute(
 
 /// Access plans of the reduction body's loads along `var` (indexed like the body). Loads are
 /// never hoisted out of the loop: a window may be empty, and its elements may lie in padding.
-fn accesses(
+pub(crate) fn accesses(
     e: &mut KernelEmitter,
     red: &Reduction,
     var: &str,
@@ -143,7 +146,7 @@ fn nest(
     e: &mut KernelEmitter,
     red: &Reduction,
     plan: &WindowPlan,
-    vector: Option<DType>,
+    vector: Option<&VectorAccs>,
     dims: &[Value],
     level: usize,
     acc: Variable,
@@ -163,8 +166,8 @@ fn nest(
     }
     let loads = accesses(e, red, &var)?;
     let mut tail = lo;
-    if let Some(compute) = vector {
-        tail = vector_run(e, red, &loads, compute, lo, hi, acc)?;
+    if let Some(v) = vector {
+        tail = vector_run(e, red, &loads, v, lo, hi)?;
     }
     e.counted_loop(tail, hi, 1, &mut |e: &mut KernelEmitter, r| {
         e.idx.push();
@@ -176,39 +179,98 @@ fn nest(
     Ok(())
 }
 
-/// The vector part of the innermost run over `[lo, hi)`: whole vectors only, combined into
-/// `acc` afterwards; returns the first position left for the scalar tail.
+/// Vector accumulators held across the whole reduction nest (combined into the scalar
+/// accumulator once, after it): sums in f64x2 (two for f32 lanes, promoted), max/min in the
+/// compute type.
+pub(crate) struct VectorAccs {
+    compute: DType,
+    acc_ty: Type,
+    vars: Vec<Variable>,
+    /// f32 sums whose innermost run is a constant of at most this many elements add it up in
+    /// f32 lanes first and promote once per run (16 adds per lane at most: far inside the
+    /// f32 tolerance), instead of promoting every vector.
+    f32_partial_runs: bool,
+}
+
+/// Longest innermost run summed in f32 lanes before promotion (see [`VectorAccs`]).
+const MAX_F32_PARTIAL_RUN: i64 = 64;
+
+impl VectorAccs {
+    fn new(e: &mut KernelEmitter, red: &Reduction, compute: DType) -> Self {
+        let vty = compute_type(compute, true);
+        let sum = red.kind == ReduceKind::Sum;
+        let acc_ty = if sum { types::F64X2 } else { vty };
+        let parts = if sum && compute != DType::F64 { 2 } else { 1 };
+        let vars = (0..parts)
+            .map(|_| {
+                let v = e.b.declare_var(acc_ty);
+                let init = fconst(e.b, acc_ty, identity(red.kind));
+                e.b.def_var(v, init);
+                v
+            })
+            .collect();
+        let f32_partial_runs = parts == 2
+            && red
+                .dims
+                .last()
+                .and_then(|d| d.as_int())
+                .is_some_and(|d| d <= MAX_F32_PARTIAL_RUN);
+        VectorAccs {
+            compute,
+            acc_ty,
+            vars,
+            f32_partial_runs,
+        }
+    }
+
+    /// Adds (or max/mins) a vector of the compute type into the accumulators.
+    fn add(&self, e: &mut KernelEmitter, kind: ReduceKind, v: Value) {
+        let halves = if self.vars.len() == 2 {
+            vec![convert(e.b, v, types::F64X2), high_half_f64(e, v)]
+        } else {
+            vec![convert(e.b, v, self.acc_ty)]
+        };
+        for (var, h) in self.vars.iter().zip(halves) {
+            let a = e.b.use_var(*var);
+            let c = combine(e, kind, a, h);
+            e.b.def_var(*var, c);
+        }
+    }
+
+    fn combine_into(&self, e: &mut KernelEmitter, red: &Reduction, acc: Variable) {
+        let scalar_ty = accumulator_type(red);
+        let mut total = e.b.use_var(acc);
+        for var in &self.vars {
+            let v = e.b.use_var(*var);
+            for lane in 0..self.acc_ty.lane_count() as u8 {
+                let x = e.b.ins().extractlane(v, lane);
+                let x = convert(e.b, x, scalar_ty);
+                total = combine(e, red.kind, total, x);
+            }
+        }
+        e.b.def_var(acc, total);
+    }
+}
+
+/// The vector part of the innermost run over `[lo, hi)`: whole vectors only, into `accs`;
+/// returns the first position left for the scalar tail.
 fn vector_run(
     e: &mut KernelEmitter,
     red: &Reduction,
     loads: &[Option<Access>],
-    compute: DType,
+    accs: &VectorAccs,
     lo: Value,
     hi: Value,
-    acc: Variable,
 ) -> Result<Value, String> {
     let var = reduce_var(red.dims.len() - 1);
-    let vty = compute_type(compute, true);
+    let vty = compute_type(accs.compute, true);
     let lanes = i64::from(vty.lane_count());
-    // Sums accumulate in f64x2 (two accumulators for the f32 halves); max/min in `vty`.
-    let acc_ty = if red.kind == ReduceKind::Sum {
-        types::F64X2
-    } else {
-        vty
-    };
-    let parts = if red.kind == ReduceKind::Sum && compute != DType::F64 {
-        2
-    } else {
-        1
-    };
-    let vaccs: Vec<Variable> = (0..parts)
-        .map(|_| {
-            let v = e.b.declare_var(acc_ty);
-            let init = fconst(e.b, acc_ty, identity(red.kind));
-            e.b.def_var(v, init);
-            v
-        })
-        .collect();
+    let partial = accs.f32_partial_runs.then(|| {
+        let p = e.b.declare_var(vty);
+        let zero = fconst(e.b, vty, 0.0);
+        e.b.def_var(p, zero);
+        p
+    });
     let limit = e.b.ins().iadd_imm_s(hi, -(lanes - 1));
     let tail = e.counted_loop(lo, limit, lanes, &mut |e: &mut KernelEmitter, r| {
         e.idx.push();
@@ -218,29 +280,20 @@ fn vector_run(
         let v = *vals
             .get(red.value as usize)
             .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
-        let halves = if parts == 2 {
-            vec![convert(e.b, v, types::F64X2), high_half_f64(e, v)]
-        } else {
-            vec![convert(e.b, v, acc_ty)]
-        };
-        for (var, h) in vaccs.iter().zip(halves) {
-            let a = e.b.use_var(*var);
-            let c = combine(e, red.kind, a, h);
-            e.b.def_var(*var, c);
+        match partial {
+            Some(p) => {
+                let a = e.b.use_var(p);
+                let sum = e.b.ins().fadd(a, v);
+                e.b.def_var(p, sum);
+            }
+            None => accs.add(e, red.kind, v),
         }
         Ok(())
     })?;
-    let scalar_ty = accumulator_type(red);
-    let mut total = e.b.use_var(acc);
-    for var in vaccs {
-        let v = e.b.use_var(var);
-        for lane in 0..acc_ty.lane_count() as u8 {
-            let x = e.b.ins().extractlane(v, lane);
-            let x = convert(e.b, x, scalar_ty);
-            total = combine(e, red.kind, total, x);
-        }
+    if let Some(p) = partial {
+        let v = e.b.use_var(p);
+        accs.add(e, red.kind, v);
     }
-    e.b.def_var(acc, total);
     Ok(tail)
 }
 
