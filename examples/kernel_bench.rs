@@ -3,6 +3,10 @@
 //! `cargo run --release --example kernel_bench -- [--json] [--reps N] [--only NAME] [--clif]
 //! [--code DIR]`
 //!
+//! `--sweep` times `x + y` and the fused chain at 2^10..2^20 elements (ns per element), for
+//! choosing kiln-cpu's parallel threshold: run it with `KILN_CPU_PARALLEL_MIN_WORK=1` (always
+//! split) and `=1000000000000` (never) and take the size where splitting starts to win.
+//!
 //! `--code DIR` writes each selected case's kernels' machine code to `DIR/<case>.<kernel>.bin`
 //! (read it with `objdump -D -b binary -m i386:x86-64 FILE`).
 //!
@@ -33,6 +37,8 @@ struct Options {
     clif: bool,
     /// Write the machine code of each selected case's kernels into this directory instead.
     code_dir: Option<String>,
+    /// Time small elementwise kernels at growing sizes instead.
+    sweep: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -42,12 +48,14 @@ fn parse_args() -> Result<Options, String> {
         only: None,
         clif: false,
         code_dir: None,
+        sweep: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--json" => opts.json = true,
             "--clif" => opts.clif = true,
+            "--sweep" => opts.sweep = true,
             "--reps" => {
                 let v = args.next().ok_or("--reps needs a number")?;
                 opts.reps = v
@@ -322,8 +330,55 @@ fn run_case(
     Ok(())
 }
 
+/// ns per element of `x + y` and of the fused chain at 2^10..2^20 elements.
+fn sweep(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
+    let cases = cases();
+    for case in cases.iter().filter(|c| c.against_triad) {
+        let graph = kiln::parse(case.graph)?;
+        let compiler = Compiler::new(
+            CompileOptions::default()
+                .no_cache()
+                .dynamic(DynamicPolicy::Static),
+        );
+        let f = compiler.compile(&graph)?;
+        for log2 in 10..=20u32 {
+            let n = 1usize << log2;
+            // Rows of 1024 for the fused case's broadcast operand, one row for `add`.
+            let shapes: Vec<Vec<usize>> = if case.shapes[0].len() == 2 {
+                vec![vec![n / 1024, 1024], vec![n / 1024, 1024], vec![1, 1024]]
+            } else {
+                vec![vec![n], vec![n]]
+            };
+            let inputs: Vec<Tensor> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| data(s, i as u64 + 1))
+                .collect();
+            let refs_in: Vec<&Tensor> = inputs.iter().collect();
+            let mut outputs = f.run(&refs_in)?;
+            let reps = (opts.reps * (1 << 20) / n).max(opts.reps);
+            let mut failure = None;
+            let secs = median_secs(reps, || {
+                if let Err(e) = f.run_into(&refs_in, &mut outputs) {
+                    failure = Some(e);
+                }
+            });
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+            let row = json!({"case": format!("sweep/{}", case.name), "elements": n,
+                             "ns_per_element": secs * 1e9 / n as f64});
+            println!("{row}");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = parse_args()?;
+    if opts.sweep {
+        return sweep(&opts);
+    }
     let wanted = |name: &str| opts.only.as_deref().is_none_or(|o| name.contains(o));
     let refs = reference(opts.reps);
     let threads = rayon::current_num_threads();

@@ -1,6 +1,6 @@
 //! The launcher: validates tensors, sizes buffers, and runs each kernel over its iteration
 //! space, split across rayon's threads when the work is large enough.
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use cranelift_jit::JITModule;
 use kiln_ir::Tensor;
@@ -14,11 +14,24 @@ use crate::validate::{self, eval};
 /// A compiled kernel: computes the points `[start, end)` of its iteration space.
 pub(crate) type KernelFn = unsafe extern "C" fn(*const *mut u8, *const i64, i64, i64);
 
-/// Work (points, times the reduction size) below which a kernel runs on the calling thread:
-/// splitting 64K f32 elements across threads costs about as much as computing them.
+/// Work (points, times the reduction size) below which a kernel runs on the calling thread,
+/// measured with `kernel_bench --sweep` (see `doc/CODEGEN.md`); the environment variable
+/// `KILN_CPU_PARALLEL_MIN_WORK` overrides it (for that measurement).
 const PARALLEL_MIN_WORK: i64 = 1 << 16;
-/// The smallest share of work one task gets when a kernel is split.
-const MIN_TASK_WORK: i64 = 1 << 14;
+
+/// The parallel threshold in effect, and the smallest share of work one task gets when a
+/// kernel is split (a quarter of it).
+fn parallel_thresholds() -> (i64, i64) {
+    static MIN_WORK: OnceLock<i64> = OnceLock::new();
+    let min_work = *MIN_WORK.get_or_init(|| {
+        std::env::var("KILN_CPU_PARALLEL_MIN_WORK")
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(PARALLEL_MIN_WORK)
+    });
+    (min_work, (min_work / 4).max(1))
+}
 
 /// Owns the JIT memory the kernels live in; freed when the program is dropped.
 struct CodeMemory(Option<JITModule>);
@@ -188,8 +201,9 @@ impl CompiledProgram {
             };
             let work = total.saturating_mul(per_point);
             let threads = rayon::current_num_threads() as i64;
-            let tasks = if work >= PARALLEL_MIN_WORK && threads > 1 {
-                (work / MIN_TASK_WORK).clamp(1, threads * 4).min(total)
+            let (min_work, min_task_work) = parallel_thresholds();
+            let tasks = if work >= min_work && threads > 1 {
+                (work / min_task_work).clamp(1, threads * 4).min(total)
             } else {
                 1
             };

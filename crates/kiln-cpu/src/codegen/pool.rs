@@ -35,6 +35,9 @@ use super::window::plan_windows;
 /// well inside the f32 tolerance; larger windows use the scalar path's f64 accumulation.
 const MAX_F32_SUM_WINDOW: i64 = 64;
 
+/// Innermost window rows of at most this many elements are unrolled.
+const MAX_UNROLLED_ROW: i64 = 8;
+
 /// How a kernel's reduction runs in lanes over the inner output dim.
 pub(crate) struct OutputLanes {
     pub compute: DType,
@@ -207,6 +210,22 @@ fn nest(
     } else {
         vec![]
     };
+    // A short unbounded innermost window row (a 3-wide pooling window) is unrolled: no loop
+    // overhead per element, and the loads' constant offsets fold into addressing.
+    let unrolled = red.dims[level]
+        .as_int()
+        .filter(|d| innermost && windows.is_full(level) && (0..=MAX_UNROLLED_ROW).contains(d));
+    if let Some(d) = unrolled {
+        for r in 0..d {
+            let r = e.b.ins().iconst(types::I64, r);
+            e.idx.push();
+            e.idx.bind(&var, r);
+            let res = element(e, red, &loads, r, acc, nan);
+            e.idx.pop();
+            res?;
+        }
+        return Ok(());
+    }
     e.counted_loop(lo, hi, 1, &mut |e: &mut KernelEmitter, r| {
         e.idx.push();
         e.idx.bind(&var, r);

@@ -10,8 +10,9 @@
 //!
 //! When the innermost run reads contiguous (or broadcast) elements and computes in one float
 //! type, it is a 128-bit vector loop with a scalar tail: a sum accumulates in two f64x2
-//! accumulators (f32 lanes promoted), max/min in a vector of the compute type; the lanes are
-//! combined into the scalar accumulator after the run. f32 sums accumulate in f64: a
+//! accumulators (f32 lanes promoted; short constant f32 runs are summed in f32 lanes first and
+//! promoted once per run), max/min in a vector of the compute type; the vector accumulators
+//! live across the whole nest and are combined into the scalar accumulator once per point. f32 sums accumulate in f64: a
 //! sequential f32 sum of 70K elements drifts by ~1e-4 relative, while PyTorch's
 //! pairwise/vectorised sums (and the interpreter) stay near the exact value.
 use cranelift_codegen::ir::{InstBuilder, Type, Value, types};

@@ -74,6 +74,12 @@ impl WindowPlan {
         true
     }
 
+    /// Whether `level`'s loop runs over its whole dim (no condition bounds it).
+    pub fn is_full(&self, level: usize) -> bool {
+        self.lower.get(level).is_none_or(|l| l.is_empty())
+            && self.upper.get(level).is_none_or(|u| u.is_empty())
+    }
+
     /// The bounds `[lo, hi)` of `level`'s loop, emitted where the loop starts (the outer
     /// reduction variables are bound). `hi` may be below `lo`: the loop then does not run.
     pub fn bounds(
