@@ -2,8 +2,13 @@
 //! `kiln_ir::interpret`. Without a driver, a device or libnvrtc, each test prints one skip line.
 mod common;
 
-use common::{all_cases, close, inputs_for, schedule_case, selected, tolerance, wide_index};
-use kiln_cuda::{CudaDevice, CudaError, CudaProgram, compile, nvrtc_available};
+use common::{
+    Expect, all_cases, close, inputs_for, large_cases, large_inputs_for, schedule_case, selected,
+    tolerance, wide_index,
+};
+use kiln_cuda::{
+    CudaDevice, CudaError, CudaProgram, KernelVariant, VariantPolicy, compile, nvrtc_available,
+};
 use kiln_ir::{DType, Tensor};
 use kiln_sched::SchedOptions;
 
@@ -22,14 +27,39 @@ fn device_or_skip() -> Option<CudaDevice> {
     }
 }
 
-fn differential(dev: &CudaDevice, opts: &SchedOptions) {
+/// Compares every output with the interpreter's, pushing one line per mismatch.
+fn compare(name: &str, got: &[Tensor], want: &[Tensor], failures: &mut Vec<String>) {
+    if got.len() != want.len() {
+        failures.push(format!(
+            "{name}: {} outputs, want {}",
+            got.len(),
+            want.len()
+        ));
+    }
+    for (i, (gt, wt)) in got.iter().zip(want).enumerate() {
+        let cmp = if gt.shape != wt.shape || gt.dtype != wt.dtype {
+            Err(format!(
+                "{:?}{:?} vs {:?}{:?}",
+                gt.dtype, gt.shape, wt.dtype, wt.shape
+            ))
+        } else {
+            close(&gt.to_f64(), &wt.to_f64(), tolerance(wt.dtype))
+        };
+        if let Err(e) = cmp {
+            failures.push(format!("{name} output {i}: {e}"));
+        }
+    }
+}
+
+fn differential(dev: &CudaDevice, opts: &SchedOptions, policy: VariantPolicy) {
     let arch = dev.arch().expect("device arch");
     let mut failures = Vec::new();
     let mut ran = 0;
     for c in all_cases().iter().filter(|c| selected(c)) {
         let (g, program) = schedule_case(c, opts).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let art = compile(&program, arch.as_str()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        let prog = CudaProgram::load(dev, &art).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let mut prog = CudaProgram::load(dev, &art).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        prog.set_variant_policy(policy);
         let inputs = inputs_for(&g, &c.shapes);
         let refs: Vec<&Tensor> = inputs.iter().collect();
         let want = kiln_ir::interpret(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", c.name));
@@ -41,36 +71,91 @@ fn differential(dev: &CudaDevice, opts: &SchedOptions) {
             }
         };
         ran += 1;
-        for (i, (gt, wt)) in got.iter().zip(&want).enumerate() {
-            let cmp = if gt.shape != wt.shape || gt.dtype != wt.dtype {
-                Err(format!(
-                    "{:?}{:?} vs {:?}{:?}",
-                    gt.dtype, gt.shape, wt.dtype, wt.shape
-                ))
-            } else {
-                close(&gt.to_f64(), &wt.to_f64(), tolerance(wt.dtype))
-            };
-            if let Err(e) = cmp {
-                failures.push(format!("{} output {i}: {e}", c.name));
-            }
-        }
+        compare(&c.name, &got, &want, &mut failures);
     }
-    println!("ran {ran} cases on {}", dev.name().unwrap_or_default());
+    println!(
+        "ran {ran} cases ({policy:?}) on {}",
+        dev.name().unwrap_or_default()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn matches_the_interpreter_with_32_bit_indexing() {
     if let Some(dev) = device_or_skip() {
-        differential(&dev, &SchedOptions::default());
+        differential(&dev, &SchedOptions::default(), VariantPolicy::Auto);
     }
 }
 
 #[test]
 fn matches_the_interpreter_with_64_bit_indexing() {
     if let Some(dev) = device_or_skip() {
-        differential(&dev, &wide_index());
+        differential(&dev, &wide_index(), VariantPolicy::Auto);
     }
+}
+
+/// Every reduction as a block reduction, every vector kernel whose launch conditions hold as
+/// one, on the small cases (pooling windows with padding, NaN and infinities among the inputs).
+#[test]
+fn specialised_shapes_match_the_interpreter() {
+    if let Some(dev) = device_or_skip() {
+        differential(&dev, &SchedOptions::default(), VariantPolicy::Specialised);
+        differential(&dev, &wide_index(), VariantPolicy::Specialised);
+    }
+}
+
+/// Long rows, 1M-element full reductions and elementwise kernels with and without the vector
+/// path, each run one thread per point, with the default rules and with every specialised
+/// shape, against the interpreter; the default rules must pick the expected shape.
+#[test]
+fn large_cases_match_the_interpreter_in_every_shape() {
+    let Some(dev) = device_or_skip() else { return };
+    let arch = dev.arch().expect("device arch");
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for lc in large_cases().iter().filter(|lc| selected(&lc.case)) {
+        let c = &lc.case;
+        let (g, program) = schedule_case(c, &SchedOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let art = compile(&program, arch.as_str()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let mut prog = CudaProgram::load(&dev, &art).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let inputs = large_inputs_for(&g, &c.shapes);
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let want = kiln_ir::interpret(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        for policy in [
+            VariantPolicy::PointOnly,
+            VariantPolicy::Auto,
+            VariantPolicy::Specialised,
+        ] {
+            prog.set_variant_policy(policy);
+            let name = format!("{} ({policy:?})", c.name);
+            match prog.run_host(&refs) {
+                Ok(got) => compare(&name, &got, &want, &mut failures),
+                Err(e) => {
+                    failures.push(format!("{name}: run failed: {e}"));
+                    continue;
+                }
+            }
+            ran += 1;
+            let variants = prog.last_variants();
+            let has = |v: KernelVariant| variants.contains(&v);
+            let expected = match (policy, lc.expect) {
+                (VariantPolicy::PointOnly, _) | (_, Expect::PointOnly) => {
+                    variants.iter().all(|&v| v == KernelVariant::Point)
+                }
+                (_, Expect::Block) => has(KernelVariant::BlockReduce),
+                (_, Expect::Vector) => has(KernelVariant::Vector),
+            };
+            if !expected {
+                failures.push(format!(
+                    "{name}: ran {variants:?}, expected {:?}",
+                    lc.expect
+                ));
+            }
+        }
+    }
+    println!("ran {ran} large runs on {}", dev.name().unwrap_or_default());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! Needs libnvrtc (no GPU): without it each test prints one skip line and returns.
 mod common;
 
-use common::{Case, all_cases, schedule_case, selected, wide_index};
+use common::{Case, Expect, all_cases, large_cases, schedule_case, selected, wide_index};
 use kiln_cuda::nvrtc::{Arch, compile_source};
 use kiln_cuda::{CudaError, generate, nvrtc_available};
 use kiln_sched::SchedOptions;
@@ -20,6 +20,7 @@ fn compile_all(opts: &SchedOptions) {
     let cases: Vec<Case> = all_cases().into_iter().filter(selected).collect();
     assert!(cases.len() > 100, "the case list covers every op and dtype");
     let mut failures = Vec::new();
+    let mut entries = Vec::new();
     for c in &cases {
         let (_, program) = match schedule_case(c, opts) {
             Ok(p) => p,
@@ -39,11 +40,103 @@ fn compile_all(opts: &SchedOptions) {
                     );
                 }
                 assert_eq!(&out.cubin[..4], b"\x7fELF", "{}: cubin is an ELF", c.name);
+                entries.extend(src.entries.iter().cloned());
             }
             Err(e) => failures.push(format!("{}: {e}\n{}", c.name, src.numbered())),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if std::env::var("KILN_CUDA_CASES").is_err() {
+        // The matrix compiles the specialised shapes too, not only the thread-per-point ones.
+        let blocks = entries.iter().filter(|e| e.ends_with("_block")).count();
+        let vectors = entries.iter().filter(|e| e.ends_with("_vec")).count();
+        assert!(
+            blocks >= 40 && vectors >= 8,
+            "{blocks} block, {vectors} vector kernels"
+        );
+    }
+}
+
+/// The PTX of one entry: from its `.entry` line to the next one.
+fn entry_ptx<'a>(ptx: &'a str, name: &str) -> Option<&'a str> {
+    let start = ptx.find(&format!(".entry {name}("))?;
+    let rest = &ptx[start + 1..];
+    Some(&ptx[start..start + 1 + rest.find(".entry ").unwrap_or(rest.len())])
+}
+
+/// Whether a line of `ptx` is a 16-byte `op` (`ld.global`, `st.global`): four 32-bit or two
+/// 64-bit elements.
+fn has_16_byte(ptx: &str, op: &str) -> bool {
+    ptx.lines().any(|l| {
+        l.contains(op)
+            && [".v4.", ".v2.f64", ".v2.u64", ".v2.b64"]
+                .iter()
+                .any(|w| l.contains(w))
+    })
+}
+
+#[test]
+fn specialised_shapes_exist_and_use_shuffles_and_16_byte_accesses() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let arch = Arch::parse("sm_90").expect("valid arch");
+    let mut failures = Vec::new();
+    for lc in large_cases().iter().filter(|lc| selected(&lc.case)) {
+        for opts in [SchedOptions::default(), wide_index()] {
+            let c = &lc.case;
+            let (_, program) =
+                schedule_case(c, &opts).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            let src = generate(&program).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            let out = match compile_source(&src, &arch) {
+                Ok(out) => out,
+                Err(e) => {
+                    failures.push(format!("{}: {e}", c.name));
+                    continue;
+                }
+            };
+            let blocks: Vec<&String> = src
+                .entries
+                .iter()
+                .filter(|e| e.ends_with("_block"))
+                .collect();
+            let vectors: Vec<&String> =
+                src.entries.iter().filter(|e| e.ends_with("_vec")).collect();
+            let present = match lc.expect {
+                Expect::Block => !blocks.is_empty(),
+                Expect::Vector => !vectors.is_empty(),
+                // The row length is symbolic: only the launch can rule the vector shape out.
+                Expect::PointOnly => blocks.is_empty(),
+            };
+            if !present {
+                failures.push(format!("{}: entries {:?}", c.name, src.entries));
+            }
+            for name in blocks {
+                let ptx = entry_ptx(&out.ptx, name).unwrap_or_default();
+                if !ptx.contains("shfl.sync.down") || !ptx.contains("bar.sync") {
+                    failures.push(format!(
+                        "{}: {name} has no warp shuffle and barrier",
+                        c.name
+                    ));
+                }
+            }
+            for name in vectors {
+                let ptx = entry_ptx(&out.ptx, name).unwrap_or_default();
+                let wide_load = has_16_byte(ptx, "ld.global");
+                let wide_store = has_16_byte(ptx, "st.global");
+                // The lane arrays must live in registers, not in local memory.
+                if !wide_load || !wide_store || ptx.contains("__local_depot") {
+                    failures.push(format!(
+                        "{}: {name}: 16-byte load {wide_load}, store {wide_store}, \
+                         local memory {}",
+                        c.name,
+                        ptx.contains("__local_depot")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

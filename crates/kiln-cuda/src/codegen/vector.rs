@@ -46,7 +46,7 @@ pub fn vector_plan(p: &Program, k: &Kernel) -> Option<VectorPlan> {
         .into_iter()
         .map(|b| p.buffers.get(b as usize).map(|d| d.dtype.size()));
     let size = sizes.next()??;
-    if !sizes.all(|s| s == Some(size)) || size == 0 || VECTOR_BYTES % size != 0 {
+    if !sizes.all(|s| s == Some(size)) || size == 0 || !VECTOR_BYTES.is_multiple_of(size) {
         return None;
     }
     let lanes = u32::try_from(VECTOR_BYTES / size).ok()?;

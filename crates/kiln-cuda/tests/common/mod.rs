@@ -192,3 +192,129 @@ pub fn close(got: &[f64], want: &[f64], rel: f64) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Which kernel shape a [`LargeCase`] must take under the default launch rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// At least one kernel runs as a block-per-output reduction.
+    Block,
+    /// At least one kernel runs with 16-byte vector accesses.
+    Vector,
+    /// Every kernel runs one thread per point.
+    PointOnly,
+}
+
+/// A case sized to exercise the specialised kernel shapes (bounded: at most 1M elements).
+pub struct LargeCase {
+    pub case: Case,
+    pub expect: Expect,
+}
+
+fn large(name: String, src: String, shapes: &[&[i64]], expect: Expect) -> LargeCase {
+    LargeCase {
+        case: case(name, src, shapes),
+        expect,
+    }
+}
+
+/// Long row and column reductions, full reductions over 1M elements, and elementwise kernels
+/// whose row length does or does not allow the vector shape.
+pub fn large_cases() -> Vec<LargeCase> {
+    let mut cases = Vec::new();
+    for d in FLOATS {
+        let n = d.name();
+        let src = format!(
+            "graph rows\ninput x: {n}[N, C]\na = sum(x, [1])\nb = amax(x, [1])\n\
+             c = mean(x, [1], keepdim=true)\ne = amin(x, [1])\noutput a, b, c, e\n"
+        );
+        cases.push(large(
+            format!("rows_{n}"),
+            src,
+            &[&[8, 100_000]],
+            Expect::Block,
+        ));
+        let src = format!("graph rsm\ninput x: {n}[N, C]\ny = softmax(x, 1)\noutput y\n");
+        cases.push(large(
+            format!("row_softmax_{n}"),
+            src,
+            &[&[8, 100_000]],
+            Expect::Block,
+        ));
+        let full = if d == DType::F16 || d == DType::BF16 {
+            "a = mean(x)\nb = amax(x)" // a sum of 1M values of mean 1 overflows f16
+        } else {
+            "a = sum(x)\nb = amin(x)"
+        };
+        let src = format!("graph all\ninput x: {n}[N, C]\n{full}\noutput a, b\n");
+        cases.push(large(
+            format!("full_{n}"),
+            src,
+            &[&[1000, 1000]],
+            Expect::Block,
+        ));
+        let src = format!(
+            "graph ew\ninput x: {n}[N, C]\ninput z: {n}[C]\nt = mul(x, z)\nu = add(t, 1.5)\n\
+             y = relu(u)\noutput y, t\n"
+        );
+        cases.push(large(
+            format!("ew_vector_{n}"),
+            src.clone(),
+            &[&[64, 1024], &[1024]],
+            Expect::Vector,
+        ));
+        // 1023 is a multiple of no lane count: the same program runs one thread per point.
+        cases.push(large(
+            format!("ew_scalar_{n}"),
+            src,
+            &[&[64, 1023], &[1023]],
+            Expect::PointOnly,
+        ));
+    }
+    let src = "graph cols\ninput x: f32[N, C]\na = sum(x, [0])\nb = softmax(x, 0)\noutput a, b\n";
+    cases.push(large(
+        "cols_f32".into(),
+        src.into(),
+        &[&[100_000, 8]],
+        Expect::Block,
+    ));
+    // Different element sizes: no vector shape exists.
+    let src = "graph cast\ninput x: f32[N, C]\ny = to(x, f16)\noutput y\n";
+    cases.push(large(
+        "cast_f32_to_f16".into(),
+        src.into(),
+        &[&[64, 1024]],
+        Expect::PointOnly,
+    ));
+    cases
+}
+
+/// Inputs for [`large_cases`]: values in [-1, 3) (mean 1, so sums are far from zero and a
+/// relative tolerance is meaningful for f32 accumulation), plus one NaN in row 3 and one +inf
+/// in row 5 of every input with at least 6 rows, so that long reductions propagate them.
+pub fn large_inputs_for(g: &Graph, shapes: &[Vec<i64>]) -> Vec<Tensor> {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    g.inputs()
+        .iter()
+        .zip(shapes)
+        .map(|(decl, shape)| {
+            let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+            let n: usize = shape.iter().product();
+            let mut values: Vec<f64> = (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
+                    u * 4.0 - 1.0
+                })
+                .collect();
+            if let [rows, cols] = shape[..]
+                && (6..=64).contains(&rows)
+            {
+                values[3 * cols + cols / 2] = f64::NAN;
+                values[5 * cols + cols / 3] = f64::INFINITY;
+            }
+            Tensor::from_f64(decl.dtype, &shape, &values)
+        })
+        .collect()
+}
