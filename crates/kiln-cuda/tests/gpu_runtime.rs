@@ -51,7 +51,10 @@ fn compare(name: &str, got: &[Tensor], want: &[Tensor], failures: &mut Vec<Strin
     }
 }
 
-fn differential(dev: &CudaDevice, opts: &SchedOptions, policy: VariantPolicy) {
+/// Every case compiled once and run with the default launch rules, then with `Specialised`:
+/// every reduction as a block reduction (pooling windows with padding, NaN and infinities among
+/// the inputs) and every vector kernel whose launch conditions hold as one.
+fn differential(dev: &CudaDevice, opts: &SchedOptions) {
     let arch = dev.arch().expect("device arch");
     let mut failures = Vec::new();
     let mut ran = 0;
@@ -59,48 +62,34 @@ fn differential(dev: &CudaDevice, opts: &SchedOptions, policy: VariantPolicy) {
         let (g, program) = schedule_case(c, opts).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let art = compile(&program, arch.as_str()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let mut prog = CudaProgram::load(dev, &art).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        prog.set_variant_policy(policy);
         let inputs = inputs_for(&g, &c.shapes);
         let refs: Vec<&Tensor> = inputs.iter().collect();
         let want = kiln_ir::interpret(&g, &inputs).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        let got = match prog.run_host(&refs) {
-            Ok(got) => got,
-            Err(e) => {
-                failures.push(format!("{}: run failed: {e}", c.name));
-                continue;
+        for policy in [VariantPolicy::Auto, VariantPolicy::Specialised] {
+            prog.set_variant_policy(policy);
+            let name = format!("{} ({policy:?})", c.name);
+            match prog.run_host(&refs) {
+                Ok(got) => compare(&name, &got, &want, &mut failures),
+                Err(e) => failures.push(format!("{name}: run failed: {e}")),
             }
-        };
-        ran += 1;
-        compare(&c.name, &got, &want, &mut failures);
+            ran += 1;
+        }
     }
-    println!(
-        "ran {ran} cases ({policy:?}) on {}",
-        dev.name().unwrap_or_default()
-    );
+    println!("ran {ran} case runs on {}", dev.name().unwrap_or_default());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn matches_the_interpreter_with_32_bit_indexing() {
     if let Some(dev) = device_or_skip() {
-        differential(&dev, &SchedOptions::default(), VariantPolicy::Auto);
+        differential(&dev, &SchedOptions::default());
     }
 }
 
 #[test]
 fn matches_the_interpreter_with_64_bit_indexing() {
     if let Some(dev) = device_or_skip() {
-        differential(&dev, &wide_index(), VariantPolicy::Auto);
-    }
-}
-
-/// Every reduction as a block reduction, every vector kernel whose launch conditions hold as
-/// one, on the small cases (pooling windows with padding, NaN and infinities among the inputs).
-#[test]
-fn specialised_shapes_match_the_interpreter() {
-    if let Some(dev) = device_or_skip() {
-        differential(&dev, &SchedOptions::default(), VariantPolicy::Specialised);
-        differential(&dev, &wide_index(), VariantPolicy::Specialised);
+        differential(&dev, &wide_index());
     }
 }
 
@@ -113,10 +102,12 @@ fn large_cases_match_the_interpreter_in_every_shape() {
     let arch = dev.arch().expect("device arch");
     let mut failures = Vec::new();
     let mut ran = 0;
-    for lc in large_cases().iter().filter(|lc| selected(&lc.case)) {
+    let index_widths = [SchedOptions::default(), wide_index()];
+    let cases = large_cases();
+    let selected_cases = cases.iter().filter(|lc| selected(&lc.case));
+    for (lc, opts) in selected_cases.flat_map(|lc| index_widths.iter().map(move |o| (lc, o))) {
         let c = &lc.case;
-        let (g, program) = schedule_case(c, &SchedOptions::default())
-            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let (g, program) = schedule_case(c, opts).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let art = compile(&program, arch.as_str()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let mut prog = CudaProgram::load(&dev, &art).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let inputs = large_inputs_for(&g, &c.shapes);
@@ -128,7 +119,11 @@ fn large_cases_match_the_interpreter_in_every_shape() {
             VariantPolicy::Specialised,
         ] {
             prog.set_variant_policy(policy);
-            let name = format!("{} ({policy:?})", c.name);
+            let name = format!(
+                "{} ({policy:?}, {}-bit)",
+                c.name,
+                program.kernels.first().map_or(0, |k| k.index_bits)
+            );
             match prog.run_host(&refs) {
                 Ok(got) => compare(&name, &got, &want, &mut failures),
                 Err(e) => {

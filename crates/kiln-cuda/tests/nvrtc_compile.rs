@@ -225,3 +225,53 @@ fn bad_arch_is_a_typed_error() {
         Err(CudaError::BadArch { .. })
     ));
 }
+
+/// Which kernels get which extra shapes is decided from the kernel IR alone (no NVRTC needed).
+#[test]
+fn specialised_shapes_follow_the_kernel_ir() {
+    use kiln_cuda::codegen::KernelVariants;
+    let variants_of = |name: &str| -> Vec<KernelVariants> {
+        let lc = large_cases()
+            .into_iter()
+            .find(|lc| lc.case.name == name)
+            .expect("case exists");
+        let (_, p) = schedule_case(&lc.case, &SchedOptions::default()).expect("schedules");
+        p.kernels
+            .iter()
+            .map(|k| KernelVariants::of(&p, k))
+            .collect()
+    };
+    let lanes = |v: &[KernelVariants]| -> Vec<Option<u32>> {
+        v.iter()
+            .map(|k| k.vector.as_ref().map(|plan| plan.lanes))
+            .collect()
+    };
+    // 16 bytes of the element type per access, for every elementwise kernel.
+    assert_eq!(lanes(&variants_of("ew_vector_f32")), [Some(4), Some(4)]);
+    assert_eq!(lanes(&variants_of("ew_vector_f16")), [Some(8), Some(8)]);
+    assert_eq!(lanes(&variants_of("ew_vector_f64")), [Some(2), Some(2)]);
+    // f32 in, f16 out: element sizes differ.
+    assert_eq!(lanes(&variants_of("cast_f32_to_f16")), [None]);
+    let rows = variants_of("rows_f32");
+    assert!(rows.iter().all(|v| v.block_reduce && v.vector.is_none()));
+    // A transposed read is not contiguous in the innermost loop variable; a constant row length
+    // that is no multiple of the lanes rules the shape out statically.
+    let c = all_cases()
+        .into_iter()
+        .find(|c| c.name == "layout_f32")
+        .expect("case exists");
+    let (_, p) = schedule_case(&c, &SchedOptions::default()).expect("schedules");
+    let mut permutations = 0;
+    for k in &p.kernels {
+        let v = KernelVariants::of(&p, k);
+        assert!(!v.block_reduce, "{}", k.name);
+        if k.name.ends_with("_b") || k.name.ends_with("_c") {
+            assert!(v.vector.is_none(), "{} is a permutation", k.name);
+            permutations += 1;
+        }
+    }
+    assert_eq!(
+        permutations, 2,
+        "the layout case has its two permutation kernels"
+    );
+}
