@@ -4,7 +4,8 @@ use std::sync::{Mutex, OnceLock};
 
 use cranelift_jit::JITModule;
 use kiln_ir::Tensor;
-use kiln_sched::{BufKind, Program};
+use kiln_ir::{BinaryOp, UnaryOp};
+use kiln_sched::{BufKind, Instr, Kernel, Program, ScalarOp};
 use kiln_shape::{Bindings, Expr};
 use rayon::prelude::*;
 
@@ -14,10 +15,51 @@ use crate::validate::{self, eval};
 /// A compiled kernel: computes the points `[start, end)` of its iteration space.
 pub(crate) type KernelFn = unsafe extern "C" fn(*const *mut u8, *const i64, i64, i64);
 
-/// Work (points, times the reduction size) below which a kernel runs on the calling thread,
-/// measured with `kernel_bench --sweep` (see `doc/CODEGEN.md`); the environment variable
-/// `KILN_CPU_PARALLEL_MIN_WORK` overrides it (for that measurement).
-const PARALLEL_MIN_WORK: i64 = 1 << 16;
+/// Work, in simple-operation units ([`cost_per_point`] times points), below which a kernel
+/// runs on the calling thread. Measured with `kernel_bench --sweep` on the 2-thread dev
+/// machine (see `doc/CODEGEN.md`): splitting `x + y` (3 units a point) pays from 256K
+/// elements, the fused sigmoid chain (~24 units) from 64K; 2^20 units splits both there. The
+/// environment variable `KILN_CPU_PARALLEL_MIN_WORK` overrides it (for that measurement).
+const PARALLEL_MIN_WORK: i64 = 1 << 20;
+
+/// Transcendental ops (inline exp/log/sin/... polynomials) count as this many simple ops.
+const TRANSCENDENTAL_COST: i64 = 16;
+
+fn instr_cost(instr: &Instr) -> i64 {
+    match &instr.op {
+        ScalarOp::Unary(op, _) if is_transcendental(*op) => TRANSCENDENTAL_COST,
+        ScalarOp::Binary(BinaryOp::Pow, ..) => TRANSCENDENTAL_COST,
+        _ => 1,
+    }
+}
+
+fn is_transcendental(op: UnaryOp) -> bool {
+    matches!(
+        op,
+        UnaryOp::Exp
+            | UnaryOp::Log
+            | UnaryOp::Sin
+            | UnaryOp::Cos
+            | UnaryOp::Tanh
+            | UnaryOp::Sigmoid
+            | UnaryOp::Silu
+            | UnaryOp::Gelu
+            | UnaryOp::GeluTanh
+    )
+}
+
+/// A rough cost of one point of `kernel`: its body, plus the reduction body per element.
+fn cost_per_point(kernel: &Kernel, reduce_size: i64) -> i64 {
+    let body: i64 = kernel.body.iter().map(instr_cost).sum();
+    let per_element: i64 = kernel
+        .reduce
+        .iter()
+        .flat_map(|r| r.body.iter())
+        .map(instr_cost)
+        .sum();
+    body.max(1)
+        .saturating_add(per_element.saturating_mul(reduce_size))
+}
 
 /// The parallel threshold in effect, and the smallest share of work one task gets when a
 /// kernel is split (a quarter of it).
@@ -195,11 +237,11 @@ impl CompiledProgram {
             if total == 0 {
                 continue;
             }
-            let per_point = match &kernel.reduce {
-                Some(r) => product(&r.dims, bindings)?.max(1),
-                None => 1,
+            let reduce_size = match &kernel.reduce {
+                Some(r) => product(&r.dims, bindings)?,
+                None => 0,
             };
-            let work = total.saturating_mul(per_point);
+            let work = total.saturating_mul(cost_per_point(kernel, reduce_size));
             let threads = rayon::current_num_threads() as i64;
             let (min_work, min_task_work) = parallel_thresholds();
             let tasks = if work >= min_work && threads > 1 {
