@@ -11,8 +11,7 @@ mod variant;
 use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig,
-    PushKernelArg,
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
 use kiln_ir::{DType, Tensor};
@@ -20,8 +19,7 @@ use kiln_sched::{BufKind, Program};
 
 use crate::artifact::CudaArtifact;
 use crate::codegen::{
-    BLOCK_SIZE, CODEGEN_VERSION, KernelVariants, VECTOR_BYTES, block_reduce_name, kernel_buffers,
-    vector_name,
+    BLOCK_SIZE, CODEGEN_VERSION, KernelVariants, block_reduce_name, kernel_buffers, vector_name,
 };
 use crate::error::CudaError;
 use crate::nvrtc::Arch;
@@ -30,7 +28,7 @@ pub use variant::{
     BLOCK_REDUCE_FEW_OUTPUTS, BLOCK_REDUCE_LONG_EXTENT, BLOCK_REDUCE_MIN_EXTENT, KernelVariant,
     VariantPolicy,
 };
-use variant::{KernelFunctions, LaunchFacts, choose};
+use variant::{KernelFunctions, LaunchFacts, choose, reduce_extent, vector_ok};
 
 /// The most blocks one launch uses; the kernels' grid-stride loops cover the rest.
 const MAX_BLOCKS: usize = 1 << 20;
@@ -405,8 +403,8 @@ impl CudaProgram {
             .collect::<Result<Vec<_>, _>>()?;
         let facts = LaunchFacts {
             points: n,
-            reduce_extent: self.reduce_extent(k, f, bound)?,
-            vector_ok: self.vector_ok(k, f, &slices, bound)?,
+            reduce_extent: reduce_extent(k, f, bound)?,
+            vector_ok: vector_ok(k, f, &slices, &self.stream, bound)?,
         };
         let variant = choose(self.policy, facts);
         let (function, blocks) = match (variant, &f.block_reduce, &f.vector) {
@@ -435,57 +433,6 @@ impl CudaProgram {
             CudaError::driver(&format!("launching kernel `{}` ({variant:?})", k.name), e)
         })?;
         Ok(variant)
-    }
-
-    /// The product of the reduction's trip counts, when `k` has a block shape that can index
-    /// it (below 2^31 for a 32-bit kernel); `None` sends the launch to the point shape.
-    fn reduce_extent(
-        &self,
-        k: &kiln_sched::Kernel,
-        f: &KernelFunctions,
-        bound: &validate::Bound,
-    ) -> Result<Option<usize>, CudaError> {
-        let Some(r) = k.reduce.as_ref().filter(|_| f.block_reduce.is_some()) else {
-            return Ok(None);
-        };
-        let mut extent: Option<usize> = Some(1);
-        for d in &r.dims {
-            let v = eval_count(
-                d,
-                &bound.bindings,
-                &format!("kernel `{}` reduction", k.name),
-            )?;
-            extent = extent.and_then(|e| e.checked_mul(v));
-        }
-        let limit = if k.index_bits == 32 {
-            1usize << 31
-        } else {
-            usize::MAX
-        };
-        Ok(extent.filter(|&e| e < limit))
-    }
-
-    /// Whether the vector shape may run: it exists, the innermost extent is a multiple of its
-    /// lanes and every buffer starts 16-byte aligned.
-    fn vector_ok(
-        &self,
-        k: &kiln_sched::Kernel,
-        f: &KernelFunctions,
-        slices: &[&CudaSlice<u8>],
-        bound: &validate::Bound,
-    ) -> Result<bool, CudaError> {
-        let (Some((_, lanes)), Some(last)) = (&f.vector, k.dims.last()) else {
-            return Ok(false);
-        };
-        let inner = eval_count(last, &bound.bindings, &format!("kernel `{}` dims", k.name))?;
-        if inner % *lanes as usize != 0 {
-            return Ok(false);
-        }
-        let aligned = slices.iter().all(|s| {
-            let (ptr, _record) = s.device_ptr(&self.stream);
-            ptr % VECTOR_BYTES as u64 == 0
-        });
-        Ok(aligned)
     }
 
     fn collect_outputs(

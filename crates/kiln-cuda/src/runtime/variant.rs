@@ -9,7 +9,12 @@
 //!   outputs are few and reads long contiguous rows uncoalesced; a block per output costs a
 //!   block-wide tree, which only pays off for a long enough reduction.
 //! * **Point** (`<name>`) otherwise.
-use cudarc::driver::CudaFunction;
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, DevicePtr};
+use kiln_sched::Kernel;
+
+use super::validate::{Bound, eval_count};
+use crate::codegen::VECTOR_BYTES;
+use crate::error::CudaError;
 
 /// A reduction at least this long takes the block shape whatever the number of outputs.
 pub const BLOCK_REDUCE_LONG_EXTENT: usize = 2048;
@@ -80,6 +85,56 @@ pub(crate) fn choose(policy: VariantPolicy, facts: LaunchFacts) -> KernelVariant
         }
         _ => KernelVariant::Point,
     }
+}
+
+/// The product of the reduction's trip counts, when `k` has a block shape that can index
+/// it (below 2^31 for a 32-bit kernel); `None` sends the launch to the point shape.
+pub(crate) fn reduce_extent(
+    k: &Kernel,
+    f: &KernelFunctions,
+    bound: &Bound,
+) -> Result<Option<usize>, CudaError> {
+    let Some(r) = k.reduce.as_ref().filter(|_| f.block_reduce.is_some()) else {
+        return Ok(None);
+    };
+    let mut extent: Option<usize> = Some(1);
+    for d in &r.dims {
+        let v = eval_count(
+            d,
+            &bound.bindings,
+            &format!("kernel `{}` reduction", k.name),
+        )?;
+        extent = extent.and_then(|e| e.checked_mul(v));
+    }
+    let limit = if k.index_bits == 32 {
+        1usize << 31
+    } else {
+        usize::MAX
+    };
+    Ok(extent.filter(|&e| e < limit))
+}
+
+/// Whether the vector shape may run: it exists, the innermost extent is a multiple of its
+/// lanes and every buffer starts 16-byte aligned.
+pub(crate) fn vector_ok(
+    k: &Kernel,
+    f: &KernelFunctions,
+    slices: &[&CudaSlice<u8>],
+    stream: &CudaStream,
+    bound: &Bound,
+) -> Result<bool, CudaError> {
+    let (Some((_, lanes)), Some(last)) = (&f.vector, k.dims.last()) else {
+        return Ok(false);
+    };
+    let inner = eval_count(last, &bound.bindings, &format!("kernel `{}` dims", k.name))?;
+    if !inner.is_multiple_of(*lanes as usize) {
+        return Ok(false);
+    }
+    let aligned = slices.iter().all(|s| {
+        let (ptr, _record) = s.device_ptr(stream);
+        ptr % VECTOR_BYTES as u64 == 0
+    });
+    Ok(aligned)
 }
 
 #[cfg(test)]

@@ -223,21 +223,19 @@ pub fn large_cases() -> Vec<LargeCase> {
     let mut cases = Vec::new();
     for d in FLOATS {
         let n = d.name();
+        // Row sums stay below f16's largest finite value (65504), so they are compared as
+        // numbers rather than as two infinities.
+        let row: i64 = if d == DType::F16 { 30_000 } else { 100_000 };
         let src = format!(
             "graph rows\ninput x: {n}[N, C]\na = sum(x, [1])\nb = amax(x, [1])\n\
              c = mean(x, [1], keepdim=true)\ne = amin(x, [1])\noutput a, b, c, e\n"
         );
-        cases.push(large(
-            format!("rows_{n}"),
-            src,
-            &[&[8, 100_000]],
-            Expect::Block,
-        ));
+        cases.push(large(format!("rows_{n}"), src, &[&[8, row]], Expect::Block));
         let src = format!("graph rsm\ninput x: {n}[N, C]\ny = softmax(x, 1)\noutput y\n");
         cases.push(large(
             format!("row_softmax_{n}"),
             src,
-            &[&[8, 100_000]],
+            &[&[8, row]],
             Expect::Block,
         ));
         let full = if d == DType::F16 || d == DType::BF16 {
