@@ -267,6 +267,49 @@ pub enum Op {
     },
 }
 
+/// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
+/// are skipped). Written once as a macro so that the shared walk (`Op::inputs`) and the
+/// mutable walk (`Op::map_inputs`) cannot drift apart: match ergonomics hand `$visit` a
+/// `&NodeId` or a `&mut NodeId` depending on how `$op` is borrowed.
+macro_rules! visit_input_ids {
+    ($op:expr, $visit:expr) => {{
+        // `mut` is needed by visitors that capture state (`inputs` pushes into a Vec) and
+        // unused by the ones that only write through their argument (`map_inputs`).
+        #[allow(unused_mut)]
+        let mut visit = $visit;
+        match $op {
+            Op::Binary { a, b, .. } => {
+                for operand in [a, b] {
+                    if let Operand::Value(id) = operand {
+                        visit(id);
+                    }
+                }
+            }
+            Op::Where { cond, a, b } => {
+                for operand in [cond, a, b] {
+                    if let Operand::Value(id) = operand {
+                        visit(id);
+                    }
+                }
+            }
+            Op::Unary { x, .. }
+            | Op::Cast { x, .. }
+            | Op::Reduce { x, .. }
+            | Op::Softmax { x, .. }
+            | Op::MaxPool2d { x, .. }
+            | Op::AvgPool2d { x, .. }
+            | Op::AdaptiveAvgPool2d { x, .. }
+            | Op::AdaptiveMaxPool2d { x, .. }
+            | Op::Reshape { x, .. }
+            | Op::Permute { x, .. }
+            | Op::Transpose { x, .. }
+            | Op::Unsqueeze { x, .. }
+            | Op::Squeeze { x, .. }
+            | Op::Expand { x, .. } => visit(x),
+        }
+    }};
+}
+
 impl Op {
     /// The op's name in the text format.
     pub fn name(&self) -> &'static str {
@@ -292,62 +335,15 @@ impl Op {
 
     /// The graph values this op reads, in argument order.
     pub fn inputs(&self) -> Vec<NodeId> {
-        let value = |o: &Operand| match o {
-            Operand::Value(id) => Some(*id),
-            Operand::Scalar(_) => None,
-        };
-        match self {
-            Op::Binary { a, b, .. } => [a, b].into_iter().filter_map(value).collect(),
-            Op::Where { cond, a, b } => [cond, a, b].into_iter().filter_map(value).collect(),
-            Op::Unary { x, .. }
-            | Op::Cast { x, .. }
-            | Op::Reduce { x, .. }
-            | Op::Softmax { x, .. }
-            | Op::MaxPool2d { x, .. }
-            | Op::AvgPool2d { x, .. }
-            | Op::AdaptiveAvgPool2d { x, .. }
-            | Op::AdaptiveMaxPool2d { x, .. }
-            | Op::Reshape { x, .. }
-            | Op::Permute { x, .. }
-            | Op::Transpose { x, .. }
-            | Op::Unsqueeze { x, .. }
-            | Op::Squeeze { x, .. }
-            | Op::Expand { x, .. } => vec![*x],
-        }
+        let mut ids = Vec::with_capacity(3);
+        visit_input_ids!(self, |id: &NodeId| ids.push(*id));
+        ids
     }
 
     /// The same op with every operand id mapped through `f` (used by canonicalisation).
     pub fn map_inputs(&self, f: &dyn Fn(NodeId) -> NodeId) -> Op {
-        let mo = |o: &Operand| match o {
-            Operand::Value(id) => Operand::Value(f(*id)),
-            s => *s,
-        };
         let mut op = self.clone();
-        match &mut op {
-            Op::Binary { a, b, .. } => {
-                *a = mo(a);
-                *b = mo(b);
-            }
-            Op::Where { cond, a, b } => {
-                *cond = mo(cond);
-                *a = mo(a);
-                *b = mo(b);
-            }
-            Op::Unary { x, .. }
-            | Op::Cast { x, .. }
-            | Op::Reduce { x, .. }
-            | Op::Softmax { x, .. }
-            | Op::MaxPool2d { x, .. }
-            | Op::AvgPool2d { x, .. }
-            | Op::AdaptiveAvgPool2d { x, .. }
-            | Op::AdaptiveMaxPool2d { x, .. }
-            | Op::Reshape { x, .. }
-            | Op::Permute { x, .. }
-            | Op::Transpose { x, .. }
-            | Op::Unsqueeze { x, .. }
-            | Op::Squeeze { x, .. }
-            | Op::Expand { x, .. } => *x = f(*x),
-        }
+        visit_input_ids!(&mut op, |id: &mut NodeId| *id = f(*id));
         op
     }
 }
