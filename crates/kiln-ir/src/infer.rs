@@ -10,7 +10,7 @@ mod shapes;
 
 use kiln_shape::{BindError, Expr, ShapeEnv};
 
-use crate::graph::{Graph, Node, NodeId, NodeKind};
+use crate::graph::{Graph, InputDecl, Node, NodeId, NodeKind};
 use crate::op::Op;
 use crate::{dtype::DType, error::IrError};
 use check::{ValueInfo, check_constant, check_op};
@@ -109,6 +109,20 @@ fn op_error(node: &Node, op: &Op, e: OpError) -> IrError {
     }
 }
 
+/// The graph's input declarations, once `found` (the number of inputs a caller passed) is
+/// checked against them; shared by shape inference and the interpreter.
+pub(crate) fn declared_inputs(g: &Graph, found: usize) -> Result<&[InputDecl], IrError> {
+    let decls = g.inputs();
+    if found != decls.len() {
+        return Err(BindError::InputCount {
+            expected: decls.len(),
+            found,
+        }
+        .into());
+    }
+    Ok(decls)
+}
+
 /// Infers every node's type inside `env`, from the specialised input shapes (one per graph
 /// input, as `kiln_shape::specialize_inputs` returns them). Decisions that depend on sizes
 /// (broadcasting two symbolic dims, pooling windows) go through `env.decide`/`env.specialize`
@@ -118,14 +132,7 @@ pub fn infer_shapes(
     env: &mut ShapeEnv,
     inputs: &[Vec<Expr>],
 ) -> Result<Vec<TensorType>, IrError> {
-    let decls = g.inputs();
-    if inputs.len() != decls.len() {
-        return Err(BindError::InputCount {
-            expected: decls.len(),
-            found: inputs.len(),
-        }
-        .into());
-    }
+    let decls = declared_inputs(g, inputs.len())?;
     for (decl, shape) in decls.iter().zip(inputs) {
         if decl.dims.len() != shape.len() {
             return Err(BindError::Rank {

@@ -11,10 +11,10 @@ mod layout;
 mod pool;
 mod reduce;
 
-use kiln_shape::{BindError, Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
 
 use crate::graph::{Graph, NodeKind};
-use crate::infer::{infer_shapes, validate};
+use crate::infer::{declared_inputs, infer_shapes, validate};
 use crate::op::Op;
 use crate::tensor::{Tensor, round_to};
 use crate::{dtype::DType, error::IrError};
@@ -103,14 +103,7 @@ fn input_error(input: &str, msg: String) -> IrError {
 
 /// Checks the inputs against the declarations and returns their shapes as i64.
 fn check_inputs(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Vec<i64>>, IrError> {
-    let decls = g.inputs();
-    if inputs.len() != decls.len() {
-        return Err(BindError::InputCount {
-            expected: decls.len(),
-            found: inputs.len(),
-        }
-        .into());
-    }
+    let decls = declared_inputs(g, inputs.len())?;
     let mut shapes = Vec::with_capacity(inputs.len());
     for (decl, t) in decls.iter().zip(inputs) {
         if t.dtype != decl.dtype {
