@@ -5,15 +5,14 @@
 //! events, or on the first event a second after the last merge. A process that is killed
 //! loses its counts since the last merge: totals are statistics, not accounting.
 use serde::{Deserialize, Serialize};
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::CacheError;
-use crate::trust::create_private_dir_all;
+use crate::trust::{create_private_dir_all, open_private_rw};
 
 pub const FLUSH_EVERY_EVENTS: u64 = 256;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -231,15 +230,8 @@ impl CounterBook {
             .unwrap_or(std::path::Path::new("."));
         create_private_dir_all(dir).map_err(|e| CacheError::io(dir, "create", e))?;
         let lock_path = self.stats_path.with_extension("lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&lock_path)
-            .map_err(|e| CacheError::io(&lock_path, "open", e))?;
+        let lock =
+            open_private_rw(&lock_path).map_err(|e| CacheError::io(&lock_path, "open", e))?;
         lock.lock()
             .map_err(|e| CacheError::io(&lock_path, "lock", e))?;
         let mut totals = self.read_file()?;

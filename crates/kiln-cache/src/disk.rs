@@ -12,7 +12,7 @@ use crate::error::StorageError;
 use crate::key::{CacheKey, is_hex_name, is_shard_name};
 use crate::listing::ListingMemo;
 use crate::storage::{Eviction, SaveOutcome, Storage, StoredFile, lru_victims};
-use crate::trust::{create_private_dir_all, current_uid, file_trust_problem};
+use crate::trust::{create_private_dir_all, current_uid, file_trust_problem, open_private_rw};
 
 /// Temporary files start with this; they are never listed as entries.
 pub const TEMP_PREFIX: &str = ".tmp-";
@@ -65,15 +65,7 @@ impl DiskStorage {
     fn lock_size(&self) -> Result<SizeFile, StorageError> {
         let path = self.root.join(SIZE_FILE);
         create_private_dir_all(&self.root).map_err(|e| Self::io_error(&self.root, "create", e))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| Self::io_error(&path, "open", e))?;
+        let file = open_private_rw(&path).map_err(|e| Self::io_error(&path, "open", e))?;
         file.lock().map_err(|e| Self::io_error(&path, "lock", e))?;
         Ok(SizeFile { file, path })
     }

@@ -1,12 +1,11 @@
 //! Per-key advisory locks: the driver holds one across lookup, compile and store so that two
 //! processes missing on the same key compile it once. The kernel drops the lock when its
 //! holder exits or is killed, so a crash never blocks others.
-use std::fs::{File, OpenOptions, TryLockError};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::error::CacheError;
-use crate::trust::create_private_dir_all;
+use crate::trust::{create_private_dir_all, open_private_rw};
 
 /// An exclusive lock on one key, released on drop.
 ///
@@ -54,13 +53,5 @@ fn open_lock_file(path: &Path) -> Result<File, CacheError> {
         create_private_dir_all(dir)
             .map_err(|e| CacheError::io(dir, "create the lock directory", e))?;
     }
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| CacheError::io(path, "open the lock file", e))
+    open_private_rw(path).map_err(|e| CacheError::io(path, "open the lock file", e))
 }
