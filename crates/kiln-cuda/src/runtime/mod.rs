@@ -294,14 +294,7 @@ impl CudaProgram {
 
     /// Runs the program on device inputs and returns its outputs, once the stream is done.
     pub fn run(&self, inputs: &[&DeviceTensor]) -> Result<Vec<DeviceTensor>, CudaError> {
-        let metas: Vec<InputMeta> = inputs
-            .iter()
-            .map(|t| InputMeta {
-                dtype: t.dtype,
-                shape: &t.shape,
-            })
-            .collect();
-        let bound = bind_inputs(&self.program, &metas)?;
+        let bound = self.bind(inputs.iter().map(|t| (t.dtype, t.shape.as_slice())))?;
         let p = &self.program;
         let mut slots: Vec<Slot> = Vec::with_capacity(p.buffers.len());
         let mut sizes: Vec<usize> = Vec::with_capacity(p.buffers.len());
@@ -475,6 +468,18 @@ impl CudaProgram {
         Ok(outs)
     }
 
+    /// Checks the inputs' dtypes and shapes (host or device alike) against the program and
+    /// binds its symbols from them.
+    fn bind<'a>(
+        &self,
+        inputs: impl Iterator<Item = (DType, &'a [usize])>,
+    ) -> Result<validate::Bound, CudaError> {
+        let metas: Vec<InputMeta> = inputs
+            .map(|(dtype, shape)| InputMeta { dtype, shape })
+            .collect();
+        bind_inputs(&self.program, &metas)
+    }
+
     fn copy(&self, s: &CudaSlice<u8>) -> Result<CudaSlice<u8>, CudaError> {
         self.stream
             .clone_dtod(s)
@@ -483,14 +488,7 @@ impl CudaProgram {
 
     /// Host convenience: validates, uploads, runs and downloads.
     pub fn run_host(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, CudaError> {
-        let metas: Vec<InputMeta> = inputs
-            .iter()
-            .map(|t| InputMeta {
-                dtype: t.dtype,
-                shape: &t.shape,
-            })
-            .collect();
-        bind_inputs(&self.program, &metas)?;
+        self.bind(inputs.iter().map(|t| (t.dtype, t.shape.as_slice())))?;
         let device_inputs = inputs
             .iter()
             .map(|t| upload_on(&self.stream, t))
