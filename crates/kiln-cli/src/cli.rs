@@ -88,14 +88,8 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub flags: CompileFlags,
-    /// Compile without reading or writing the cache.
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
-    pub cache: CacheDirArg,
+    pub shared: SharedCompileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +107,13 @@ pub struct CompileArgs {
     /// GPU architecture for --emit ptx.
     #[arg(long, default_value = "sm_90")]
     pub arch: String,
+    #[command(flatten)]
+    pub shared: SharedCompileArgs,
+}
+
+/// The arguments run and compile share after their own: cache use and output format.
+#[derive(Debug, Args)]
+pub struct SharedCompileArgs {
     /// Compile without reading or writing the cache.
     #[arg(long)]
     pub no_cache: bool,

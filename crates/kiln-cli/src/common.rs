@@ -168,6 +168,15 @@ pub fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
 
+/// ` (key 0123456789ab…)` for a summary line, or nothing when the compile had no cache key.
+pub fn key_note(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!(" (key {}…)", short(key))
+    }
+}
+
 /// `[2, 16, 32, 32]` as `2x16x32x32` (a scalar is `scalar`).
 pub fn dims_text<T: ToString>(dims: &[T]) -> String {
     if dims.is_empty() {

@@ -5,13 +5,17 @@ use kiln_sched::Program;
 use serde_json::json;
 
 use crate::cli::{CompileArgs, EmitArg};
-use crate::common::{compile_options, dims_text, load_graph, shapes_from_flags, short};
+use crate::common::{compile_options, dims_text, key_note, load_graph, shapes_from_flags};
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
-    let opts = compile_options(&args.flags, args.cache.cache_dir.as_ref(), args.no_cache);
+    let opts = compile_options(
+        &args.flags,
+        args.shared.cache.cache_dir.as_ref(),
+        args.shared.no_cache,
+    );
     let compiler = Compiler::new(opts);
     let f = compiler.compile(&graph)?;
     let report = f.prepare(&shapes)?;
@@ -23,7 +27,7 @@ pub fn compile(args: CompileArgs) -> CliResult<()> {
         }
     };
     let key = report.key.map(|k| k.to_string()).unwrap_or_default();
-    if args.json {
+    if args.shared.json {
         let mut obj = json!({
             "cache": report.outcome.name(),
             "key": key,
@@ -55,11 +59,7 @@ pub fn compile(args: CompileArgs) -> CliResult<()> {
         graph.name,
         shapes_text.join(" "),
         report.outcome.name(),
-        if key.is_empty() {
-            String::new()
-        } else {
-            format!(" (key {}…)", short(&key))
-        },
+        key_note(&key),
         report.compile_ms,
         if report.guards.is_empty() {
             "(none)"

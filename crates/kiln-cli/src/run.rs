@@ -6,7 +6,7 @@ use kiln::{Compiler, Tensor};
 use serde_json::json;
 
 use crate::cli::RunArgs;
-use crate::common::{by_input_order, compile_options, load_graph, short, split_assignment};
+use crate::common::{by_input_order, compile_options, key_note, load_graph, split_assignment};
 use crate::error::{CliError, CliResult};
 use crate::npy;
 
@@ -39,7 +39,11 @@ pub fn run(args: RunArgs) -> CliResult<()> {
         })
         .collect::<CliResult<_>>()?;
 
-    let opts = compile_options(&args.flags, args.cache.cache_dir.as_ref(), args.no_cache);
+    let opts = compile_options(
+        &args.flags,
+        args.shared.cache.cache_dir.as_ref(),
+        args.shared.no_cache,
+    );
     let compiler = Compiler::new(opts);
     let f = compiler.compile(&graph)?;
     let shapes: Vec<Vec<i64>> = inputs
@@ -70,7 +74,7 @@ pub fn run(args: RunArgs) -> CliResult<()> {
     }
 
     let key = report.key.map(|k| k.to_string()).unwrap_or_default();
-    if args.json {
+    if args.shared.json {
         let outs: serde_json::Map<String, serde_json::Value> = names
             .iter()
             .zip(&outputs)
@@ -99,11 +103,7 @@ pub fn run(args: RunArgs) -> CliResult<()> {
         "graph `{}`: cache {}{why}{} in {:.2} ms, run {:.3} ms",
         graph.name,
         report.outcome.name(),
-        if key.is_empty() {
-            String::new()
-        } else {
-            format!(" (key {}…)", short(&key))
-        },
+        key_note(&key),
         report.compile_ms,
         run_ms
     );
