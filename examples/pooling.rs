@@ -2,7 +2,10 @@
 //! reference interpreter.
 //!
 //! `cargo run --release --example pooling`
-use kiln::{CompileOptions, Compiler, DType, DynamicPolicy, Tensor};
+mod common;
+
+use common::{data, max_abs_diff};
+use kiln::{CompileOptions, Compiler, DType, DynamicPolicy};
 
 const GRAPHS: [(&str, &str); 3] = [
     (
@@ -41,23 +44,12 @@ output q
     ),
 ];
 
-fn data(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-    let values: Vec<f64> = (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f64 / (1u64 << 24) as f64) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_f64(DType::F32, shape, &values)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let (x, s) = (data(&[2, 8, 19, 23], 1), data(&[1, 8, 1, 1], 2));
+    let (x, s) = (
+        data(DType::F32, &[2, 8, 19, 23], 1, 1.0),
+        data(DType::F32, &[1, 8, 1, 1], 2, 1.0),
+    );
     for (what, text) in GRAPHS {
         let graph = kiln::parse(text)?;
         // Adaptive pooling's windows depend on H and W, so that graph specialises them.
@@ -72,12 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let f = Compiler::new(opts).compile(&graph)?;
         let out = f.run(&[&x, &s])?;
         let reference = kiln_ir::interpret(&graph, &[x.clone(), s.clone()])?;
-        let max_err = out[0]
-            .to_f64()
-            .iter()
-            .zip(reference[0].to_f64())
-            .map(|(a, r)| (a - r).abs())
-            .fold(0.0, f64::max);
+        let max_err = max_abs_diff(&out[0], &reference[0]);
         if max_err > 1e-5 {
             return Err(format!("{what}: kiln differs from the interpreter by {max_err}").into());
         }

@@ -3,37 +3,12 @@
 //! second shape from the same dynamic cache entry.
 //!
 //! `cargo run --release --example quickstart`
+mod common;
+
 use std::time::Instant;
 
-use kiln::{CompileOptions, Compiler, Outcome, Tensor};
-
-const GRAPH: &str = "\
-graph quickstart
-input x: f32[N, C, H, W]
-input s: f32[1, C, 1, 1]
-t = mul(x, s)
-r = relu(t)
-p = max_pool2d(r, kernel_size=3, stride=2, padding=1)
-q = sigmoid(p)
-output q
-";
-
-/// Deterministic pseudo-random data in [-1, 1).
-fn data(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let values: Vec<f32> = (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_f32(shape, &values)
-}
+use common::{data, max_abs_diff, relu_pool_sigmoid_graph};
+use kiln::{CompileOptions, Compiler, DType, Outcome};
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
@@ -41,11 +16,14 @@ fn ms(t: Instant) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let graph = kiln::parse(GRAPH)?;
+    let graph = kiln::parse(&relu_pool_sigmoid_graph("quickstart"))?;
     let compiler = Compiler::new(CompileOptions::default().cache_dir(dir.path()));
     let f = compiler.compile(&graph)?;
 
-    let (x, s) = (data(&[2, 16, 64, 64], 1), data(&[1, 16, 1, 1], 2));
+    let (x, s) = (
+        data(DType::F32, &[2, 16, 64, 64], 1, 1.0),
+        data(DType::F32, &[1, 16, 1, 1], 2, 1.0),
+    );
     let inputs = [&x, &s];
     let miss = f.prepare(&[vec![2, 16, 64, 64], vec![1, 16, 1, 1]])?;
     assert_eq!(miss.outcome, Outcome::Miss, "a fresh cache must miss");
@@ -63,12 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let reference = kiln_ir::interpret(&graph, &[x.clone(), s.clone()])?;
-    let max_err = first[0]
-        .to_f64()
-        .iter()
-        .zip(reference[0].to_f64())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let max_err = max_abs_diff(&first[0], &reference[0]);
     assert!(
         max_err < 1e-5,
         "kiln disagrees with the reference interpreter by {max_err}"
@@ -102,7 +75,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     f.reset();
     let other = [vec![4, 16, 48, 40], vec![1, 16, 1, 1]];
     let again = f.prepare(&other)?;
-    let y = f.run(&[&data(&[4, 16, 48, 40], 3), &data(&[1, 16, 1, 1], 4)])?;
+    let y = f.run(&[
+        &data(DType::F32, &[4, 16, 48, 40], 3, 1.0),
+        &data(DType::F32, &[1, 16, 1, 1], 4, 1.0),
+    ])?;
     println!(
         "second shape {:?}: cache {} in {:.3} ms (same entry: {}), output {:?}",
         other[0],

@@ -5,21 +5,14 @@
 //! write back), and of an unknown key (local miss + one Redis round trip).
 //!
 //! `KILN_TEST_REDIS=redis://127.0.0.1:6379/0 cargo run --release --example remote_bench [-- --json]`
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::relu_pool_sigmoid_graph;
 use kiln::{CompileOptions, Compiler, Outcome};
 use kiln_cache::{Cache, CacheConfig, CacheKey, Entry, Lookup, RemoteConfig};
 
-const GRAPH: &str = "\
-graph remote_bench
-input x: f32[N, C, H, W]
-input s: f32[1, C, 1, 1]
-t = mul(x, s)
-r = relu(t)
-p = max_pool2d(r, kernel_size=3, stride=2, padding=1)
-q = sigmoid(p)
-output q
-";
 const ROUNDS: usize = 200;
 
 struct Timing {
@@ -87,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The miss: a real compile through a fresh local cache.
     let compile_dir = tempfile::tempdir()?;
     let shapes = [vec![2, 16, 64, 64], vec![1, 16, 1, 1]];
-    let graph = kiln::parse(GRAPH)?;
+    let graph = kiln::parse(&relu_pool_sigmoid_graph("remote_bench"))?;
     let compiler = Compiler::new(CompileOptions::default().cache_dir(compile_dir.path()));
     let f = compiler.compile(&graph)?;
     let mut compile_samples = Vec::new();
