@@ -1,7 +1,7 @@
 //! Reference interpreter: unary and binary ops, `where`, casts, broadcasting, dtype rounding.
 mod interp_common;
 
-use interp_common::{assert_close, fixed, run1, single_op, t};
+use interp_common::{assert_close, binary_graph, fixed, run1, single_op, t};
 use kiln_ir::{BinaryOp, DType, Graph, IrError, Op, Operand, UnaryOp};
 
 const NAN: f64 = f64::NAN;
@@ -202,20 +202,11 @@ fn logical_not_treats_nan_as_true_and_returns_bool() {
 /// `a op b` over two f64 vectors of the same length.
 fn binary(op: BinaryOp, a: &[f64], b: &[f64]) -> (DType, Vec<f64>) {
     let n = a.len();
-    let mut g = Graph::new("t");
-    let xa = g.add_input("a", DType::F64, fixed(&[n as i64])).expect("a");
-    let xb = g.add_input("b", DType::F64, fixed(&[n as i64])).expect("b");
-    let y = g
-        .add_op(
-            "y",
-            Op::Binary {
-                op,
-                a: Operand::Value(xa),
-                b: Operand::Value(xb),
-            },
-        )
-        .expect("op");
-    g.set_outputs(vec![y]).expect("outputs");
+    let g = binary_graph(
+        op,
+        (DType::F64, fixed(&[n as i64])),
+        (DType::F64, fixed(&[n as i64])),
+    );
     let out = run1(&g, &[t(DType::F64, &[n], a), t(DType::F64, &[n], b)]).expect("runs");
     (out.dtype, out.to_f64())
 }
@@ -274,20 +265,11 @@ fn comparisons_and_logical_ops_give_bool() {
 
 #[test]
 fn broadcasting_aligns_shapes_on_the_right() {
-    let mut g = Graph::new("t");
-    let a = g.add_input("a", DType::F32, fixed(&[2, 1])).expect("a");
-    let b = g.add_input("b", DType::F32, fixed(&[3])).expect("b");
-    let y = g
-        .add_op(
-            "y",
-            Op::Binary {
-                op: BinaryOp::Add,
-                a: Operand::Value(a),
-                b: Operand::Value(b),
-            },
-        )
-        .expect("op");
-    g.set_outputs(vec![y]).expect("outputs");
+    let g = binary_graph(
+        BinaryOp::Add,
+        (DType::F32, fixed(&[2, 1])),
+        (DType::F32, fixed(&[3])),
+    );
     let out = run1(
         &g,
         &[
@@ -302,20 +284,11 @@ fn broadcasting_aligns_shapes_on_the_right() {
 
 #[test]
 fn incompatible_broadcast_is_an_error_naming_the_node() {
-    let mut g = Graph::new("t");
-    let a = g.add_input("a", DType::F32, fixed(&[2])).expect("a");
-    let b = g.add_input("b", DType::F32, fixed(&[3])).expect("b");
-    let y = g
-        .add_op(
-            "y",
-            Op::Binary {
-                op: BinaryOp::Mul,
-                a: Operand::Value(a),
-                b: Operand::Value(b),
-            },
-        )
-        .expect("op");
-    g.set_outputs(vec![y]).expect("outputs");
+    let g = binary_graph(
+        BinaryOp::Mul,
+        (DType::F32, fixed(&[2])),
+        (DType::F32, fixed(&[3])),
+    );
     let err = run1(
         &g,
         &[
@@ -375,20 +348,7 @@ use kiln_ir::Tensor;
 #[test]
 fn f16_and_bf16_results_round_half_to_even() {
     for (dtype, ulp) in [(DType::F16, 2f64.powi(-10)), (DType::BF16, 2f64.powi(-7))] {
-        let mut g = Graph::new("t");
-        let a = g.add_input("a", dtype, fixed(&[3])).expect("a");
-        let b = g.add_input("b", dtype, fixed(&[3])).expect("b");
-        let y = g
-            .add_op(
-                "y",
-                Op::Binary {
-                    op: BinaryOp::Add,
-                    a: Operand::Value(a),
-                    b: Operand::Value(b),
-                },
-            )
-            .expect("op");
-        g.set_outputs(vec![y]).expect("outputs");
+        let g = binary_graph(BinaryOp::Add, (dtype, fixed(&[3])), (dtype, fixed(&[3])));
         let half = ulp / 2.0;
         let a_vals = [1.0, 1.0 + ulp, 1.0];
         let b_vals = [half, half, half * 1.5];
@@ -406,20 +366,11 @@ fn f16_and_bf16_results_round_half_to_even() {
 
 #[test]
 fn mixed_half_types_promote_to_f32() {
-    let mut g = Graph::new("t");
-    let a = g.add_input("a", DType::F16, fixed(&[1])).expect("a");
-    let b = g.add_input("b", DType::BF16, fixed(&[1])).expect("b");
-    let y = g
-        .add_op(
-            "y",
-            Op::Binary {
-                op: BinaryOp::Add,
-                a: Operand::Value(a),
-                b: Operand::Value(b),
-            },
-        )
-        .expect("op");
-    g.set_outputs(vec![y]).expect("outputs");
+    let g = binary_graph(
+        BinaryOp::Add,
+        (DType::F16, fixed(&[1])),
+        (DType::BF16, fixed(&[1])),
+    );
     // 1 + 2^-11 fits f32 but neither f16 nor bf16.
     let out = run1(
         &g,

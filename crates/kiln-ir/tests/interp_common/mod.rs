@@ -2,7 +2,7 @@
 //! comparing results with NaN-aware tolerance.
 #![allow(dead_code)] // Each test crate uses a different subset.
 
-use kiln_ir::{DType, Graph, IrError, NodeId, Op, Tensor, interpret};
+use kiln_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, Operand, Tensor, interpret};
 use kiln_shape::Dim;
 
 pub fn fixed(dims: &[i64]) -> Vec<Dim> {
@@ -17,6 +17,25 @@ pub fn sym(names: &[&str]) -> Vec<Dim> {
             Err(_) => Dim::Sym((*n).to_string()),
         })
         .collect()
+}
+
+/// A graph `y = op(a, b)` of two inputs `a` and `b`, each given as (dtype, dims).
+pub fn binary_graph(op: BinaryOp, a: (DType, Vec<Dim>), b: (DType, Vec<Dim>)) -> Graph {
+    let mut g = Graph::new("t");
+    let a = g.add_input("a", a.0, a.1).expect("a");
+    let b = g.add_input("b", b.0, b.1).expect("b");
+    let y = g
+        .add_op(
+            "y",
+            Op::Binary {
+                op,
+                a: Operand::Value(a),
+                b: Operand::Value(b),
+            },
+        )
+        .expect("op");
+    g.set_outputs(vec![y]).expect("outputs");
+    g
 }
 
 /// A graph with one input `x` of `dtype`/`dims` and one op built from it, output `y`.
