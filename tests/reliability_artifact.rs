@@ -17,10 +17,7 @@ fn artifact() -> CpuArtifact {
     let compiler = Compiler::new(CompileOptions::default().no_cache());
     let f = compiler.compile(&graph(1)).expect("compile");
     let inputs = inputs_for(f.graph(), 6, 1);
-    let shapes: Vec<Vec<i64>> = inputs
-        .iter()
-        .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-        .collect();
+    let shapes = shapes_of(&inputs);
     let exec = f.executable(&shapes).expect("executable");
     let (_, artifact) = kiln_cpu::compile(exec.program()).expect("compile to an artifact");
     assert!(

@@ -36,10 +36,7 @@ impl Subject {
         let graph = graph(0);
         let function = compiler.compile(&graph).expect("compile");
         let inputs = inputs_for(&graph, 5, 7);
-        let shapes: Vec<Vec<i64>> = inputs
-            .iter()
-            .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-            .collect();
+        let shapes = shapes_of(&inputs);
         let report = function.prepare(&shapes).expect("prepare");
         assert_eq!(report.outcome, Outcome::Miss, "a fresh cache misses");
         run_and_check(&function, &inputs, "first compile");

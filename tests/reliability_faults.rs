@@ -38,10 +38,7 @@ fn subject(
 
 /// Resets `f`, obtains its specialisation for `inputs` and checks the outputs.
 fn call(f: &CompiledFunction, inputs: &[Tensor], what: &str) -> Outcome {
-    let shapes: Vec<Vec<i64>> = inputs
-        .iter()
-        .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-        .collect();
+    let shapes = shapes_of(inputs);
     f.reset();
     let report = f
         .prepare(&shapes)

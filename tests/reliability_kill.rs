@@ -65,10 +65,7 @@ fn child_kill_verifier() {
         let f = compiler.compile(&graph(index)).expect("compile");
         for size in VERIFIED_SIZES {
             let inputs = inputs_for(f.graph(), size, 99);
-            let shapes: Vec<Vec<i64>> = inputs
-                .iter()
-                .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-                .collect();
+            let shapes = shapes_of(&inputs);
             f.reset();
             let report = f.prepare(&shapes).expect("prepare");
             print_outcome(&report, graph_name, size);
@@ -223,10 +220,7 @@ fn dead_writers_temp_files_are_removed_by_the_next_writer() {
     );
     let f = compiler.compile(&graph(0)).expect("compile");
     let inputs = inputs_for(f.graph(), 6, 5);
-    let shapes: Vec<Vec<i64>> = inputs
-        .iter()
-        .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-        .collect();
+    let shapes = shapes_of(&inputs);
     assert_eq!(f.prepare(&shapes).expect("prepare").outcome, Outcome::Hit);
     assert!(dead.exists() && live.exists(), "a reader removes nothing");
     // The next writer of this key directory (its entry gone, so it recompiles and stores).

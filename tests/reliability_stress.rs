@@ -51,10 +51,7 @@ fn child_stress_worker() {
         for &(index, size) in &work {
             let (name, f) = &functions[index];
             let inputs = inputs_for(f.graph(), size, seed ^ size as u64);
-            let shapes: Vec<Vec<i64>> = inputs
-                .iter()
-                .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-                .collect();
+            let shapes = shapes_of(&inputs);
             f.reset();
             let report = f.prepare(&shapes).expect("prepare");
             assert!(

@@ -112,6 +112,14 @@ pub fn inputs_for(graph: &Graph, size: usize, seed: u64) -> Vec<Tensor> {
         .collect()
 }
 
+/// The shapes of `inputs` as the i64 dims `prepare` and `executable` take.
+pub fn shapes_of(inputs: &[Tensor]) -> Vec<Vec<i64>> {
+    inputs
+        .iter()
+        .map(|t| t.shape.iter().map(|&d| d as i64).collect())
+        .collect()
+}
+
 /// Runs `f` on `inputs` and checks every output against `kiln_ir::interpret`.
 pub fn run_and_check(f: &CompiledFunction, inputs: &[Tensor], what: &str) {
     let refs: Vec<&Tensor> = inputs.iter().collect();
