@@ -3,6 +3,7 @@
 //! device-to-device copy of the same bytes, both timed with CUDA events.
 //!
 //! `cargo run --release --example cuda_bench -- --json` (prints one line and exits 0 without a GPU).
+use std::path::Path;
 use std::time::Instant;
 
 use kiln::{Backend, CompileOptions, Compiler, Outcome};
@@ -34,6 +35,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// A CUDA compiler whose cache lives in `dir` (a fresh one per timed miss).
+fn cuda_compiler(dir: &Path) -> Compiler {
+    Compiler::new(
+        CompileOptions::default()
+            .backend(Backend::Cuda)
+            .cache_dir(dir),
+    )
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let json = std::env::args().any(|a| a == "--json");
     let dev = match CudaDevice::new(0) {
@@ -50,23 +60,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut misses = vec![];
         for _ in 0..3 {
             let dir = tempfile::tempdir()?;
-            let f = Compiler::new(
-                CompileOptions::default()
-                    .backend(Backend::Cuda)
-                    .cache_dir(dir.path()),
-            )
-            .compile(&graph)?;
+            let f = cuda_compiler(dir.path()).compile(&graph)?;
             let r = f.prepare(&shapes)?;
             assert_eq!(r.outcome, Outcome::Miss);
             misses.push(r.compile_ms);
         }
         let dir = tempfile::tempdir()?;
-        let f = Compiler::new(
-            CompileOptions::default()
-                .backend(Backend::Cuda)
-                .cache_dir(dir.path()),
-        )
-        .compile(&graph)?;
+        let f = cuda_compiler(dir.path()).compile(&graph)?;
         f.prepare(&shapes)?;
         let mut hits = vec![];
         for _ in 0..20 {
