@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kiln::{Backend, Cache, CacheConfig, CompileOptions, DynamicPolicy, Graph, KilnError};
+use kiln::{
+    Backend, Cache, CacheConfig, CompileOptions, CompiledFunction, Compiler, DynamicPolicy, Graph,
+    KilnError,
+};
 use kiln_ir::IrError;
 
-use crate::cli::{BackendArg, CompileFlags, DynamicArg};
+use crate::cli::{BackendArg, CompileFlags, DynamicArg, SharedCompileArgs};
 use crate::error::{CliError, CliResult};
 
 /// Reads and parses a `.kiln` file; parse errors carry `file:line:col`.
@@ -132,6 +135,17 @@ pub fn compile_options(
         (false, Some(dir)) => opts.cache_dir(dir),
         (false, None) => opts,
     }
+}
+
+/// Compiles `graph` as run and compile do: with the compile flags, and through the cache
+/// unless `--no-cache`.
+pub fn compile_with(
+    graph: &Graph,
+    flags: &CompileFlags,
+    shared: &SharedCompileArgs,
+) -> CliResult<CompiledFunction> {
+    let opts = compile_options(flags, shared.cache.cache_dir.as_ref(), shared.no_cache);
+    Ok(Compiler::new(opts).compile(graph)?)
 }
 
 /// Opens the cache for administration: unlike a compile, an unusable cache is an error here.

@@ -1,23 +1,16 @@
 //! `kiln compile`: compile for shapes without data (fills the cache), optionally print the
 //! kernel IR, Cranelift IR, CUDA C or PTX of what was generated.
-use kiln::Compiler;
 use kiln_sched::Program;
 use serde_json::json;
 
 use crate::cli::{CompileArgs, EmitArg};
-use crate::common::{compile_options, dims_text, key_note, load_graph, shapes_from_flags};
+use crate::common::{compile_with, dims_text, key_note, load_graph, shapes_from_flags};
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
-    let opts = compile_options(
-        &args.flags,
-        args.shared.cache.cache_dir.as_ref(),
-        args.shared.no_cache,
-    );
-    let compiler = Compiler::new(opts);
-    let f = compiler.compile(&graph)?;
+    let f = compile_with(&graph, &args.flags, &args.shared)?;
     let report = f.prepare(&shapes)?;
     let emitted = match args.emit {
         None => None,

@@ -2,11 +2,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use kiln::{Compiler, Tensor};
+use kiln::Tensor;
 use serde_json::json;
 
 use crate::cli::RunArgs;
-use crate::common::{by_input_order, compile_options, key_note, load_graph, split_assignment};
+use crate::common::{by_input_order, compile_with, key_note, load_graph, split_assignment};
 use crate::error::{CliError, CliResult};
 use crate::npy;
 
@@ -39,13 +39,7 @@ pub fn run(args: RunArgs) -> CliResult<()> {
         })
         .collect::<CliResult<_>>()?;
 
-    let opts = compile_options(
-        &args.flags,
-        args.shared.cache.cache_dir.as_ref(),
-        args.shared.no_cache,
-    );
-    let compiler = Compiler::new(opts);
-    let f = compiler.compile(&graph)?;
+    let f = compile_with(&graph, &args.flags, &args.shared)?;
     let shapes: Vec<Vec<i64>> = inputs
         .iter()
         .map(|t| t.shape.iter().map(|&d| d as i64).collect())
