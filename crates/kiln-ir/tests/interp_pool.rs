@@ -2,23 +2,12 @@
 //! the windows PyTorch's formulas give).
 mod interp_common;
 
-use interp_common::{assert_close, fixed, run1, single_op, t};
+use interp_common::{assert_close, fixed, pool2d_params, run1, single_op, t};
 use kiln_ir::{DType, IrError, Op, Pool2d, Tensor};
-
-fn params(k: [i64; 2], s: [i64; 2], p: [i64; 2], d: [i64; 2], ceil: bool, cip: bool) -> Pool2d {
-    Pool2d {
-        kernel_size: k,
-        stride: s,
-        padding: p,
-        dilation: d,
-        ceil_mode: ceil,
-        count_include_pad: cip,
-    }
-}
 
 /// Pools along W only: H has kernel 1, stride 1, no padding.
 fn row_params(k: i64, s: i64, p: i64, d: i64, ceil: bool, cip: bool) -> Pool2d {
-    params([1, k], [1, s], [0, p], [1, d], ceil, cip)
+    pool2d_params([1, k], [1, s], [0, p], [1, d], ceil, cip)
 }
 
 fn pool(x: &Tensor, build: impl FnOnce(kiln_ir::NodeId) -> Op) -> Result<Tensor, IrError> {
@@ -103,7 +92,7 @@ fn max_pool_keeps_batch_and_channel_planes_apart() {
         &[2, 2, 2, 2],
         &(0..16).map(f64::from).collect::<Vec<_>>(),
     );
-    let p = params([2, 2], [2, 2], [0, 0], [1, 1], false, true);
+    let p = pool2d_params([2, 2], [2, 2], [0, 0], [1, 1], false, true);
     let out = pool(&x, |x| Op::MaxPool2d { x, params: p }).expect("max_pool2d");
     assert_eq!(out.shape, vec![2, 2, 1, 1]);
     assert_eq!(out.to_f64(), vec![3.0, 7.0, 11.0, 15.0]);
@@ -119,7 +108,7 @@ fn avg_pool_divisor_with_and_without_padding() {
         &(1..=9).map(f64::from).collect::<Vec<_>>(),
     );
     let run = |cip| {
-        let p = params([2, 2], [2, 2], [1, 1], [1, 1], false, cip);
+        let p = pool2d_params([2, 2], [2, 2], [1, 1], [1, 1], false, cip);
         pool(&x, |x| Op::AvgPool2d { x, params: p }).expect("avg_pool2d")
     };
     // Sums: 1, 2+3, 4+7, 5+6+8+9.

@@ -1,4 +1,7 @@
 //! Parsing every statement kind and every op of the `.kiln` format.
+mod interp_common;
+
+use interp_common::pool2d_params;
 use kiln_ir::parse::{parse, parse_unchecked};
 use kiln_ir::{BinaryOp, DType, Graph, NodeKind, Op, Operand, Pool2d, ReduceOp, Tensor, UnaryOp};
 use kiln_shape::Dim;
@@ -345,47 +348,39 @@ fn reductions_and_softmax() {
 #[test]
 fn pooling() {
     let x = kiln_ir::NodeId::new(0);
-    let pool = |k: [i64; 2], s: [i64; 2], p: [i64; 2], d: [i64; 2], ceil, cip| Pool2d {
-        kernel_size: k,
-        stride: s,
-        padding: p,
-        dilation: d,
-        ceil_mode: ceil,
-        count_include_pad: cip,
-    };
     assert_eq!(
         out_op("out = max_pool2d(x, 3)"),
         Op::MaxPool2d {
             x,
-            params: pool([3, 3], [3, 3], [0, 0], [1, 1], false, true)
+            params: pool2d_params([3, 3], [3, 3], [0, 0], [1, 1], false, true)
         }
     );
     assert_eq!(
         out_op("out = max_pool2d(x, [3, 2], None, 1, [2, 1], true)"),
         Op::MaxPool2d {
             x,
-            params: pool([3, 2], [3, 2], [1, 1], [2, 1], true, true)
+            params: pool2d_params([3, 2], [3, 2], [1, 1], [2, 1], true, true)
         }
     );
     assert_eq!(
         out_op("out = max_pool2d(x, stride=2, kernel_size=3)"),
         Op::MaxPool2d {
             x,
-            params: pool([3, 3], [2, 2], [0, 0], [1, 1], false, true)
+            params: pool2d_params([3, 3], [2, 2], [0, 0], [1, 1], false, true)
         }
     );
     assert_eq!(
         out_op("out = avg_pool2d(x, 2)"),
         Op::AvgPool2d {
             x,
-            params: pool([2, 2], [2, 2], [0, 0], [1, 1], false, true)
+            params: pool2d_params([2, 2], [2, 2], [0, 0], [1, 1], false, true)
         }
     );
     assert_eq!(
         out_op("out = avg_pool2d(x, [3, 3], [1, 2], [1, 0], true, false)"),
         Op::AvgPool2d {
             x,
-            params: pool([3, 3], [1, 2], [1, 0], [1, 1], true, false)
+            params: pool2d_params([3, 3], [1, 2], [1, 0], [1, 1], true, false)
         }
     );
     assert_eq!(

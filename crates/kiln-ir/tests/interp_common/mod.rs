@@ -2,7 +2,7 @@
 //! comparing results with NaN-aware tolerance.
 #![allow(dead_code)] // Each test crate uses a different subset.
 
-use kiln_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, Operand, Tensor, interpret};
+use kiln_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, Operand, Pool2d, Tensor, interpret};
 use kiln_shape::Dim;
 
 pub fn fixed(dims: &[i64]) -> Vec<Dim> {
@@ -17,6 +17,25 @@ pub fn sym(names: &[&str]) -> Vec<Dim> {
             Err(_) => Dim::Sym((*n).to_string()),
         })
         .collect()
+}
+
+/// Pooling parameters: kernel, stride, padding and dilation as [H, W], then the two flags.
+pub fn pool2d_params(
+    k: [i64; 2],
+    s: [i64; 2],
+    p: [i64; 2],
+    d: [i64; 2],
+    ceil: bool,
+    cip: bool,
+) -> Pool2d {
+    Pool2d {
+        kernel_size: k,
+        stride: s,
+        padding: p,
+        dilation: d,
+        ceil_mode: ceil,
+        count_include_pad: cip,
+    }
 }
 
 /// A graph `y = op(a, b)` of two inputs `a` and `b`, each given as (dtype, dims).
