@@ -1,5 +1,5 @@
-//! Helpers shared by the interpreter and shape-inference tests: building small graphs and
-//! comparing results with NaN-aware tolerance.
+//! Helpers shared by kiln-ir's integration tests (interpreter, shape inference, parsing):
+//! building small graphs and op parameters, and comparing results with NaN-aware tolerance.
 #![allow(dead_code)] // Each test crate uses a different subset.
 
 use kiln_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, Operand, Pool2d, Tensor, interpret};
