@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::env::SymbolLookup;
-use crate::expr::{EvalError, Expr};
+use crate::expr::{Atom, EvalError, Expr};
 
 pub use crate::guards::{GuardFailure, GuardSet};
 
@@ -145,7 +145,8 @@ impl Cond {
 /// The canonical `P op k` of `lhs op rhs`, or `None` where a step would overflow (the condition
 /// is then kept as given: still exact, merely not canonical).
 fn canonical(lhs: &Expr, op: CmpOp, rhs: &Expr) -> Option<Cond> {
-    let difference = lhs - rhs;
+    // Folding first makes `H - 2*(H//2) >= 0` read `H%2 >= 0`, which is always true.
+    let difference = (lhs - rhs).fold_remainders();
     if let Some(d) = difference.as_int() {
         return Some(Cond::constant(op.holds(d, 0)));
     }
@@ -176,11 +177,59 @@ fn canonical(lhs: &Expr, op: CmpOp, rhs: &Expr) -> Option<Cond> {
         CmpOp::Gt => (CmpOp::Ge, ceil_div(k + 1, g)),
         CmpOp::Ge => (CmpOp::Ge, ceil_div(k, g)),
     };
-    Some(Cond {
+    let k = i64::try_from(k).ok()?;
+    Some(remainder_condition(&p, op, k).unwrap_or(Cond {
         lhs: p,
         op,
-        rhs: Expr::int(i64::try_from(k).ok()?),
-    })
+        rhs: Expr::int(k),
+    }))
+}
+
+/// `a % m op k` for a constant `m > 1`, as a reader would write it: the remainder lies in
+/// `0..m`, so a bound at either end is an equality or its negation (`(W + 1)%2 >= 1` is
+/// `(W + 1)%2 == 1`), and an equality moves the dividend's constant over (`(W + 1)%2 == 1` is
+/// `W%2 == 0`). Both hold for every integer `a`. `None` when `p` is not such a remainder.
+fn remainder_condition(p: &Expr, op: CmpOp, k: i64) -> Option<Cond> {
+    let [(1, [factor])] = p.terms().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let Atom::Mod(a, m) = factor.atom() else {
+        return None;
+    };
+    let m = m.as_int().filter(|m| *m > 1 && factor.power() == 1)?;
+    let top = m - 1;
+    // Each bound at an end becomes an equality or its negation, so negating stays canonical.
+    let (op, r) = match op {
+        CmpOp::Lt if k <= 0 => return Some(Cond::constant(false)),
+        CmpOp::Lt if k > top => return Some(Cond::constant(true)),
+        CmpOp::Ge if k <= 0 => return Some(Cond::constant(true)),
+        CmpOp::Ge if k > top => return Some(Cond::constant(false)),
+        CmpOp::Lt if k == 1 => (CmpOp::Eq, 0),
+        CmpOp::Ge if k == 1 => (CmpOp::Ne, 0),
+        CmpOp::Ge if k == top => (CmpOp::Eq, top),
+        CmpOp::Lt if k == top => (CmpOp::Ne, top),
+        CmpOp::Eq | CmpOp::Ne if !(0..=top).contains(&k) => {
+            return Some(Cond::constant(op == CmpOp::Ne));
+        }
+        CmpOp::Eq | CmpOp::Ne => (op, k),
+        _ => return None,
+    };
+    // With two remainders, `!= r` is `== 1 - r`.
+    let (op, r) = if op == CmpOp::Ne && m == 2 {
+        (CmpOp::Eq, 1 - r)
+    } else {
+        (op, r)
+    };
+    // (b + c) % m == r  <=>  b % m == (r - c) mod m
+    let c = a.constant_term().rem_euclid(m);
+    let r = (r - c).rem_euclid(m);
+    let lhs = a.without_constant().modulo(&Expr::int(m));
+    let rhs = Expr::int(r);
+    if matches!(lhs.terms().collect::<Vec<_>>()[..], [(1, [_])]) {
+        return Some(Cond { lhs, op, rhs });
+    }
+    // A common factor came out (`(2*W)%4 == 2*(W%2)`): canonicalise again, which divides it.
+    Some(Cond::new(lhs, op, rhs))
 }
 
 fn ceil_div(a: i128, b: i128) -> i128 {

@@ -6,6 +6,7 @@ use crate::bounds::bounds;
 use crate::cond::{CmpOp, Cond};
 use crate::expr::{EvalError, Expr};
 use crate::guards::GuardSet;
+use crate::implied::implies;
 
 /// Anything that gives symbols values.
 pub trait SymbolLookup {
@@ -170,8 +171,11 @@ impl ShapeEnv {
     }
     /// The values `e` can take given the symbols' ranges (interval arithmetic; the hints are not
     /// consulted). Holds for every assignment on which `e` evaluates without error.
+    /// Hand-built remainders are folded first, so that `H - 2*(H//2)` is bounded to `0..=1`.
     pub fn bounds(&self, e: &Expr) -> ValueRange {
-        bounds(e, &|name| self.symbol(name).map(|s| s.range))
+        bounds(&e.fold_remainders(), &|name| {
+            self.symbol(name).map(|s| s.range)
+        })
     }
     /// Answers `cond` on the hints and records the answer (`cond` or its negation) as a guard,
     /// unless the symbols' ranges alone already decide it.
@@ -180,8 +184,36 @@ impl ShapeEnv {
             return Ok(known);
         }
         let holds = cond.eval(self).map_err(|source| eval_error(cond, source))?;
-        self.record(if holds { cond.clone() } else { cond.negate() });
+        self.record_decided(if holds { cond.clone() } else { cond.negate() });
         Ok(holds)
+    }
+    /// Records a decided guard unless a recorded one implies it, and drops the recorded guards
+    /// it implies: the conjunction stays the same, and a reader sees only the stronger guards
+    /// (`C*H*N*W < 2147483648` without `C < 2147483648`).
+    fn record_decided(&mut self, guard: Cond) {
+        // Borrows only the symbol fields, so that the guards can change below.
+        let (index, symbols) = (&self.index, &self.symbols);
+        let range_of = |name: &str| {
+            index
+                .get(name)
+                .and_then(|&i| symbols.get(i))
+                .map(|s| s.range)
+        };
+        if self
+            .guards
+            .iter()
+            .any(|known| implies(known, &guard, &range_of))
+        {
+            return;
+        }
+        let (implied, kept): (Vec<Cond>, Vec<Cond>) = std::mem::take(&mut self.guards)
+            .into_iter()
+            .partition(|known| implies(&guard, known, &range_of));
+        for dropped in &implied {
+            self.recorded.remove(dropped);
+        }
+        self.guards = kept;
+        self.record(guard);
     }
     /// Fixes `e` to its hint value, recording `e == hint` unless `e` is constant (or its range
     /// is that single value).

@@ -18,6 +18,7 @@ mod divmod;
 mod eval;
 mod minmax;
 mod poly;
+mod remainder;
 #[cfg(test)]
 mod tests;
 
@@ -193,6 +194,13 @@ impl Expr {
         poly::pow(self, exp)
     }
 
+    /// The expression with hand-built remainders folded into modulo (`H - 2*(H//2)` becomes
+    /// `H%2`, `2*(H//2) + H%2` becomes `H`): equal in value, easier to read and to bound.
+    /// Conditions fold their sides this way. It is not part of the canonical form that `==`
+    /// compares, because folding a factor does not commute with multiplying it out.
+    pub fn fold_remainders(&self) -> Expr {
+        remainder::fold_remainders(self.clone())
+    }
     /// `Some(v)` when the expression is the constant `v`.
     pub fn as_int(&self) -> Option<i64> {
         self.terms.is_empty().then_some(self.constant)

@@ -13,6 +13,8 @@ mod cond;
 mod env;
 mod expr;
 mod guards;
+mod implied;
+mod positivity;
 
 pub use bind::{BindError, Dim, Policy, bind_symbols, specialize_inputs};
 pub use cond::{CmpOp, Cond, GuardFailure, GuardSet};

@@ -133,6 +133,35 @@ fn env_with_hints(hints: &[i64; 3]) -> ShapeEnv {
     env
 }
 
+/// A size-like product: symbols, pooled sizes `1 + X//2` and small constants.
+fn size_product() -> impl Strategy<Value = Tree> {
+    let factor = prop_oneof![
+        (0..NAMES.len()).prop_map(Tree::Sym),
+        (0..NAMES.len()).prop_map(|i| Tree::Add(
+            Box::new(Tree::Const(1)),
+            Box::new(Tree::FloorDiv(
+                Box::new(Tree::Sym(i)),
+                Box::new(Tree::Const(2))
+            )),
+        )),
+        (1i64..=3).prop_map(Tree::Const),
+    ];
+    prop::collection::vec(factor, 1..5).prop_map(|factors| {
+        factors
+            .into_iter()
+            .reduce(|p, f| Tree::Mul(Box::new(p), Box::new(f)))
+            .unwrap_or(Tree::Const(1))
+    })
+}
+
+/// Conditions of which many imply one another: bounds on size products, and arbitrary ones.
+fn decision() -> impl Strategy<Value = (Tree, CmpOp, Tree)> {
+    prop_oneof![
+        3 => (size_product(), op(), (-20i64..=400).prop_map(Tree::Const)),
+        1 => (tree(), op(), tree()),
+    ]
+}
+
 proptest! {
     #[test]
     fn canonical_form_evaluates_like_the_tree(t in tree(), v in values()) {
@@ -260,6 +289,37 @@ proptest! {
                 }
                 Ok(_) => prop_assert_eq!(guards.eval(&values), Ok(true), "{}", guards),
                 Err(_) => {}
+            }
+        }
+    }
+
+    /// Guards dropped as implied (and guards replaced by stronger ones) lose nothing: wherever
+    /// the recorded guards hold in the ranges, every decision taken comes out the same.
+    #[test]
+    fn every_decision_holds_wherever_the_recorded_guards_hold(
+        decisions in prop::collection::vec(decision(), 1..10),
+        hints in sizes(),
+        others in prop::collection::vec(sizes(), 48),
+    ) {
+        let mut env = env_with_hints(&hints);
+        let mut decided = Vec::new();
+        for (a, op, b) in &decisions {
+            let cond = Cond::new(build(a), *op, build(b));
+            if let Ok(answer) = env.decide(&cond) {
+                decided.push((cond, answer));
+            }
+        }
+        let guards = env.produce_guards();
+        prop_assert_eq!(guards.eval(&env.hints()), Ok(true), "{}", guards);
+        for other in &others {
+            let values = bindings(other);
+            if guards.eval(&values) != Ok(true) {
+                continue;
+            }
+            for (cond, answer) in &decided {
+                if let Ok(holds) = cond.eval(&values) {
+                    prop_assert_eq!(holds, *answer, "{} at {:?} under {}", cond, other, guards);
+                }
             }
         }
     }

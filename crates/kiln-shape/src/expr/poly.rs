@@ -52,6 +52,55 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// `(common, rest)` with `self == common * rest`: `common` the product of the atoms every
+    /// term shares (each to its smallest power), `1` when there is none or a constant term.
+    pub(crate) fn split_common_factor(&self) -> (Expr, Expr) {
+        let unsplit = || (Expr::int(1), self.clone());
+        let Some((first, others)) = self.terms.split_first() else {
+            return unsplit();
+        };
+        if self.constant != 0 {
+            return unsplit();
+        }
+        let mut common = first.factors.clone();
+        for term in others {
+            common.retain_mut(|shared| {
+                let power = term
+                    .factors
+                    .iter()
+                    .find(|f| f.atom == shared.atom)
+                    .map_or(0, |f| f.power);
+                shared.power = shared.power.min(power);
+                shared.power > 0
+            });
+        }
+        if common.is_empty() {
+            return unsplit();
+        }
+        let mut rest = TermMap::new();
+        for term in &self.terms {
+            let factors = term
+                .factors
+                .iter()
+                .filter_map(|f| {
+                    let power = common
+                        .iter()
+                        .find(|c| c.atom == f.atom)
+                        .map_or(f.power, |c| f.power.saturating_sub(c.power));
+                    (power > 0).then(|| Factor {
+                        atom: f.atom.clone(),
+                        power,
+                    })
+                })
+                .collect();
+            // Dividing distinct monomials by the same monomial keeps them distinct.
+            rest.insert(factors, term.coeff);
+        }
+        (Expr::term(common, 1), Expr::from_map(rest))
+    }
+}
+
 fn accumulate(map: &mut TermMap, factors: Vec<Factor>, coeff: i64) -> Option<()> {
     let slot = map.entry(factors).or_insert(0);
     *slot = slot.checked_add(coeff)?;
