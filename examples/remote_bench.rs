@@ -132,6 +132,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert!(hit);
         took
     });
+    // The last remote hit's local copy is written in the background: wait for it.
+    reader.flush_remote(Duration::from_secs(5));
     let local_hit = time("hit_from_local_disk", ROUNDS, || {
         let started = Instant::now();
         let hit = matches!(

@@ -1,6 +1,7 @@
 //! The guarded cache: lookup with the driver's `accept` callback, store, lock, counters.
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use kiln_shape::GuardSet;
 
@@ -52,7 +53,10 @@ pub struct Cache {
     version_dir: PathBuf,
     pub(crate) max_size: u64,
     pub(crate) secret: Option<Vec<u8>>,
-    pub(crate) storage: Box<dyn Storage>,
+    pub(crate) storage: Arc<dyn Storage>,
+    /// Write-backs of remote hits to the local level, running off the hit's critical path;
+    /// joined before the next lookup and when the cache drops.
+    pub(crate) write_backs: Mutex<Vec<JoinHandle<()>>>,
     /// Shared with the remote writer thread, which counts its own failures.
     pub(crate) counters: Arc<CounterBook>,
     /// The shared second level behind `storage`, when configured.
@@ -102,7 +106,8 @@ impl Cache {
             version_dir,
             max_size: config.max_size,
             secret: config.secret,
-            storage,
+            storage: Arc::from(storage),
+            write_backs: Mutex::new(Vec::new()),
         })
     }
 
@@ -174,6 +179,7 @@ impl Cache {
         admit: &mut dyn FnMut(&GuardSet) -> bool,
         accept: &mut dyn FnMut(&Entry) -> bool,
     ) -> (Option<Entry>, usize, Vec<String>) {
+        self.join_write_backs();
         let names = match self.storage.entry_names(key) {
             Ok(names) => names,
             Err(error) => {
@@ -320,30 +326,23 @@ impl Cache {
         name: &str,
         bytes: &[u8],
     ) -> Result<SaveOutcome, CacheError> {
-        let outcome = self.storage.save(key, name, bytes).map_err(|source| {
-            self.counters.record(Event::WriteError);
-            let failure = source.write_failure();
-            warn_once(WarnKind::Write, || {
-                format!("kiln cache disabled for writes ({failure}): {source}")
-            });
-            CacheError::Write { failure, source }
-        })?;
-        index::add_stored(self.storage.as_ref(), key, name, bytes);
-        if let SaveOutcome::Stored {
-            total_bytes: Some(total),
-        } = outcome
-            && total > self.max_size
-        {
-            // Down to 80% of the bound, so that the next puts do not evict again at once.
-            let target = self.max_size - self.max_size / 5;
-            match self.storage.evict_to(target, Some((key, name))) {
-                Ok(eviction) => self
-                    .counters
-                    .record_many(Event::Evicted, eviction.removed_entries),
-                Err(error) => tracing::warn!("kiln cache eviction failed: {error}"),
-            }
+        store_file(
+            self.storage.as_ref(),
+            &self.counters,
+            self.max_size,
+            key,
+            name,
+            bytes,
+        )
+    }
+
+    /// Waits for the write-backs of earlier remote hits, so that a lookup sees them on disk.
+    pub(crate) fn join_write_backs(&self) {
+        let pending =
+            std::mem::take(&mut *self.write_backs.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in pending {
+            let _ = handle.join();
         }
-        Ok(outcome)
     }
 
     /// An exclusive lock on `key`, blocking until held. Hold it across lookup, compile and
@@ -363,6 +362,7 @@ impl Cache {
 
     /// Removes every entry of this format version (lock files and lifetime counters stay).
     pub fn clear(&self) -> Result<(), CacheError> {
+        self.join_write_backs();
         Ok(self.storage.clear()?)
     }
 
@@ -399,4 +399,44 @@ fn index_record(name: &str, entry: &Entry) -> IndexRecord {
 
 fn version_dir(dir: &Path) -> PathBuf {
     dir.join(format!("v{FORMAT_VERSION}"))
+}
+
+/// Saves one entry file, indexes it, and evicts down to 80% of `max_size` when the save pushed
+/// the total over it. A failure is counted as `write_error` and logged once.
+pub(crate) fn store_file(
+    storage: &dyn Storage,
+    counters: &CounterBook,
+    max_size: u64,
+    key: &CacheKey,
+    name: &str,
+    bytes: &[u8],
+) -> Result<SaveOutcome, CacheError> {
+    let outcome = storage.save(key, name, bytes).map_err(|source| {
+        counters.record(Event::WriteError);
+        let failure = source.write_failure();
+        warn_once(WarnKind::Write, || {
+            format!("kiln cache disabled for writes ({failure}): {source}")
+        });
+        CacheError::Write { failure, source }
+    })?;
+    index::add_stored(storage, key, name, bytes);
+    if let SaveOutcome::Stored {
+        total_bytes: Some(total),
+    } = outcome
+        && total > max_size
+    {
+        // Down to 80% of the bound, so that the next puts do not evict again at once.
+        let target = max_size - max_size / 5;
+        match storage.evict_to(target, Some((key, name))) {
+            Ok(eviction) => counters.record_many(Event::Evicted, eviction.removed_entries),
+            Err(error) => tracing::warn!("kiln cache eviction failed: {error}"),
+        }
+    }
+    Ok(outcome)
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        self.join_write_backs();
+    }
 }

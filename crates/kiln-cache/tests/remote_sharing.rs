@@ -28,7 +28,9 @@ fn second_machine_hits_remotely_then_locally_with_identical_bytes() {
     let after_remote = b.counters();
     assert_eq!((after_remote.hit, after_remote.remote_hit), (1, 1));
 
-    // Written back: the same file, byte for byte, now on B's disk.
+    // Written back off the hit's critical path (flush_remote waits for it): the same file,
+    // byte for byte, now on B's disk.
+    assert!(b.flush_remote(FLUSH));
     let files_a = entry_files(dir_a.path(), &key(7));
     let files_b = entry_files(dir_b.path(), &key(7));
     assert_eq!(files_b.len(), 1);

@@ -12,7 +12,7 @@ use crate::options::Backend;
 /// Compiled code for one specialisation, ready to run.
 pub enum Executable {
     Cpu(Box<kiln_cpu::CompiledProgram>),
-    Cuda(CudaProgram),
+    Cuda(Box<CudaProgram>),
 }
 
 impl Executable {
@@ -133,7 +133,7 @@ pub fn compile(
                 CudaProgram::load(device, &artifact).map_err(|e| KilnError::Cuda(e.to_string()))?;
             let bytes = postcard::to_stdvec(&artifact)
                 .map_err(|e| KilnError::Cuda(format!("cannot serialise the artifact: {e}")))?;
-            Ok((Arc::new(Executable::Cuda(exec)), bytes))
+            Ok((Arc::new(Executable::Cuda(Box::new(exec))), bytes))
         }
     }
 }
@@ -159,7 +159,7 @@ pub fn load(backend: Backend, bytes: &[u8]) -> Result<Arc<Executable>, KilnError
             }
             let exec = CudaProgram::load(cuda_device()?, &artifact)
                 .map_err(|e| KilnError::Cuda(e.to_string()))?;
-            Ok(Arc::new(Executable::Cuda(exec)))
+            Ok(Arc::new(Executable::Cuda(Box::new(exec))))
         }
     }
 }

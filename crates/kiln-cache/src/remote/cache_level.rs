@@ -76,8 +76,35 @@ impl Cache {
             candidates += 1;
             if accept(&entry) {
                 self.counters.record(Event::RemoteHit);
+                // The local copy is written off the hit's critical path (its fsync costs
+                // milliseconds on a busy disk); the next lookup of this cache waits for it.
                 // Write-back failures are counted by the write path; the hit stands.
-                let _ = self.store_bytes(key, name, &bytes);
+                let (storage, counters, max_size) =
+                    (self.storage.clone(), self.counters.clone(), self.max_size);
+                let (k, n) = (*key, name.to_string());
+                let job = move || {
+                    let _ = crate::cache::store_file(
+                        storage.as_ref(),
+                        &counters,
+                        max_size,
+                        &k,
+                        &n,
+                        &bytes,
+                    );
+                };
+                match std::thread::Builder::new()
+                    .name("kiln-cache-write-back".into())
+                    .spawn(job)
+                {
+                    Ok(handle) => self
+                        .write_backs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(handle),
+                    Err(error) => {
+                        tracing::debug!("kiln remote cache: no write-back thread: {error}")
+                    }
+                }
                 remote.touch_later(key);
                 return RemoteLookup::Hit(entry);
             }
@@ -96,6 +123,7 @@ impl Cache {
     /// Waits up to `timeout` for queued remote writes (they also drain when the `Cache`
     /// drops). True when none is left, or when there is no remote level.
     pub fn flush_remote(&self, timeout: Duration) -> bool {
+        self.join_write_backs();
         self.remote.as_ref().is_none_or(|r| r.flush(timeout))
     }
 
