@@ -202,3 +202,28 @@ fn wide_rows_pool_in_lanes() {
         compare(&g, &compiled, &inputs, &format!("{src} at {shape:?}"));
     }
 }
+
+/// Pooling large enough to be split into tasks that start in the middle of a row: each task
+/// computes its first row's pinned index sums before its row loop and the next row's at the
+/// end of each row. Adaptive windows over 58 rows are 9 or 10 wide (floor/ceil divisions of
+/// the output row, pinned per row), and the innermost runs walk a carried offset.
+#[test]
+fn pooling_split_into_tasks_mid_row() {
+    let x = tensor(DType::F32, &[4, 32, 58, 58], 9, -1.0, 1.0);
+    for call in [
+        "max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])",
+        "adaptive_avg_pool2d(x, output_size=[7, 7])",
+    ] {
+        check(
+            &format!("graph p\ninput x: f32[N, C, H, W]\np = {call}\noutput p"),
+            std::slice::from_ref(&x),
+        );
+    }
+    // Positive values: 58-element runs are summed in f32 lanes first, and a sum that cancels
+    // to near zero would only measure that rounding, not the row sums.
+    let positive = tensor(DType::F32, &[4, 32, 58, 58], 10, 0.0, 1.0);
+    check(
+        "graph s\ninput x: f32[N, C, H, W]\ns = sum(x, dim=[3])\noutput s",
+        &[positive],
+    );
+}

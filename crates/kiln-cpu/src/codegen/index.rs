@@ -8,29 +8,90 @@
 //! Emitted values are cached per *scope*: a scope is opened for a block that dominates the code
 //! emitted until it is closed (entry, row, inner point, reduction element), so a cached value is
 //! only reused where it is available.
+//!
+//! *Pinned* row values: the kernel names its fast variables (the inner loop variable and the
+//! reduction variables); the terms of an expression that mention none of them (its *slow
+//! terms*) are the same at every point of a row. The kernel computes such sums once per row and
+//! carries them as block parameters of the row loop ([`IndexEmitter::pin`]); an expression
+//! whose slow terms are pinned is emitted as the pinned value plus its fast terms. A block
+//! parameter cannot be recomputed: Cranelift's egraph pass places pure instructions at their
+//! uses, and it put the row's divisions by constant dims back into the innermost loops.
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::FunctionBuilder;
-use kiln_shape::{Atom, CmpOp, Cond, Expr};
+use kiln_shape::{Atom, CmpOp, Cond, Expr, Factor};
+
+/// Terms of an expression (coefficient, factors), its constant left out: the key of a pinned
+/// sum.
+pub(crate) type Terms = Vec<(i64, Vec<Factor>)>;
 
 #[derive(Default)]
 struct Scope {
     vars: HashMap<String, Value>,
     cache: HashMap<Expr, Value>,
+    pinned: HashMap<Terms, Value>,
 }
 
 /// Emits integer expressions over named variables (loop variables and graph symbols).
 pub(crate) struct IndexEmitter {
     scopes: Vec<Scope>,
+    /// Variables that change inside a row: the inner loop variable and the reduction variables.
+    fast: Vec<String>,
+}
+
+/// Whether `atom` mentions `name` anywhere (inside divisions, min and max included).
+fn atom_mentions(atom: &Atom, name: &str) -> bool {
+    match atom {
+        Atom::Sym(s) => s == name,
+        Atom::FloorDiv(a, b) | Atom::Mod(a, b) | Atom::Add(a, b) | Atom::Mul(a, b) => {
+            a.mentions(name) || b.mentions(name)
+        }
+        Atom::Min(args) | Atom::Max(args) => args.iter().any(|a| a.mentions(name)),
+    }
+}
+
+/// Whether a term's factors mention any of `names`.
+pub(crate) fn factors_mention(factors: &[Factor], names: &[String]) -> bool {
+    factors
+        .iter()
+        .any(|f| names.iter().any(|n| atom_mentions(f.atom(), n)))
 }
 
 impl IndexEmitter {
     pub fn new() -> Self {
         IndexEmitter {
             scopes: vec![Scope::default()],
+            fast: vec![],
         }
+    }
+
+    /// Names the variables that change inside a row (see the module docs).
+    pub fn set_fast_vars(&mut self, names: Vec<String>) {
+        self.fast = names;
+    }
+
+    /// The terms of `e` that mention no fast variable, its constant left out.
+    pub fn slow_terms(&self, e: &Expr) -> Terms {
+        e.terms()
+            .filter(|(_, factors)| !factors_mention(factors, &self.fast))
+            .map(|(c, factors)| (c, factors.to_vec()))
+            .collect()
+    }
+
+    /// Records `value` as the sum of `terms` in the innermost scope.
+    pub fn pin(&mut self, terms: Terms, value: Value) {
+        if let Some(s) = self.scopes.last_mut() {
+            s.pinned.insert(terms, value);
+        }
+    }
+
+    fn lookup_pinned(&self, terms: &Terms) -> Option<Value> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|s| s.pinned.get(terms).copied())
     }
 
     pub fn push(&mut self) {
@@ -70,8 +131,41 @@ impl IndexEmitter {
         if let Some(v) = self.lookup_cached(e) {
             return Ok(v);
         }
+        let slow = self.slow_terms(e);
+        let pinned = if slow.is_empty() {
+            None
+        } else {
+            self.lookup_pinned(&slow)
+        };
+        let mut acc = pinned;
+        let terms: Vec<(i64, &[Factor])> = e
+            .terms()
+            .filter(|(_, factors)| pinned.is_none() || factors_mention(factors, &self.fast))
+            .collect();
+        if let Some(sum) = self.sum_terms(b, &terms)? {
+            acc = Some(match acc {
+                None => sum,
+                Some(a) => b.ins().iadd(a, sum),
+            });
+        }
+        let mut v = acc.unwrap_or_else(|| b.ins().iconst(types::I64, 0));
+        if e.constant_term() != 0 {
+            v = b.ins().iadd_imm_s(v, e.constant_term());
+        }
+        if let Some(s) = self.scopes.last_mut() {
+            s.cache.insert(e.clone(), v);
+        }
+        Ok(v)
+    }
+
+    /// The sum of `terms` (no constant), or `None` when there are none.
+    pub fn sum_terms(
+        &mut self,
+        b: &mut FunctionBuilder,
+        terms: &[(i64, &[Factor])],
+    ) -> Result<Option<Value>, String> {
         let mut acc: Option<Value> = None;
-        for (coeff, factors) in e.terms() {
+        for &(coeff, factors) in terms {
             let mut prod: Option<Value> = None;
             for f in factors {
                 let base = self.atom(b, f.atom())?;
@@ -91,14 +185,7 @@ impl IndexEmitter {
                 Some(a) => b.ins().iadd(a, term),
             });
         }
-        let mut v = acc.unwrap_or_else(|| b.ins().iconst(types::I64, 0));
-        if e.constant_term() != 0 {
-            v = b.ins().iadd_imm_s(v, e.constant_term());
-        }
-        if let Some(s) = self.scopes.last_mut() {
-            s.cache.insert(e.clone(), v);
-        }
-        Ok(v)
+        Ok(acc)
     }
 
     fn atom(&mut self, b: &mut FunctionBuilder, a: &Atom) -> Result<Value, String> {

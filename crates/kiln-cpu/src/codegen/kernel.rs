@@ -12,11 +12,11 @@ use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::DType;
 use kiln_sched::{BufId, Instr, Kernel, Program, ScalarOp, outer_var};
-use kiln_shape::Expr;
+use kiln_shape::{Expr, Factor};
 
-use super::index::IndexEmitter;
+use super::index::{IndexEmitter, Terms};
 use super::ops::{self, compute_type, fconst};
-use super::{memory, plan, pool, reduce};
+use super::{memory, plan, pool, reduce, row};
 
 /// How an access's offset is computed at a point of the row.
 #[derive(Clone)]
@@ -31,6 +31,8 @@ pub(crate) enum Access {
     Hoisted(Value),
     /// Not linear in the inner variable (a reshape's div/mod): the whole expression per point.
     Full,
+    /// The offset at this point is this value (a loop-carried induction variable).
+    At(Value),
     /// A vector of outputs' window elements ([`pool`]): lane 0 at `along`'s offset, the
     /// other lanes `lane_stride` elements apart.
     Strided {
@@ -133,6 +135,8 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         self.b.ins().brif(go, setup, &[], exit, &[]);
 
         self.b.switch_to_block(setup);
+        self.idx.set_fast_vars(row::fast_vars(&k));
+        let sums = row::pinned_sums(&k, lanes_plan.as_ref(), &self.idx);
         let row0 = self.b.ins().udiv(start, width);
         let row_start = self.b.ins().imul(row0, width);
         let col0 = self.b.ins().isub(start, row_start);
@@ -142,7 +146,17 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             self.b.append_block_param(head, types::I64),
             self.b.append_block_param(head, types::I64),
         );
-        self.b.ins().jump(head, &[arg(row0), arg(col0), arg(start)]);
+        let pinned: Vec<Value> = sums
+            .iter()
+            .map(|_| self.b.append_block_param(head, types::I64))
+            .collect();
+        let mut args = vec![arg(row0), arg(col0), arg(start)];
+        args.extend(
+            self.row_sums(row0, &outer_dims, &sums)?
+                .into_iter()
+                .map(arg),
+        );
+        self.b.ins().jump(head, &args);
 
         self.b.switch_to_block(head);
         let body = self.b.create_block();
@@ -155,17 +169,9 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         let count = self.b.ins().smin(left_in_row, left_in_range);
         let col_end = self.b.ins().iadd(col, count);
         self.idx.push();
-        // Outer loop variables of this row, innermost first.
-        let mut rem = row;
-        for j in (0..n - 1).rev() {
-            let v = if j == 0 {
-                rem
-            } else {
-                let v = self.b.ins().urem(rem, outer_dims[j]);
-                rem = self.b.ins().udiv(rem, outer_dims[j]);
-                v
-            };
-            self.idx.bind(&outer_var(j), v);
+        self.bind_outer_vars(row, &outer_dims);
+        for (terms, v) in sums.iter().zip(&pinned) {
+            self.idx.pin(terms.clone(), *v);
         }
         let inner = outer_var(n - 1);
         let plans = RowAccesses {
@@ -198,13 +204,53 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         let next_row = self.b.ins().iadd_imm_s(row, 1);
         let zero = self.b.ins().iconst(types::I64, 0);
         let next_flat = self.b.ins().iadd(flat, count);
-        self.b
-            .ins()
-            .jump(head, &[arg(next_row), arg(zero), arg(next_flat)]);
+        let mut args = vec![arg(next_row), arg(zero), arg(next_flat)];
+        args.extend(
+            self.row_sums(next_row, &outer_dims, &sums)?
+                .into_iter()
+                .map(arg),
+        );
+        self.b.ins().jump(head, &args);
 
         self.b.switch_to_block(exit);
         self.b.ins().return_(&[]);
         Ok(())
+    }
+
+    /// Binds the outer loop variables of row number `row` (innermost first: div/mod by the
+    /// outer dims) in the current scope.
+    fn bind_outer_vars(&mut self, row: Value, outer_dims: &[Value]) {
+        let mut rem = row;
+        for j in (0..outer_dims.len()).rev() {
+            let v = if j == 0 {
+                rem
+            } else {
+                let v = self.b.ins().urem(rem, outer_dims[j]);
+                rem = self.b.ins().udiv(rem, outer_dims[j]);
+                v
+            };
+            self.idx.bind(&outer_var(j), v);
+        }
+    }
+
+    /// The pinned sums ([`row::pinned_sums`]) of row number `row`, in their order.
+    fn row_sums(
+        &mut self,
+        row: Value,
+        outer_dims: &[Value],
+        sums: &[Terms],
+    ) -> Result<Vec<Value>, String> {
+        self.idx.push();
+        self.bind_outer_vars(row, outer_dims);
+        let mut out = Vec::with_capacity(sums.len());
+        for terms in sums {
+            let terms: Vec<(i64, &[Factor])> =
+                terms.iter().map(|(c, f)| (*c, f.as_slice())).collect();
+            let v = self.idx.sum_terms(self.b, &terms)?;
+            out.push(v.unwrap_or_else(|| self.b.ins().iconst(types::I64, 0)));
+        }
+        self.idx.pop();
+        Ok(out)
     }
 
     /// The row's columns `[col, col_end)` of a kernel whose reduction runs in lanes: scalar
@@ -306,6 +352,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                 let scaled = self.b.ins().imul(*coeff, i);
                 self.b.ins().iadd(*rest, scaled)
             }
+            Access::At(v) => *v,
             Access::Hoisted(_) | Access::Full => self.idx.expr(self.b, full)?,
         })
     }

@@ -9,6 +9,7 @@ mod ops;
 mod plan;
 mod pool;
 mod reduce;
+mod row;
 mod window;
 
 use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName, types};

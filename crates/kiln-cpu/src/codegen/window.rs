@@ -74,6 +74,11 @@ impl WindowPlan {
         true
     }
 
+    /// Every bound expression, all levels.
+    pub fn bound_exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.lower.iter().chain(&self.upper).flatten()
+    }
+
     /// Whether `level`'s loop runs over its whole dim (no condition bounds it).
     pub fn is_full(&self, level: usize) -> bool {
         self.lower.get(level).is_none_or(|l| l.is_empty())
