@@ -219,6 +219,17 @@ fn pooling_split_into_tasks_mid_row() {
             std::slice::from_ref(&x),
         );
     }
+    // Exact windows: constant unbounded runs (8 wide: whole vectors; 14 wide: vectors and a
+    // scalar tail), f32 and f64.
+    for dtype in [DType::F32, DType::F64] {
+        let x = tensor(dtype, &[2, 8, 56, 56], 11, 0.0, 1.0);
+        check(
+            &format!(
+                "graph p\ninput x: {dtype}[N, C, H, W]\na = adaptive_avg_pool2d(x, output_size=[7, 7])\nb = adaptive_avg_pool2d(x, output_size=[4, 4])\noutput a, b"
+            ),
+            &[x],
+        );
+    }
     // Positive values: 58-element runs are summed in f32 lanes first, and a sum that cancels
     // to near zero would only measure that rounding, not the row sums.
     let positive = tensor(DType::F32, &[4, 32, 58, 58], 10, 0.0, 1.0);
