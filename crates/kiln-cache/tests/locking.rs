@@ -59,13 +59,13 @@ fn a_lock_held_by_a_killed_process_is_released() {
     let Ok(mut child) = std::process::Command::new("flock")
         .arg("-o")
         .arg(&lock_path)
-        .args(["sleep", "60"])
+        .args(["sleep", "120"])
         .spawn()
     else {
         eprintln!("flock(1) not installed; covered by the drop test above");
         return;
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while cache.try_lock(&key(4)).unwrap().is_some() {
         assert!(
             std::time::Instant::now() < deadline,
