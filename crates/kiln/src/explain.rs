@@ -52,7 +52,7 @@ impl CompiledFunction {
         };
         let values: Bindings =
             bind_symbols(&self.graph().input_dims(), shapes).map_err(kiln_ir::IrError::from)?;
-        let (env, _inputs, components, _target) = self.key_for(shapes, &policy)?;
+        let (env, _inputs, components, _target) = self.key_for(&values, &policy)?;
         let hints = env.hints();
         let cache_key = key::key_of(&components);
         let stored = cache.entries_for(&cache_key);

@@ -211,16 +211,15 @@ impl CompiledFunction {
         }
     }
 
-    /// Builds the environment, the specialised input shapes and the key for `shapes`.
+    /// Builds the environment, the specialised input shapes and the key for these symbol values.
     pub(crate) fn key_for(
         &self,
-        shapes: &[Vec<i64>],
+        values: &Bindings,
         policy: &Policy,
     ) -> Result<KeyedSpecialization, KilnError> {
-        let values = bind_symbols(&self.decls, shapes).map_err(IrError::from)?;
         let mut env = ShapeEnv::new();
         let inputs =
-            specialize_inputs(&mut env, &self.decls, &values, policy).map_err(|source| {
+            specialize_inputs(&mut env, &self.decls, values, policy).map_err(|source| {
                 IrError::Shape {
                     node: "inputs".into(),
                     op: "specialize".into(),
@@ -242,7 +241,7 @@ impl CompiledFunction {
         let t0 = Instant::now();
         let values = bind_symbols(&self.decls, shapes).map_err(IrError::from)?;
         let policy = self.policy(st, &values);
-        let (mut env, inputs, comps, target) = self.key_for(shapes, &policy)?;
+        let (mut env, inputs, comps, target) = self.key_for(&values, &policy)?;
         let cache_key = key::key_of(&comps);
         let opts = &self.compiler.opts;
         let backend_kind = opts.backend;
