@@ -191,7 +191,7 @@ fn nest(
     nan: cranelift_frontend::Variable,
 ) -> Result<(), String> {
     let red = &lanes.interior;
-    let (lo, hi) = windows.bounds(e, level, dims[level])?;
+    let (lo, hi) = windows.bounds(e, level, &red.dims[level])?;
     let var = reduce_var(level);
     let innermost = level + 1 == dims.len();
     let loads = if innermost {

@@ -153,7 +153,7 @@ fn nest(
     level: usize,
     acc: Variable,
 ) -> Result<(), String> {
-    let (lo, hi) = plan.bounds(e, level, dims[level])?;
+    let (lo, hi) = plan.bounds(e, level, &red.dims[level])?;
     let var = reduce_var(level);
     let innermost = level + 1 == dims.len();
     if !innermost {

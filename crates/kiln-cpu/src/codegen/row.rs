@@ -9,7 +9,7 @@
 //! parameter that always receives the same value, so they are left to it.
 use std::collections::HashSet;
 
-use kiln_sched::{Instr, Kernel, ScalarOp, outer_var, reduce_var};
+use kiln_sched::{Instr, Kernel, Reduction, ScalarOp, outer_var, reduce_var};
 use kiln_shape::Expr;
 
 use super::index::{IndexEmitter, Terms, factors_mention};
@@ -36,7 +36,14 @@ pub(crate) fn pinned_sums(
     let mut exprs: Vec<&Expr> = vec![];
     instr_exprs(&k.body, &mut exprs);
     exprs.extend(k.stores.iter().map(|s| &s.offset));
-    let mut windows = vec![];
+    let mut bounds: Vec<Expr> = vec![];
+    let mut window_bounds = |red: &Reduction| {
+        let plan = plan_windows(red);
+        for (level, dim) in red.dims.iter().enumerate() {
+            let (lo, hi) = plan.bound_exprs(level, dim);
+            bounds.extend([lo, hi]);
+        }
+    };
     if let Some(red) = &k.reduce {
         instr_exprs(&red.body, &mut exprs);
         exprs.extend(&red.dims);
@@ -44,19 +51,16 @@ pub(crate) fn pinned_sums(
             exprs.push(c.lhs());
             exprs.push(c.rhs());
         }
-        windows.push(plan_windows(red));
+        window_bounds(red);
     }
     if let Some(l) = lanes {
         exprs.extend(&l.lower);
         exprs.extend(&l.upper);
-        windows.push(plan_windows(&l.interior));
+        window_bounds(&l.interior);
     }
     let mut seen = HashSet::new();
     let mut out = vec![];
-    for e in exprs
-        .into_iter()
-        .chain(windows.iter().flat_map(|w| w.bound_exprs()))
-    {
+    for e in exprs.into_iter().chain(&bounds) {
         let terms = idx.slow_terms(e);
         let per_row = terms.iter().any(|(_, f)| factors_mention(f, &outer));
         if per_row && seen.insert(terms.clone()) {

@@ -7,7 +7,7 @@
 //! `[max(0, lo...), min(dim, hi...))`, computed once before the loop. The interior of the
 //! window then runs without a per-element branch, and elements outside (padding) are never
 //! visited, exactly as the per-element branch did. Other conditions stay per element.
-use cranelift_codegen::ir::{InstBuilder, Value, types};
+use cranelift_codegen::ir::Value;
 use kiln_sched::{Reduction, reduce_var};
 use kiln_shape::{CmpOp, Cond, Expr};
 
@@ -74,15 +74,24 @@ impl WindowPlan {
         true
     }
 
-    /// Every bound expression, all levels.
-    pub fn bound_exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.lower.iter().chain(&self.upper).flatten()
-    }
-
     /// Whether `level`'s loop runs over its whole dim (no condition bounds it).
     pub fn is_full(&self, level: usize) -> bool {
         self.lower.get(level).is_none_or(|l| l.is_empty())
             && self.upper.get(level).is_none_or(|u| u.is_empty())
+    }
+
+    /// The bounds of `level`'s loop as expressions: `max(0, lower...)` and
+    /// `min(dim, upper...)`. Those of outer variables only are pinned per row
+    /// ([`super::row`]), so a pooling window's row range is not recomputed at every point.
+    pub fn bound_exprs(&self, level: usize, dim: &Expr) -> (Expr, Expr) {
+        let mut lower = vec![Expr::int(0)];
+        lower.extend(self.lower.get(level).into_iter().flatten().cloned());
+        let mut upper = vec![dim.clone()];
+        upper.extend(self.upper.get(level).into_iter().flatten().cloned());
+        (
+            Expr::max_of(&lower).unwrap_or_else(|| Expr::int(0)),
+            Expr::min_of(&upper).unwrap_or_else(|| dim.clone()),
+        )
     }
 
     /// The bounds `[lo, hi)` of `level`'s loop, emitted where the loop starts (the outer
@@ -91,18 +100,9 @@ impl WindowPlan {
         &self,
         e: &mut KernelEmitter,
         level: usize,
-        dim: Value,
+        dim: &Expr,
     ) -> Result<(Value, Value), String> {
-        let mut lo = e.b.ins().iconst(types::I64, 0);
-        for x in &self.lower[level] {
-            let v = e.idx.expr(e.b, x)?;
-            lo = e.b.ins().smax(lo, v);
-        }
-        let mut hi = dim;
-        for x in &self.upper[level] {
-            let v = e.idx.expr(e.b, x)?;
-            hi = e.b.ins().smin(hi, v);
-        }
-        Ok((lo, hi))
+        let (lo, hi) = self.bound_exprs(level, dim);
+        Ok((e.idx.expr(e.b, &lo)?, e.idx.expr(e.b, &hi)?))
     }
 }
