@@ -23,14 +23,16 @@ const EXP_P_F64: [f64; 5] = [
     4.138_136_797_057_238_5e-8,
 ];
 
-/// Cephes `expf` polynomial: exp(r) = 1 + r + r^2 * P(r).
-const EXP_P_F32: [f64; 6] = [
-    5.000_000_120_1e-1,
-    1.666_666_545_9e-1,
-    4.166_579_589_4e-2,
-    8.333_451_907_3e-3,
-    1.398_199_950_7e-3,
-    1.987_569_150_0e-4,
+/// exp(r) = 1 + r + r^2 * P(r) for |r| <= ln2/2, P of degree 4: the interpolant of
+/// (e^r - 1 - r)/r^2 at the 5 Chebyshev nodes of that range (computed in exact rational
+/// arithmetic, then rounded to f32). Approximation error < 1e-8 relative (0.1 ulp), so one
+/// degree fewer than Cephes' `expf` (2 instructions per vector) costs no measurable accuracy.
+const EXP_P_F32: [f64; 5] = [
+    0.5,
+    0.166_665_770_255_979_37,
+    0.041_666_554_662_048_556,
+    0.008_363_173_074_517_644,
+    0.001_392_617_612_010_237,
 ];
 
 /// e^x. See the module table for accuracy.
@@ -81,14 +83,59 @@ fn exp_clamped(
 
     let log2e = l.fconst(b, LOG2E);
     let scaled = b.ins().fmul(x, log2e);
-    let (kf, k) = l.round_to_int(b, scaled);
+    if clamp_above {
+        let (kf, k) = l.round_to_int(b, scaled);
+        let p = exp_kernel(b, l, x, kf, tail);
+        scale_by_power_of_two(b, l, p, k)
+    } else {
+        // The rounding shift is inlined so that the scaling can use the shifted bits directly.
+        let shift = l.fconst(b, l.round_shift());
+        let shifted = b.ins().fadd(scaled, shift);
+        let kf = b.ins().fsub(shifted, shift);
+        let p = exp_kernel(b, l, x, kf, tail);
+        scale_nonpositive_by_power_of_two(b, l, p, shifted)
+    }
+}
 
-    let p = if l.is_f64() {
+fn exp_kernel(
+    b: &mut FunctionBuilder,
+    l: Lanes,
+    x: Value,
+    kf: Value,
+    tail: Option<Value>,
+) -> Value {
+    if l.is_f64() {
         exp_kernel_f64(b, l, x, kf, tail)
     } else {
         exp_kernel_f32(b, l, x, kf, tail)
-    };
-    scale_by_power_of_two(b, l, p, k)
+    }
+}
+
+/// p * 2^k for k <= 0 down to the lower clamp (-159 for f32, -1097 for f64), where
+/// `shifted` is the float k + 1.5·2^m whose low mantissa bits hold k.
+///
+/// Builds 2^(k + OFFSET), a normal number over that whole range, straight from the bits of
+/// `shifted`: the bits are 1.5·2^m's bits plus k, and 1.5·2^m's bits vanish when shifted
+/// into the exponent field (they have more trailing zeros than the exponent field is wide),
+/// so `(bits + bias + OFFSET) << m` is 2^(k + OFFSET) without subtracting them first.
+/// p * 2^(k + OFFSET) is exact (p is in [0.7, 1.5], no overflow or underflow), and the
+/// final multiply by the constant 2^-OFFSET rounds once, so subnormal results are correctly
+/// rounded exactly as with the two-step scaling, in 4 instructions instead of 11.
+fn scale_nonpositive_by_power_of_two(
+    b: &mut FunctionBuilder,
+    l: Lanes,
+    p: Value,
+    shifted: Value,
+) -> Value {
+    let offset: i32 = if l.is_f64() { 600 } else { 64 };
+    let bits = l.float_to_bits(b, shifted);
+    let bias = l.iconst(b, l.exponent_bias() + i64::from(offset));
+    let biased = b.ins().iadd(bits, bias);
+    let scale_bits = b.ins().ishl_imm_u(biased, l.mantissa_bits());
+    let scale = l.bits_to_float(b, scale_bits);
+    let partial = b.ins().fmul(p, scale);
+    let unscale = l.fconst(b, f64::powi(2.0, -offset));
+    b.ins().fmul(partial, unscale)
 }
 
 /// fdlibm: hi = x - k ln2_hi, lo = k ln2_lo, r = hi - lo,
