@@ -1,10 +1,8 @@
 //! Checks of the caller's tensors against the program, before any kernel runs: the kernels
 //! index buffers with sizes derived from these checks, so they are what keeps them in bounds.
-use std::collections::BTreeMap;
-
 use kiln_ir::Tensor;
 use kiln_sched::{Program, TensorSpec};
-use kiln_shape::{Bindings, Expr};
+use kiln_shape::{BindError, Bindings, Expr, bind_shapes};
 
 use crate::error::RunError;
 
@@ -63,39 +61,17 @@ pub(crate) fn bind_inputs(program: &Program, inputs: &[&Tensor]) -> Result<Bindi
             found: inputs.len(),
         });
     }
-    let mut bindings = Bindings::new();
-    let mut first_seen: BTreeMap<String, (String, usize, i64)> = BTreeMap::new();
     for (spec, t) in program.inputs.iter().zip(inputs) {
         check_header("input", spec, t)?;
-        for (dim, (e, &size)) in spec.shape.iter().zip(&t.shape).enumerate() {
-            let value = i64::try_from(size).map_err(|_| RunError::Dim {
-                role: "input",
-                name: spec.name.clone(),
-                dim,
-                expected: e.to_string(),
-                found: size,
-            })?;
-            if let Some(sym) = e.as_sym() {
-                match first_seen.get(sym) {
-                    Some((input, d, v)) if *v != value => {
-                        return Err(RunError::InconsistentSymbol {
-                            symbol: sym.to_string(),
-                            first_input: input.clone(),
-                            first_dim: *d,
-                            first_value: *v,
-                            second_input: spec.name.clone(),
-                            second_dim: dim,
-                            second_value: value,
-                        });
-                    }
-                    Some(_) => {}
-                    None => {
-                        bindings.insert(sym, value);
-                        first_seen.insert(sym.to_string(), (spec.name.clone(), dim, value));
-                    }
-                }
-            }
-        }
+    }
+    let specs: Vec<(&str, &[Expr])> = program
+        .inputs
+        .iter()
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape.as_slice()).collect();
+    let bindings = bind_shapes(&specs, &shapes).map_err(|e| bind_error(program, e))?;
+    for (spec, t) in program.inputs.iter().zip(inputs) {
         check_bytes("input", spec, t)?;
     }
     for sym in &program.symbols {
@@ -103,11 +79,69 @@ pub(crate) fn bind_inputs(program: &Program, inputs: &[&Tensor]) -> Result<Bindi
             return Err(RunError::UnboundSymbol(sym.clone()));
         }
     }
-    // Constant and composite dims, now that every symbol has a value.
-    for (spec, t) in program.inputs.iter().zip(inputs) {
-        check_dims("input", spec, &t.shape, &bindings)?;
-    }
     Ok(bindings)
+}
+
+/// The shared binding's error in this backend's terms.
+fn bind_error(program: &Program, e: BindError) -> RunError {
+    let dim_error = |input: String, dim: usize, expected: String, found: i64| RunError::Dim {
+        role: "input",
+        name: input,
+        dim,
+        expected,
+        found: usize::try_from(found).unwrap_or(usize::MAX),
+    };
+    match e {
+        BindError::InputCount { expected, found } => RunError::InputCount { expected, found },
+        BindError::Rank {
+            input,
+            expected,
+            found,
+        } => RunError::Rank {
+            role: "input",
+            name: input,
+            expected,
+            found,
+        },
+        BindError::FixedDim {
+            input,
+            dim,
+            expected,
+            found,
+        } => dim_error(input, dim, expected.to_string(), found),
+        BindError::ExprDim {
+            input,
+            dim,
+            expected,
+            found,
+        } => dim_error(input, dim, expected, found),
+        BindError::BadSize { input, dim, found } => {
+            let expected = program
+                .inputs
+                .iter()
+                .find(|s| s.name == input)
+                .and_then(|s| s.shape.get(dim))
+                .map_or_else(|| "a size".to_string(), |e| e.to_string());
+            dim_error(input, dim, expected, found)
+        }
+        BindError::Conflict {
+            symbol,
+            first_input,
+            first_dim,
+            first_value,
+            second_input,
+            second_dim,
+            second_value,
+        } => RunError::InconsistentSymbol {
+            symbol,
+            first_input,
+            first_dim,
+            first_value,
+            second_input,
+            second_dim,
+            second_value,
+        },
+    }
 }
 
 /// Checks a concrete shape against a spec's dims under `b`.

@@ -13,18 +13,26 @@ pub enum Dim {
     Sym(String),
 }
 
+impl Dim {
+    pub fn sym(name: &str) -> Dim {
+        Dim::Sym(name.to_string())
+    }
+
+    /// The dim as an expression: a constant or a symbol.
+    pub fn to_expr(&self) -> Expr {
+        match self {
+            Dim::Fixed(v) => Expr::int(*v),
+            Dim::Sym(s) => Expr::sym(s),
+        }
+    }
+}
+
 impl fmt::Display for Dim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Dim::Fixed(v) => write!(f, "{v}"),
             Dim::Sym(s) => f.write_str(s),
         }
-    }
-}
-
-impl Dim {
-    pub fn sym(name: &str) -> Dim {
-        Dim::Sym(name.to_string())
     }
 }
 
@@ -79,6 +87,13 @@ pub enum BindError {
         second_dim: usize,
         second_value: i64,
     },
+    #[error("input `{input}` dim {dim}: expected size {expected}, found {found}")]
+    ExprDim {
+        input: String,
+        dim: usize,
+        expected: String,
+        found: i64,
+    },
     #[error("input `{input}` dim {dim}: size {found} is negative or too large")]
     BadSize {
         input: String,
@@ -92,49 +107,75 @@ pub fn bind_symbols(
     decls: &[(String, Vec<Dim>)],
     shapes: &[Vec<i64>],
 ) -> Result<Bindings, BindError> {
-    if decls.len() != shapes.len() {
+    let exprs: Vec<Vec<Expr>> = decls
+        .iter()
+        .map(|(_, dims)| dims.iter().map(Dim::to_expr).collect())
+        .collect();
+    let specs: Vec<(&str, &[Expr])> = decls
+        .iter()
+        .zip(&exprs)
+        .map(|((name, _), dims)| (name.as_str(), dims.as_slice()))
+        .collect();
+    bind_shapes(&specs, shapes)
+}
+
+/// Binds symbols from concrete shapes against (specialised) symbolic ones, and checks every dim:
+/// a constant must equal its size, a symbol takes one value wherever it stands alone (a
+/// conflict names both places), and a dim that is an expression of symbols is checked once
+/// every symbol has a value. The one binding mechanism behind the driver's declared dims and
+/// the backends' checks of a call's inputs. `specs[i] = (input name, dims)`.
+pub fn bind_shapes<S, T>(specs: &[(&str, &[Expr])], shapes: &[S]) -> Result<Bindings, BindError>
+where
+    S: AsRef<[T]>,
+    T: Copy + TryInto<i64>,
+{
+    if specs.len() != shapes.len() {
         return Err(BindError::InputCount {
-            expected: decls.len(),
+            expected: specs.len(),
             found: shapes.len(),
         });
     }
     let mut bindings = Bindings::new();
     // Where each symbol was first seen: (input, dim), to name both places in a conflict.
     let mut first_seen: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
-    for ((input, dims), shape) in decls.iter().zip(shapes) {
+    let mut composite = Vec::new();
+    for (&(input, dims), shape) in specs.iter().zip(shapes) {
+        let shape = shape.as_ref();
         if dims.len() != shape.len() {
             return Err(BindError::Rank {
-                input: input.clone(),
+                input: input.to_string(),
                 expected: dims.len(),
                 found: shape.len(),
             });
         }
         for (dim, (declared, &size)) in dims.iter().zip(shape).enumerate() {
-            if size < 0 {
+            // A size beyond i64 (possible only from a usize) reads as i64::MAX in the error.
+            let size: i64 = size.try_into().unwrap_or(i64::MAX);
+            if size < 0 || size == i64::MAX {
                 return Err(BindError::BadSize {
-                    input: input.clone(),
+                    input: input.to_string(),
                     dim,
                     found: size,
                 });
             }
-            match declared {
-                Dim::Fixed(expected) if *expected != size => {
+            if let Some(expected) = declared.as_int() {
+                if expected != size {
                     return Err(BindError::FixedDim {
-                        input: input.clone(),
+                        input: input.to_string(),
                         dim,
-                        expected: *expected,
+                        expected,
                         found: size,
                     });
                 }
-                Dim::Fixed(_) => {}
-                Dim::Sym(symbol) => match (bindings.get(symbol), first_seen.get(symbol.as_str())) {
+            } else if let Some(symbol) = declared.as_sym() {
+                match (bindings.get(symbol), first_seen.get(symbol)) {
                     (Some(first_value), Some(&(first_input, first_dim))) if first_value != size => {
                         return Err(BindError::Conflict {
-                            symbol: symbol.clone(),
+                            symbol: symbol.to_string(),
                             first_input: first_input.to_string(),
                             first_dim,
                             first_value,
-                            second_input: input.clone(),
+                            second_input: input.to_string(),
                             second_dim: dim,
                             second_value: size,
                         });
@@ -144,8 +185,20 @@ pub fn bind_symbols(
                         bindings.insert(symbol, size);
                         first_seen.insert(symbol, (input, dim));
                     }
-                },
+                }
+            } else {
+                composite.push((input, dim, declared, size));
             }
+        }
+    }
+    for (input, dim, declared, size) in composite {
+        if declared.eval(&bindings) != Ok(size) {
+            return Err(BindError::ExprDim {
+                input: input.to_string(),
+                dim,
+                expected: declared.to_string(),
+                found: size,
+            });
         }
     }
     Ok(bindings)

@@ -16,7 +16,7 @@ mod guards;
 mod implied;
 mod positivity;
 
-pub use bind::{BindError, Dim, Policy, bind_symbols, specialize_inputs};
+pub use bind::{BindError, Dim, Policy, bind_shapes, bind_symbols, specialize_inputs};
 pub use cond::{CmpOp, Cond, GuardFailure, GuardSet};
 pub use env::{Bindings, ShapeEnv, ShapeError, SymbolInfo, SymbolLookup, ValueRange};
 pub use expr::{Atom, EvalError, Expr, Factor, floor_div_i64, python_mod};

@@ -11,7 +11,7 @@ use std::time::Instant;
 use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup};
 use kiln_ir::{Graph, IrError, Tensor};
 use kiln_shape::{
-    Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_symbols, specialize_inputs,
+    Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_shapes, bind_symbols, specialize_inputs,
 };
 
 use crate::backend::{self, ARTIFACT_FORMAT, Executable};
@@ -48,35 +48,6 @@ pub struct CompiledFunction {
     graph_key: KeyComponent,
     decls: Vec<(String, Vec<Dim>)>,
     state: Mutex<State>,
-}
-
-/// Whether concrete `shapes` fit specialised shapes: ranks and constant dims equal, and each
-/// symbol taking one value wherever it occurs.
-fn fits(spec: &[Vec<Expr>], shapes: &[Vec<i64>]) -> bool {
-    let mut b = Bindings::new();
-    if spec.len() != shapes.len() {
-        return false;
-    }
-    for (dims, shape) in spec.iter().zip(shapes) {
-        if dims.len() != shape.len() {
-            return false;
-        }
-        for (e, &v) in dims.iter().zip(shape) {
-            if let Some(c) = e.as_int() {
-                if c != v {
-                    return false;
-                }
-            } else {
-                let Some(s) = e.as_sym() else { return false };
-                match b.get(s) {
-                    Some(x) if x != v => return false,
-                    Some(_) => {}
-                    None => b.insert(s, v),
-                }
-            }
-        }
-    }
-    true
 }
 
 impl CompiledFunction {
@@ -171,7 +142,14 @@ impl CompiledFunction {
         // are evaluated on every declared symbol's value, not only on the symbolic ones.
         if let Ok(values) = bind_symbols(&self.decls, shapes) {
             for spec in &st.specs {
-                if fits(&spec.inputs, shapes) && spec.guards.eval(&values) == Ok(true) {
+                let specs: Vec<(&str, &[Expr])> = self
+                    .decls
+                    .iter()
+                    .zip(&spec.inputs)
+                    .map(|((name, _), dims)| (name.as_str(), dims.as_slice()))
+                    .collect();
+                let fits = bind_shapes(&specs, shapes).is_ok();
+                if fits && spec.guards.eval(&values) == Ok(true) {
                     self.count(&Outcome::Memory);
                     let mut report = spec.report.clone();
                     report.outcome = Outcome::Memory;

@@ -2,7 +2,7 @@
 //! binding the graph symbols from their shapes.
 use kiln_ir::DType;
 use kiln_sched::Program;
-use kiln_shape::{Bindings, Expr};
+use kiln_shape::{BindError, Bindings, Expr, bind_shapes};
 
 use crate::error::CudaError;
 
@@ -18,16 +18,66 @@ pub(crate) struct Bound {
     pub values: Vec<i64>,
 }
 
-fn to_i64(v: usize, input: &str, dim: usize) -> Result<i64, CudaError> {
-    i64::try_from(v).map_err(|_| CudaError::TooLarge {
-        what: format!("input `{input}` dim {dim}"),
-        value: i64::MAX,
-        limit: "sizes must fit an i64".to_string(),
-    })
+/// The shared binding's error in this backend's terms.
+fn bind_error(e: BindError) -> CudaError {
+    let as_usize = |v: i64| usize::try_from(v).unwrap_or(usize::MAX);
+    match e {
+        BindError::InputCount { expected, found } => CudaError::InputCount { expected, found },
+        BindError::Rank {
+            input,
+            expected,
+            found,
+        } => CudaError::InputRank {
+            input,
+            expected,
+            found,
+        },
+        BindError::FixedDim {
+            input,
+            dim,
+            expected,
+            found,
+        } => CudaError::InputDim {
+            input,
+            dim,
+            expected: expected.to_string(),
+            found: as_usize(found),
+        },
+        BindError::ExprDim {
+            input,
+            dim,
+            expected,
+            found,
+        } => CudaError::InputDim {
+            input,
+            dim,
+            expected,
+            found: as_usize(found),
+        },
+        BindError::BadSize { input, dim, found } => CudaError::TooLarge {
+            what: format!("input `{input}` dim {dim}"),
+            value: found,
+            limit: "sizes must fit an i64".to_string(),
+        },
+        BindError::Conflict {
+            symbol,
+            first_value,
+            second_input,
+            second_dim,
+            second_value,
+            ..
+        } => CudaError::SymbolConflict {
+            input: second_input,
+            dim: second_dim,
+            symbol,
+            first: first_value,
+            found: as_usize(second_value),
+        },
+    }
 }
 
-/// Checks count, dtype, rank and every dim of `inputs`; binds each symbol where it occurs alone
-/// as a dim, then checks the dims that are expressions of symbols.
+/// Checks count, dtype, rank and every dim of `inputs`, binding the symbols through
+/// [`kiln_shape::bind_shapes`] (the mechanism every backend and the driver share).
 pub(crate) fn bind_inputs(p: &Program, inputs: &[InputMeta]) -> Result<Bound, CudaError> {
     if inputs.len() != p.inputs.len() {
         return Err(CudaError::InputCount {
@@ -35,8 +85,6 @@ pub(crate) fn bind_inputs(p: &Program, inputs: &[InputMeta]) -> Result<Bound, Cu
             found: inputs.len(),
         });
     }
-    let mut bindings = Bindings::new();
-    let mut deferred: Vec<(&str, usize, &Expr, usize)> = Vec::new();
     for (spec, meta) in p.inputs.iter().zip(inputs) {
         if meta.dtype != spec.dtype {
             return Err(CudaError::InputDtype {
@@ -45,56 +93,14 @@ pub(crate) fn bind_inputs(p: &Program, inputs: &[InputMeta]) -> Result<Bound, Cu
                 found: meta.dtype,
             });
         }
-        if meta.shape.len() != spec.shape.len() {
-            return Err(CudaError::InputRank {
-                input: spec.name.clone(),
-                expected: spec.shape.len(),
-                found: meta.shape.len(),
-            });
-        }
-        for (dim, (expected, &found)) in spec.shape.iter().zip(meta.shape).enumerate() {
-            let value = to_i64(found, &spec.name, dim)?;
-            if let Some(c) = expected.as_int() {
-                if c != value {
-                    return Err(CudaError::InputDim {
-                        input: spec.name.clone(),
-                        dim,
-                        expected: c.to_string(),
-                        found,
-                    });
-                }
-            } else if let Some(sym) = expected.as_sym() {
-                match bindings.get(sym) {
-                    Some(first) if first != value => {
-                        return Err(CudaError::SymbolConflict {
-                            input: spec.name.clone(),
-                            dim,
-                            symbol: sym.to_string(),
-                            first,
-                            found,
-                        });
-                    }
-                    Some(_) => {}
-                    None => bindings.insert(sym, value),
-                }
-            } else {
-                deferred.push((&spec.name, dim, expected, found));
-            }
-        }
     }
-    for (input, dim, expected, found) in deferred {
-        let ok = expected
-            .eval(&bindings)
-            .is_ok_and(|v| Ok(v) == i64::try_from(found));
-        if !ok {
-            return Err(CudaError::InputDim {
-                input: input.to_string(),
-                dim,
-                expected: expected.to_string(),
-                found,
-            });
-        }
-    }
+    let specs: Vec<(&str, &[Expr])> = p
+        .inputs
+        .iter()
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let shapes: Vec<&[usize]> = inputs.iter().map(|m| m.shape).collect();
+    let bindings = bind_shapes(&specs, &shapes).map_err(bind_error)?;
     let values = p
         .symbols
         .iter()
