@@ -4,7 +4,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
-use super::lanes::{Lanes, select};
+use super::lanes::{Lanes, host_has_fma, mul_add, select};
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 
@@ -92,8 +92,16 @@ fn exp_clamped(
         let shift = l.fconst(b, l.round_shift());
         let shifted = b.ins().fadd(scaled, shift);
         let kf = b.ins().fsub(shifted, shift);
-        let p = exp_kernel(b, l, x, kf, tail);
-        scale_nonpositive_by_power_of_two(b, l, p, shifted)
+        let offset: i32 = if l.is_f64() { 600 } else { 64 };
+        let unscale = f64::powi(2.0, -offset);
+        let p = if l.is_f64() {
+            let p = exp_kernel_f64(b, l, x, kf, tail);
+            let unscale = l.fconst(b, unscale);
+            b.ins().fmul(p, unscale)
+        } else {
+            exp_kernel_f32_scaled(b, l, x, kf, tail, unscale)
+        };
+        scale_nonpositive_by_power_of_two(b, l, p, shifted, offset)
     }
 }
 
@@ -111,31 +119,30 @@ fn exp_kernel(
     }
 }
 
-/// p * 2^k for k <= 0 down to the lower clamp (-159 for f32, -1097 for f64), where
-/// `shifted` is the float k + 1.5·2^m whose low mantissa bits hold k.
+/// p * 2^k for k <= 0 down to the lower clamp (-159 for f32, -1097 for f64), given
+/// `p_unscaled` = p * 2^-OFFSET and `shifted`, the float k + 1.5·2^m whose low mantissa bits
+/// hold k.
 ///
 /// Builds 2^(k + OFFSET), a normal number over that whole range, straight from the bits of
 /// `shifted`: the bits are 1.5·2^m's bits plus k, and 1.5·2^m's bits vanish when shifted
 /// into the exponent field (they have more trailing zeros than the exponent field is wide),
 /// so `(bits + bias + OFFSET) << m` is 2^(k + OFFSET) without subtracting them first.
-/// p * 2^(k + OFFSET) is exact (p is in [0.7, 1.5], no overflow or underflow), and the
-/// final multiply by the constant 2^-OFFSET rounds once, so subnormal results are correctly
-/// rounded exactly as with the two-step scaling, in 4 instructions instead of 11.
+/// p * 2^-OFFSET is exact (p is in [0.7, 1.5], far from underflow), so the one multiply by
+/// 2^(k + OFFSET) rounds once and subnormal results are correctly rounded, exactly as with
+/// the two-step scaling, in 4 instructions instead of 11.
 fn scale_nonpositive_by_power_of_two(
     b: &mut FunctionBuilder,
     l: Lanes,
-    p: Value,
+    p_unscaled: Value,
     shifted: Value,
+    offset: i32,
 ) -> Value {
-    let offset: i32 = if l.is_f64() { 600 } else { 64 };
     let bits = l.float_to_bits(b, shifted);
     let bias = l.iconst(b, l.exponent_bias() + i64::from(offset));
     let biased = b.ins().iadd(bits, bias);
     let scale_bits = b.ins().ishl_imm_u(biased, l.mantissa_bits());
     let scale = l.bits_to_float(b, scale_bits);
-    let partial = b.ins().fmul(p, scale);
-    let unscale = l.fconst(b, f64::powi(2.0, -offset));
-    b.ins().fmul(partial, unscale)
+    b.ins().fmul(p_unscaled, scale)
 }
 
 /// fdlibm: hi = x - k ln2_hi, lo = k ln2_lo, r = hi - lo,
@@ -177,21 +184,55 @@ fn exp_kernel_f32(
     kf: Value,
     tail: Option<Value>,
 ) -> Value {
-    let ln2_hi = l.fconst(b, LN2_HI_F32);
-    let ln2_lo = l.fconst(b, LN2_LO_F32);
-    let k_hi = b.ins().fmul(kf, ln2_hi);
-    let mut r = b.ins().fsub(x, k_hi);
-    let k_lo = b.ins().fmul(kf, ln2_lo);
-    r = b.ins().fsub(r, k_lo);
+    let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
+    let one = l.fconst(b, 1.0);
+    b.ins().fadd(sum, one)
+}
+
+/// e^r * `unscale` (a power of two that keeps the result normal): with FMA, the final
+/// `+ 1` and the scaling are one `fma(sum, u, u)`, which rounds (sum + 1)·u once, the same
+/// bits as rounding sum + 1 and then scaling exactly.
+fn exp_kernel_f32_scaled(
+    b: &mut FunctionBuilder,
+    l: Lanes,
+    x: Value,
+    kf: Value,
+    tail: Option<Value>,
+    unscale: f64,
+) -> Value {
+    let u = l.fconst(b, unscale);
+    if host_has_fma() {
+        let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
+        b.ins().fma(sum, u, u)
+    } else {
+        let p = exp_kernel_f32(b, l, x, kf, tail);
+        b.ins().fmul(p, u)
+    }
+}
+
+/// e^r - 1 = r + r^2 P(r), r = x - k ln2 (Cody-Waite, two steps).
+///
+/// P is evaluated in pairs, (c0 + c1 r) + r^2 ((c2 + c3 r) + r^2 c4): the same operation
+/// count as Horner's rule but three dependent steps instead of four, which matters because
+/// the fused kernels it sits in are bound by dependency latency, not by issue width.
+fn exp_kernel_f32_minus_one(
+    b: &mut FunctionBuilder,
+    l: Lanes,
+    x: Value,
+    kf: Value,
+    tail: Option<Value>,
+) -> Value {
+    let neg_ln2_hi = l.fconst(b, -LN2_HI_F32);
+    let neg_ln2_lo = l.fconst(b, -LN2_LO_F32);
+    // k ln2_hi is exact, so x - k ln2_hi is the same with or without FMA.
+    let mut r = mul_add(b, kf, neg_ln2_hi, x);
+    r = mul_add(b, kf, neg_ln2_lo, r);
     if let Some(tail) = tail {
         r = b.ins().fadd(r, tail);
     }
-    let poly = l.horner(b, r, &EXP_P_F32);
     let r2 = b.ins().fmul(r, r);
-    let high = b.ins().fmul(r2, poly);
-    let sum = b.ins().fadd(high, r);
-    let one = l.fconst(b, 1.0);
-    b.ins().fadd(sum, one)
+    let poly = l.pairwise_horner(b, r, r2, &EXP_P_F32);
+    mul_add(b, r2, poly, r)
 }
 
 /// p * 2^k in two steps of 2^(k/2) each, so that subnormal results are rounded once and

@@ -122,8 +122,37 @@ impl Lanes {
         let mut acc = self.fconst(b, last);
         for &c in iter {
             let c = self.fconst(b, c);
-            let scaled = b.ins().fmul(acc, t);
-            acc = b.ins().fadd(scaled, c);
+            acc = mul_add(b, acc, t, c);
+        }
+        acc
+    }
+
+    /// The same polynomial as [`Lanes::horner`], evaluated as Horner's rule in `t2 = t*t`
+    /// over the pairs `coeffs[2i] + t*coeffs[2i+1]`: as many operations, about half the
+    /// dependent steps (the pairs are independent of each other).
+    pub fn pairwise_horner(
+        self,
+        b: &mut FunctionBuilder,
+        t: Value,
+        t2: Value,
+        coeffs: &[f64],
+    ) -> Value {
+        let mut pairs = Vec::with_capacity(coeffs.len().div_ceil(2));
+        for pair in coeffs.chunks(2) {
+            let low = self.fconst(b, pair[0]);
+            pairs.push(match pair.get(1) {
+                Some(&high) => {
+                    let high = self.fconst(b, high);
+                    mul_add(b, high, t, low)
+                }
+                None => low,
+            });
+        }
+        let Some(mut acc) = pairs.pop() else {
+            return self.fconst(b, 0.0);
+        };
+        while let Some(pair) = pairs.pop() {
+            acc = mul_add(b, acc, t2, pair);
         }
         acc
     }
@@ -191,6 +220,36 @@ impl Lanes {
     /// Lane mask of `x cc y` (I8 for scalars, an integer vector for vectors).
     pub fn fcmp(self, b: &mut FunctionBuilder, cc: FloatCC, x: Value, y: Value) -> Value {
         b.ins().fcmp(cc, x, y)
+    }
+}
+
+/// `x*y + z`: one fused multiply-add (rounded once) where the host has one, else a multiply
+/// and an add. The choice follows the host the JIT compiles for (cranelift-native enables
+/// `has_fma` from the same CPUID bit), and the ISA flags are part of every artifact's and
+/// cache key's target id, so code built either way never runs on the other kind of host.
+pub(crate) fn mul_add(b: &mut FunctionBuilder, x: Value, y: Value, z: Value) -> Value {
+    if host_has_fma() {
+        b.ins().fma(x, y, z)
+    } else {
+        let product = b.ins().fmul(x, y);
+        b.ins().fadd(product, z)
+    }
+}
+
+/// Whether Cranelift lowers `fma` to one instruction on this host (without the feature it
+/// becomes a libm call, which kiln's relocation-free kernels must not contain).
+pub(crate) fn host_has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        true
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
     }
 }
 

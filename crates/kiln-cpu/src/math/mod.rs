@@ -4,13 +4,20 @@
 //! no calls, no libm, no relocations, so the generated machine code can be cached on disk
 //! and reloaded anywhere. The float emitters accept `F32`, `F64`, `F32X4` and `F64X2`
 //! values (SSE4.1-level 128-bit SIMD on x86-64) and return the same type; they never use
-//! `fma`, `floor`/`nearest` (libcalls on some targets), 64-bit lane multiplies, 64-bit
-//! arithmetic shifts or `fcvt` on 64-bit lanes, none of which lower everywhere. An
+//! `floor`/`nearest` (libcalls on some targets), 64-bit lane multiplies, 64-bit arithmetic
+//! shifts or `fcvt` on 64-bit lanes, none of which lower everywhere, and use `fma` only where
+//! the host has it (x86-64 with FMA3, aarch64): elsewhere it would be a libm call. An
 //! unsupported operand type is reported as [`MathError`], never a panic.
+//!
+//! With FMA, polynomials and Cody-Waite reductions use it (fewer instructions, shorter
+//! dependency chains, one rounding instead of two); the error bounds below hold either way
+//! (the tests run on whichever host they are on). A kernel built with FMA differs from one
+//! built without it in the last bit at most, and never meets a host of the other kind: the
+//! ISA flags (`has_fma`) are part of every artifact's and cache key's target id.
 //!
 //! | function | algorithm | max error measured, f32 | f64 |
 //! |---|---|---|---|
-//! | [`exp`] | k = round(x/ln2) by the 1.5·2^m shift trick, Cody-Waite r, 1 + r + r²·P₄(r) fitted at Chebyshev nodes (f32) / fdlibm rational (f64) kernel, 2^k applied in two halves (correct subnormals) | 1 | 1 |
+//! | [`exp`] | k = round(x/ln2) by the 1.5·2^m shift trick, Cody-Waite r, 1 + r + r²·P₄(r) fitted at Chebyshev nodes, P₄ in pairs (f32) / fdlibm rational (f64) kernel, 2^k applied in two halves (correct subnormals) | 1 | 1 |
 //! | [`log`] | musl `logf`/`log`: integer split into 2^k·m, m ∈ [√½, √2), s = f/(2+f) kernel; subnormals prescaled | 1 | 1 |
 //! | [`tanh`] | \|x\| < 0.625: Cephes odd polynomial (f32) / rational (f64); else 1 − 2/(e^{2\|x\|}+1) | 1 | 2 |
 //! | [`sigmoid`] | n/(1+e), e = e^{−\|x\|}, n = 1 (x ≥ 0) or e (x < 0): never overflows; k ≤ 0 lets 2^k be built as one normal 2^(k+64) (f32) / 2^(k+600) (f64) times a constant, still rounded once | 2 | 2 |
