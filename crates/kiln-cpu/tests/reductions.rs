@@ -48,6 +48,37 @@ fn reduction_with_prologue_and_nan() {
     }
 }
 
+/// Constant innermost runs of up to 64 elements are emitted as straight-line vector code
+/// (whole vectors combined as a tree, then a scalar tail): runs of exactly 1, 16 and 64
+/// vectors, runs with a tail, one just past the limit (the loop path), and NaN in a max.
+#[test]
+fn unrolled_constant_runs() {
+    for dtype in FLOATS {
+        let x = tensor(dtype, &[1, 2, 112, 112], 31, -3.0, 3.0);
+        check(
+            &format!(
+                "graph p\ninput x: {dtype}[N, C, H, W]\np = adaptive_avg_pool2d(x, output_size=[7, 7])\nq = adaptive_max_pool2d(x, output_size=[7, 28])\noutput p, q"
+            ),
+            &[x],
+        );
+    }
+    for (len, op) in [
+        (4, "sum"),
+        (64, "sum"),
+        (65, "sum"),
+        (23, "amax"),
+        (64, "amin"),
+    ] {
+        let mut v = values(3 * len, 17, -2.0, 2.0);
+        v[len + 5] = f64::NAN;
+        let x = kiln_ir::Tensor::from_f64(DType::F32, &[3, len], &v);
+        check(
+            &format!("graph r\ninput x: f32[A, B]\ny = {op}(x, dim=[1])\noutput y"),
+            std::slice::from_ref(&x),
+        );
+    }
+}
+
 #[test]
 fn softmax_every_dim() {
     for dtype in FLOATS {
