@@ -5,7 +5,9 @@
 //! rounds to the buffer's precision (round to nearest even) or, for bools, writes `x != 0`.
 //! Vector accesses move 4 f32-computed lanes or 2 f64 lanes; bool buffers are scalar-only.
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
+use cranelift_codegen::ir::{
+    Endianness, InstBuilder, InstructionData, MemFlagsData, Opcode, Type, Value, types,
+};
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::DType;
 
@@ -20,10 +22,79 @@ fn flags() -> MemFlagsData {
         .with_endianness(Endianness::Little)
 }
 
+/// Where an element lives: `ptr + disp` bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct Address {
+    ptr: Value,
+    disp: i32,
+}
+
 /// The address of element `offset` (i64) of a buffer of `dtype` at `base`.
-pub(crate) fn address(b: &mut FunctionBuilder, dtype: DType, base: Value, offset: Value) -> Value {
-    let bytes = b.ins().imul_imm_s(offset, dtype.size() as i64);
-    b.ins().iadd(base, bytes)
+///
+/// Constant addends of `offset` (a window column, an unrolled position) become the access's
+/// displacement: `base + x*size` is then shared by every access of the row and each load is
+/// one instruction with an immediate offset, not an address computation plus a load.
+pub(crate) fn address(
+    b: &mut FunctionBuilder,
+    dtype: DType,
+    base: Value,
+    offset: Value,
+) -> Address {
+    let size = dtype.size() as i64;
+    let (index, constant) = split_constant(b, offset);
+    let disp = constant
+        .checked_mul(size)
+        .and_then(|d| i32::try_from(d).ok());
+    let (index, disp) = match disp {
+        Some(d) => (index, d),
+        None => (offset, 0),
+    };
+    let bytes = b.ins().imul_imm_s(index, size);
+    Address {
+        ptr: b.ins().iadd(base, bytes),
+        disp,
+    }
+}
+
+/// `offset` as `x + c` with `c` the sum of its constant addends (`iadd` trees of `iconst`s).
+fn split_constant(b: &FunctionBuilder, offset: Value) -> (Value, i64) {
+    let dfg = &b.func.dfg;
+    let as_const = |v: Value| {
+        let inst = dfg.value_def(v).inst()?;
+        match dfg.insts[inst] {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits()),
+            _ => None,
+        }
+    };
+    let mut x = offset;
+    let mut c: i64 = 0;
+    // A few levels are enough for `rest + column + position`; each step is checked.
+    for _ in 0..4 {
+        let Some(inst) = dfg.value_def(x).inst() else {
+            break;
+        };
+        let InstructionData::Binary {
+            opcode: Opcode::Iadd,
+            args: [l, r],
+        } = dfg.insts[inst]
+        else {
+            break;
+        };
+        let (next, k) = match (as_const(l), as_const(r)) {
+            (_, Some(k)) => (l, k),
+            (Some(k), None) => (r, k),
+            (None, None) => break,
+        };
+        let Some(sum) = c.checked_add(k) else {
+            break;
+        };
+        x = next;
+        c = sum;
+    }
+    (x, c)
 }
 
 /// Whether `vector` accesses to a buffer of `dtype` are supported in a loop computing in
@@ -39,17 +110,18 @@ pub(crate) fn vectorizable(dtype: DType, compute: DType) -> bool {
 pub(crate) fn load(
     b: &mut FunctionBuilder,
     dtype: DType,
-    addr: Value,
+    addr: Address,
     vector: bool,
 ) -> Result<Value, String> {
+    let Address { ptr: addr, disp } = addr;
     let ty = compute_type(dtype, vector);
     Ok(match dtype {
-        DType::F32 | DType::F64 => b.ins().load(ty, flags(), addr, 0),
+        DType::F32 | DType::F64 => b.ins().load(ty, flags(), addr, disp),
         DType::F16 | DType::BF16 => {
             let bits = if vector {
-                b.ins().uload16x4(flags(), addr, 0)
+                b.ins().uload16x4(flags(), addr, disp)
             } else {
-                b.ins().uload16(types::I32, flags(), addr, 0)
+                b.ins().uload16(types::I32, flags(), addr, disp)
             };
             if dtype == DType::F16 {
                 mathops::f16_bits_to_f32(b, bits)?
@@ -58,7 +130,7 @@ pub(crate) fn load(
             }
         }
         DType::Bool if !vector => {
-            let byte = b.ins().uload8(types::I32, flags(), addr, 0);
+            let byte = b.ins().uload8(types::I32, flags(), addr, disp);
             let set = b.ins().icmp_imm_s(IntCC::NotEqual, byte, 0);
             mask_to_float(b, ty, set)
         }
@@ -70,15 +142,16 @@ pub(crate) fn load(
 pub(crate) fn store(
     b: &mut FunctionBuilder,
     dtype: DType,
-    addr: Value,
+    addr: Address,
     value: Value,
 ) -> Result<(), String> {
+    let Address { ptr: addr, disp } = addr;
     let vector = b.func.dfg.value_type(value).is_vector();
     let ty: Type = compute_type(dtype, vector);
     let v = convert(b, value, ty);
     match dtype {
         DType::F32 | DType::F64 => {
-            b.ins().store(flags(), v, addr, 0);
+            b.ins().store(flags(), v, addr, disp);
         }
         DType::F16 | DType::BF16 => {
             let bits = if dtype == DType::F16 {
@@ -92,14 +165,14 @@ pub(crate) fn store(
                 let halves = b.ins().unarrow(bits, bits);
                 let wide = bitcast(b, types::I64X2, halves);
                 let low = b.ins().extractlane(wide, 0);
-                b.ins().store(flags(), low, addr, 0);
+                b.ins().store(flags(), low, addr, disp);
             } else {
-                b.ins().istore16(flags(), bits, addr, 0);
+                b.ins().istore16(flags(), bits, addr, disp);
             }
         }
         DType::Bool if !vector => {
             let set = truthy(b, v);
-            b.ins().store(flags(), set, addr, 0);
+            b.ins().store(flags(), set, addr, disp);
         }
         DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
     }
