@@ -282,9 +282,31 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             s.emit_point(k, inner, i, plans, false, None)
         })?;
         let limit = self.b.ins().iadd_imm_s(hi, -(width - 1));
-        self.counted_loop(lo, limit, width, &mut |s: &mut Self, i| {
+        let done = self.counted_loop(lo, limit, width, &mut |s: &mut Self, i| {
             s.emit_point(k, inner, i, plans, true, Some(lanes))
-        })
+        })?;
+        // Interior columns left over that do not fill a vector: one more vector ending at
+        // `hi`, overlapping columns already done, instead of a scalar point each (a scalar
+        // pooling point costs about as much as a vector). The overlap recomputes the same
+        // values from the inputs (a kernel never reads a buffer it writes), and stays inside
+        // this task's `[lo, hi)`.
+        let room = self.b.ins().isub(hi, lo);
+        let fits = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, room, width);
+        let left = self.b.ins().icmp(IntCC::SignedLessThan, done, hi);
+        let go = self.b.ins().band(fits, left);
+        let overlap = self.b.create_block();
+        let join = self.b.create_block();
+        let tail = self.b.append_block_param(join, types::I64);
+        self.b.ins().brif(go, overlap, &[], join, &[arg(done)]);
+        self.b.switch_to_block(overlap);
+        let last = self.b.ins().iadd_imm_s(hi, -width);
+        self.emit_point(k, inner, last, plans, true, Some(lanes))?;
+        self.b.ins().jump(join, &[arg(hi)]);
+        self.b.switch_to_block(join);
+        Ok(tail)
     }
 
     /// Per-row access plans of the body's loads (`loads`: indexed like `body`) or the stores.
