@@ -50,7 +50,8 @@ fn reduction_with_prologue_and_nan() {
 
 /// Constant innermost runs of up to 64 elements are emitted as straight-line vector code
 /// (whole vectors combined as a tree, then a scalar tail): runs of exactly 1, 16 and 64
-/// vectors, runs with a tail, one just past the limit (the loop path), and NaN in a max.
+/// vectors, runs with a tail, one just past the limit (the loop path), and NaN in a max;
+/// short output rows with such runs are reduced whole (window rows outermost).
 #[test]
 fn unrolled_constant_runs() {
     for dtype in FLOATS {
@@ -61,6 +62,21 @@ fn unrolled_constant_runs() {
             ),
             &[x],
         );
+    }
+    // Whole output rows reduced as one nest: runs of 6 (a vector and a 2-element tail) and 20
+    // (five vectors) elements, a NaN inside one window.
+    for dtype in FLOATS {
+        for (side, out) in [(18, 3), (100, 5)] {
+            let mut v = values(2 * side * side, 7, -1.0, 1.0);
+            v[side + 3] = f64::NAN;
+            let x = kiln_ir::Tensor::from_f64(dtype, &[1, 2, side, side], &v);
+            check(
+                &format!(
+                    "graph p\ninput x: {dtype}[N, C, H, W]\na = adaptive_avg_pool2d(x, output_size=[{out}, {out}])\nm = adaptive_max_pool2d(x, output_size=[{out}, {out}])\nb = mul(a, 3.0)\noutput b, m"
+                ),
+                &[x],
+            );
+        }
     }
     for (len, op) in [
         (4, "sum"),

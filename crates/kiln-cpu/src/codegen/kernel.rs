@@ -16,7 +16,7 @@ use kiln_shape::{Expr, Factor};
 
 use super::index::{IndexEmitter, Terms};
 use super::ops::{self, compute_type, fconst};
-use super::{memory, plan, pool, reduce, row};
+use super::{memory, plan, pool, reduce, row, row_reduce};
 
 /// How an access's offset is computed at a point of the row.
 #[derive(Clone)]
@@ -42,7 +42,7 @@ pub(crate) enum Access {
 }
 
 /// A row's access plans: the body's loads (indexed like the body) and the stores.
-struct RowAccesses {
+pub(crate) struct RowAccesses {
     loads: Vec<Option<Access>>,
     stores: Vec<Option<Access>>,
 }
@@ -54,7 +54,7 @@ pub(crate) struct KernelEmitter<'p, 'f, 'b> {
     bases: HashMap<BufId, Value>,
 }
 
-fn arg(v: Value) -> BlockArg {
+pub(crate) fn arg(v: Value) -> BlockArg {
     BlockArg::Value(v)
 }
 
@@ -174,6 +174,10 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             self.idx.pin(terms.clone(), *v);
         }
         let inner = outer_var(n - 1);
+        let whole_rows = match (simd, &lanes_plan) {
+            (None, None) => row_reduce::plan(self, &k, &inner)?,
+            _ => None,
+        };
         let plans = RowAccesses {
             loads: self.row_accesses(&k, &inner, true)?,
             stores: self.row_accesses(&k, &inner, false)?,
@@ -196,6 +200,8 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         }
         if let Some(lanes) = &lanes_plan {
             tail_start = self.interior_lanes(&k, &inner, lanes, col, col_end, &plans)?;
+        } else if let Some(width) = whole_rows {
+            tail_start = self.whole_row(&k, &inner, width, (col, count), &plans)?;
         }
         self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
             s.emit_point(&k, &inner, i, &plans, false, None)
@@ -396,6 +402,21 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             (Some(r), _) => Some(reduce::emit_reduction(self, r)?),
             (None, _) => None,
         };
+        self.finish_point(k, i, plans, vector, reduced)?;
+        self.idx.pop();
+        Ok(())
+    }
+
+    /// The kernel body and stores of the point(s) at `i` (bound by the caller), given the
+    /// point's reduced value.
+    pub(crate) fn finish_point(
+        &mut self,
+        k: &Kernel,
+        i: Value,
+        plans: &RowAccesses,
+        vector: bool,
+        reduced: Option<Value>,
+    ) -> Result<(), String> {
         let values = self.emit_instrs(&k.body, Some(&plans.loads), i, vector, reduced)?;
         for (s, a) in k.stores.iter().zip(&plans.stores) {
             let dtype = self.buffer_dtype(s.buf)?;
@@ -409,7 +430,6 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                 .ok_or_else(|| format!("store of undefined value {}", s.value))?;
             memory::store(self.b, dtype, addr, v)?;
         }
-        self.idx.pop();
         Ok(())
     }
 

@@ -10,6 +10,7 @@ mod plan;
 mod pool;
 mod reduce;
 mod row;
+mod row_reduce;
 mod window;
 
 use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName, types};

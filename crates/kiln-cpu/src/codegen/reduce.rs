@@ -62,7 +62,7 @@ pub(crate) fn identity(kind: ReduceKind) -> f64 {
     }
 }
 
-fn accumulator_type(red: &Reduction) -> Type {
+pub(crate) fn accumulator_type(red: &Reduction) -> Type {
     match red.kind {
         ReduceKind::Sum => types::F64,
         ReduceKind::Max | ReduceKind::Min => compute_type(red.acc, false),
@@ -81,7 +81,7 @@ fn combine(e: &mut KernelEmitter, kind: ReduceKind, a: Value, v: Value) -> Value
 /// per-element conditions, mixed compute types, a load that is neither contiguous nor
 /// broadcast along the innermost variable, a buffer without vector loads, or an index
 /// expression of the innermost variable.
-fn vector_compute(
+pub(crate) fn vector_compute(
     e: &KernelEmitter,
     red: &Reduction,
     plan: &WindowPlan,
@@ -173,7 +173,7 @@ fn nest(
     let loads = accesses(e, red, &var)?;
     let mut tail = lo;
     if let Some(v) = vector {
-        match unrolled_vectors(red, plan, v) {
+        match unrolled_vectors(red, plan, v.compute) {
             Some((vectors, remainder)) => {
                 tail = unrolled_vector_run(e, red, &loads, v, lo, vectors)?;
                 if remainder == 0 {
@@ -210,7 +210,7 @@ pub(crate) struct VectorAccs {
 const MAX_F32_PARTIAL_RUN: i64 = 64;
 
 impl VectorAccs {
-    fn new(e: &mut KernelEmitter, red: &Reduction, compute: DType) -> Self {
+    pub(crate) fn new(e: &mut KernelEmitter, red: &Reduction, compute: DType) -> Self {
         let vty = compute_type(compute, true);
         let sum = red.kind == ReduceKind::Sum;
         let acc_ty = if sum { types::F64X2 } else { vty };
@@ -251,7 +251,7 @@ impl VectorAccs {
         }
     }
 
-    fn combine_into(&self, e: &mut KernelEmitter, red: &Reduction, acc: Variable) {
+    pub(crate) fn combine_into(&self, e: &mut KernelEmitter, red: &Reduction, acc: Variable) {
         let scalar_ty = accumulator_type(red);
         let mut total = e.b.use_var(acc);
         for var in &self.vars {
@@ -272,10 +272,14 @@ const MAX_UNROLLED_VECTOR_RUN: i64 = 64;
 /// `(whole vectors, leftover elements)` of an innermost run that is emitted unrolled: one of
 /// constant length, at most [`MAX_UNROLLED_VECTOR_RUN`], that no window condition bounds (an
 /// adaptive pooling window of equal-size windows, a short `sum` over the last dim).
-fn unrolled_vectors(red: &Reduction, plan: &WindowPlan, accs: &VectorAccs) -> Option<(i64, i64)> {
+pub(crate) fn unrolled_vectors(
+    red: &Reduction,
+    plan: &WindowPlan,
+    compute: DType,
+) -> Option<(i64, i64)> {
     let last = red.dims.len().checked_sub(1)?;
     let run = red.dims[last].as_int()?;
-    let lanes = i64::from(compute_type(accs.compute, true).lane_count());
+    let lanes = i64::from(compute_type(compute, true).lane_count());
     (plan.is_full(last) && (lanes..=MAX_UNROLLED_VECTOR_RUN).contains(&run))
         .then_some((run / lanes, run % lanes))
 }
@@ -284,7 +288,7 @@ fn unrolled_vectors(red: &Reduction, plan: &WindowPlan, accs: &VectorAccs) -> Op
 /// loads at constant offsets combined as a balanced tree (independent adds instead of one
 /// dependency chain, and for f32 sums one promotion to f64 per run), then added into `accs`.
 /// Returns the first position left for the scalar tail.
-fn unrolled_vector_run(
+pub(crate) fn unrolled_vector_run(
     e: &mut KernelEmitter,
     red: &Reduction,
     loads: &[Option<Access>],
@@ -435,7 +439,7 @@ fn high_half_f64(e: &mut KernelEmitter, v: Value) -> Value {
 
 /// One reduction element (scalar): check the residual conditions, then evaluate the body and
 /// combine. `loads`: the innermost run's access plans and position.
-fn element(
+pub(crate) fn element(
     e: &mut KernelEmitter,
     red: &Reduction,
     plan: &WindowPlan,
