@@ -81,17 +81,19 @@ fn exp_clamped(
     let lo = l.fconst(b, lo);
     let x = l.max_with_non_nan(b, x, lo);
 
+    // k = round(x·log2e) by the shift trick. With FMA the product is not rounded before the
+    // shift is added, which can only move k by one next to a halfway point: r = x - k·ln2
+    // then lies a hair outside ±ln2/2, where the polynomials are still accurate.
     let log2e = l.fconst(b, LOG2E);
-    let scaled = b.ins().fmul(x, log2e);
+    let shift = l.fconst(b, l.round_shift());
+    let shifted = mul_add(b, x, log2e, shift);
+    let kf = b.ins().fsub(shifted, shift);
     if clamp_above {
-        let (kf, k) = l.round_to_int(b, scaled);
+        let k = l.shifted_to_int(b, shifted);
         let p = exp_kernel(b, l, x, kf, tail);
         scale_by_power_of_two(b, l, p, k)
     } else {
-        // The rounding shift is inlined so that the scaling can use the shifted bits directly.
-        let shift = l.fconst(b, l.round_shift());
-        let shifted = b.ins().fadd(scaled, shift);
-        let kf = b.ins().fsub(shifted, shift);
+        // The scaling uses the shifted bits directly.
         let offset: i32 = if l.is_f64() { 600 } else { 64 };
         let unscale = f64::powi(2.0, -offset);
         let p = if l.is_f64() {

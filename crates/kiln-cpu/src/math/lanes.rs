@@ -202,6 +202,14 @@ impl Lanes {
         (as_float, as_int)
     }
 
+    /// The integer k in the low mantissa bits of `shifted` = k + 1.5·2^m (see
+    /// [`Lanes::round_shift`]), as integer lanes.
+    pub fn shifted_to_int(self, b: &mut FunctionBuilder, shifted: Value) -> Value {
+        let bits = self.float_to_bits(b, shifted);
+        let shift_bits = self.iconst(b, shift_bits(self));
+        b.ins().isub(bits, shift_bits)
+    }
+
     /// `c < x ? c : x`: the minimum of `x` and a non-NaN `c` (a constant) that keeps a NaN
     /// `x` (it compares false). One `minps`/`minss` on x86, unlike `fmin`'s NaN-propagating
     /// sequence: the operand order is the one Cranelift's x86 lowering matches.
