@@ -202,3 +202,53 @@ fn large_parallel_elementwise() {
         &[x, y, z],
     );
 }
+
+/// `x*m ± d` with `m` a power of two is emitted as one FMA where the host has it; the result
+/// must be bit-identical to the rounded multiply and add, overflow included.
+#[test]
+fn power_of_two_scale_and_shift_is_exact() {
+    let mut xs: Vec<f32> = values(61, 23, -3.0, 3.0)
+        .iter()
+        .map(|v| *v as f32)
+        .collect();
+    xs.extend([
+        f32::MAX,
+        -f32::MAX,
+        f32::MAX / 2.0,
+        1.5 * 2f32.powi(126),
+        2f32.powi(-149),
+        -0.0,
+        0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1.0 / 3.0,
+    ]);
+    let x = kiln_ir::Tensor::from_f32(&[xs.len()], &xs);
+    type Reference = fn(f32) -> f32;
+    let cases: [(&str, Reference); 6] = [
+        ("t = mul(x, 2.0)\ny = sub(t, 1.0)", |x| x * 2.0 - 1.0),
+        ("t = mul(4.0, x)\ny = sub(0.75, t)", |x| 0.75 - 4.0 * x),
+        ("t = mul(x, 8.0)\ny = add(t, 0.1)", |x| x * 8.0 + 0.1),
+        ("t = mul(x, 1.0)\ny = add(1e-3, t)", |x| 1e-3 + x),
+        // A huge constant: an overflowing `x*2` would come back finite inside an FMA.
+        ("t = mul(x, 2.0)\ny = sub(t, 3.4028234663852886e38)", |x| {
+            x * 2.0 - f32::MAX
+        }),
+        // Not a power of two: stays a rounded multiply and add.
+        ("t = mul(x, 3.0)\ny = sub(t, 1.0)", |x| x * 3.0 - 1.0),
+    ];
+    for (body, reference) in cases {
+        let src = format!("graph s\ninput x: f32[N]\n{body}\noutput y");
+        let g = parse(&src);
+        let (compiled, _) = compile(&g, std::slice::from_ref(&x), &kiln_shape::Policy::Static);
+        let got = compiled.run(&[&x]).expect("run")[0].to_f32();
+        for (i, (&v, g)) in xs.iter().zip(&got).enumerate() {
+            let want = reference(v);
+            assert!(
+                want.to_bits() == g.to_bits() || (want.is_nan() && g.is_nan()),
+                "{body}: element {i} (x = {v:e}): got {g:e}, expected {want:e}"
+            );
+        }
+    }
+}

@@ -521,7 +521,9 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                     } else {
                         None
                     };
-                    match cheap {
+                    let fused =
+                        || ops::exact_mul_add(self.b, instrs, &vals, *op, (*a_id, *c_id), ty);
+                    match cheap.or_else(fused) {
                         Some(v) => ops::convert(self.b, v, ty),
                         None => ops::binary(self.b, *op, a, c, ty)?,
                     }

@@ -268,3 +268,56 @@ pub(crate) fn cast(
         DType::F32 | DType::F64 => v,
     })
 }
+
+/// `t ± d` (or `d ± t`) where `t = x * m` with `m` a power of two of at least 1 and `d` a
+/// constant of at most 2^64, as one `fma(x, ±m, ±d)` on hosts with FMA: `x * m` is exact
+/// (or overflows, and then `x*m ± d` still rounds to the same infinity), so the fused result
+/// is bit-identical to the rounded multiply and add the graph asks for. `None` when the
+/// pattern does not apply. (`x*2 - 1` after a sigmoid: one instruction and one latency step
+/// fewer at the end of the chain.)
+pub(crate) fn exact_mul_add(
+    b: &mut FunctionBuilder,
+    instrs: &[kiln_sched::Instr],
+    vals: &[Value],
+    op: BinaryOp,
+    (a_id, c_id): (u32, u32),
+    result: Type,
+) -> Option<Value> {
+    use kiln_sched::ScalarOp;
+    if !crate::math::host_has_fma() || !matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+        return None;
+    }
+    let constant = |id: u32| match instrs.get(id as usize)?.op {
+        ScalarOp::Const(v) if v.is_finite() => Some(v),
+        _ => None,
+    };
+    let scaled = |id: u32| -> Option<(u32, f64)> {
+        let ScalarOp::Binary(BinaryOp::Mul, p, q) = instrs.get(id as usize)?.op else {
+            return None;
+        };
+        let power_of_two = |m: f64| m >= 1.0 && m.is_finite() && m.to_bits() & ((1 << 52) - 1) == 0;
+        match (constant(p), constant(q)) {
+            (_, Some(m)) if power_of_two(m) => Some((p, m)),
+            (Some(m), _) if power_of_two(m) => Some((q, m)),
+            _ => None,
+        }
+    };
+    let small = |d: f64| d.abs() <= 2f64.powi(64);
+    // (x, m, d) with the result x*m + d.
+    let (x, m, d) = match (scaled(a_id), constant(c_id), constant(a_id), scaled(c_id)) {
+        (Some((x, m)), Some(d), _, _) => (x, m, if op == BinaryOp::Sub { -d } else { d }),
+        (_, _, Some(d), Some((x, m))) => (x, if op == BinaryOp::Sub { -m } else { m }, d),
+        _ => return None,
+    };
+    if !small(d) {
+        return None;
+    }
+    let x = *vals.get(x as usize)?;
+    let ty = ty_of(b, x);
+    if ty != result || (ty.lane_type() != types::F32 && ty.lane_type() != types::F64) {
+        return None;
+    }
+    let m = fconst(b, ty, m);
+    let d = fconst(b, ty, d);
+    Some(b.ins().fma(x, m, d))
+}

@@ -55,6 +55,7 @@ use cranelift_codegen::ir::{Type, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use lanes::Lanes;
+pub(crate) use lanes::host_has_fma;
 use trig::Trig;
 
 /// Why a math emitter could not emit code.
