@@ -17,7 +17,10 @@
 //! `adaptive_avg_pool2d(., [7, 7])` on (32, 64, 112, 112), and the compile time (graph to
 //! callable kernels, no cache) of the seed's small graphs. Throughput counts bytes read plus
 //! bytes written; every figure is the median of several runs after a warm-up, since the
-//! machine is small, shared and noisy.
+//! machine is small, shared and noisy. Each case's ratio is to the reference loop timed in
+//! alternation with it (`reference_gbps` in its row): the shared host's memory bandwidth
+//! drifts by up to 2x within minutes, so a reference measured once at the start would skew
+//! later ratios. The `memcpy` and `triad` rows are those loops alone, at the start.
 use std::time::Instant;
 
 use kiln::{CompileOptions, Compiler, DynamicPolicy, Tensor};
@@ -109,36 +112,77 @@ fn gbps(bytes: usize, secs: f64) -> f64 {
     bytes as f64 / secs / 1e9
 }
 
+/// The plain-Rust reference loops (memcpy and STREAM triad over 16M f32) and their buffers.
 struct Reference {
-    copy_gbps: f64,
-    triad_gbps: f64,
+    src: Vec<f32>,
+    c: Vec<f32>,
+    dst: Vec<f32>,
 }
 
-fn reference(reps: usize) -> Reference {
-    let n = ELEMENTWISE_N;
-    let src = vec![1.0f32; n];
-    let c = vec![2.0f32; n];
-    let mut dst = vec![0.0f32; n];
-    let copy = median_secs(reps, || {
-        dst.par_chunks_mut(REFERENCE_CHUNK)
-            .zip(src.par_chunks(REFERENCE_CHUNK))
+impl Reference {
+    fn new() -> Self {
+        let n = ELEMENTWISE_N;
+        Reference {
+            src: vec![1.0f32; n],
+            c: vec![2.0f32; n],
+            dst: vec![0.0f32; n],
+        }
+    }
+
+    fn copy(&mut self) {
+        self.dst
+            .par_chunks_mut(REFERENCE_CHUNK)
+            .zip(self.src.par_chunks(REFERENCE_CHUNK))
             .for_each(|(d, s)| d.copy_from_slice(s));
-    });
-    let triad = median_secs(reps, || {
-        dst.par_chunks_mut(REFERENCE_CHUNK)
-            .zip(src.par_chunks(REFERENCE_CHUNK))
-            .zip(c.par_chunks(REFERENCE_CHUNK))
+        std::hint::black_box(&self.dst);
+    }
+
+    fn triad(&mut self) {
+        self.dst
+            .par_chunks_mut(REFERENCE_CHUNK)
+            .zip(self.src.par_chunks(REFERENCE_CHUNK))
+            .zip(self.c.par_chunks(REFERENCE_CHUNK))
             .for_each(|((a, b), c)| {
                 for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
                     *a = b + 1.5 * c;
                 }
             });
-    });
-    std::hint::black_box(&dst);
-    Reference {
-        copy_gbps: gbps(2 * 4 * n, copy),
-        triad_gbps: gbps(3 * 4 * n, triad),
+        std::hint::black_box(&self.dst);
     }
+
+    /// GB/s of the copy (`triad == false`) or the triad, counting bytes read and written.
+    fn gbps(&self, triad: bool, secs: f64) -> f64 {
+        let arrays = if triad { 3 } else { 2 };
+        gbps(arrays * 4 * ELEMENTWISE_N, secs)
+    }
+
+    fn run(&mut self, triad: bool) {
+        if triad { self.triad() } else { self.copy() }
+    }
+}
+
+/// Medians of `reps` alternating calls of `reference` and `kernel` (after two warm-ups each):
+/// both see the same machine, whose memory bandwidth drifts by up to 2x within minutes.
+fn paired_medians(
+    reps: usize,
+    mut reference: impl FnMut(),
+    mut kernel: impl FnMut(),
+) -> (f64, f64) {
+    for _ in 0..2 {
+        reference();
+        kernel();
+    }
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    let (mut r, mut k): (Vec<f64>, Vec<f64>) = (0..reps)
+        .map(|_| (time(&mut reference), time(&mut kernel)))
+        .unzip();
+    r.sort_by(f64::total_cmp);
+    k.sort_by(f64::total_cmp);
+    (r[reps / 2], k[reps / 2])
 }
 
 struct Case {
@@ -254,7 +298,7 @@ fn emit(opts: &Options, row: serde_json::Value) {
 fn run_case(
     opts: &Options,
     case: &Case,
-    refs: &Reference,
+    refs: &mut Reference,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let graph = kiln::parse(case.graph)?;
     // Pooling specialises H and W (adaptive pooling needs them static): compile the benchmark
@@ -293,38 +337,48 @@ fn run_case(
     let mut outputs = f.run(&refs_in)?;
     let bytes = inputs.iter().map(|t| t.data.len()).sum::<usize>()
         + outputs.iter().map(|t| t.data.len()).sum::<usize>();
-    let (reference, key) = if case.against_triad {
-        (refs.triad_gbps, "ratio_to_triad")
+    let triad = case.against_triad;
+    let key = if triad {
+        "ratio_to_triad"
     } else {
-        (refs.copy_gbps, "ratio_to_copy")
+        "ratio_to_copy"
     };
     let mut failure = None;
-    let secs = median_secs(opts.reps, || {
-        if let Err(e) = f.run_into(&refs_in, &mut outputs) {
-            failure = Some(e);
-        }
-    });
+    let (ref_secs, secs) = paired_medians(
+        opts.reps,
+        || refs.run(triad),
+        || {
+            if let Err(e) = f.run_into(&refs_in, &mut outputs) {
+                failure = Some(e);
+            }
+        },
+    );
     if let Some(e) = failure {
         return Err(e.into());
     }
-    let g = gbps(bytes, secs);
+    let (g, reference) = (gbps(bytes, secs), refs.gbps(triad, ref_secs));
     emit(
         opts,
-        json!({"case": case.name, "gbps": g, key: g / reference, "compile_ms": report.compile_ms}),
+        json!({"case": case.name, "gbps": g, key: g / reference, "reference_gbps": reference,
+               "compile_ms": report.compile_ms}),
     );
-    if case.against_triad {
-        let secs = median_secs(opts.reps, || match f.run(&refs_in) {
-            Ok(out) => drop(std::hint::black_box(out)),
-            Err(e) => failure = Some(e),
-        });
+    if triad {
+        let (ref_secs, secs) = paired_medians(
+            opts.reps,
+            || refs.run(triad),
+            || match f.run(&refs_in) {
+                Ok(out) => drop(std::hint::black_box(out)),
+                Err(e) => failure = Some(e),
+            },
+        );
         if let Some(e) = failure {
             return Err(e.into());
         }
-        let g = gbps(bytes, secs);
+        let (g, reference) = (gbps(bytes, secs), refs.gbps(triad, ref_secs));
         emit(
             opts,
             json!({"case": format!("{}/alloc", case.name), "gbps": g, key: g / reference,
-                   "compile_ms": report.compile_ms}),
+                   "reference_gbps": reference, "compile_ms": report.compile_ms}),
         );
     }
     Ok(())
@@ -380,18 +434,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return sweep(&opts);
     }
     let wanted = |name: &str| opts.only.as_deref().is_none_or(|o| name.contains(o));
-    let refs = reference(opts.reps);
+    let mut refs = Reference::new();
     let threads = rayon::current_num_threads();
+    let copy = median_secs(opts.reps, || refs.copy());
+    let copy_gbps = refs.gbps(false, copy);
     emit(
         &opts,
-        json!({"case": "memcpy", "gbps": refs.copy_gbps, "ratio_to_copy": 1.0, "threads": threads}),
+        json!({"case": "memcpy", "gbps": copy_gbps, "ratio_to_copy": 1.0, "threads": threads}),
     );
+    let triad = median_secs(opts.reps, || refs.triad());
+    let triad_gbps = refs.gbps(true, triad);
     emit(
         &opts,
-        json!({"case": "triad", "gbps": refs.triad_gbps, "ratio_to_triad": 1.0, "threads": threads}),
+        json!({"case": "triad", "gbps": triad_gbps, "ratio_to_triad": 1.0, "threads": threads}),
     );
     for case in cases().iter().filter(|c| wanted(c.name)) {
-        run_case(&opts, case, &refs)?;
+        run_case(&opts, case, &mut refs)?;
     }
     for (name, src, shapes) in seed_graphs() {
         let case = format!("compile/{name}");
