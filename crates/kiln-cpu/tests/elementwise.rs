@@ -252,3 +252,27 @@ fn power_of_two_scale_and_shift_is_exact() {
         }
     }
 }
+
+/// sigmoid of a relu takes the non-negative sigmoid: same results as the interpreter on
+/// negative inputs (relu makes them 0), -0, NaN and infinities.
+#[test]
+fn sigmoid_after_relu() {
+    let mut v = values(203, 29, -60.0, 60.0);
+    v.extend([
+        -0.0,
+        0.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -1e-30,
+    ]);
+    for dtype in FLOATS {
+        let x = kiln_ir::Tensor::from_f64(dtype, &[v.len()], &v);
+        check(
+            &format!(
+                "graph s\ninput x: {dtype}[N]\nr = relu(x)\ns = sigmoid(r)\ny = mul(s, 2.0)\nz = sub(y, 1.0)\noutput z, s"
+            ),
+            std::slice::from_ref(&x),
+        );
+    }
+}

@@ -21,6 +21,10 @@ fn sigmoid_pair(ty: Type) -> Pair {
     Pair::new(ty, ty, 1, |b, a| math::sigmoid(b, a[0]))
 }
 
+fn sigmoid_nonnegative_pair(ty: Type) -> Pair {
+    Pair::new(ty, ty, 1, |b, a| math::sigmoid_nonnegative(b, a[0]))
+}
+
 /// Reference sigmoid in f64 that neither overflows nor cancels.
 fn sigmoid_ref(x: f64) -> f64 {
     if x >= 0.0 {
@@ -68,6 +72,41 @@ fn sigmoid_f32_matches_reference() {
         err <= SIGMOID_F32_MAX_ULP,
         "sigmoid f32 error {err} ulp at {at:e}"
     );
+}
+
+/// The relu-fed variant: same bound on [0, 30] / [0, 40], and the same bits as `sigmoid`
+/// there, -0 and NaN included.
+#[test]
+fn sigmoid_nonnegative_matches_sigmoid() {
+    let k = sigmoid_nonnegative_pair(F32);
+    let mut inputs = f32_inputs(100_000, 200_000, 0.0, 30.0, 15);
+    inputs.retain(|x| !(*x < 0.0));
+    inputs.extend([0.0, -0.0, f32::NAN, f32::INFINITY, f32::MIN_POSITIVE, 1e30]);
+    let got: Vec<f32> = k.run(&inputs, &inputs);
+    let (err, at) = max_ulp_f32(&inputs, &got, |x| sigmoid_ref(f64::from(x)) as f32);
+    eprintln!("sigmoid_nonnegative f32 max ulp {err} at {at:e}");
+    assert!(err <= SIGMOID_F32_MAX_ULP, "f32 error {err} ulp at {at:e}");
+    let full: Vec<f32> = sigmoid_pair(F32).run(&inputs, &inputs);
+    for ((x, a), b) in inputs.iter().zip(&got).zip(&full) {
+        assert!(
+            a.to_bits() == b.to_bits(),
+            "f32 at {x:e}: {a:e} vs sigmoid {b:e}"
+        );
+    }
+    let k = sigmoid_nonnegative_pair(F64);
+    let mut inputs = f64_inputs(50_000, 100_000, 0.0, 40.0, 16);
+    inputs.retain(|x| !(*x < 0.0));
+    inputs.extend([0.0, -0.0, f64::NAN, f64::INFINITY, 1e300]);
+    let got: Vec<f64> = k.run(&inputs, &inputs);
+    let (err, at) = max_ulp_f64(&inputs, &got, sigmoid_ref);
+    assert!(err <= SIGMOID_F64_MAX_ULP, "f64 error {err} ulp at {at:e}");
+    let full: Vec<f64> = sigmoid_pair(F64).run(&inputs, &inputs);
+    for ((x, a), b) in inputs.iter().zip(&got).zip(&full) {
+        assert!(
+            a.to_bits() == b.to_bits(),
+            "f64 at {x:e}: {a:e} vs sigmoid {b:e}"
+        );
+    }
 }
 
 #[test]

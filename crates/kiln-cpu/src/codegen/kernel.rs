@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::FunctionBuilder;
-use kiln_ir::DType;
+use kiln_ir::{DType, UnaryOp};
 use kiln_sched::{BufId, Instr, Kernel, Program, ScalarOp, outer_var};
 use kiln_shape::{Expr, Factor};
 
 use super::index::{IndexEmitter, Terms};
 use super::ops::{self, compute_type, fconst};
-use super::{memory, plan, pool, reduce, row, row_reduce};
+use super::{mathops, memory, plan, pool, reduce, row, row_reduce};
 
 /// How an access's offset is computed at a point of the row.
 #[derive(Clone)]
@@ -501,9 +501,18 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                     let v = self.b.ins().fcvt_from_sint(ty.lane_type(), iv);
                     if vector { self.b.ins().splat(ty, v) } else { v }
                 }
-                ScalarOp::Unary(op, a) => {
-                    let a = get(&vals, *a)?;
-                    ops::unary(self.b, *op, a, ty, instr.dtype == DType::Bool)?
+                ScalarOp::Unary(op, a_id) => {
+                    let a = get(&vals, *a_id)?;
+                    // sigmoid(relu(x)): the argument is never negative.
+                    let after_relu = instrs.get(*a_id as usize).is_some_and(|i| {
+                        matches!(i.op, ScalarOp::Unary(UnaryOp::Relu, _)) && i.dtype == instr.dtype
+                    });
+                    if *op == UnaryOp::Sigmoid && after_relu {
+                        let v = mathops::sigmoid_nonnegative(self.b, a)?;
+                        ops::convert(self.b, v, ty)
+                    } else {
+                        ops::unary(self.b, *op, a, ty, instr.dtype == DType::Bool)?
+                    }
                 }
                 ScalarOp::Binary(op, a_id, c_id) => {
                     let a = get(&vals, *a_id)?;

@@ -25,6 +25,9 @@ pub(crate) fn tanh(b: &mut FunctionBuilder, x: Value) -> Result<Value, String> {
 pub(crate) fn sigmoid(b: &mut FunctionBuilder, x: Value) -> Result<Value, String> {
     crate::math::sigmoid(b, x).map_err(err)
 }
+pub(crate) fn sigmoid_nonnegative(b: &mut FunctionBuilder, x: Value) -> Result<Value, String> {
+    crate::math::sigmoid_nonnegative(b, x).map_err(err)
+}
 pub(crate) fn erf(b: &mut FunctionBuilder, x: Value) -> Result<Value, String> {
     crate::math::erf(b, x).map_err(err)
 }

@@ -66,6 +66,17 @@ pub(crate) fn tanh_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
 /// 1/(1+e^-x) as n/(1+e) with e = e^-|x| and n = 1 for x >= 0, n = e for x < 0: e never
 /// overflows, so large |x| neither loses accuracy (tiny results keep full relative
 /// precision, subnormals included) nor makes inf/inf.
+/// 1/(1+e^-x) for x >= 0 (or NaN; -0 included), as [`sigmoid_lanes`] computes it there
+/// without the sign test and select: the numerator is always 1.
+pub(crate) fn sigmoid_nonnegative_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
+    let neg_zero = l.fconst(b, -0.0);
+    let neg_x = b.ins().bor(x, neg_zero);
+    let e = exp_nonpositive_lanes(b, l, neg_x);
+    let one = l.fconst(b, 1.0);
+    let denom = b.ins().fadd(one, e);
+    b.ins().fdiv(one, denom)
+}
+
 pub(crate) fn sigmoid_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
     // -|x| is x with the sign bit set: one `orps`.
     let neg_zero = l.fconst(b, -0.0);

@@ -21,6 +21,7 @@
 //! | [`log`] | musl `logf`/`log`: integer split into 2^k·m, m ∈ [√½, √2), s = f/(2+f) kernel; subnormals prescaled | 1 | 1 |
 //! | [`tanh`] | \|x\| < 0.625: Cephes odd polynomial (f32) / rational (f64); else 1 − 2/(e^{2\|x\|}+1) | 1 | 2 |
 //! | [`sigmoid`] | n/(1+e), e = e^{−\|x\|}, n = 1 (x ≥ 0) or e (x < 0): never overflows; k ≤ 0 lets 2^k be built as one normal 2^(k+64) (f32) / 2^(k+600) (f64) times a constant, still rounded once | 2 | 2 |
+//! | [`sigmoid_nonnegative`] | [`sigmoid`] without the sign test, for x ≥ 0 (a relu's output): bit-identical there | 2 | 2 |
 //! | [`sin`], [`cos`] | k = round(2x/π), fdlibm Cody-Waite reduction in f64 (2 parts for f32, 3 steps for f64), fdlibm kernels; f32 lanes computed in f64 | 1 | 1 |
 //! | [`erf`] | \|x\| < 1: Taylor series; else 1 − e^{−x²}·g(x), g fitted (Chebyshev) | 3 | 2 |
 //! | [`pow`] | exp(y·log\|x\|) in f64 plus C99 special cases; f32 lanes computed in f64 | 1 | 2 + 2·\|y·ln x\| (log's rounding amplified; 234 at \|y·ln x\| ≈ 129) |
@@ -110,6 +111,15 @@ pub fn tanh(b: &mut FunctionBuilder, x: Value) -> Result<Value, MathError> {
 pub fn sigmoid(b: &mut FunctionBuilder, x: Value) -> Result<Value, MathError> {
     let l = Lanes::of(b, x, "sigmoid")?;
     Ok(activation::sigmoid_lanes(b, l, x))
+}
+
+/// [`sigmoid`] for inputs known to be non-negative (the output of a relu): the same results
+/// there (x >= 0, -0 and NaN), two instructions fewer. A negative input gives a wrong result.
+///
+/// Measured max error: 2 ulp (f32), 2 ulp (f64), on [0, 30] / [0, 40].
+pub fn sigmoid_nonnegative(b: &mut FunctionBuilder, x: Value) -> Result<Value, MathError> {
+    let l = Lanes::of(b, x, "sigmoid_nonnegative")?;
+    Ok(activation::sigmoid_nonnegative_lanes(b, l, x))
 }
 
 /// Sine. sin(±inf) = NaN, NaN gives NaN. Accurate while |x| < 2^20·π/2 (tested on
