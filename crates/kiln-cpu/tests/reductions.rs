@@ -285,3 +285,15 @@ fn pooling_split_into_tasks_mid_row() {
         &[positive],
     );
 }
+
+/// Rows reduced whole (adaptive 112 -> 7) when rayon cuts the iteration space mid-row: 5047
+/// points (721 rows of 7) in 2 to 8 tasks put task boundaries inside rows, which go point by
+/// point.
+#[test]
+fn whole_rows_split_by_tasks() {
+    let x = tensor(DType::F32, &[1, 103, 112, 112], 37, 0.0, 1.0);
+    check(
+        "graph p\ninput x: f32[N, C, H, W]\np = adaptive_avg_pool2d(x, output_size=[7, 7])\nq = adaptive_max_pool2d(x, output_size=[7, 7])\noutput p, q",
+        std::slice::from_ref(&x),
+    );
+}
