@@ -300,21 +300,11 @@ pub(crate) fn unrolled_vector_run(
     let lanes = i64::from(compute_type(accs.compute, true).lane_count());
     let mut parts = Vec::with_capacity(vectors as usize);
     for j in 0..vectors {
+        // Contiguous loads are at `rest + r`: constant displacements from one row address.
         let r = e.b.ins().iadd_imm_s(lo, j * lanes);
-        let mut walked = Vec::with_capacity(loads.len());
-        for a in loads {
-            walked.push(match a {
-                Some(Access::Linear {
-                    coeff_const: Some(1),
-                    rest,
-                    ..
-                }) => Some(Access::At(e.b.ins().iadd(*rest, r))),
-                other => other.clone(),
-            });
-        }
         e.idx.push();
         e.idx.bind(&var, r);
-        let vals = e.emit_instrs(&red.body, Some(&walked), r, true, None);
+        let vals = e.emit_instrs(&red.body, Some(loads), r, true, None);
         e.idx.pop();
         let vals = vals?;
         parts.push(

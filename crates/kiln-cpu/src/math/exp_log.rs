@@ -4,7 +4,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
-use super::lanes::{Lanes, host_has_fma, mul_add, select};
+use super::lanes::{Lanes, mul_add, select};
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 
@@ -191,9 +191,9 @@ fn exp_kernel_f32(
     b.ins().fadd(sum, one)
 }
 
-/// e^r * `unscale` (a power of two that keeps the result normal): with FMA, the final
-/// `+ 1` and the scaling are one `fma(sum, u, u)`, which rounds (sum + 1)·u once, the same
-/// bits as rounding sum + 1 and then scaling exactly.
+/// e^r * `unscale` (a power of two that keeps the result normal) as `sum·u + u`, sum = e^r - 1:
+/// one `fma` on hosts with FMA, else a multiply (exact: u is a power of two) and an add. Both
+/// round (sum + 1)·u once, the same bits as rounding sum + 1 and then scaling exactly.
 fn exp_kernel_f32_scaled(
     b: &mut FunctionBuilder,
     l: Lanes,
@@ -203,13 +203,8 @@ fn exp_kernel_f32_scaled(
     unscale: f64,
 ) -> Value {
     let u = l.fconst(b, unscale);
-    if host_has_fma() {
-        let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
-        b.ins().fma(sum, u, u)
-    } else {
-        let p = exp_kernel_f32(b, l, x, kf, tail);
-        b.ins().fmul(p, u)
-    }
+    let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
+    mul_add(b, sum, u, u)
 }
 
 /// e^r - 1 = r + r^2 P(r), r = x - k ln2 (Cody-Waite, two steps).
