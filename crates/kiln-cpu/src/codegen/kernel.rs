@@ -52,6 +52,9 @@ pub(crate) struct KernelEmitter<'p, 'f, 'b> {
     pub program: &'p Program,
     pub idx: IndexEmitter,
     bases: HashMap<BufId, Value>,
+    /// No buffer the kernel loads is one it stores to, so a point may be computed twice
+    /// (kiln-sched gives every kernel fresh output buffers; checked, not assumed).
+    loads_never_written: bool,
 }
 
 pub(crate) fn arg(v: Value) -> BlockArg {
@@ -65,6 +68,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             program,
             idx: IndexEmitter::new(),
             bases: HashMap::new(),
+            loads_never_written: false,
         }
     }
 
@@ -113,6 +117,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             .map(|(b, _)| b)
             .chain(k.stores.iter().map(|s| s.buf))
             .collect();
+        self.loads_never_written = k.loads().all(|(b, _)| k.stores.iter().all(|s| s.buf != b));
         for buf in used {
             let ptr = self
                 .b
@@ -294,8 +299,11 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         // Interior columns left over that do not fill a vector: one more vector ending at
         // `hi`, overlapping columns already done, instead of a scalar point each (a scalar
         // pooling point costs about as much as a vector). The overlap recomputes the same
-        // values from the inputs (a kernel never reads a buffer it writes), and stays inside
-        // this task's `[lo, hi)`.
+        // values from the inputs (`loads_never_written`), and stays inside this task's
+        // `[lo, hi)`.
+        if !self.loads_never_written {
+            return Ok(done);
+        }
         let room = self.b.ins().isub(hi, lo);
         let fits = self
             .b
