@@ -117,7 +117,9 @@ fn exp_kernel(
     if l.is_f64() {
         exp_kernel_f64(b, l, x, kf, tail)
     } else {
-        exp_kernel_f32(b, l, x, kf, tail)
+        let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
+        let one = l.fconst(b, 1.0);
+        b.ins().fadd(sum, one)
     }
 }
 
@@ -177,18 +179,6 @@ fn exp_kernel_f64(
     let inner = b.ins().fsub(lo_minus, hi);
     let one = l.fconst(b, 1.0);
     b.ins().fsub(one, inner)
-}
-
-fn exp_kernel_f32(
-    b: &mut FunctionBuilder,
-    l: Lanes,
-    x: Value,
-    kf: Value,
-    tail: Option<Value>,
-) -> Value {
-    let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
-    let one = l.fconst(b, 1.0);
-    b.ins().fadd(sum, one)
 }
 
 /// e^r * `unscale` (a power of two that keeps the result normal) as `sum·u + u`, sum = e^r - 1:
