@@ -90,36 +90,43 @@ fn exp_clamped(
     let kf = b.ins().fsub(shifted, shift);
     if clamp_above {
         let k = l.shifted_to_int(b, shifted);
-        let p = exp_kernel(b, l, x, kf, tail);
+        let p = exp_kernel(b, l, x, kf, tail, 1.0);
         scale_by_power_of_two(b, l, p, k)
     } else {
         // The scaling uses the shifted bits directly.
         let offset: i32 = if l.is_f64() { 600 } else { 64 };
-        let unscale = f64::powi(2.0, -offset);
-        let p = if l.is_f64() {
-            let p = exp_kernel_f64(b, l, x, kf, tail);
-            let unscale = l.fconst(b, unscale);
-            b.ins().fmul(p, unscale)
-        } else {
-            exp_kernel_f32_scaled(b, l, x, kf, tail, unscale)
-        };
+        let p = exp_kernel(b, l, x, kf, tail, f64::powi(2.0, -offset));
         scale_nonpositive_by_power_of_two(b, l, p, shifted, offset)
     }
 }
 
+/// e^r · `scale`, r = x - k ln2, for `scale` a power of two that keeps the result normal
+/// (1, or the 2^-OFFSET prescale of [`scale_nonpositive_by_power_of_two`]). For f32 the
+/// polynomial gives sum = e^r - 1 and the result is `sum·u + u`: one `fma` with FMA, else a
+/// multiply (exact: u is a power of two) and an add; both round (sum + 1)·u once, the same
+/// bits as rounding sum + 1 and then scaling exactly.
 fn exp_kernel(
     b: &mut FunctionBuilder,
     l: Lanes,
     x: Value,
     kf: Value,
     tail: Option<Value>,
+    scale: f64,
 ) -> Value {
     if l.is_f64() {
-        exp_kernel_f64(b, l, x, kf, tail)
+        let p = exp_kernel_f64(b, l, x, kf, tail);
+        if scale == 1.0 {
+            return p;
+        }
+        let u = l.fconst(b, scale);
+        return b.ins().fmul(p, u);
+    }
+    let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
+    let u = l.fconst(b, scale);
+    if scale == 1.0 {
+        b.ins().fadd(sum, u)
     } else {
-        let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
-        let one = l.fconst(b, 1.0);
-        b.ins().fadd(sum, one)
+        mul_add(b, sum, u, u)
     }
 }
 
@@ -179,22 +186,6 @@ fn exp_kernel_f64(
     let inner = b.ins().fsub(lo_minus, hi);
     let one = l.fconst(b, 1.0);
     b.ins().fsub(one, inner)
-}
-
-/// e^r * `unscale` (a power of two that keeps the result normal) as `sum·u + u`, sum = e^r - 1:
-/// one `fma` on hosts with FMA, else a multiply (exact: u is a power of two) and an add. Both
-/// round (sum + 1)·u once, the same bits as rounding sum + 1 and then scaling exactly.
-fn exp_kernel_f32_scaled(
-    b: &mut FunctionBuilder,
-    l: Lanes,
-    x: Value,
-    kf: Value,
-    tail: Option<Value>,
-    unscale: f64,
-) -> Value {
-    let u = l.fconst(b, unscale);
-    let sum = exp_kernel_f32_minus_one(b, l, x, kf, tail);
-    mul_add(b, sum, u, u)
 }
 
 /// e^r - 1 = r + r^2 P(r), r = x - k ln2 (Cody-Waite, two steps).
