@@ -205,8 +205,8 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         }
         if let Some(lanes) = &lanes_plan {
             tail_start = self.interior_lanes(&k, &inner, lanes, col, col_end, &plans)?;
-        } else if let Some(width) = whole_rows {
-            tail_start = self.whole_row(&k, &inner, width, (col, count), &plans)?;
+        } else if let Some(plan) = whole_rows {
+            tail_start = self.whole_row(&k, &inner, plan, (col, count), &plans)?;
         }
         self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
             s.emit_point(&k, &inner, i, &plans, false, None)

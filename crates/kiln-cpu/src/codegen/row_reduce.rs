@@ -28,9 +28,20 @@ use super::window::{WindowPlan, plan_windows};
 /// Longest output row reduced as one nest (two f64x2 accumulators per output for f32 sums).
 const MAX_ROW: i64 = 8;
 
-/// The row length of `k` when its rows are reduced whole (see the module docs), else `None`.
+/// How a kernel's rows are reduced whole.
+#[derive(Clone, Copy)]
+pub(crate) struct RowPlan {
+    /// Outputs per row.
+    pub width: i64,
+    compute: DType,
+    /// Whole vectors and leftover elements of each output's innermost run.
+    vectors: i64,
+    remainder: i64,
+}
+
+/// The plan of `k` when its rows are reduced whole (see the module docs), else `None`.
 /// `inner` is the innermost output variable.
-pub(crate) fn plan(e: &KernelEmitter, k: &Kernel, inner: &str) -> Result<Option<i64>, String> {
+pub(crate) fn plan(e: &KernelEmitter, k: &Kernel, inner: &str) -> Result<Option<RowPlan>, String> {
     let (Some(red), Some(width)) = (&k.reduce, k.dims.last().and_then(Expr::as_int)) else {
         return Ok(None);
     };
@@ -41,14 +52,19 @@ pub(crate) fn plan(e: &KernelEmitter, k: &Kernel, inner: &str) -> Result<Option<
     let Some(compute) = reduce::vector_compute(e, red, &windows)? else {
         return Ok(None);
     };
-    if reduce::unrolled_vectors(red, &windows, compute).is_none() {
+    let Some((vectors, remainder)) = reduce::unrolled_vectors(red, &windows, compute) else {
         return Ok(None);
-    }
+    };
     let shared = red.dims.iter().enumerate().all(|(level, dim)| {
         let (lo, hi) = windows.bound_exprs(level, dim);
         !lo.mentions(inner) && !hi.mentions(inner) && !dim.mentions(inner)
     });
-    Ok(shared.then_some(width))
+    Ok(shared.then_some(RowPlan {
+        width,
+        compute,
+        vectors,
+        remainder,
+    }))
 }
 
 /// Emits the reductions of the current row's `width` outputs (inner variable 0..width) and
@@ -57,16 +73,14 @@ pub(crate) fn emit_row(
     e: &mut KernelEmitter,
     red: &Reduction,
     inner: &str,
-    width: i64,
+    plan: RowPlan,
 ) -> Result<Vec<Value>, String> {
     let windows = plan_windows(red);
-    let compute = reduce::vector_compute(e, red, &windows)?
-        .ok_or("a whole-row reduction lost its vector plan")?;
-    let accs: Vec<VectorAccs> = (0..width)
-        .map(|_| VectorAccs::new(e, red, compute))
+    let accs: Vec<VectorAccs> = (0..plan.width)
+        .map(|_| VectorAccs::new(e, red, plan.compute))
         .collect();
     let ty = reduce::accumulator_type(red);
-    let scalars: Vec<Variable> = (0..width)
+    let scalars: Vec<Variable> = (0..plan.width)
         .map(|_| {
             let v = e.b.declare_var(ty);
             let init = fconst(e.b, ty, reduce::identity(red.kind));
@@ -78,7 +92,7 @@ pub(crate) fn emit_row(
         red,
         windows: &windows,
         inner,
-        compute,
+        plan,
         accs: &accs,
         scalars: &scalars,
     };
@@ -97,7 +111,7 @@ struct Row<'a> {
     red: &'a Reduction,
     windows: &'a WindowPlan,
     inner: &'a str,
-    compute: DType,
+    plan: RowPlan,
     accs: &'a [VectorAccs],
     scalars: &'a [Variable],
 }
@@ -131,8 +145,12 @@ impl Row<'_> {
 
     /// Output `col`'s innermost run: whole vectors unrolled, then the scalar tail.
     fn run(&self, e: &mut KernelEmitter, col: usize) -> Result<(), String> {
-        let (vectors, remainder) = reduce::unrolled_vectors(self.red, self.windows, self.compute)
-            .ok_or("a whole-row reduction lost its unrolled run")?;
+        let RowPlan {
+            compute,
+            vectors,
+            remainder,
+            ..
+        } = self.plan;
         let var = reduce_var(self.red.dims.len() - 1);
         let loads: Vec<Option<Access>> = reduce::accesses(e, self.red, &var)?;
         let zero = e.b.ins().iconst(types::I64, 0);
@@ -141,7 +159,7 @@ impl Row<'_> {
         if remainder == 0 {
             return Ok(());
         }
-        let lanes = i64::from(compute_type(self.compute, true).lane_count());
+        let lanes = i64::from(compute_type(compute, true).lane_count());
         let end = e.b.ins().iconst(types::I64, vectors * lanes + remainder);
         let scalar = self.scalars[col];
         e.counted_loop(tail, end, 1, &mut |e: &mut KernelEmitter, r| {
@@ -163,7 +181,7 @@ impl KernelEmitter<'_, '_, '_> {
         &mut self,
         k: &Kernel,
         inner: &str,
-        width: i64,
+        plan: RowPlan,
         (col, count): (Value, Value),
         plans: &RowAccesses,
     ) -> Result<Value, String> {
@@ -172,14 +190,14 @@ impl KernelEmitter<'_, '_, '_> {
             .as_ref()
             .ok_or("a whole-row plan without a reduction")?;
         let starts = self.b.ins().icmp_imm_s(IntCC::Equal, col, 0);
-        let full = self.b.ins().icmp_imm_s(IntCC::Equal, count, width);
+        let full = self.b.ins().icmp_imm_s(IntCC::Equal, count, plan.width);
         let whole = self.b.ins().band(starts, full);
         let blocked = self.b.create_block();
         let join = self.b.create_block();
         let tail = self.b.append_block_param(join, types::I64);
         self.b.ins().brif(whole, blocked, &[], join, &[arg(col)]);
         self.b.switch_to_block(blocked);
-        let reduced = emit_row(self, red, inner, width)?;
+        let reduced = emit_row(self, red, inner, plan)?;
         for (c, r) in reduced.into_iter().enumerate() {
             let i = self.b.ins().iconst(types::I64, c as i64);
             self.idx.push();
@@ -188,7 +206,7 @@ impl KernelEmitter<'_, '_, '_> {
             self.idx.pop();
             res?;
         }
-        let end = self.b.ins().iconst(types::I64, width);
+        let end = self.b.ins().iconst(types::I64, plan.width);
         self.b.ins().jump(join, &[arg(end)]);
         self.b.switch_to_block(join);
         Ok(tail)
