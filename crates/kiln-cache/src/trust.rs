@@ -3,7 +3,7 @@
 use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::CacheError;
 
@@ -34,11 +34,20 @@ pub(crate) fn open_private_rw(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The path that stops `dir` from being a directory: `dir` itself when it is a file, else the
+/// ancestor that is (for `afile/sub`, `afile`), so that the message names what to remove.
+fn first_non_directory(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|p| fs::metadata(p).is_ok_and(|m| !m.is_dir()))
+        .unwrap_or(dir)
+        .to_path_buf()
+}
+
 /// Creates the cache directory if missing, then refuses one that is not a directory, not owned
 /// by this user, or writable by group or others.
 pub(crate) fn prepare_cache_dir(dir: &Path) -> Result<(), CacheError> {
     let not_a_dir = || CacheError::NotADirectory {
-        path: dir.to_path_buf(),
+        path: first_non_directory(dir),
     };
     match fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => return Err(not_a_dir()),

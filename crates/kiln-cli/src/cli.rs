@@ -3,12 +3,28 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The top-level help's epilogue: where the graph language is described, and the environment.
+const AFTER_HELP: &str = "\
+Graphs: a .kiln file has one statement per line: `graph NAME`, `input x: f32[N, C]`,
+`y = relu(x)` (PyTorch's op names and arguments), `output y`. The ops and dtypes are listed
+under \"The graph language\" in README.md; examples are in examples/graphs/.
+
+Environment:
+  KILN_CACHE_DIR        cache directory (default: the platform cache dir, ~/.cache/kiln)
+  KILN_CACHE_MAX_SIZE   size limit with LRU eviction, e.g. 500M, 1.5GiB (default 2 GiB)
+  KILN_CACHE_SECRET     sign entries with HMAC-SHA256 and refuse unsigned ones
+  KILN_REMOTE_CACHE     Redis second level, redis://host:port/db
+  KILN_NVRTC            path of the libnvrtc to load (default: searched; see `kiln doctor`)
+  KILN_LOG / RUST_LOG   log filter on stderr, e.g. KILN_LOG=kiln=debug
+
+Exit codes: 0 success, 1 error, 2 usage error.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kiln",
     version,
     about = "kiln: compile and run tensor graphs through a guarded on-disk cache",
-    after_help = "Logging: KILN_LOG or RUST_LOG (e.g. KILN_LOG=kiln=debug) to stderr."
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,6 +39,17 @@ pub enum Command {
     Compile(CompileArgs),
     /// Inspect and maintain the cache.
     Cache(CacheArgs),
+    /// Which libraries kiln finds (libnvrtc, the CUDA driver), and the cache it would use.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +113,10 @@ pub struct RunArgs {
     /// Write each output to DIR/<output name>.npy.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Refuse input values that the declared dtype cannot hold exactly, instead of rounding
+    /// them to nearest even as NumPy's astype does (an f64 file for an f32 input).
+    #[arg(long)]
+    pub exact_inputs: bool,
     #[command(flatten)]
     pub flags: CompileFlags,
     #[command(flatten)]
@@ -107,6 +138,10 @@ pub struct CompileArgs {
     /// GPU architecture for --emit ptx.
     #[arg(long, default_value = "sm_90")]
     pub arch: String,
+    /// With --emit ptx: when NVRTC rejects the code, print its full log and the source after
+    /// the error (by default they go to a file that the error names).
+    #[arg(long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub shared: SharedCompileArgs,
 }
@@ -117,7 +152,7 @@ pub struct SharedCompileArgs {
     /// Compile without reading or writing the cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (with --out, each output's path).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -136,11 +171,13 @@ pub struct CacheArgs {
 pub enum CacheCommand {
     /// Entries, bytes, per-backend counts and lifetime hit/miss counters.
     Stats {
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Every entry with its key, size, backend, graph and guards.
     List {
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -155,9 +192,15 @@ pub enum CacheCommand {
     /// Check every entry and remove the damaged ones.
     Verify,
     /// Write every entry into one bundle file.
-    Export { file: PathBuf },
+    Export {
+        /// The bundle to write (replaced if it exists).
+        file: PathBuf,
+    },
     /// Add the entries of a bundle file.
-    Import { file: PathBuf },
+    Import {
+        /// A bundle written by `kiln cache export`.
+        file: PathBuf,
+    },
     /// Explain what a compile with these shapes would find in the cache, and why.
     Explain(ExplainArgs),
 }
@@ -166,11 +209,12 @@ pub enum CacheCommand {
 pub struct ExplainArgs {
     /// The .kiln graph.
     pub graph: PathBuf,
-    /// An input's shape as NAME=2x3x4.
+    /// An input's shape as NAME=2x3x4 (NAME= or NAME=scalar for a scalar).
     #[arg(long = "shape", short = 's', value_name = "NAME=DIMS")]
     pub shapes: Vec<String>,
     #[command(flatten)]
     pub flags: CompileFlags,
+    /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }

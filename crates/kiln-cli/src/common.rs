@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln::{
-    Backend, Cache, CacheConfig, CompileOptions, CompiledFunction, Compiler, DynamicPolicy, Graph,
-    KilnError,
+    Backend, Cache, CacheConfig, CompileOptions, CompiledFunction, Compiler, DType, DynamicPolicy,
+    Graph, KilnError,
 };
 use kiln_ir::IrError;
 
@@ -91,7 +91,7 @@ pub fn by_input_order<T>(graph: &Graph, flag: &str, given: Vec<(String, T)>) -> 
         .collect()
 }
 
-/// The shapes of `--shape NAME=DIMS` flags in input order.
+/// The shapes of `--shape NAME=DIMS` flags in input order, each checked by [`check_size`].
 pub fn shapes_from_flags(graph: &Graph, flags: &[String]) -> CliResult<Vec<Vec<i64>>> {
     let given = flags
         .iter()
@@ -100,7 +100,61 @@ pub fn shapes_from_flags(graph: &Graph, flags: &[String]) -> CliResult<Vec<Vec<i
             Ok((name.to_string(), parse_dims(name, dims)?))
         })
         .collect::<CliResult<Vec<_>>>()?;
-    by_input_order(graph, "--shape", given)
+    let shapes = by_input_order(graph, "--shape", given)?;
+    check_sizes(graph, &shapes)?;
+    Ok(shapes)
+}
+
+/// Every input's shape against [`check_size`], in input order.
+pub fn check_sizes(graph: &Graph, shapes: &[Vec<i64>]) -> CliResult<()> {
+    for (decl, dims) in graph.inputs().iter().zip(shapes) {
+        check_size(&decl.name, decl.dtype, dims)?;
+    }
+    Ok(())
+}
+
+/// A shape whose elements could not be addressed: the product of its nonzero dims, in bytes of
+/// `dtype`, must fit `isize::MAX` (the largest allocation there can be). Zero dims are left out
+/// of the product because the compiler's size expressions multiply the other dims all the
+/// same (an empty (0, 1e11, 1e11) input still forms 1e11 * 1e11); checking here, before any
+/// policy specialises, makes every policy refuse the same shapes with the same message.
+pub fn check_size(input: &str, dtype: DType, dims: &[i64]) -> CliResult<()> {
+    let nonzero: Vec<u128> = dims
+        .iter()
+        .filter(|&&d| d != 0)
+        .map(|&d| u128::from(d.unsigned_abs()))
+        .collect();
+    let limit = isize::MAX as u128 / dtype.size() as u128;
+    let product = nonzero.iter().try_fold(1u128, |p, &d| p.checked_mul(d));
+    if product.is_some_and(|p| p <= limit) {
+        return Ok(());
+    }
+    let factors = nonzero
+        .iter()
+        .map(u128::to_string)
+        .collect::<Vec<_>>()
+        .join(" * ");
+    Err(CliError::TooLarge {
+        input: input.to_string(),
+        shape: dims_text(dims),
+        product: match product {
+            Some(p) => format!("{factors} = {p}"),
+            None => format!("{factors} > 2^128"),
+        },
+        dtype,
+        limit,
+    })
+}
+
+/// Graph-level errors (shape inference, scheduling) name the graph file, as parse errors do.
+pub fn in_graph(path: &Path) -> impl Fn(KilnError) -> CliError + '_ {
+    move |e| match e {
+        KilnError::Ir(_) | KilnError::Sched(_) => CliError::Graph {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        },
+        other => CliError::from(other),
+    }
 }
 
 pub fn backend(b: BackendArg) -> Backend {
@@ -137,15 +191,16 @@ pub fn compile_options(
     }
 }
 
-/// Compiles `graph` as run and compile do: with the compile flags, and through the cache
-/// unless `--no-cache`.
+/// Compiles `graph` (read from `path`) as run and compile do: with the compile flags, and
+/// through the cache unless `--no-cache`.
 pub fn compile_with(
+    path: &Path,
     graph: &Graph,
     flags: &CompileFlags,
     shared: &SharedCompileArgs,
 ) -> CliResult<CompiledFunction> {
     let opts = compile_options(flags, shared.cache.cache_dir.as_ref(), shared.no_cache);
-    Ok(Compiler::new(opts).compile(graph)?)
+    Compiler::new(opts).compile(graph).map_err(in_graph(path))
 }
 
 /// Opens the cache for administration: unlike a compile, an unusable cache is an error here.

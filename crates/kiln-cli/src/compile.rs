@@ -4,19 +4,19 @@ use kiln_sched::Program;
 use serde_json::json;
 
 use crate::cli::{CompileArgs, EmitArg};
-use crate::common::{compile_with, dims_text, key_note, load_graph, shapes_from_flags};
+use crate::common::{compile_with, dims_text, in_graph, key_note, load_graph, shapes_from_flags};
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
-    let f = compile_with(&graph, &args.flags, &args.shared)?;
-    let report = f.prepare(&shapes)?;
+    let f = compile_with(&args.graph, &graph, &args.flags, &args.shared)?;
+    let report = f.prepare(&shapes).map_err(in_graph(&args.graph))?;
     let emitted = match args.emit {
         None => None,
         Some(what) => {
-            let exec = f.executable(&shapes)?;
-            Some(emit(exec.program(), what, &args.arch)?)
+            let exec = f.executable(&shapes).map_err(in_graph(&args.graph))?;
+            Some(emit(exec.program(), what, &args.arch, args.verbose)?)
         }
     };
     let key = report.key.map(|k| k.to_string()).unwrap_or_default();
@@ -68,8 +68,9 @@ pub fn compile(args: CompileArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The text of one `--emit` kind for `program`.
-pub fn emit(program: &Program, what: EmitArg, arch: &str) -> CliResult<String> {
+/// The text of one `--emit` kind for `program`. With `verbose`, an NVRTC rejection carries
+/// its log and source in the error; otherwise they go to a file the one-line error names.
+pub fn emit(program: &Program, what: EmitArg, arch: &str, verbose: bool) -> CliResult<String> {
     match what {
         EmitArg::KernelIr => Ok(program.to_string()),
         EmitArg::Clif => Ok(kiln_cpu::emit_clif(program)),
@@ -79,19 +80,64 @@ pub fn emit(program: &Program, what: EmitArg, arch: &str) -> CliResult<String> {
         EmitArg::Ptx => {
             let arch = kiln_cuda::Arch::parse(arch)
                 .map_err(|e| CliError::Usage(format!("--arch {arch}: {e}")))?;
-            if !kiln_cuda::nvrtc_available() {
-                return Err(CliError::Backend(
-                    "--emit ptx needs NVRTC, but libnvrtc cannot be loaded (install the CUDA \
-                     toolkit or put libnvrtc.so on LD_LIBRARY_PATH); --emit cuda needs no \
-                     library"
-                        .into(),
-                ));
+            if let Err(tried) = kiln_cuda::nvrtc_library() {
+                return Err(CliError::Backend(format!(
+                    "--emit ptx needs NVRTC, but no libnvrtc loads (tried {} {}; `kiln \
+                     doctor` lists them): `pip install nvidia-cuda-nvrtc` into the active \
+                     Python environment, or set KILN_NVRTC=/path/to/libnvrtc.so.N; --emit cuda \
+                     needs no library",
+                    tried.len(),
+                    if tried.len() == 1 { "place" } else { "places" }
+                )));
             }
             let src = kiln_cuda::generate(program)
                 .map_err(|e| CliError::Backend(format!("CUDA code generation: {e}")))?;
             kiln_cuda::nvrtc::compile_source(&src, &arch)
                 .map(|c| c.ptx)
-                .map_err(|e| CliError::Backend(format!("NVRTC: {e}")))
+                .map_err(|e| nvrtc_error(e, &src, verbose))
         }
+    }
+}
+
+/// NVRTC's error as one line; a rejection's log and the numbered source are written to a file
+/// (or, with `verbose`, appended to the error).
+fn nvrtc_error(e: kiln_cuda::CudaError, src: &kiln_cuda::CudaSource, verbose: bool) -> CliError {
+    let kiln_cuda::CudaError::Compile {
+        program,
+        arch,
+        status,
+        log,
+        ..
+    } = &e
+    else {
+        return CliError::Backend(format!("NVRTC: {e}"));
+    };
+    let head = format!("NVRTC rejected `{program}` for {arch}: {status}");
+    let details = format!(
+        "{log}
+
+{}",
+        src.numbered()
+    );
+    if verbose {
+        return CliError::Backend(format!(
+            "{head}
+{details}"
+        ));
+    }
+    let saved = tempfile::Builder::new()
+        .prefix("kiln-nvrtc-")
+        .suffix(".log")
+        .tempfile()
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, details.as_bytes())?;
+            f.keep().map_err(|e| e.error)
+        });
+    match saved {
+        Ok((_, path)) => CliError::Backend(format!(
+            "{head} (log and source in {}; --verbose prints them)",
+            path.display()
+        )),
+        Err(_) => CliError::Backend(format!("{head} (--verbose prints the log and source)")),
     }
 }

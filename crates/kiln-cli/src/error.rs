@@ -1,4 +1,4 @@
-//! Everything `kiln` reports as `kiln: error: ...` (exit code 1).
+//! Everything `kiln` reports as `kiln: error: ...` (exit code 1, or 2 for usage errors).
 use std::path::PathBuf;
 
 use crate::npy::NpyError;
@@ -41,6 +41,18 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    #[error(
+        "input `{input}` with shape {shape} is too large: its nonzero dims multiply to \
+         {product} elements, more than the {limit} {dtype} elements a tensor can hold \
+         (isize::MAX bytes)"
+    )]
+    TooLarge {
+        input: String,
+        shape: String,
+        product: String,
+        dtype: kiln_ir::DType,
+        limit: u128,
+    },
     /// Boxed: kiln's errors are large and every function here returns this type.
     #[error(transparent)]
     Kiln(Box<kiln::KilnError>),
@@ -53,6 +65,17 @@ pub enum CliError {
 impl From<kiln::KilnError> for CliError {
     fn from(e: kiln::KilnError) -> Self {
         CliError::Kiln(Box::new(e))
+    }
+}
+
+impl CliError {
+    /// 2 for a command line that cannot mean anything (as clap's own usage errors), 1 for
+    /// everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
     }
 }
 

@@ -4,6 +4,7 @@ pub mod cache_admin;
 pub mod cli;
 pub mod common;
 pub mod compile;
+pub mod doctor;
 pub mod error;
 pub mod explain;
 pub mod npy;

@@ -1,6 +1,7 @@
 //! The `kiln` binary: run and compile `.kiln` graphs through the guarded cache, and inspect the cache.
 //!
 //! Errors print one line `kiln: error: ...` and exit with code 1; usage errors exit with 2.
+//! (`compile --emit ptx --verbose` is the one way to get NVRTC's log after the line.)
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -10,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use kiln_cli::cli::{CacheCommand, Cli, Command};
 use kiln_cli::common::open_cache;
 use kiln_cli::error::CliResult;
-use kiln_cli::{cache_admin, compile, explain, run};
+use kiln_cli::{cache_admin, compile, doctor, explain, run};
 
 /// `KILN_LOG`, else `RUST_LOG`, else warnings only; always to stderr.
 fn init_logging() {
@@ -41,6 +42,7 @@ fn dispatch(cli: Cli) -> CliResult<()> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Compile(args) => compile::compile(args),
+        Command::Doctor(args) => doctor::doctor(args),
         Command::Cache(args) => {
             let dir = args.cache.cache_dir.as_ref();
             match args.command {
@@ -67,7 +69,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kiln: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

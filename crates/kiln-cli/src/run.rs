@@ -1,82 +1,74 @@
 //! `kiln run`: read .npy inputs, compile through the cache, run, write .npy outputs.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use kiln::Tensor;
+use kiln::{Graph, Tensor};
 use serde_json::json;
 
 use crate::cli::RunArgs;
-use crate::common::{by_input_order, compile_with, key_note, load_graph, split_assignment};
+use crate::common::{
+    by_input_order, check_sizes, compile_with, in_graph, key_note, load_graph, split_assignment,
+};
 use crate::error::{CliError, CliResult};
-use crate::npy;
+use crate::npy::{self, Conversion, Converted};
+
+/// An input file that was converted to its declared dtype: reported once per run.
+struct InputNote {
+    input: String,
+    note: Converted,
+}
 
 pub fn run(args: RunArgs) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
-    let given = args
-        .inputs
-        .iter()
-        .map(|text| {
-            let (name, file) = split_assignment("--input", text)?;
-            Ok((name.to_string(), PathBuf::from(file)))
-        })
-        .collect::<CliResult<Vec<_>>>()?;
-    let files = by_input_order(&graph, "--input", given)?;
-    let inputs: Vec<Tensor> = graph
-        .inputs()
-        .iter()
-        .zip(&files)
-        .map(|(decl, path)| {
-            let bytes = std::fs::read(path).map_err(|source| CliError::Read {
-                what: "input file",
-                path: path.clone(),
-                source,
-            })?;
-            npy::decode(&bytes, decl.dtype).map_err(|source| CliError::Npy {
-                input: decl.name.clone(),
-                path: path.clone(),
-                source,
-            })
-        })
-        .collect::<CliResult<_>>()?;
+    let mode = if args.exact_inputs {
+        Conversion::Exact
+    } else {
+        Conversion::Round
+    };
+    let (inputs, notes) = read_inputs(&graph, &args.inputs, mode)?;
 
-    let f = compile_with(&graph, &args.flags, &args.shared)?;
+    let f = compile_with(&args.graph, &graph, &args.flags, &args.shared)?;
     let shapes: Vec<Vec<i64>> = inputs
         .iter()
         .map(|t| t.shape.iter().map(|&d| d as i64).collect())
         .collect();
-    let report = f.prepare(&shapes)?;
+    check_sizes(&graph, &shapes)?;
+    let report = f.prepare(&shapes).map_err(in_graph(&args.graph))?;
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let t = Instant::now();
-    let outputs = f.run(&refs)?;
+    let outputs = f.run(&refs).map_err(in_graph(&args.graph))?;
     let run_ms = t.elapsed().as_secs_f64() * 1e3;
 
     let names = graph.output_names();
-    let mut written = Vec::new();
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
-            path: dir.clone(),
-            source,
-        })?;
-        for (name, t) in names.iter().zip(&outputs) {
-            let path = dir.join(format!("{name}.npy"));
-            npy::write(&path, t).map_err(|source| CliError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            written.push(path);
-        }
-    }
+    let written = match &args.out {
+        Some(dir) => write_outputs(dir, &names, &outputs)?,
+        None => Vec::new(),
+    };
 
     let key = report.key.map(|k| k.to_string()).unwrap_or_default();
     if args.shared.json {
         let outs: serde_json::Map<String, serde_json::Value> = names
             .iter()
             .zip(&outputs)
-            .map(|(name, t)| {
-                (
-                    name.to_string(),
-                    json!({"dtype": t.dtype.name(), "shape": t.shape}),
-                )
+            .enumerate()
+            .map(|(i, (name, t))| {
+                let mut obj = json!({"dtype": t.dtype.name(), "shape": t.shape});
+                if let Some(path) = written.get(i) {
+                    obj["path"] = json!(path.display().to_string());
+                }
+                (name.to_string(), obj)
+            })
+            .collect();
+        let converted: Vec<serde_json::Value> = notes
+            .iter()
+            .map(|n| {
+                json!({
+                    "input": n.input,
+                    "from": n.note.from,
+                    "to": n.note.to.name(),
+                    "rounded": n.note.rounded,
+                    "values": n.note.values,
+                })
             })
             .collect();
         let obj = json!({
@@ -85,6 +77,7 @@ pub fn run(args: RunArgs) -> CliResult<()> {
             "compile_ms": report.compile_ms,
             "run_ms": run_ms,
             "outputs": outs,
+            "converted_inputs": converted,
         });
         println!("{obj}");
         return Ok(());
@@ -101,6 +94,9 @@ pub fn run(args: RunArgs) -> CliResult<()> {
         report.compile_ms,
         run_ms
     );
+    for n in &notes {
+        println!("  {}", note_text(n));
+    }
     for (i, (name, t)) in names.iter().zip(&outputs).enumerate() {
         let place = written
             .get(i)
@@ -109,6 +105,80 @@ pub fn run(args: RunArgs) -> CliResult<()> {
         println!("  {name}: {}{:?}{place}", t.dtype, t.shape);
     }
     Ok(())
+}
+
+/// Reads the `--input NAME=FILE` files in input order, converted to the declared dtypes.
+fn read_inputs(
+    graph: &Graph,
+    flags: &[String],
+    mode: Conversion,
+) -> CliResult<(Vec<Tensor>, Vec<InputNote>)> {
+    let given = flags
+        .iter()
+        .map(|text| {
+            let (name, file) = split_assignment("--input", text)?;
+            Ok((name.to_string(), PathBuf::from(file)))
+        })
+        .collect::<CliResult<Vec<_>>>()?;
+    let files = by_input_order(graph, "--input", given)?;
+    let mut inputs = Vec::with_capacity(files.len());
+    let mut notes = Vec::new();
+    for (decl, path) in graph.inputs().iter().zip(&files) {
+        let bytes = std::fs::read(path).map_err(|source| CliError::Read {
+            what: "input file",
+            path: path.clone(),
+            source,
+        })?;
+        let decoded =
+            npy::decode_with(&bytes, decl.dtype, mode).map_err(|source| CliError::Npy {
+                input: decl.name.clone(),
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(note) = decoded.converted {
+            notes.push(InputNote {
+                input: decl.name.clone(),
+                note,
+            });
+        }
+        inputs.push(decoded.tensor);
+    }
+    Ok((inputs, notes))
+}
+
+/// `input x: float64 file read as f32 ...`, one line per converted input.
+fn note_text(n: &InputNote) -> String {
+    let how = if n.note.rounded == 0 {
+        "every value exact".to_string()
+    } else {
+        format!(
+            "{} of {} values rounded to nearest even, as astype does; --exact-inputs refuses \
+             inexact values",
+            n.note.rounded, n.note.values
+        )
+    };
+    format!(
+        "input {}: {} file read as {} ({how})",
+        n.input, n.note.from, n.note.to
+    )
+}
+
+/// Writes each output to `dir/<name>.npy`; returns the paths in output order.
+fn write_outputs(dir: &Path, names: &[&str], outputs: &[Tensor]) -> CliResult<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::with_capacity(outputs.len());
+    for (name, t) in names.iter().zip(outputs) {
+        let path = dir.join(format!("{name}.npy"));
+        npy::write(&path, t).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// The first few values, when outputs are not written to files.

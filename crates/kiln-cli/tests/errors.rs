@@ -123,17 +123,27 @@ fn wrong_shapes_name_the_input_and_dim() {
         "--shape",
         "s=1x4x1x1",
     ]);
-    assert!(fails(&o, 1).contains("dim 2 `Q` is not a size"));
+    // A malformed dim is a usage error (exit 2), like every other flag that cannot mean anything.
+    assert!(fails(&o, 2).contains("dim 2 `Q` is not a size"));
 }
 
 #[test]
-fn missing_or_unknown_inputs_are_named() {
+fn missing_unknown_or_duplicate_inputs_are_usage_errors() {
     let s = Scratch::new();
     let g = example_graph("seed_mul").display().to_string();
-    let err = fails(&s.kiln(&["compile", &g, "--shape", "x=3"]), 1);
+    let err = fails(&s.kiln(&["compile", &g, "--shape", "x=3"]), 2);
     assert!(err.contains("missing --shape y="), "{err}");
     let o = s.kiln(&["compile", &g, "-s", "x=3", "-s", "y=3", "-s", "z=3"]);
-    assert!(fails(&o, 1).contains("no input `z`"));
+    assert!(fails(&o, 2).contains("no input `z`"));
+    let o = s.kiln(&["compile", &g, "-s", "x=3", "-s", "y=3", "-s", "x=4"]);
+    assert!(fails(&o, 2).contains("--shape x=... is given twice"));
+    let o = s.kiln(&["compile", &g, "-s", "x3", "-s", "y=3"]);
+    assert!(fails(&o, 2).contains("expected NAME=VALUE"));
+    let y = s.npy("y", &data(DType::F32, &[3], 1));
+    let o = s.kiln(&["run", &g, "--input", &format!("y={}", y.display())]);
+    assert!(fails(&o, 2).contains("missing --input x="));
+    let o = s.kiln(&["run", &g, "-i", "x=a.npy", "-i", "y=b.npy", "-i", "w=c.npy"]);
+    assert!(fails(&o, 2).contains("no input `w`"));
 }
 
 #[test]

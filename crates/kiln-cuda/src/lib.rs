@@ -18,5 +18,5 @@ pub mod runtime;
 pub use artifact::{CudaArtifact, compile, target_id};
 pub use codegen::{CudaSource, generate};
 pub use error::CudaError;
-pub use nvrtc::{Arch, nvrtc_available, nvrtc_version};
+pub use nvrtc::{Arch, nvrtc_available, nvrtc_library, nvrtc_version};
 pub use runtime::{CudaDevice, CudaProgram, DeviceTensor, KernelVariant, VariantPolicy};

@@ -1,17 +1,21 @@
 //! NVRTC: CUDA C to PTX and to a cubin, on any machine that has libnvrtc (no GPU needed).
 //!
-//! cudarc loads libnvrtc on first use and panics when it is missing, so every entry point
-//! checks [`nvrtc_available`] first. cudarc 0.19's safe API neither takes headers nor returns a
-//! cubin, so this module drives the raw `nvrtc::sys` bindings (`nvrtcCreateProgram` with
-//! headers, `nvrtcGetCUBIN`), destroying the program on every path.
-use std::ffi::{CString, c_char, c_int};
-use std::sync::OnceLock;
+//! kiln finds and loads libnvrtc itself ([`load`]: `KILN_NVRTC`, the dynamic loader's path for
+//! `.so.13` and later down to `.so.9`, then the PyPI wheel's directory in the active Python
+//! environment), because cudarc 0.19 knows neither NVRTC 13 nor a path and panics when its
+//! names fail. Every entry point checks [`nvrtc_available`] first; [`nvrtc_library`] says which
+//! file was loaded. The program is created with headers and read back as PTX and as a cubin
+//! (`nvrtcGetCUBIN`), and destroyed on every path.
+mod load;
 
-use cudarc::nvrtc::sys;
+use std::ffi::{CString, c_char, c_int};
+
 use serde::{Deserialize, Serialize};
 
 use crate::codegen::{CudaSource, numbered_lines};
 use crate::error::CudaError;
+
+use load::{Api, Prog};
 
 /// A real GPU architecture, `sm_<major><minor>` with an optional `a` suffix (`sm_90a`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -44,39 +48,41 @@ impl std::fmt::Display for Arch {
     }
 }
 
-/// Whether libnvrtc can be loaded (checked once per process).
+/// Whether libnvrtc can be loaded (searched once per process).
 pub fn nvrtc_available() -> bool {
-    static PRESENT: OnceLock<bool> = OnceLock::new();
-    // SAFETY: only tries to dlopen the library under its candidate names.
-    *PRESENT.get_or_init(|| unsafe { sys::is_culib_present() })
+    load::api().is_ok()
 }
 
-fn require_nvrtc() -> Result<(), CudaError> {
-    if nvrtc_available() {
-        Ok(())
-    } else {
-        Err(CudaError::NvrtcUnavailable)
-    }
+/// Which libnvrtc was loaded (a path, and how it was found), or every candidate tried and why
+/// each failed.
+pub fn nvrtc_library() -> Result<String, Vec<(String, String)>> {
+    load::api()
+        .map(|api| api.source.clone())
+        .map_err(|missing| missing.tried.clone())
 }
 
-fn check(call: &str, r: sys::nvrtcResult) -> Result<(), CudaError> {
-    if r == sys::nvrtcResult::NVRTC_SUCCESS {
+fn require_nvrtc() -> Result<&'static Api, CudaError> {
+    load::api().map_err(|_| CudaError::NvrtcUnavailable)
+}
+
+fn check(api: &Api, call: &str, status: c_int) -> Result<(), CudaError> {
+    if status == 0 {
         Ok(())
     } else {
         Err(CudaError::Nvrtc {
             call: call.to_string(),
-            status: format!("{r:?}"),
+            status: api.status_name(status),
         })
     }
 }
 
 /// NVRTC's `(major, minor)` version.
 pub fn nvrtc_version() -> Result<(i32, i32), CudaError> {
-    require_nvrtc()?;
+    let api = require_nvrtc()?;
     let (mut major, mut minor): (c_int, c_int) = (0, 0);
-    // SAFETY: both pointers are valid for writes; the library is present.
-    check("nvrtcVersion", unsafe {
-        sys::nvrtcVersion(&mut major, &mut minor)
+    // SAFETY: both pointers are valid for writes; the library is loaded.
+    check(api, "nvrtcVersion", unsafe {
+        (api.version)(&mut major, &mut minor)
     })?;
     Ok((major, minor))
 }
@@ -103,13 +109,16 @@ fn options(arch: &Arch) -> Vec<String> {
 }
 
 /// An NVRTC program handle, destroyed on drop.
-struct Program(sys::nvrtcProgram);
+struct Program {
+    api: &'static Api,
+    raw: Prog,
+}
 
 impl Drop for Program {
     fn drop(&mut self) {
         // SAFETY: the handle came from nvrtcCreateProgram and is destroyed once.
         unsafe {
-            let _ = sys::nvrtcDestroyProgram(&mut self.0);
+            let _ = (self.api.destroy_program)(&mut self.raw);
         }
     }
 }
@@ -123,7 +132,7 @@ fn cstring(what: &str, s: &str) -> Result<CString, CudaError> {
 
 /// Compiles `src` for `arch` to PTX and a cubin.
 pub fn compile_source(src: &CudaSource, arch: &Arch) -> Result<Compiled, CudaError> {
-    require_nvrtc()?;
+    let api = require_nvrtc()?;
     let code = cstring("the source", &src.code)?;
     let name = cstring("the program name", &src.name)?;
     let header_bodies = src
@@ -142,10 +151,10 @@ pub fn compile_source(src: &CudaSource, arch: &Arch) -> Result<Compiled, CudaErr
         call: "nvrtcCreateProgram".to_string(),
         status: "too many headers".to_string(),
     })?;
-    let mut raw: sys::nvrtcProgram = std::ptr::null_mut();
+    let mut raw: Prog = std::ptr::null_mut();
     // SAFETY: every pointer is valid for the call; NVRTC copies the strings.
-    check("nvrtcCreateProgram", unsafe {
-        sys::nvrtcCreateProgram(
+    check(api, "nvrtcCreateProgram", unsafe {
+        (api.create_program)(
             &mut raw,
             code.as_ptr(),
             name.as_ptr(),
@@ -154,7 +163,7 @@ pub fn compile_source(src: &CudaSource, arch: &Arch) -> Result<Compiled, CudaErr
             name_ptrs.as_ptr(),
         )
     })?;
-    let prog = Program(raw);
+    let prog = Program { api, raw };
     let opts = options(arch)
         .iter()
         .map(|o| cstring("an option", o))
@@ -162,24 +171,19 @@ pub fn compile_source(src: &CudaSource, arch: &Arch) -> Result<Compiled, CudaErr
     let opt_ptrs: Vec<*const c_char> = opts.iter().map(|c| c.as_ptr()).collect();
     // SAFETY: the program is live; the options outlive the call.
     let status =
-        unsafe { sys::nvrtcCompileProgram(prog.0, opt_ptrs.len() as c_int, opt_ptrs.as_ptr()) };
+        unsafe { (api.compile_program)(prog.raw, opt_ptrs.len() as c_int, opt_ptrs.as_ptr()) };
     let log = program_log(&prog)?;
-    if status != sys::nvrtcResult::NVRTC_SUCCESS {
+    if status != 0 {
         return Err(CudaError::Compile {
             program: src.name.clone(),
             arch: arch.to_string(),
-            status: format!("{status:?}"),
+            status: api.status_name(status),
             excerpt: excerpt(&src.code, &log),
             log,
         });
     }
-    let ptx = fetch(&prog, "nvrtcGetPTX", sys::nvrtcGetPTXSize, sys::nvrtcGetPTX)?;
-    let cubin = fetch(
-        &prog,
-        "nvrtcGetCUBIN",
-        sys::nvrtcGetCUBINSize,
-        sys::nvrtcGetCUBIN,
-    )?;
+    let ptx = fetch(&prog, "nvrtcGetPTX", api.get_ptx_size, api.get_ptx)?;
+    let cubin = fetch(&prog, "nvrtcGetCUBIN", api.get_cubin_size, api.get_cubin)?;
     Ok(Compiled {
         ptx: String::from_utf8_lossy(trim_nul(&ptx)).into_owned(),
         cubin,
@@ -194,30 +198,33 @@ fn trim_nul(bytes: &[u8]) -> &[u8] {
     }
 }
 
-type SizeFn = unsafe fn(sys::nvrtcProgram, *mut usize) -> sys::nvrtcResult;
-type GetFn = unsafe fn(sys::nvrtcProgram, *mut c_char) -> sys::nvrtcResult;
+type SizeFn = unsafe extern "C" fn(Prog, *mut usize) -> c_int;
+type GetFn = unsafe extern "C" fn(Prog, *mut c_char) -> c_int;
 
 /// Reads one of the program's outputs (PTX, cubin, log) through its size/get function pair.
 fn fetch(prog: &Program, call: &str, size: SizeFn, get: GetFn) -> Result<Vec<u8>, CudaError> {
     let mut len = 0usize;
     // SAFETY: the program is live and `len` is valid for writes.
-    check(&format!("{call}Size"), unsafe { size(prog.0, &mut len) })?;
+    check(prog.api, &format!("{call}Size"), unsafe {
+        size(prog.raw, &mut len)
+    })?;
     let mut buf = vec![0u8; len];
     if len > 0 {
         // SAFETY: `buf` holds exactly the `len` bytes NVRTC reported.
-        check(call, unsafe {
-            get(prog.0, buf.as_mut_ptr() as *mut c_char)
+        check(prog.api, call, unsafe {
+            get(prog.raw, buf.as_mut_ptr() as *mut c_char)
         })?;
     }
     Ok(buf)
 }
 
 fn program_log(prog: &Program) -> Result<String, CudaError> {
+    let api = prog.api;
     let raw = fetch(
         prog,
         "nvrtcGetProgramLog",
-        sys::nvrtcGetProgramLogSize,
-        sys::nvrtcGetProgramLog,
+        api.get_program_log_size,
+        api.get_program_log,
     )?;
     Ok(String::from_utf8_lossy(trim_nul(&raw)).trim().to_string())
 }

@@ -216,6 +216,59 @@ fn compile_errors_carry_the_log_and_numbered_source() {
     }
 }
 
+/// The site-packages of the `python3` on PATH, when it has the PyPI wheel's libnvrtc.
+fn wheel_lib_dir() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .ok()?;
+    let site = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    [
+        "nvidia/cu13/lib",
+        "nvidia/cu12/lib",
+        "nvidia/cuda_nvrtc/lib",
+    ]
+    .iter()
+    .map(|d| site.join(d))
+    .find(|d| {
+        std::fs::read_dir(d).is_ok_and(|mut it| {
+            it.any(|e| {
+                e.is_ok_and(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("libnvrtc.so") && !name.contains("alt")
+                })
+            })
+        })
+    })
+}
+
+/// `pip install nvidia-cuda-nvrtc` is enough: kiln finds the wheel's library (`.so.13` in
+/// `nvidia/cu13/lib` today) in the Python environment, with no LD_LIBRARY_PATH or symlink.
+#[test]
+fn the_pip_wheel_is_found_and_named() {
+    let Some(dir) = wheel_lib_dir() else {
+        println!("skipped: python3 has no nvidia-cuda-nvrtc wheel (pip install nvidia-cuda-nvrtc)");
+        return;
+    };
+    let on_loader_path = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    assert!(
+        nvrtc_available(),
+        "the wheel's libnvrtc in {} was not loaded: {:?}",
+        dir.display(),
+        kiln_cuda::nvrtc_library()
+    );
+    let loaded = kiln_cuda::nvrtc_library().expect("loaded");
+    if !on_loader_path.contains("nvidia") {
+        assert!(loaded.starts_with(&dir.display().to_string()), "{loaded}");
+    }
+    let (major, _) = kiln_cuda::nvrtc_version().expect("version");
+    assert!(major >= 12, "NVRTC {major}");
+}
+
 #[test]
 fn bad_arch_is_a_typed_error() {
     let c = &all_cases()[0];

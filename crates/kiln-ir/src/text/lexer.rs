@@ -61,6 +61,12 @@ pub(crate) fn parse_error(line: usize, col: usize, msg: impl Into<String>) -> Ir
 /// The tokens of line `line` (1-based) and the column just past its last character, which is
 /// where "expected X at the end of the line" errors point.
 pub(crate) fn lex_line(line: usize, text: &str) -> Result<(Vec<Token>, usize), IrError> {
+    // Editors on Windows start UTF-8 files with a byte order mark; it is not part of the text
+    // (and editors do not show it, so columns count from after it).
+    let text = match line {
+        1 => text.strip_prefix('\u{feff}').unwrap_or(text),
+        _ => text,
+    };
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
@@ -238,6 +244,19 @@ mod tests {
             toks("a: -"),
             vec![Tok::Ident("a".into()), Tok::Colon, Tok::Minus]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_the_first_line_only() {
+        let text = "\u{feff}graph g";
+        assert_eq!(
+            toks(text),
+            vec![Tok::Ident("graph".into()), Tok::Ident("g".into())]
+        );
+        let (t, end) = lex_line(1, text).unwrap();
+        assert_eq!((t[0].col, t[1].col, end), (1, 7, 8));
+        let err = lex_line(2, "\u{feff}x").unwrap_err();
+        assert_eq!(err, parse_error(2, 1, "unexpected character '\u{feff}'"));
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! NumPy `.npy` files: read into a [`Tensor`] of a declared dtype, write a [`Tensor`].
 //!
 //! Supported: format versions 1–3, C order, little- or big-endian floats (f2/f4/f8), bools
-//! and integers. A file of another dtype than the declared one is converted only when every
-//! value survives exactly, except f32 → bf16, which rounds to nearest even (bf16 has no NumPy
-//! dtype, so bf16 inputs travel as f32). Outputs are written as version 1.0 files; bf16 is
-//! widened to f32.
+//! and integers. A float file of a wider dtype than the declared one is rounded to nearest
+//! even, as NumPy's `astype` does (f64 is NumPy's default, so most arrays arrive as f64), and
+//! the caller is told how many values changed; [`Conversion::Exact`] refuses any value that
+//! would change instead. f32 → bf16 always rounds: bf16 has no NumPy dtype, so bf16 inputs
+//! travel as f32. Integers and bools convert only when exact. Outputs are written as version
+//! 1.0 files; bf16 is widened to f32.
+mod round;
+
 use std::path::Path;
 
 use half::{bf16, f16};
 use kiln_ir::{DType, Tensor};
+
+pub use round::{bf16_from_f32, f16_from_f64};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
@@ -207,8 +213,41 @@ fn parse_header(text: &str) -> Result<Header, NpyError> {
     })
 }
 
-/// Reads `.npy` bytes as a tensor of dtype `want` (see the module doc for conversions).
+/// How values of a wider float dtype than the declared one are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Conversion {
+    /// Round to nearest even, as `astype` does.
+    #[default]
+    Round,
+    /// Refuse a value that would change (f32 → bf16 still rounds: it is the only way in).
+    Exact,
+}
+
+/// A file read in another dtype than it holds: what it held and how many values changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    /// NumPy's name of the file's dtype (`float64`).
+    pub from: String,
+    pub to: DType,
+    /// Values that the rounding changed, of `values`.
+    pub rounded: usize,
+    pub values: usize,
+}
+
+/// A decoded file, with a note when it was converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub tensor: Tensor,
+    pub converted: Option<Converted>,
+}
+
+/// Reads `.npy` bytes as a tensor of dtype `want`, rounding wider floats (see the module doc).
 pub fn decode(bytes: &[u8], want: DType) -> Result<Tensor, NpyError> {
+    decode_with(bytes, want, Conversion::Round).map(|d| d.tensor)
+}
+
+/// Reads `.npy` bytes as a tensor of dtype `want`, converting as `mode` says.
+pub fn decode_with(bytes: &[u8], want: DType, mode: Conversion) -> Result<Decoded, NpyError> {
     let rest = bytes.strip_prefix(MAGIC).ok_or(NpyError::NoMagic)?;
     let (&major, rest) = rest.split_first().ok_or(NpyError::TruncatedHeader)?;
     let (&minor, rest) = rest.split_first().ok_or(NpyError::TruncatedHeader)?;
@@ -257,32 +296,69 @@ pub fn decode(bytes: &[u8], want: DType) -> Result<Tensor, NpyError> {
         } else {
             data.to_vec()
         };
-        return Ok(Tensor {
-            dtype: want,
-            shape: header.shape,
-            data,
+        return Ok(Decoded {
+            tensor: Tensor {
+                dtype: want,
+                shape: header.shape,
+                data,
+            },
+            converted: None,
         });
     }
+    let rounds = float_rounds(&descr, want, mode);
     let mut out = Vec::with_capacity(numel * want.size());
+    let mut rounded = 0;
     for (index, chunk) in data.chunks_exact(descr.size()).enumerate() {
         let value = read_value(&descr, chunk);
-        let converted = convert(value, &descr, want).ok_or_else(|| NpyError::Inexact {
+        let inexact = || NpyError::Inexact {
             from: descr.name(),
             to: want,
             value: value.text(),
             index,
-        })?;
-        push(&mut out, want, converted);
+        };
+        let exact = exact_value(value, want).ok_or_else(inexact)?;
+        let target = round::round_to(want, exact);
+        if target != exact && !exact.is_nan() {
+            if !rounds {
+                return Err(inexact());
+            }
+            rounded += 1;
+        }
+        push(&mut out, want, target);
     }
-    Ok(Tensor {
-        dtype: want,
-        shape: header.shape,
-        data: out,
+    // A byte-swapped file of the declared dtype is no conversion worth reporting.
+    let converted = (descr.native() != Some(want)).then(|| Converted {
+        from: descr.name(),
+        to: want,
+        rounded,
+        values: numel,
+    });
+    Ok(Decoded {
+        tensor: Tensor {
+            dtype: want,
+            shape: header.shape,
+            data: out,
+        },
+        converted,
     })
 }
 
-/// `value` as an f64 that `want` holds exactly, or `None` when it would change.
-fn convert(value: Value, descr: &Descr, want: DType) -> Option<f64> {
+/// Whether a file's floats are rounded to `want` (rather than required to be exact).
+fn float_rounds(descr: &Descr, want: DType, mode: Conversion) -> bool {
+    let Elem::Float(_) = descr.elem else {
+        return false;
+    };
+    match want {
+        DType::Bool => false,
+        // bf16 has no NumPy dtype: an f32 file is the way to feed it, rounded as PyTorch does.
+        DType::BF16 if descr.elem == Elem::Float(4) => true,
+        _ => mode == Conversion::Round,
+    }
+}
+
+/// `value` as an f64, or `None` when it has no exact f64 or (for a bool) is not 0 or 1. Values
+/// that `want` cannot hold exactly are the caller's to round or refuse.
+fn exact_value(value: Value, want: DType) -> Option<f64> {
     let v = match value {
         Value::Float(v) => v,
         Value::Int(i) => {
@@ -291,23 +367,20 @@ fn convert(value: Value, descr: &Descr, want: DType) -> Option<f64> {
             if f as i128 != i {
                 return None;
             }
+            // An integer must convert exactly: only a float file is rounded.
+            if round::round_to(want, f) != f {
+                return None;
+            }
             f
         }
     };
-    // bf16 has no NumPy dtype: an f32 file is the way to feed it, rounded like PyTorch does.
-    if want == DType::BF16 && descr.elem == Elem::Float(4) {
-        return Some(v);
+    match want {
+        DType::Bool => (v == 0.0 || v == 1.0).then_some(v),
+        _ => Some(v),
     }
-    if v.is_nan() {
-        return (want != DType::Bool).then_some(v);
-    }
-    let exact = match want {
-        DType::Bool => v == 0.0 || v == 1.0,
-        other => kiln_ir::round_to(other, v) == v,
-    };
-    exact.then_some(v)
 }
 
+/// Appends `v`, which `dtype` holds exactly, so the `half` conversions cannot round here.
 fn push(out: &mut Vec<u8>, dtype: DType, v: f64) {
     match dtype {
         DType::Bool => out.push(u8::from(v != 0.0)),
@@ -417,10 +490,59 @@ mod tests {
         let err = decode(&raw("<i8", "(1,)", false, &big), DType::F32).unwrap_err();
         assert!(matches!(err, NpyError::Inexact { index: 0, .. }), "{err}");
         let f64s: Vec<u8> = 0.1f64.to_le_bytes().to_vec();
-        assert!(decode(&raw("<f8", "(1,)", false, &f64s), DType::F32).is_err());
+        let strict = decode_with(
+            &raw("<f8", "(1,)", false, &f64s),
+            DType::F32,
+            Conversion::Exact,
+        );
+        assert!(matches!(strict, Err(NpyError::Inexact { index: 0, .. })));
         let big_endian: Vec<u8> = 1.5f32.to_be_bytes().to_vec();
         let t = decode(&raw(">f4", "(1,)", false, &big_endian), DType::F32).expect("be");
         assert_eq!(t.to_f64(), vec![1.5]);
+    }
+
+    #[test]
+    fn wider_floats_round_to_nearest_even_and_say_so() {
+        // NumPy's default dtype for an f32 input: 0.1 becomes f32(0.1), as astype(float32).
+        let values = [0.1f64, 0.5, 1.0 + 2f64.powi(-24), 1e300];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let file = raw("<f8", "(4,)", false, &bytes);
+        let d = decode_with(&file, DType::F32, Conversion::Round).expect("rounds");
+        let want: Vec<f64> = values.iter().map(|&v| f64::from(v as f32)).collect();
+        assert_eq!(d.tensor.to_f64(), want);
+        assert_eq!(want[2], 1.0, "a tie goes to even");
+        let note = d.converted.expect("a conversion is reported");
+        assert_eq!((note.from.as_str(), note.to), ("float64", DType::F32));
+        assert_eq!((note.rounded, note.values), (3, 4));
+        // f64 -> f16 rounds once, not through f32 (1 + 2^-11 + 2^-40 rounds up).
+        let above_tie = (1.0 + 2f64.powi(-11) + 2f64.powi(-40)).to_le_bytes();
+        let t = decode(&raw("<f8", "(1,)", false, &above_tie), DType::F16).expect("rounds");
+        assert_eq!(t.to_f64(), vec![1.0 + 2f64.powi(-10)]);
+        // A file of the declared dtype carries no note.
+        let native = encode(&Tensor::from_f32(&[1], &[0.1]));
+        assert_eq!(
+            decode_with(&native, DType::F32, Conversion::Exact)
+                .unwrap()
+                .converted,
+            None
+        );
+        // Integers and bools are never rounded.
+        let big = 16_777_217i64.to_le_bytes();
+        assert!(decode(&raw("<i8", "(1,)", false, &big), DType::F32).is_err());
+        let half = 0.5f64.to_le_bytes();
+        assert!(decode(&raw("<f8", "(1,)", false, &half), DType::Bool).is_err());
+    }
+
+    #[test]
+    fn bf16_rounds_from_the_f32_bits_in_either_mode() {
+        // Issue 12.6: 0x3f1e8003 is 0.62109375 in bf16 (PyTorch), not 0.6171875.
+        let v = f32::from_bits(0x3f1e_8003);
+        let file = encode(&Tensor::from_f32(&[1], &[v]));
+        for mode in [Conversion::Round, Conversion::Exact] {
+            let d = decode_with(&file, DType::BF16, mode).expect("f32 feeds bf16");
+            assert_eq!(d.tensor.to_f64(), vec![0.621_093_75]);
+            assert_eq!(d.converted.map(|c| c.rounded), Some(1));
+        }
     }
 
     #[test]
