@@ -7,6 +7,7 @@
 //! file where a directory must be, and "no space" with a 64 KiB tmpfs (skipped, with the
 //! reason printed, where mounting is not permitted).
 mod reliability_support;
+mod skip_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -210,14 +211,14 @@ fn a_full_file_system_counts_write_errors() {
     match mounted {
         Ok(out) if out.status.success() => {}
         Ok(out) => {
-            eprintln!(
-                "skipped: cannot mount a 64 KiB tmpfs: {}",
+            skip_support::skip(&format!(
+                "cannot mount a 64 KiB tmpfs: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
-            );
+            ));
             return;
         }
         Err(e) => {
-            eprintln!("skipped: cannot run mount: {e}");
+            skip_support::skip(&format!("cannot run mount: {e}"));
             return;
         }
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use kiln::{CompileOptions, Compiler, Tensor};
 
-const SKIPPED: &str = "skipped: no Redis server (set KILN_TEST_REDIS)";
+mod skip_support;
+
+const SKIPPED: &str = "no Redis server (set KILN_TEST_REDIS)";
 const CHILD: &str = "child_compiles_and_runs_once";
 const GRAPH: &str = "\
 graph shared
@@ -33,7 +35,7 @@ fn test_redis() -> Option<String> {
             .is_some()
     });
     if !reachable {
-        println!("{SKIPPED}");
+        skip_support::skip(SKIPPED);
         return None;
     }
     url

@@ -1,5 +1,7 @@
 //! `kiln compile --emit`: kernel IR, Cranelift IR and CUDA C anywhere; PTX where libnvrtc is.
 mod common;
+#[path = "../../../tests/skip_support/mod.rs"]
+mod skip_support;
 
 use common::*;
 
@@ -39,9 +41,71 @@ fn emits_ptx_when_nvrtc_is_present() {
     if !kiln_cuda::nvrtc_available() {
         let err = fails(&o, 1);
         assert!(err.contains("libnvrtc"), "{err}");
-        println!("skipping the PTX assertion: libnvrtc cannot be loaded here");
+        skip_support::skip("libnvrtc cannot be loaded here (kiln doctor says why)");
         return;
     }
     let ptx = ok(&o);
     assert!(ptx.contains(".entry") && ptx.contains("sm_90"), "{ptx}");
+}
+
+/// NVRTC's rejection is one line that names a file holding the log and the source; the log is
+/// printed only with --verbose.
+#[test]
+fn nvrtc_rejections_are_one_line_with_the_log_in_a_file() {
+    if !kiln_cuda::nvrtc_available() {
+        skip_support::skip("libnvrtc cannot be loaded here (kiln doctor says why)");
+        return;
+    }
+    let s = Scratch::new();
+    let g = example_graph("softmax").display().to_string();
+    let args = [
+        "compile", &g, "--shape", "x=4x6", "--emit", "ptx", "--arch", "sm_999",
+    ];
+    let err = fails(&s.kiln(&args), 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("NVRTC rejected") && err.contains("sm_999"),
+        "{err}"
+    );
+    let path = err
+        .split("log and source in ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no log file named: {err}"));
+    let saved = std::fs::read_to_string(path).expect("the named log file exists");
+    assert!(saved.contains("__global__"), "{saved}");
+    let _ = std::fs::remove_file(path);
+    let mut verbose = args.to_vec();
+    verbose.push("--verbose");
+    let err = fails(&s.kiln(&verbose), 1);
+    assert!(
+        err.lines().count() > 5 && err.contains("__global__"),
+        "{err}"
+    );
+}
+
+#[test]
+fn doctor_names_the_nvrtc_it_loaded() {
+    let s = Scratch::new();
+    let text = ok(&s.kiln(&["doctor"]));
+    assert!(
+        text.contains("cuda driver:") && text.contains("cache dir:"),
+        "{text}"
+    );
+    let report = json(&s.kiln(&["doctor", "--json"]));
+    assert_eq!(report["cache_dir"], s.cache().display().to_string());
+    match kiln_cuda::nvrtc_library() {
+        Ok(lib) => {
+            assert_eq!(report["nvrtc"]["library"], lib.as_str(), "{report}");
+            assert!(text.contains(&format!("from {lib}")), "{text}");
+        }
+        Err(tried) => {
+            assert!(report["nvrtc"]["library"].is_null(), "{report}");
+            assert_eq!(
+                report["nvrtc"]["tried"].as_array().map(Vec::len),
+                Some(tried.len())
+            );
+            assert!(text.contains("nvrtc: not found"), "{text}");
+        }
+    }
 }

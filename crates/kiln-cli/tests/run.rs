@@ -153,3 +153,55 @@ fn scalar_shapes_are_accepted() {
         assert!(json(&o)["cache"].is_string());
     }
 }
+
+#[test]
+fn json_lists_output_paths_and_converted_inputs() {
+    let s = Scratch::new();
+    let graph = example_graph("seed_mul");
+    let x = kiln_ir::Tensor::from_f64(DType::F64, &[3], &[0.1, 0.5, 0.2]);
+    let (xp, yp) = (s.npy("x", &x), s.npy("y", &data(DType::F32, &[3], 2)));
+    let out = s.path("out");
+    let o = s.kiln(&[
+        "run",
+        path_str(&graph),
+        "--input",
+        &format!("x={}", xp.display()),
+        "--input",
+        &format!("y={}", yp.display()),
+        "--out",
+        path_str(&out),
+        "--json",
+    ]);
+    let report = json(&o);
+    let z = out.join("z.npy");
+    assert_eq!(report["outputs"]["z"]["path"], path_str(&z), "{report}");
+    assert!(z.exists());
+    assert_eq!(
+        report["converted_inputs"],
+        serde_json::json!([{"input": "x", "from": "float64", "to": "f32", "rounded": 2, "values": 3}])
+    );
+}
+
+/// Issue 12.6: bf16 inputs come from the f32 bits (PyTorch's `.to(torch.bfloat16)`), not
+/// through half's f64 conversion, which truncated before rounding.
+#[test]
+fn bf16_inputs_round_from_the_f32_bits() {
+    let s = Scratch::new();
+    let g = s.write(
+        "widen.kiln",
+        "graph w\ninput x: bf16[N]\ny = to(x, f32)\noutput y\n",
+    );
+    let v = f32::from_bits(0x3f1e_8003);
+    let xp = s.npy("x", &kiln_ir::Tensor::from_f32(&[1], &[v]));
+    let out = s.path("out");
+    ok(&s.kiln(&[
+        "run",
+        path_str(&g),
+        "--input",
+        &format!("x={}", xp.display()),
+        "--out",
+        path_str(&out),
+    ]));
+    let y = read_npy(&out.join("y.npy"), DType::F32);
+    assert_eq!(y.to_f64(), vec![0.621_093_75]);
+}

@@ -1,6 +1,8 @@
 //! Differential tests on a GPU: every case compiled for the device, run, and compared with
 //! `kiln_ir::interpret`. Without a driver, a device or libnvrtc, each test prints one skip line.
 mod common;
+#[path = "../../../tests/skip_support/mod.rs"]
+mod skip_support;
 
 use common::{
     Expect, all_cases, close, inputs_for, large_cases, large_inputs_for, schedule_case, selected,
@@ -15,13 +17,15 @@ use kiln_sched::SchedOptions;
 /// The device, or `None` after printing why the test is skipped.
 fn device_or_skip() -> Option<CudaDevice> {
     if !nvrtc_available() {
-        println!("skipped: libnvrtc not found (pip install nvidia-cuda-nvrtc)");
+        skip_support::skip(
+            "libnvrtc not found (pip install nvidia-cuda-nvrtc; `kiln doctor` shows where it looked)",
+        );
         return None;
     }
     match CudaDevice::new(0) {
         Ok(d) => Some(d),
         Err(e) => {
-            println!("skipped: {e}");
+            skip_support::skip(&e.to_string());
             None
         }
     }

@@ -1,6 +1,8 @@
 //! The generated CUDA C of every op and dtype compiles with NVRTC to PTX and to an sm_90 cubin.
 //! Needs libnvrtc (no GPU): without it each test prints one skip line and returns.
 mod common;
+#[path = "../../../tests/skip_support/mod.rs"]
+mod skip_support;
 
 use common::{Case, Expect, all_cases, large_cases, schedule_case, selected, wide_index};
 use kiln_cuda::nvrtc::{Arch, compile_source};
@@ -9,7 +11,9 @@ use kiln_sched::SchedOptions;
 
 fn nvrtc_or_skip() -> bool {
     if !nvrtc_available() {
-        println!("skipped: libnvrtc not found (pip install nvidia-cuda-nvrtc)");
+        skip_support::skip(
+            "libnvrtc not found (pip install nvidia-cuda-nvrtc; `kiln doctor` shows where it looked)",
+        );
         return false;
     }
     true
@@ -251,7 +255,9 @@ fn wheel_lib_dir() -> Option<std::path::PathBuf> {
 #[test]
 fn the_pip_wheel_is_found_and_named() {
     let Some(dir) = wheel_lib_dir() else {
-        println!("skipped: python3 has no nvidia-cuda-nvrtc wheel (pip install nvidia-cuda-nvrtc)");
+        skip_support::skip(
+            "python3 has no nvidia-cuda-nvrtc wheel (pip install nvidia-cuda-nvrtc)",
+        );
         return;
     };
     let on_loader_path = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();

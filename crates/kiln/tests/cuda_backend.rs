@@ -1,5 +1,8 @@
 //! The CUDA backend through the driver: on a machine without a GPU every call is a typed error
 //! (never a panic); on a GPU the seed's load-function test runs with `backend = cuda`.
+#[path = "../../../tests/skip_support/mod.rs"]
+mod skip_support;
+
 use kiln::{Backend, CompileOptions, Compiler, DType, DynamicPolicy, KilnError, Outcome, Tensor};
 
 const GRAPH: &str = "graph add2\ninput x: f32[N, M]\ninput y: f32[P, Q]\na = add(x, x)\nb = add(y, y)\noutput a, b\n";
@@ -11,7 +14,7 @@ fn gpu_present() -> bool {
 #[test]
 fn cuda_without_a_gpu_is_a_typed_error() {
     if gpu_present() {
-        eprintln!("skipped: a GPU is present (this test covers machines without one)");
+        skip_support::skip("a GPU is present (this test covers machines without one)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -49,7 +52,7 @@ fn ramp(dtype: DType, shape: &[usize], scale: f64) -> Tensor {
 #[test]
 fn cuda_load_function_every_dtype() {
     if !gpu_present() {
-        eprintln!("skipped: no CUDA device");
+        skip_support::skip("no CUDA device");
         return;
     }
     for dtype in [DType::F32, DType::BF16, DType::F16, DType::F64] {
@@ -89,7 +92,7 @@ fn cuda_load_function_every_dtype() {
 #[test]
 fn cuda_guards_int32_bounds() {
     if !gpu_present() {
-        eprintln!("skipped: no CUDA device");
+        skip_support::skip("no CUDA device");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -117,7 +120,7 @@ fn cuda_guards_int32_bounds() {
 #[test]
 fn cuda_guards_static_bounds_and_clear() {
     if !gpu_present() {
-        eprintln!("skipped: no CUDA device");
+        skip_support::skip("no CUDA device");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -157,7 +160,7 @@ fn cuda_guards_static_bounds_and_clear() {
 #[test]
 fn cuda_load_function_miss_then_hit() {
     if !gpu_present() {
-        eprintln!("skipped: no CUDA device");
+        skip_support::skip("no CUDA device");
         return;
     }
     for policy in [DynamicPolicy::Static, DynamicPolicy::Dynamic] {

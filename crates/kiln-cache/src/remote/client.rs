@@ -31,6 +31,17 @@ pub enum RemoteError {
         #[source]
         source: redis::RedisError,
     },
+    /// The TCP connection was made, but what answered is not Redis (an HTTP server on that
+    /// port, say): saying "cannot connect" would send the user looking at the network.
+    #[error(
+        "remote cache {location}: connected, but the server did not answer as Redis does \
+         ({reply}); is this the port of a Redis server?"
+    )]
+    NotRedis {
+        location: String,
+        /// The client's parse error on one line (it spans several).
+        reply: String,
+    },
     #[error("remote cache {location}: {command} failed: {source}")]
     Command {
         location: String,
@@ -155,10 +166,25 @@ impl RedisClient {
     }
 
     fn connect(&self) -> Result<Connection, RemoteError> {
-        let error = |source| RemoteError::Connect {
-            location: self.location.clone(),
-            timeout: self.timeout,
-            source,
+        let error = |source: redis::RedisError| {
+            // The client's handshake runs right after the TCP connect: an answer that does not
+            // parse means something other than Redis is listening.
+            if source.is_io_error() || source.is_timeout() || source.is_connection_refusal() {
+                RemoteError::Connect {
+                    location: self.location.clone(),
+                    timeout: self.timeout,
+                    source,
+                }
+            } else {
+                RemoteError::NotRedis {
+                    location: self.location.clone(),
+                    reply: source
+                        .to_string()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                }
+            }
         };
         let conn = self
             .client

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub const SKIPPED: &str = "skipped: no Redis server (set KILN_TEST_REDIS)";
+#[path = "../../../../tests/skip_support/mod.rs"]
+mod skip_support;
+
+pub const SKIPPED: &str = "no Redis server (set KILN_TEST_REDIS)";
 
 /// The shared test server's URL when it answers; otherwise prints the skip line.
 pub fn test_redis() -> Option<String> {
@@ -21,7 +24,7 @@ pub fn test_redis() -> Option<String> {
     match url {
         Some(url) if ping(&url) => Some(url),
         _ => {
-            println!("{SKIPPED}");
+            skip_support::skip(SKIPPED);
             None
         }
     }
@@ -102,7 +105,7 @@ impl PrivateRedis {
                 .stderr(Stdio::null())
                 .spawn()
             else {
-                println!("{SKIPPED}");
+                skip_support::skip(SKIPPED);
                 return None;
             };
             let mut server = PrivateRedis {
@@ -121,7 +124,7 @@ impl PrivateRedis {
             }
             server.kill();
         }
-        println!("{SKIPPED}");
+        skip_support::skip(SKIPPED);
         None
     }
 

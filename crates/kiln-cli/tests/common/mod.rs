@@ -35,16 +35,26 @@ impl Scratch {
         self.kiln_with_cache(args, &self.cache())
     }
     pub fn kiln_with_cache(&self, args: &[&str], cache: &Path) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args(args)
+        self.kiln_env_with_cache(args, cache, &[])
+    }
+    /// Runs `kiln ARGS --cache-dir <cache>` with extra environment variables.
+    pub fn kiln_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.kiln_env_with_cache(args, &self.cache(), env)
+    }
+    fn kiln_env_with_cache(&self, args: &[&str], cache: &Path, env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+        cmd.args(args)
             .arg("--cache-dir")
             .arg(cache)
             .env("KILN_CACHE_DIR", cache)
             .env_remove("KILN_LOG")
             .env_remove("RUST_LOG")
             .env_remove("RUST_BACKTRACE")
-            .output()
-            .expect("the kiln binary runs")
+            .env_remove("KILN_REMOTE_CACHE");
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        cmd.output().expect("the kiln binary runs")
     }
     /// Writes `t` as `<name>.npy` and returns the path.
     pub fn npy(&self, name: &str, t: &Tensor) -> PathBuf {
