@@ -4,7 +4,10 @@
 //! its entry: from the local disk, from Redis into an empty local directory (fetch, verify,
 //! write back), and of an unknown key (local miss + one Redis round trip).
 //!
-//! `KILN_TEST_REDIS=redis://127.0.0.1:6379/0 cargo run --release --example remote_bench [-- --json]`
+//! Needs a Redis server: `redis-server --port 6379 --save '' --daemonize yes` starts a
+//! throwaway one (`source .ci/start-redis.sh` picks a free port and exports its URL), then
+//! `cargo run --release --example remote_bench [-- --json]` uses `KILN_REMOTE_CACHE` (or
+//! `KILN_TEST_REDIS`), else `redis://127.0.0.1:6379/0`.
 mod common;
 
 use std::time::{Duration, Instant};
@@ -58,6 +61,31 @@ fn open(
     })
 }
 
+/// Whether something accepts TCP connections at the URL's `host:port` (within a second).
+fn answers(url: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let host_port = host_port.rsplit_once('@').map_or(host_port, |(_, hp)| hp);
+    let host_port = if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:6379")
+    };
+    host_port.to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
+    })
+}
+
+fn no_redis(url: &str) -> String {
+    format!(
+        "remote_bench needs a Redis server, and none answers at {url}. Start one with \
+         `redis-server --port 6379 --save '' --daemonize yes` (or `source .ci/start-redis.sh`, \
+         which picks a free port and exports KILN_TEST_REDIS), or point KILN_REMOTE_CACHE at \
+         yours (redis://host:port/db)"
+    )
+}
+
 fn time(case: &'static str, rounds: usize, mut once: impl FnMut() -> Duration) -> Timing {
     Timing {
         case,
@@ -67,9 +95,12 @@ fn time(case: &'static str, rounds: usize, mut once: impl FnMut() -> Duration) -
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let json = std::env::args().any(|a| a == "--json");
-    let url = std::env::var("KILN_TEST_REDIS")
-        .or_else(|_| std::env::var("KILN_REMOTE_CACHE"))
+    let url = std::env::var("KILN_REMOTE_CACHE")
+        .or_else(|_| std::env::var("KILN_TEST_REDIS"))
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string());
+    if !answers(&url) {
+        return Err(no_redis(&url).into());
+    }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
     let remote = RemoteConfig {
         prefix: format!("kiln-bench:{}:{}:", std::process::id(), nanos.as_nanos()),
@@ -114,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let publisher = open(publisher_dir.path(), Some(remote.clone()))?;
     publisher.put(&entry)?;
     if !publisher.flush_remote(Duration::from_secs(5)) || publisher.counters().remote_error > 0 {
-        return Err(format!("cannot write to Redis at {url}; set KILN_TEST_REDIS").into());
+        return Err(format!("cannot write to Redis: {}", no_redis(&url)).into());
     }
 
     let dir = tempfile::tempdir()?;

@@ -61,7 +61,18 @@ fn dispatch(cli: Cli) -> CliResult<()> {
     }
 }
 
+/// `kiln ... | head` closes stdout early. Rust ignores SIGPIPE, so the next print would panic
+/// ("failed printing to stdout"); like other Unix tools, kiln should just stop.
+fn restore_sigpipe() {
+    // SAFETY: resetting a signal's disposition to its default has no preconditions; no other
+    // thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     install_panic_hook();
     let cli = Cli::parse();
     init_logging();

@@ -109,3 +109,36 @@ fn doctor_names_the_nvrtc_it_loaded() {
         }
     }
 }
+
+/// `kiln compile --emit cuda | head` (the README does this): a reader that stops early ends
+/// kiln quietly, never with a panic about printing to stdout.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let s = Scratch::new();
+    let g = example_graph("pool_relu").display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "compile",
+            &g,
+            "-s",
+            "x=2x4x8x8",
+            "-s",
+            "s=1x4x1x1",
+            "--emit",
+            "cuda",
+        ])
+        .arg("--cache-dir")
+        .arg(s.cache())
+        .env_remove("RUST_BACKTRACE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kiln starts");
+    drop(child.stdout.take()); // the reader is gone before kiln writes
+    let out = child.wait_with_output().expect("kiln ends");
+    let err = stderr(&out);
+    assert!(
+        !err.contains("internal error") && !err.contains("panicked"),
+        "{err}"
+    );
+}

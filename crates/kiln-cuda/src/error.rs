@@ -9,8 +9,9 @@ pub enum CudaError {
     #[error("no CUDA device is present (the driver reports {count} devices)")]
     NoDevice { count: i32 },
     #[error(
-        "libnvrtc was not found: install it (`pip install nvidia-cuda-nvrtc`) and put its lib \
-         directory on LD_LIBRARY_PATH (see .ci/install-nvrtc.sh)"
+        "libnvrtc was not found: `pip install nvidia-cuda-nvrtc` into the active Python \
+         environment, or set KILN_NVRTC=/path/to/libnvrtc.so.N (`kiln doctor` lists where kiln \
+         looked)"
     )]
     NvrtcUnavailable,
     #[error("kernel `{kernel}`: {msg}")]
