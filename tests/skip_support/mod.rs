@@ -19,18 +19,26 @@ pub fn skip_dir() -> PathBuf {
 pub fn skip(reason: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("main");
-    let line = format!("skipped: {} {test}: {reason}", env!("CARGO_CRATE_NAME"));
+    let line = format!(
+        "skipped: {} {}::{test}: {reason}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_CRATE_NAME")
+    );
     let _ = writeln!(std::io::stderr().lock(), "{line}");
-    let file: String = format!("{}-{test}", env!("CARGO_CRATE_NAME"))
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let file: String = format!(
+        "{}-{}-{test}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_CRATE_NAME")
+    )
+    .chars()
+    .map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            c
+        } else {
+            '_'
+        }
+    })
+    .collect();
     let dir = skip_dir();
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join(file), format!("{line}\n"));
