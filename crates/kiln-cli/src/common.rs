@@ -113,10 +113,10 @@ pub fn check_sizes(graph: &Graph, shapes: &[Vec<i64>]) -> CliResult<()> {
     Ok(())
 }
 
-/// A shape whose elements could not be addressed: the product of its nonzero dims, in bytes of
-/// `dtype`, must fit `isize::MAX` (the largest allocation there can be). Zero dims are left out
-/// of the product because the compiler's size expressions multiply the other dims all the
-/// same (an empty (0, 1e11, 1e11) input still forms 1e11 * 1e11); checking here, before any
+/// Refuses a shape whose elements could not be addressed: the product of its nonzero dims, in
+/// bytes of `dtype`, must fit `isize::MAX` (the largest allocation there can be). Zero dims are
+/// left out of the product because the compiler's size expressions multiply the other dims all
+/// the same (an empty (0, 1e11, 1e11) input still forms 1e11 * 1e11); checking here, before any
 /// policy specialises, makes every policy refuse the same shapes with the same message.
 pub fn check_size(input: &str, dtype: DType, dims: &[i64]) -> CliResult<()> {
     let nonzero: Vec<u128> = dims
