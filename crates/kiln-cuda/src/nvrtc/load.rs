@@ -16,7 +16,7 @@
 //!
 //! The functions are resolved once into a table of plain function pointers; their return
 //! codes are read as integers, so a status a newer NVRTC added cannot be an invalid enum.
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CStr, OsString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -122,7 +122,12 @@ fn open(what: &str, tried: &mut Vec<(String, String)>) -> Option<Api> {
     let lib = match unsafe { libloading::Library::new(what) } {
         Ok(lib) => lib,
         Err(e) => {
-            tried.push((what.to_string(), e.to_string()));
+            // libloading's message is "dlopen failed"; the loader's reason is its source.
+            let why = match std::error::Error::source(&e) {
+                Some(source) => format!("{e}: {source}"),
+                None => e.to_string(),
+            };
+            tried.push((what.to_string(), why));
             return None;
         }
     };
@@ -234,27 +239,35 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 /// Site-packages directories of the likely active Python environments, found without running
 /// Python.
 fn probed_site_dirs() -> Vec<PathBuf> {
-    let env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    probed_site_dirs_with(&|name| std::env::var_os(name))
+}
+
+/// [`probed_site_dirs`] over any variable lookup (tests need no process environment).
+fn probed_site_dirs_with(var: &dyn Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
+    let env = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let mut prefixes: Vec<PathBuf> = Vec::new();
     prefixes.extend(env("VIRTUAL_ENV"));
     prefixes.extend(env("CONDA_PREFIX"));
-    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+    for dir in std::env::split_paths(&var("PATH").unwrap_or_default()) {
         let python = dir.join("python3");
+        if !python.exists() {
+            continue;
+        }
+        // A venv's python3 is a link to the base interpreter: the venv is the directory above
+        // the link, the base installation the one above its target; both hold site-packages.
+        prefixes.extend(dir.parent().map(Path::to_path_buf));
         if let Ok(real) = std::fs::canonicalize(&python) {
             prefixes.extend(real.parent().and_then(Path::parent).map(Path::to_path_buf));
         }
     }
-    prefixes.extend(pyenv_prefix());
+    prefixes.extend(pyenv_prefix(var));
     if let Some(home) = env("HOME") {
         prefixes.push(home.join(".local"));
     }
     prefixes.push("/usr/local".into());
     prefixes.push("/usr".into());
-    prefixes.dedup();
+    let mut seen = std::collections::HashSet::new();
+    prefixes.retain(|p| seen.insert(p.clone()));
     let mut sites = Vec::new();
     for prefix in prefixes {
         for lib in subdirs(&prefix.join("lib")) {
@@ -274,12 +287,12 @@ fn probed_site_dirs() -> Vec<PathBuf> {
 
 /// pyenv's selected version (`PYENV_VERSION`, else `$PYENV_ROOT/version`), whose `python3` on
 /// `PATH` is a shell script that canonicalising cannot see through.
-fn pyenv_prefix() -> Option<PathBuf> {
-    let root = std::env::var_os("PYENV_ROOT")
+fn pyenv_prefix(var: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let root = var("PYENV_ROOT")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
-    let version = std::env::var("PYENV_VERSION")
-        .ok()
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+    let version = var("PYENV_VERSION")
+        .and_then(|v| v.into_string().ok())
         .or_else(|| std::fs::read_to_string(root.join("version")).ok())?;
     let version = version.split([':', '\n']).next()?.trim().to_string();
     (!version.is_empty()).then(|| root.join("versions").join(version))
@@ -318,6 +331,36 @@ mod tests {
         assert!(at("libnvrtc.so.19") < at("libnvrtc.so.13"));
         assert_eq!(names.last().map(String::as_str), Some("libnvrtc.so"));
         assert!(names.contains(&"libnvrtc.so.9".to_string()));
+    }
+
+    #[test]
+    fn a_venv_on_path_and_pyenv_s_version_are_probed_without_running_python() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mkdir = |rel: &str| {
+            let p = root.path().join(rel);
+            std::fs::create_dir_all(&p).unwrap();
+            p
+        };
+        // A venv whose bin/python3 is (here) a plain file; only PATH names it.
+        let venv_bin = mkdir("venv/bin");
+        std::fs::write(venv_bin.join("python3"), b"").unwrap();
+        let venv_site = mkdir("venv/lib/python3.12/site-packages");
+        // pyenv: its shims hide the interpreter; the version file names it.
+        let pyenv = root.path().join("pyenv");
+        let pyenv_site = mkdir("pyenv/versions/3.11.7/lib/python3.11/site-packages");
+        std::fs::write(pyenv.join("version"), "3.11.7\n").unwrap();
+        let var = |name: &str| -> Option<OsString> {
+            match name {
+                "PATH" => Some(venv_bin.clone().into_os_string()),
+                "PYENV_ROOT" => Some(pyenv.clone().into_os_string()),
+                _ => None,
+            }
+        };
+        let sites = probed_site_dirs_with(&var);
+        assert!(sites.contains(&venv_site), "{sites:?}");
+        assert!(sites.contains(&pyenv_site), "{sites:?}");
+        let venv_at = sites.iter().position(|s| s == &venv_site);
+        assert!(venv_at < sites.iter().position(|s| s == &pyenv_site));
     }
 
     #[test]
