@@ -1,23 +1,36 @@
 //! `kiln compile`: compile for shapes without data (fills the cache), optionally print the
 //! kernel IR, Cranelift IR, CUDA C or PTX of what was generated.
-use kiln_sched::Program;
+use kiln::{Compiler, Emit, EmitOptions, KilnError};
 use serde_json::json;
 
 use crate::cli::{CompileArgs, EmitArg};
-use crate::common::{compile_with, dims_text, key_note, load_graph, shapes_from_flags};
+use crate::common::{compile_options, dims_text, key_note, load_graph, shapes_from_flags};
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
-    let f = compile_with(&graph, &args.flags, &args.shared)?;
-    let report = f.prepare(&shapes)?;
+    let opts = compile_options(
+        &args.flags,
+        args.shared.cache.cache_dir.as_ref(),
+        args.shared.no_cache,
+    );
+    let compiler = Compiler::new(opts);
+    let f = compiler.compile(&graph)?;
+    // Emission needs no device (CUDA C nothing, PTX only NVRTC): without one, the code is still
+    // printed and the summary says why nothing went into the cache.
+    let report = match (f.prepare(&shapes), args.emit) {
+        (Ok(report), _) => Ok(report),
+        (Err(e @ KilnError::BackendUnavailable { .. }), Some(_)) => Err(e.to_string()),
+        (Err(e), _) => return Err(e.into()),
+    };
     let emitted = match args.emit {
         None => None,
-        Some(what) => {
-            let exec = f.executable(&shapes)?;
-            Some(emit(exec.program(), what, &args.arch)?)
-        }
+        Some(what) => Some(emit(&compiler, &graph, &shapes, what, &args.arch)?),
+    };
+    let report = match report {
+        Ok(report) => report,
+        Err(reason) => return skipped(&graph.name, &reason, emitted, args.shared.json),
     };
     let key = report.key.map(|k| k.to_string()).unwrap_or_default();
     if args.shared.json {
@@ -68,30 +81,46 @@ pub fn compile(args: CompileArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The text of one `--emit` kind for `program`.
-pub fn emit(program: &Program, what: EmitArg, arch: &str) -> CliResult<String> {
-    match what {
-        EmitArg::KernelIr => Ok(program.to_string()),
-        EmitArg::Clif => Ok(kiln_cpu::emit_clif(program)),
-        EmitArg::Cuda => kiln_cuda::generate(program)
-            .map(|src| src.code)
-            .map_err(|e| CliError::Backend(format!("CUDA code generation: {e}"))),
-        EmitArg::Ptx => {
-            let arch = kiln_cuda::Arch::parse(arch)
-                .map_err(|e| CliError::Usage(format!("--arch {arch}: {e}")))?;
-            if !kiln_cuda::nvrtc_available() {
-                return Err(CliError::Backend(
-                    "--emit ptx needs NVRTC, but libnvrtc cannot be loaded (install the CUDA \
-                     toolkit or put libnvrtc.so on LD_LIBRARY_PATH); --emit cuda needs no \
-                     library"
-                        .into(),
-                ));
-            }
-            let src = kiln_cuda::generate(program)
-                .map_err(|e| CliError::Backend(format!("CUDA code generation: {e}")))?;
-            kiln_cuda::nvrtc::compile_source(&src, &arch)
-                .map(|c| c.ptx)
-                .map_err(|e| CliError::Backend(format!("NVRTC: {e}")))
-        }
+/// The emitted code when the backend could not compile for the cache: code on stdout, the
+/// reason on stderr (or both in one JSON object).
+fn skipped(graph: &str, reason: &str, code: Option<String>, json: bool) -> CliResult<()> {
+    let code = code.unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            json!({ "cache": "unavailable", "reason": reason, "emit": code })
+        );
+        return Ok(());
     }
+    print!("{code}");
+    if !code.ends_with('\n') {
+        println!();
+    }
+    eprintln!("graph `{graph}`: emitted only, nothing compiled into the cache: {reason}");
+    Ok(())
+}
+
+/// The text of one `--emit` kind, scheduled for `shapes` as the compile was, from the backend
+/// that emits it (through the facade: the CLI knows no backend crate).
+fn emit(
+    compiler: &Compiler,
+    graph: &kiln::Graph,
+    shapes: &[Vec<i64>],
+    what: EmitArg,
+    arch: &str,
+) -> CliResult<String> {
+    let what = match what {
+        EmitArg::KernelIr => Emit::KernelIr,
+        EmitArg::Clif => Emit::Clif,
+        EmitArg::Cuda => Emit::CudaC,
+        EmitArg::Ptx => Emit::Ptx,
+    };
+    let program = compiler.schedule(graph, shapes)?;
+    let opts = EmitOptions {
+        arch: Some(arch.to_string()),
+    };
+    kiln::emit(&program, what, &opts).map_err(|e| match e {
+        KilnError::InvalidArch { .. } => CliError::Usage(format!("--arch {arch}: {e}")),
+        other => other.into(),
+    })
 }

@@ -20,6 +20,11 @@ pub enum KilnError {
     Cpu(String),
     #[error("CUDA backend: {0}")]
     Cuda(String),
+    #[error("cannot emit {what}: {reason}")]
+    Emit { what: &'static str, reason: String },
+    #[error("invalid GPU architecture `{arch}`: expected `sm_<major><minor>` such as `sm_90`")]
+    InvalidArch { arch: String },
+    /// The backend is not in this build, or its driver or device is missing.
     #[error("the {backend} backend is not available: {reason}")]
     BackendUnavailable {
         backend: &'static str,

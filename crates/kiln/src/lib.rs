@@ -9,7 +9,9 @@
 //! let out = f.run(&[&x]).unwrap(); // first call: compile (or load from the cache), then run
 //! ```
 //!
-//! See ARCHITECTURE.md for the path of a compile through the cache.
+//! See ARCHITECTURE.md for the path of a compile through the cache, and `backend.rs` for the
+//! seam every code generator implements. Cargo feature `cuda` (on by default) builds the CUDA
+//! backend; without it kiln links no CUDA library and `Backend::Cuda` is reported unavailable.
 
 mod backend;
 mod compiler;
@@ -20,7 +22,7 @@ mod key;
 mod options;
 mod stats;
 
-pub use backend::Executable;
+pub use backend::{Emit, EmitOptions, Executable, emit};
 pub use compiler::Compiler;
 pub use error::KilnError;
 pub use explain::{EntryExplanation, Explanation, NearestKey};
