@@ -34,7 +34,10 @@ fn header(path: &Path, src: &str, graph: &kiln::Graph) -> Header {
         .split_whitespace()
         .map(|a| {
             let (name, dims) = a.split_once('=').expect("NAME=DIMS");
-            let dims = dims.split('x').map(|d| d.parse().expect("a size")).collect();
+            let dims = dims
+                .split('x')
+                .map(|d| d.parse().expect("a size"))
+                .collect();
             (name.to_string(), dims)
         })
         .collect();
@@ -73,21 +76,29 @@ fn generate(path: &Path) -> Vec<(&'static str, String)> {
         .schedule(&graph, &h.shapes)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let emit_opts = EmitOptions::default();
-    [("kernel-ir", Emit::KernelIr), ("clif", Emit::Clif), ("cu", Emit::CudaC)]
-        .into_iter()
-        .map(|(ext, what)| {
-            let text = kiln::emit(&program, what, &emit_opts)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (ext, text)
-        })
-        .collect()
+    [
+        ("kernel-ir", Emit::KernelIr),
+        ("clif", Emit::Clif),
+        ("cu", Emit::CudaC),
+    ]
+    .into_iter()
+    .map(|(ext, what)| {
+        let text = kiln::emit(&program, what, &emit_opts)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        (ext, text)
+    })
+    .collect()
 }
 
 /// The first differing line of two texts, for the failure message (the full diff is
 /// `git diff` after blessing).
 fn first_difference(want: &str, got: &str) -> String {
     let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    let at = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
+    let at = w
+        .iter()
+        .zip(&g)
+        .position(|(a, b)| a != b)
+        .unwrap_or(w.len().min(g.len()));
     format!(
         "line {}: blessed `{}`, now `{}` ({} vs {} lines)",
         at + 1,
