@@ -175,3 +175,31 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 ) -> Result<T, KilnError> {
     postcard::from_bytes(bytes).map_err(|e| err(format!("undecodable artifact: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind is emitted by exactly one registered backend, and the registry holds the CUDA
+    /// backend exactly when the `cuda` feature is on (a CPU-only build reports it unavailable).
+    #[test]
+    fn registry_matches_the_build() {
+        assert!(registry(Backend::Cpu).is_ok());
+        match registry(Backend::Cuda) {
+            Ok(_) => assert!(cfg!(feature = "cuda")),
+            Err(KilnError::BackendUnavailable { reason, .. }) => {
+                assert!(!cfg!(feature = "cuda"));
+                assert!(reason.contains("cargo feature `cuda`"), "{reason}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+        for what in [Emit::Clif, Emit::CudaC, Emit::Ptx] {
+            let owners = REGISTRY
+                .iter()
+                .filter(|(_, imp)| imp.emits().contains(&what))
+                .count();
+            let expected = usize::from(what == Emit::Clif || cfg!(feature = "cuda"));
+            assert_eq!(owners, expected, "{what:?}");
+        }
+    }
+}
