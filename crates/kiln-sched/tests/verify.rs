@@ -150,6 +150,10 @@ fn loop_variable_out_of_scope() {
     let mut p = pointwise();
     p.kernels[0].dims[0] = Expr::sym("%o0");
     assert!(matches!(err(&p), VerifyError::OutOfScope { .. }));
+    // `%o01` is not `%o1`: loop variables are written without leading zeros.
+    let mut p = pointwise();
+    p.kernels[0].stores[0].offset = Expr::sym("%o01");
+    assert!(matches!(err(&p), VerifyError::OutOfScope { .. }));
     // A reduction variable outside the reduction loop nest.
     let mut p = reduction();
     p.kernels[0].stores[0].offset = Expr::sym("%r0");
