@@ -68,6 +68,12 @@ fn cuda_backend_emits_cuda_c_without_a_driver() {
         let err = stderr(&o);
         assert!(err.contains("nothing compiled into the cache"), "{err}");
         assert_eq!(err.matches("not available").count(), 1, "{err}");
+        let j = json(&emit_with(&s, "cuda", &["--backend", "cuda", "--json"]));
+        assert_eq!(j["cache"], "unavailable", "{j}");
+        assert!(
+            j["emit"].as_str().unwrap_or("").contains("__global__"),
+            "{j}"
+        );
     }
 }
 
