@@ -185,10 +185,11 @@ mod tests {
     #[test]
     fn registry_matches_the_build() {
         assert!(registry(Backend::Cpu).is_ok());
-        match registry(Backend::Cuda) {
-            Ok(_) => assert!(cfg!(feature = "cuda")),
+        let cuda = registry(Backend::Cuda);
+        assert_eq!(cuda.is_ok(), cfg!(feature = "cuda"));
+        match cuda {
+            Ok(_) => {}
             Err(KilnError::BackendUnavailable { reason, .. }) => {
-                assert!(!cfg!(feature = "cuda"));
                 assert!(reason.contains("cargo feature `cuda`"), "{reason}");
             }
             Err(e) => panic!("{e}"),
