@@ -1,23 +1,38 @@
 //! `kiln compile`: compile for shapes without data (fills the cache), optionally print the
 //! kernel IR, Cranelift IR, CUDA C or PTX of what was generated.
-use kiln_sched::Program;
+use kiln::{Compiler, Emit, EmitOptions, KilnError};
 use serde_json::json;
 
 use crate::cli::{CompileArgs, EmitArg};
-use crate::common::{compile_with, dims_text, in_graph, key_note, load_graph, shapes_from_flags};
+use crate::common::{
+    compile_options, dims_text, in_graph, key_note, load_graph, shapes_from_flags,
+};
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
-    let f = compile_with(&args.graph, &graph, &args.flags, &args.shared)?;
-    let report = f.prepare(&shapes).map_err(in_graph(&args.graph))?;
+    let opts = compile_options(
+        &args.flags,
+        args.shared.cache.cache_dir.as_ref(),
+        args.shared.no_cache,
+    );
+    let compiler = Compiler::new(opts);
+    let f = compiler.compile(&graph).map_err(in_graph(&args.graph))?;
+    // Emission needs no device (CUDA C nothing, PTX only NVRTC): without one, the code is still
+    // printed and the summary says why nothing went into the cache.
+    let report = match (f.prepare(&shapes), args.emit) {
+        (Ok(report), _) => Ok(report),
+        (Err(e @ KilnError::BackendUnavailable { .. }), Some(_)) => Err(e.to_string()),
+        (Err(e), _) => return Err(in_graph(&args.graph)(e)),
+    };
     let emitted = match args.emit {
         None => None,
-        Some(what) => {
-            let exec = f.executable(&shapes).map_err(in_graph(&args.graph))?;
-            Some(emit(exec.program(), what, &args.arch, args.verbose)?)
-        }
+        Some(what) => Some(emit(&compiler, &graph, &shapes, what, &args)?),
+    };
+    let report = match report {
+        Ok(report) => report,
+        Err(reason) => return skipped(&graph.name, &reason, emitted, args.shared.json),
     };
     let key = report.key.map(|k| k.to_string()).unwrap_or_default();
     if args.shared.json {
@@ -68,62 +83,63 @@ pub fn compile(args: CompileArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The text of one `--emit` kind for `program`. With `verbose`, an NVRTC rejection carries
-/// its log and source in the error; otherwise they go to a file the one-line error names.
-pub fn emit(program: &Program, what: EmitArg, arch: &str, verbose: bool) -> CliResult<String> {
-    match what {
-        EmitArg::KernelIr => Ok(program.to_string()),
-        EmitArg::Clif => Ok(kiln_cpu::emit_clif(program)),
-        EmitArg::Cuda => kiln_cuda::generate(program)
-            .map(|src| src.code)
-            .map_err(|e| CliError::Backend(format!("CUDA code generation: {e}"))),
-        EmitArg::Ptx => {
-            let arch = kiln_cuda::Arch::parse(arch)
-                .map_err(|e| CliError::Usage(format!("--arch {arch}: {e}")))?;
-            if let Err(tried) = kiln_cuda::nvrtc_library() {
-                return Err(CliError::Backend(format!(
-                    "--emit ptx needs NVRTC, but no libnvrtc loads (tried {} {}; `kiln \
-                     doctor` lists them): `pip install nvidia-cuda-nvrtc` into the active \
-                     Python environment, or set KILN_NVRTC=/path/to/libnvrtc.so.N; --emit cuda \
-                     needs no library",
-                    tried.len(),
-                    if tried.len() == 1 { "place" } else { "places" }
-                )));
-            }
-            let src = kiln_cuda::generate(program)
-                .map_err(|e| CliError::Backend(format!("CUDA code generation: {e}")))?;
-            kiln_cuda::nvrtc::compile_source(&src, &arch)
-                .map(|c| c.ptx)
-                .map_err(|e| nvrtc_error(e, &src, verbose))
-        }
+/// The emitted code when the backend could not compile for the cache: code on stdout, the
+/// reason on stderr (or both in one JSON object).
+fn skipped(graph: &str, reason: &str, code: Option<String>, json: bool) -> CliResult<()> {
+    let code = code.unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            json!({ "cache": "unavailable", "reason": reason, "emit": code })
+        );
+        return Ok(());
     }
+    print!("{code}");
+    if !code.ends_with('\n') {
+        println!();
+    }
+    eprintln!("graph `{graph}`: emitted only, nothing compiled into the cache: {reason}");
+    Ok(())
 }
 
-/// NVRTC's error as one line; a rejection's log and the numbered source are written to a file
-/// (or, with `verbose`, appended to the error).
-fn nvrtc_error(e: kiln_cuda::CudaError, src: &kiln_cuda::CudaSource, verbose: bool) -> CliError {
-    let kiln_cuda::CudaError::Compile {
-        program,
-        arch,
-        status,
-        log,
-        ..
-    } = &e
-    else {
-        return CliError::Backend(format!("NVRTC: {e}"));
+/// The text of one `--emit` kind, scheduled for `shapes` as the compile was, from the backend
+/// that emits it (through the facade: the CLI knows no backend crate).
+fn emit(
+    compiler: &Compiler,
+    graph: &kiln::Graph,
+    shapes: &[Vec<i64>],
+    what: EmitArg,
+    args: &CompileArgs,
+) -> CliResult<String> {
+    let what = match what {
+        EmitArg::KernelIr => Emit::KernelIr,
+        EmitArg::Clif => Emit::Clif,
+        EmitArg::Cuda => Emit::CudaC,
+        EmitArg::Ptx => Emit::Ptx,
     };
-    let head = format!("NVRTC rejected `{program}` for {arch}: {status}");
-    let details = format!(
-        "{log}
+    let program = compiler
+        .schedule(graph, shapes)
+        .map_err(in_graph(&args.graph))?;
+    let arch = &args.arch;
+    let opts = EmitOptions {
+        arch: Some(arch.clone()),
+    };
+    kiln::emit(&program, what, &opts).map_err(|e| match e {
+        KilnError::InvalidArch { .. } => CliError::Usage(format!("--arch {arch}: {e}")),
+        rejected @ KilnError::NvrtcRejected { .. } => nvrtc_rejection(rejected, args.verbose),
+        other => other.into(),
+    })
+}
 
-{}",
-        src.numbered()
-    );
+/// NVRTC's rejection as one line; its log and the numbered source are written to a file the
+/// line names (`--verbose` prints them instead).
+fn nvrtc_rejection(e: KilnError, verbose: bool) -> CliError {
+    let head = e.to_string();
+    let KilnError::NvrtcRejected { details, .. } = e else {
+        return CliError::from(e);
+    };
     if verbose {
-        return CliError::Backend(format!(
-            "{head}
-{details}"
-        ));
+        return CliError::Backend(format!("{head}\n{details}"));
     }
     let saved = tempfile::Builder::new()
         .prefix("kiln-nvrtc-")

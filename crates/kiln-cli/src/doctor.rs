@@ -7,11 +7,11 @@ use crate::cli::DoctorArgs;
 use crate::error::CliResult;
 
 pub fn doctor(args: DoctorArgs) -> CliResult<()> {
-    let nvrtc = kiln_cuda::nvrtc_library();
-    let version = kiln_cuda::nvrtc_version()
-        .ok()
-        .map(|(major, minor)| format!("{major}.{minor}"));
-    let driver = kiln_cuda::runtime::driver_available();
+    let kiln::CudaToolchain {
+        nvrtc,
+        nvrtc_version: version,
+        driver,
+    } = kiln::cuda_toolchain();
     let cache_dir = args
         .cache
         .cache_dir

@@ -63,6 +63,7 @@ fn dispatch(cli: Cli) -> CliResult<()> {
 
 /// `kiln ... | head` closes stdout early. Rust ignores SIGPIPE, so the next print would panic
 /// ("failed printing to stdout"); like other Unix tools, kiln should just stop.
+#[allow(unsafe_code)]
 fn restore_sigpipe() {
     // SAFETY: resetting a signal's disposition to its default has no preconditions; no other
     // thread exists yet.

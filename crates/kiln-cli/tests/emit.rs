@@ -6,8 +6,12 @@ mod skip_support;
 use common::*;
 
 fn emit(s: &Scratch, what: &str) -> std::process::Output {
+    emit_with(s, what, &[])
+}
+
+fn emit_with(s: &Scratch, what: &str, extra: &[&str]) -> std::process::Output {
     let g = example_graph("pool_relu").display().to_string();
-    s.kiln(&[
+    let mut args = vec![
         "compile",
         &g,
         "--shape",
@@ -16,7 +20,13 @@ fn emit(s: &Scratch, what: &str) -> std::process::Output {
         "s=1x4x1x1",
         "--emit",
         what,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    s.kiln(&args)
+}
+
+fn gpu_present() -> bool {
+    kiln_cuda::CudaDevice::new(0).is_ok()
 }
 
 #[test]
@@ -139,6 +149,86 @@ fn a_closed_stdout_is_not_a_panic() {
     let err = stderr(&out);
     assert!(
         !err.contains("internal error") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+/// Emitting CUDA C for the cuda backend needs no driver: only compiling for the cache (and
+/// running) does. Without a GPU the code is printed and the summary says nothing was cached.
+#[test]
+fn cuda_backend_emits_cuda_c_without_a_driver() {
+    let s = Scratch::new();
+    let o = emit_with(&s, "cuda", &["--backend", "cuda", "--arch", "sm_80"]);
+    let code = ok(&o);
+    assert!(code.contains("__global__"), "{code}");
+    if !gpu_present() {
+        let err = stderr(&o);
+        assert!(err.contains("nothing compiled into the cache"), "{err}");
+        assert_eq!(err.matches("not available").count(), 1, "{err}");
+        let j = json(&emit_with(&s, "cuda", &["--backend", "cuda", "--json"]));
+        assert_eq!(j["cache"], "unavailable", "{j}");
+        assert!(
+            j["emit"].as_str().unwrap_or("").contains("__global__"),
+            "{j}"
+        );
+    }
+}
+
+/// PTX for the cuda backend needs NVRTC only: without it the error names libnvrtc, never the
+/// driver.
+#[test]
+fn cuda_backend_emits_ptx_with_nvrtc_only() {
+    let s = Scratch::new();
+    let o = emit_with(&s, "ptx", &["--backend", "cuda", "--arch", "sm_80"]);
+    if !kiln_cuda::nvrtc_available() {
+        let err = fails(&o, 1);
+        assert!(
+            err.contains("libnvrtc") && !err.contains("libcuda"),
+            "{err}"
+        );
+        skip_support::skip("libnvrtc cannot be loaded here: the PTX assertion did not run");
+        return;
+    }
+    let ptx = ok(&o);
+    assert!(ptx.contains(".entry") && ptx.contains("sm_80"), "{ptx}");
+}
+
+/// An unknown `--arch` is refused with the flag and the expected form, before NVRTC is asked.
+#[test]
+fn bad_arch_names_the_flag() {
+    let s = Scratch::new();
+    let o = emit_with(&s, "ptx", &["--arch", "sm_x"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("--arch sm_x") && err.contains("sm_90"),
+        "{err}"
+    );
+}
+
+/// Compiling for the cuda backend without a driver fails once, with the reason said once.
+#[test]
+fn cuda_backend_unavailable_is_reported_once() {
+    if gpu_present() {
+        skip_support::skip("a GPU is present (this test covers machines without one)");
+        return;
+    }
+    let s = Scratch::new();
+    let g = example_graph("pool_relu").display().to_string();
+    let o = s.kiln(&[
+        "compile",
+        &g,
+        "--shape",
+        "x=2x4x8x8",
+        "--shape",
+        "s=1x4x1x1",
+        "--backend",
+        "cuda",
+    ]);
+    let err = fails(&o, 1);
+    assert_eq!(
+        err.matches("the cuda backend is not available").count(),
+        1,
         "{err}"
     );
 }

@@ -305,7 +305,8 @@ pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuE
 }
 
 /// Installs an artifact's machine code into a fresh JIT module (no Cranelift compilation).
-/// Refuses artifacts of another kiln-cpu version or compiled for another ISA or ISA flags.
+/// Refuses artifacts of another kiln-cpu version, compiled for another ISA or ISA flags, or
+/// whose program fails [`Program::verify`].
 pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
     if artifact.kiln_cpu_version != KILN_CPU_VERSION {
         return Err(CpuError::VersionMismatch {
@@ -321,6 +322,9 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
             found: artifact.isa.id(),
         });
     }
+    // The machine code indexes buffers and symbols as the program says: a malformed program
+    // from disk must not reach the launcher.
+    artifact.program.verify()?;
     if artifact.kernels.len() != artifact.program.kernels.len() {
         return Err(CpuError::KernelCount {
             expected: artifact.program.kernels.len(),

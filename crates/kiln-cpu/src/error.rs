@@ -19,6 +19,8 @@ pub enum CpuError {
     /// Damage Cranelift would not catch (it patches relocations unchecked in release builds).
     #[error("artifact kernel `{kernel}` is damaged: {what}")]
     BadArtifact { kernel: String, what: String },
+    #[error("artifact's program is malformed: {0}")]
+    BadProgram(#[from] kiln_sched::VerifyError),
     #[error("artifact has {found} kernels but its program has {expected}")]
     KernelCount { expected: usize, found: usize },
 }

@@ -51,10 +51,16 @@ pub(crate) fn describe(isa: &dyn TargetIsa) -> HostIsa {
     }
 }
 
-/// The identity of this host's code generation target (triple and ISA flags): artifacts are
-/// only valid on a host with the same id, so the cache keys on it.
+/// The identity of this host's code generation target (triple, ISA flags and the Cranelift
+/// version, whose code generation changes between releases): artifacts are only valid on a
+/// host with the same id, so the cache keys on it.
 pub fn target_id() -> Result<String, CpuError> {
-    Ok(describe(&*host_isa()?).id())
+    // The Cranelift crates are released together: cranelift-jit's version names them all.
+    Ok(format!(
+        "{}|cranelift-{}",
+        describe(&*host_isa()?).id(),
+        cranelift_jit::VERSION
+    ))
 }
 
 pub(crate) fn new_module(isa: Arc<dyn TargetIsa>) -> JITModule {
@@ -85,4 +91,16 @@ pub fn emit_clif(program: &Program) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn target_id_names_the_cranelift_version() {
+        let id = super::target_id().expect("host ISA");
+        assert!(
+            id.ends_with(&format!("|cranelift-{}", cranelift_jit::VERSION)),
+            "{id}"
+        );
+    }
 }

@@ -107,7 +107,28 @@ fn refuses_other_isa_flags_and_versions() {
         kiln_cpu::load(&truncated),
         Err(CpuError::KernelCount { .. })
     ));
-    assert_eq!(kiln_cpu::target_id().unwrap(), art.isa.id());
+    // The target id is the ISA's plus the Cranelift version.
+    let target = kiln_cpu::target_id().unwrap();
+    assert!(
+        target.starts_with(&format!("{}|cranelift-", art.isa.id())),
+        "{target}"
+    );
+}
+
+/// The machine code indexes buffers as the artifact's program says: a program that names a
+/// buffer it does not declare is refused before any code is installed.
+#[test]
+fn refuses_an_artifact_whose_program_is_malformed() {
+    let (_, mut art) = artifact();
+    art.program.kernels[0].stores[0].buf = 1000;
+    let err = kiln_cpu::load(&art).err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            CpuError::BadProgram(kiln_sched::VerifyError::UndeclaredBuffer { buf: 1000, .. })
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -23,6 +23,26 @@ pub struct CudaArtifact {
     pub kernel_names: Vec<String>,
 }
 
+impl CudaArtifact {
+    /// Checks what can be checked without a GPU before the cubin is loaded: the program is well
+    /// formed ([`Program::verify`]) and names one C kernel per kernel. Every load from the
+    /// cache runs it.
+    pub fn verify(&self) -> Result<(), CudaError> {
+        self.program.verify()?;
+        if self.kernel_names.len() != self.program.kernels.len() {
+            return Err(CudaError::Codegen {
+                kernel: self.program.graph_name.clone(),
+                msg: format!(
+                    "artifact names {} kernels but its program has {}",
+                    self.kernel_names.len(),
+                    self.program.kernels.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Generates CUDA C for `program` and compiles it with NVRTC for `arch` (`"sm_90"`).
 pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError> {
     let arch = Arch::parse(arch)?;

@@ -39,6 +39,8 @@ pub enum CudaError {
         artifact_arch: String,
         device_arch: String,
     },
+    #[error("artifact's program is malformed: {0}")]
+    BadProgram(#[from] kiln_sched::VerifyError),
     #[error("expected {expected} inputs, found {found}")]
     InputCount { expected: usize, found: usize },
     #[error("input `{input}`: expected dtype {expected}, found {found}")]

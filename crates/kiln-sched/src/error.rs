@@ -10,4 +10,7 @@ pub enum SchedError {
     Shape { node: String, source: ShapeError },
     #[error("node `{node}`: {msg}")]
     Unsupported { node: String, msg: String },
+    /// The scheduler produced a malformed program (a kiln bug, reported before any codegen).
+    #[error("the scheduled program is malformed: {0}")]
+    Verify(#[from] crate::VerifyError),
 }

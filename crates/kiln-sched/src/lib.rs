@@ -12,10 +12,12 @@ pub mod ir;
 mod lower;
 mod pool;
 mod softmax;
+mod verify;
 
 pub use error::SchedError;
 pub use ir::*;
 pub use lower::{SchedOptions, contiguous_offset, numel};
+pub use verify::VerifyError;
 
 use kiln_ir::Graph;
 use kiln_shape::{Expr, ShapeEnv};
@@ -58,5 +60,6 @@ pub fn schedule(
         kernels,
     };
     tracing::debug!(target: "kiln::sched", "kernel IR for `{}`:\n{}", graph.name, program);
+    program.verify()?;
     Ok(program)
 }

@@ -1,115 +1,117 @@
-//! The backends behind one interface: compile a program to an executable and artifact bytes,
-//! load artifact bytes, name the target for the cache key.
-use std::sync::{Arc, OnceLock};
+//! The seam between the driver and the code generators.
+//!
+//! A backend is one implementation of [`BackendImpl`] (`backend/<name>.rs`) plus one line in
+//! [`registry`]. It owns everything that differs per target: the target id in the cache key,
+//! code generation from a scheduled [`Program`], the artifact bytes a cache entry stores (and
+//! decoding them again), loading an artifact without re-running codegen, and the `--emit`
+//! texts it can print. The driver (`function.rs`) and the CLI only see this module.
+//!
+//! Backends take the whole [`Program`], so a new kind of kernel (a library call such as GEMM)
+//! is new IR plus code inside each implementation; this interface does not change.
+use std::sync::Arc;
 
-use kiln_cuda::{CudaArtifact, CudaDevice, CudaProgram};
 use kiln_ir::Tensor;
 use kiln_sched::Program;
 
 use crate::error::KilnError;
 use crate::options::Backend;
 
-/// Compiled code for one specialisation, ready to run.
-pub enum Executable {
-    Cpu(Box<kiln_cpu::CompiledProgram>),
-    Cuda(Box<CudaProgram>),
-}
-
-impl Executable {
-    pub fn program(&self) -> &Program {
-        match self {
-            Executable::Cpu(p) => p.program(),
-            Executable::Cuda(p) => p.program(),
-        }
-    }
-
-    /// Runs on host tensors (CUDA: upload, run, download).
-    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
-        match self {
-            Executable::Cpu(p) => p.run(inputs).map_err(|e| KilnError::Cpu(e.to_string())),
-            Executable::Cuda(p) => p
-                .run_host(inputs)
-                .map_err(|e| KilnError::Cuda(e.to_string())),
-        }
-    }
-
-    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
-        match self {
-            Executable::Cpu(p) => p
-                .run_into(inputs, outputs)
-                .map_err(|e| KilnError::Cpu(e.to_string())),
-            Executable::Cuda(p) => {
-                let results = p
-                    .run_host(inputs)
-                    .map_err(|e| KilnError::Cuda(e.to_string()))?;
-                if results.len() != outputs.len() {
-                    return Err(KilnError::Cuda(format!(
-                        "expected {} outputs, found {}",
-                        results.len(),
-                        outputs.len()
-                    )));
-                }
-                for (i, (r, o)) in results.into_iter().zip(outputs.iter_mut()).enumerate() {
-                    if r.dtype != o.dtype || r.shape != o.shape {
-                        return Err(KilnError::Cuda(format!(
-                            "output {i}: expected {}{:?}, found {}{:?}",
-                            r.dtype, r.shape, o.dtype, o.shape
-                        )));
-                    }
-                    *o = r;
-                }
-                Ok(())
-            }
-        }
-    }
-}
+mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 
 /// The version of the artifact format inside cache entries, per backend.
 pub const ARTIFACT_FORMAT: u32 = 1;
 
-/// The first GPU, opened once per process.
-fn cuda_device() -> Result<&'static CudaDevice, KilnError> {
-    static DEVICE: OnceLock<Result<CudaDevice, String>> = OnceLock::new();
-    DEVICE
-        .get_or_init(|| CudaDevice::new(0).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|reason| KilnError::BackendUnavailable {
-            backend: "cuda",
-            reason: reason.clone(),
+/// What one backend does. Errors are [`KilnError`]s, so each implementation decides once how
+/// its own error types reach a user.
+pub(crate) trait BackendImpl: Sync {
+    /// The target code is generated for: part of the key and of each entry's header. May need
+    /// the device (CUDA asks the GPU its architecture); computed once per process.
+    fn target_id(&self) -> Result<String, KilnError>;
+    /// Generates code for `program`: the executable and the artifact bytes to store.
+    fn compile(&self, program: &Program) -> Result<(Arc<Executable>, Vec<u8>), KilnError>;
+    /// Decodes and loads artifact bytes from a cache entry (no codegen). The artifact's program
+    /// is checked with [`Program::verify`] first: it is data from disk.
+    fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError>;
+    /// The `--emit` kinds this backend prints (kernel IR is common to all).
+    fn emits(&self) -> &'static [Emit];
+    /// The text of `what` for `program`. Needs no device: only what generating it needs.
+    fn emit(&self, program: &Program, what: Emit, opts: &EmitOptions) -> Result<String, KilnError>;
+}
+
+/// The backends of this build: registering a backend is one line here (and its [`Backend`]
+/// variant). A backend left out by a cargo feature is reported as unavailable.
+static REGISTRY: &[(Backend, &dyn BackendImpl)] = &[
+    (Backend::Cpu, &cpu::Cpu),
+    #[cfg(feature = "cuda")]
+    (Backend::Cuda, &cuda::Cuda),
+];
+
+pub(crate) fn registry(backend: Backend) -> Result<&'static dyn BackendImpl, KilnError> {
+    REGISTRY
+        .iter()
+        .find(|(b, _)| *b == backend)
+        .map(|(_, imp)| *imp)
+        .ok_or_else(|| KilnError::BackendUnavailable {
+            backend: backend.name(),
+            reason: format!(
+                "this kiln was built without it (cargo feature `{}`)",
+                backend.name()
+            ),
         })
 }
 
-fn cuda_arch() -> Result<String, KilnError> {
-    let dev = cuda_device()?;
-    dev.arch()
-        .map(|a| a.to_string())
-        .map_err(|e| KilnError::Cuda(e.to_string()))
+/// A text `kiln compile --emit` can print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Emit {
+    /// The scheduled kernel IR (every backend's input).
+    KernelIr,
+    /// Cranelift IR of the CPU kernels.
+    Clif,
+    /// CUDA C source (needs no library).
+    CudaC,
+    /// PTX from NVRTC for [`EmitOptions::arch`] (needs libnvrtc, no GPU).
+    Ptx,
 }
 
-/// The target a backend generates code for (part of the key and of each entry's header).
-pub fn target_id(backend: Backend) -> Result<String, KilnError> {
-    match backend {
-        Backend::Cpu => {
-            // Probing the host ISA costs more than a cache hit: do it once per process.
-            static CPU: OnceLock<Result<String, String>> = OnceLock::new();
-            CPU.get_or_init(|| kiln_cpu::target_id().map_err(|e| e.to_string()))
-                .clone()
-                .map_err(KilnError::Cpu)
-        }
-        Backend::Cuda => {
-            static CUDA: OnceLock<Result<String, String>> = OnceLock::new();
-            CUDA.get_or_init(|| {
-                cuda_arch()
-                    .map(|a| kiln_cuda::target_id(&a))
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|reason| KilnError::BackendUnavailable {
-                backend: "cuda",
-                reason,
-            })
+impl Emit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Emit::KernelIr => "kernel-ir",
+            Emit::Clif => "clif",
+            Emit::CudaC => "cuda",
+            Emit::Ptx => "ptx",
         }
     }
+}
+
+/// What emission needs besides the program.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// The GPU architecture for PTX (`sm_90`).
+    pub arch: Option<String>,
+}
+
+/// The text of `what` for `program`, from the backend that emits it.
+pub fn emit(program: &Program, what: Emit, opts: &EmitOptions) -> Result<String, KilnError> {
+    if what == Emit::KernelIr {
+        return Ok(program.to_string());
+    }
+    match REGISTRY.iter().find(|(_, imp)| imp.emits().contains(&what)) {
+        Some((_, imp)) => imp.emit(program, what, opts),
+        None => Err(KilnError::Emit {
+            what: what.name(),
+            reason: "no backend of this build emits it (kiln was built without the `cuda` \
+                     cargo feature)"
+                .into(),
+        }),
+    }
+}
+
+/// The target id of `backend` (see [`BackendImpl::target_id`]).
+pub fn target_id(backend: Backend) -> Result<String, KilnError> {
+    registry(backend)?.target_id()
 }
 
 /// Generates code for `program`; returns the executable and its artifact bytes.
@@ -117,49 +119,88 @@ pub fn compile(
     backend: Backend,
     program: &Program,
 ) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
-    match backend {
-        Backend::Cpu => {
-            let (exec, artifact) =
-                kiln_cpu::compile(program).map_err(|e| KilnError::Cpu(e.to_string()))?;
-            let bytes = postcard::to_stdvec(&artifact)
-                .map_err(|e| KilnError::Cpu(format!("cannot serialise the artifact: {e}")))?;
-            Ok((Arc::new(Executable::Cpu(Box::new(exec))), bytes))
-        }
-        Backend::Cuda => {
-            let device = cuda_device()?;
-            let artifact = kiln_cuda::compile(program, &cuda_arch()?)
-                .map_err(|e| KilnError::Cuda(e.to_string()))?;
-            let exec =
-                CudaProgram::load(device, &artifact).map_err(|e| KilnError::Cuda(e.to_string()))?;
-            let bytes = postcard::to_stdvec(&artifact)
-                .map_err(|e| KilnError::Cuda(format!("cannot serialise the artifact: {e}")))?;
-            Ok((Arc::new(Executable::Cuda(Box::new(exec))), bytes))
-        }
-    }
+    registry(backend)?.compile(program)
 }
 
 /// Loads artifact bytes from a cache entry (no scheduling, no codegen, no NVRTC).
 pub fn load(backend: Backend, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
-    match backend {
-        Backend::Cpu => {
-            let artifact: kiln_cpu::CpuArtifact = postcard::from_bytes(bytes)
-                .map_err(|e| KilnError::Cpu(format!("undecodable artifact: {e}")))?;
-            let exec = kiln_cpu::load(&artifact).map_err(|e| KilnError::Cpu(e.to_string()))?;
-            Ok(Arc::new(Executable::Cpu(Box::new(exec))))
-        }
-        Backend::Cuda => {
-            let artifact: CudaArtifact = postcard::from_bytes(bytes)
-                .map_err(|e| KilnError::Cuda(format!("undecodable artifact: {e}")))?;
-            let arch = cuda_arch()?;
-            if artifact.arch != arch {
-                return Err(KilnError::Cuda(format!(
-                    "artifact built for {}, this GPU is {arch}",
-                    artifact.arch
-                )));
+    registry(backend)?.load(bytes)
+}
+
+/// Compiled code for one specialisation, ready to run.
+pub struct Executable {
+    inner: Box<dyn Runnable>,
+}
+
+/// What a backend's loaded code does (the other half of [`BackendImpl`]).
+pub(crate) trait Runnable: Send + Sync {
+    fn program(&self) -> &Program;
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError>;
+    fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError>;
+}
+
+impl Executable {
+    pub(crate) fn new(inner: impl Runnable + 'static) -> Arc<Executable> {
+        Arc::new(Executable {
+            inner: Box::new(inner),
+        })
+    }
+
+    pub fn program(&self) -> &Program {
+        self.inner.program()
+    }
+
+    /// Runs on host tensors (CUDA: upload, run, download).
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
+        self.inner.run(inputs)
+    }
+
+    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
+        self.inner.run_into(inputs, outputs)
+    }
+}
+
+/// The artifact bytes of a backend's serde artifact (postcard: see FORMAT.md).
+pub(crate) fn encode<T: serde::Serialize>(
+    artifact: &T,
+    err: fn(String) -> KilnError,
+) -> Result<Vec<u8>, KilnError> {
+    postcard::to_stdvec(artifact).map_err(|e| err(format!("cannot serialise the artifact: {e}")))
+}
+
+/// The artifact in bytes from a cache entry.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    err: fn(String) -> KilnError,
+) -> Result<T, KilnError> {
+    postcard::from_bytes(bytes).map_err(|e| err(format!("undecodable artifact: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind is emitted by exactly one registered backend, and the registry holds the CUDA
+    /// backend exactly when the `cuda` feature is on (a CPU-only build reports it unavailable).
+    #[test]
+    fn registry_matches_the_build() {
+        assert!(registry(Backend::Cpu).is_ok());
+        let cuda = registry(Backend::Cuda);
+        assert_eq!(cuda.is_ok(), cfg!(feature = "cuda"));
+        match cuda {
+            Ok(_) => {}
+            Err(KilnError::BackendUnavailable { reason, .. }) => {
+                assert!(reason.contains("cargo feature `cuda`"), "{reason}");
             }
-            let exec = CudaProgram::load(cuda_device()?, &artifact)
-                .map_err(|e| KilnError::Cuda(e.to_string()))?;
-            Ok(Arc::new(Executable::Cuda(Box::new(exec))))
+            Err(e) => panic!("{e}"),
+        }
+        for what in [Emit::Clif, Emit::CudaC, Emit::Ptx] {
+            let owners = REGISTRY
+                .iter()
+                .filter(|(_, imp)| imp.emits().contains(&what))
+                .count();
+            let expected = usize::from(what == Emit::Clif || cfg!(feature = "cuda"));
+            assert_eq!(owners, expected, "{what:?}");
         }
     }
 }

@@ -2,11 +2,13 @@
 use std::sync::Arc;
 
 use kiln_cache::{Cache, CacheConfig};
-use kiln_ir::Graph;
+use kiln_ir::{Graph, IrError};
+use kiln_sched::Program;
+use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
 
 use crate::error::KilnError;
 use crate::function::CompiledFunction;
-use crate::options::{CacheSetting, CompileOptions};
+use crate::options::{CacheSetting, CompileOptions, DynamicPolicy};
 use crate::stats::{CounterSnapshot, Counters};
 
 pub(crate) struct CompilerInner {
@@ -58,6 +60,33 @@ impl Compiler {
     pub fn compile(&self, graph: &Graph) -> Result<CompiledFunction, KilnError> {
         kiln_ir::validate(graph)?;
         Ok(CompiledFunction::new(self.inner.clone(), graph.clone()))
+    }
+
+    /// The kernel IR `graph` is scheduled to for inputs of these shapes, as a first call with
+    /// them would schedule it (under auto, that is static), without codegen, cache or device:
+    /// what `kiln compile --emit` prints the code of, through [`crate::emit`].
+    pub fn schedule(&self, graph: &Graph, shapes: &[Vec<i64>]) -> Result<Program, KilnError> {
+        kiln_ir::validate(graph)?;
+        let decls = graph.input_dims();
+        let values = bind_symbols(&decls, shapes).map_err(IrError::from)?;
+        let policy = match self.inner.opts.dynamic {
+            DynamicPolicy::Static | DynamicPolicy::Auto => Policy::Static,
+            DynamicPolicy::Dynamic => Policy::Dynamic,
+        };
+        let mut env = ShapeEnv::new();
+        let inputs = specialize_inputs(&mut env, &decls, &values, &policy).map_err(|source| {
+            IrError::Shape {
+                node: "inputs".into(),
+                op: "specialize".into(),
+                source,
+            }
+        })?;
+        Ok(kiln_sched::schedule(
+            graph,
+            &mut env,
+            &inputs,
+            &self.inner.opts.sched,
+        )?)
     }
 
     pub fn options(&self) -> &CompileOptions {

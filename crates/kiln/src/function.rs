@@ -2,8 +2,8 @@
 //!
 //! A call first checks the in-memory specialisations' guards against the concrete sizes (no
 //! hashing). If none holds it builds a ShapeEnv from the inputs, computes the key and goes
-//! through the guarded cache: a hit loads the stored artifact and records the entry's guards
-//! in the environment (as the seed does); a miss schedules, generates code and stores it.
+//! through the guarded cache: a hit loads the stored artifact and keeps the entry's guards
+//! with the specialisation; a miss schedules, generates code and stores it.
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -261,9 +261,8 @@ impl CompiledFunction {
         let lookup = cache.get_guarded(&cache_key, &header, &mut admit, &mut accept);
         let outcome = match lookup {
             Lookup::Hit(entry) => {
-                for c in entry.guards.conds() {
-                    env.record(c.clone());
-                }
+                // The entry's guards are kept with the specialisation; the environment is not
+                // used after a hit, so they are not recorded into it.
                 let exec = loaded.expect("a hit was accepted with a loaded executable");
                 return Ok(self.finish(
                     t0,

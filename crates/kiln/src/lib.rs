@@ -9,7 +9,9 @@
 //! let out = f.run(&[&x]).unwrap(); // first call: compile (or load from the cache), then run
 //! ```
 //!
-//! See ARCHITECTURE.md for the path of a compile through the cache.
+//! See ARCHITECTURE.md for the path of a compile through the cache, and `backend.rs` for the
+//! seam every code generator implements. Cargo feature `cuda` (on by default) builds the CUDA
+//! backend; without it kiln links no CUDA library and `Backend::Cuda` is reported unavailable.
 
 mod backend;
 mod compiler;
@@ -19,8 +21,9 @@ mod function;
 mod key;
 mod options;
 mod stats;
+mod toolchain;
 
-pub use backend::Executable;
+pub use backend::{Emit, EmitOptions, Executable, emit};
 pub use compiler::Compiler;
 pub use error::KilnError;
 pub use explain::{EntryExplanation, Explanation, NearestKey};
@@ -28,6 +31,7 @@ pub use function::CompiledFunction;
 pub use key::{KeyComponent, kiln_identity};
 pub use options::{Backend, CacheSetting, CompileOptions, DynamicPolicy};
 pub use stats::{CompileReport, CounterSnapshot, Outcome, process_counters};
+pub use toolchain::{CudaToolchain, cuda_toolchain};
 
 pub use kiln_cache::{Cache, CacheConfig, CacheKey};
 pub use kiln_ir::{DType, Graph, Tensor, parse};

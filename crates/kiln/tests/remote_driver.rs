@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use kiln::{CompileOptions, Compiler, Tensor};
 
+#[path = "../../../tests/skip_support/mod.rs"]
 mod skip_support;
 
 const SKIPPED: &str = "no Redis server (set KILN_TEST_REDIS)";

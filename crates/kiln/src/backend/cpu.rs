@@ -1,0 +1,65 @@
+//! The CPU backend: Cranelift machine code for the host, artifacts that load without Cranelift.
+use std::sync::{Arc, OnceLock};
+
+use kiln_cpu::{CompiledProgram, CpuArtifact};
+use kiln_ir::Tensor;
+use kiln_sched::Program;
+
+use super::{BackendImpl, Emit, EmitOptions, Executable, Runnable, decode, encode};
+use crate::error::KilnError;
+
+pub(super) struct Cpu;
+
+fn err(e: impl std::fmt::Display) -> KilnError {
+    KilnError::Cpu(e.to_string())
+}
+
+impl BackendImpl for Cpu {
+    fn target_id(&self) -> Result<String, KilnError> {
+        // Probing the host ISA costs more than a cache hit: do it once per process.
+        static CPU: OnceLock<Result<String, String>> = OnceLock::new();
+        CPU.get_or_init(|| kiln_cpu::target_id().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(KilnError::Cpu)
+    }
+
+    fn compile(&self, program: &Program) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
+        let (exec, artifact) = kiln_cpu::compile(program).map_err(err)?;
+        let bytes = encode(&artifact, KilnError::Cpu)?;
+        Ok((Executable::new(exec), bytes))
+    }
+
+    fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
+        let artifact: CpuArtifact = decode(bytes, KilnError::Cpu)?;
+        // kiln_cpu::load verifies the artifact's program before installing its code.
+        Ok(Executable::new(kiln_cpu::load(&artifact).map_err(err)?))
+    }
+
+    fn emits(&self) -> &'static [Emit] {
+        &[Emit::Clif]
+    }
+
+    fn emit(&self, program: &Program, what: Emit, _: &EmitOptions) -> Result<String, KilnError> {
+        match what {
+            Emit::Clif => Ok(kiln_cpu::emit_clif(program)),
+            other => Err(KilnError::Emit {
+                what: other.name(),
+                reason: "the cpu backend does not emit it".into(),
+            }),
+        }
+    }
+}
+
+impl Runnable for CompiledProgram {
+    fn program(&self) -> &Program {
+        CompiledProgram::program(self)
+    }
+
+    fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
+        CompiledProgram::run(self, inputs).map_err(err)
+    }
+
+    fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
+        CompiledProgram::run_into(self, inputs, outputs).map_err(err)
+    }
+}
