@@ -5,6 +5,7 @@
 //! [`Program`]. Backends turn each [`Kernel`] into machine code; the program itself is plain
 //! data (serde) and travels in cache entries next to that code.
 
+mod access;
 mod block;
 mod dump;
 mod error;
@@ -13,6 +14,7 @@ mod lower;
 mod pool;
 mod softmax;
 
+pub use access::{AccessCheck, AccessError};
 pub use error::SchedError;
 pub use ir::*;
 pub use lower::{SchedOptions, contiguous_offset, numel};
