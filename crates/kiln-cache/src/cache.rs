@@ -99,7 +99,7 @@ impl Cache {
         let remote = config
             .remote
             .as_ref()
-            .and_then(|remote| RemoteLevel::new(remote, counters.clone()));
+            .and_then(|remote| RemoteLevel::new(remote, counters.clone(), config.max_size));
         Ok(Cache {
             counters,
             remote,
