@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup};
+use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup, PutOutcome};
 use kiln_ir::{Graph, IrError, Tensor};
 use kiln_shape::{
     Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_shapes, bind_symbols, specialize_inputs,
@@ -347,9 +347,19 @@ impl CompiledFunction {
             artifact,
             meta,
         };
-        if let Err(e) = cache.put(&entry) {
-            tracing::debug!(target: "kiln", "cache entry not stored: {e}");
-        }
+        // An entry the cache cannot keep makes this compile a bypass, with the reason: a
+        // "miss" would promise a hit next time.
+        let outcome = match cache.put(&entry) {
+            Ok(PutOutcome::TooLarge { size, max_size }) => Outcome::Bypass(format!(
+                "the entry ({size} bytes) is larger than the cache's size limit \
+                 (KILN_CACHE_MAX_SIZE, {max_size} bytes), so it is not stored"
+            )),
+            Ok(_) => outcome,
+            Err(e) => {
+                tracing::debug!(target: "kiln", "cache entry not stored: {e}");
+                outcome
+            }
+        };
         Ok(self.finish(t0, outcome, Some(cache_key), comps, guards, inputs, exec))
     }
 
@@ -377,12 +387,17 @@ impl CompiledFunction {
         let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
         self.count(&outcome);
         let key_text = key.map(|k| k.to_string()).unwrap_or_default();
-        let reason = if let Outcome::Bypass(r) = &outcome {
-            r.as_str()
-        } else {
-            ""
-        };
-        tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_text.get(..12).unwrap_or(""), compile_ms = format!("{compile_ms:.3}"), reason, "compiled");
+        let key_short = key_text.get(..12).unwrap_or("");
+        let ms = format!("{compile_ms:.3}");
+        // A bypass says why; other outcomes have no reason to show (no empty `reason=""`).
+        match &outcome {
+            Outcome::Bypass(reason) => {
+                tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_short, compile_ms = ms, reason = %reason, "compiled");
+            }
+            _ => {
+                tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_short, compile_ms = ms, "compiled");
+            }
+        }
         tracing::debug!(target: "kiln", guards = %guards, "guards");
         for c in &components {
             tracing::debug!(target: "kiln", component = %c.name, hash = %&c.hash[..16], value = %c.value, "key component");
