@@ -45,6 +45,6 @@ pub use lock::KeyLock;
 pub use remote::{
     DEFAULT_FLUSH_TIMEOUT, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_REMOTE_PREFIX,
     DEFAULT_REMOTE_TIMEOUT, DEFAULT_REMOTE_TTL, DEFAULT_WRITE_QUEUE, RemoteConfig, RemoteError,
-    RemoteStatus,
+    RemoteStatus, RespError,
 };
 pub use storage::{Eviction, SaveOutcome, Storage, StoredFile};
