@@ -130,6 +130,13 @@ impl CompiledProgram {
         &self.program
     }
 
+    /// Proves every kernel access in bounds at these symbol values (in the order of
+    /// `program().symbols`), as a launch does first; remembered, so a launch at the same
+    /// values does not repeat it.
+    pub fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        self.access.ensure(&self.program, syms)
+    }
+
     /// Runs the program on `inputs` and returns freshly allocated outputs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, RunError> {
         let bindings = validate::bind_inputs(&self.program, inputs)?;

@@ -68,9 +68,23 @@ impl Program {
                 found: syms.len(),
             });
         }
+        // The symbols as one-point ranges: bounds then treat them as the constants they are at
+        // this launch, without rewriting every offset.
         let mut values = Bindings::new();
+        let mut env = ShapeEnv::new();
         for (name, &v) in self.symbols.iter().zip(syms) {
+            if is_loop_var(name) {
+                return Err(AccessError::Eval {
+                    expr: name.clone(),
+                    msg: "a program symbol may not be named like a loop variable".to_string(),
+                });
+            }
             values.insert(name, v);
+            env.create_symbol(name, v, ValueRange::new(v, v))
+                .map_err(|e| AccessError::Eval {
+                    expr: name.clone(),
+                    msg: e.to_string(),
+                })?;
         }
         let numels = self
             .buffers
@@ -92,7 +106,14 @@ impl Program {
             })
             .collect::<Result<Vec<i64>, _>>()?;
         for kernel in &self.kernels {
-            KernelCheck::new(self, kernel, &values, &numels)?.run()?;
+            KernelCheck {
+                program: self,
+                kernel,
+                values: &values,
+                numels: &numels,
+                env: env.clone(),
+            }
+            .run()?;
         }
         Ok(())
     }
@@ -142,26 +163,11 @@ struct KernelCheck<'a> {
     kernel: &'a Kernel,
     values: &'a Bindings,
     numels: &'a [i64],
-    /// The loop variables with their ranges.
+    /// The symbols (one-point ranges) and the loop variables with their ranges.
     env: ShapeEnv,
 }
 
-impl<'a> KernelCheck<'a> {
-    fn new(
-        program: &'a Program,
-        kernel: &'a Kernel,
-        values: &'a Bindings,
-        numels: &'a [i64],
-    ) -> Result<Self, AccessError> {
-        Ok(KernelCheck {
-            program,
-            kernel,
-            values,
-            numels,
-            env: ShapeEnv::new(),
-        })
-    }
-
+impl KernelCheck<'_> {
     /// Adds loop variables for `dims`; false when a trip count is not positive (the loop, and
     /// everything inside it, does not run: the launcher skips an empty iteration space).
     fn add_loops(&mut self, dims: &[Expr], name: fn(usize) -> String) -> Result<bool, AccessError> {
@@ -292,16 +298,20 @@ impl<'a> KernelCheck<'a> {
         if self.kernel.index_bits == 32 && numel > INDEX32_MAX {
             return Err(self.too_wide(format!("buffer {buf}"), numel));
         }
-        let e = self.concrete(offset)?;
-        let plain = self.env.bounds(&e);
+        // An unknown symbol has no range: its bounds are all of i64, refused below.
+        let plain = self.env.bounds(offset);
         let (mut lo, mut hi) = (i128::from(plain.lo), i128::from(plain.hi));
-        if !windows.is_empty() {
+        let inside = |lo: i128, hi: i128| lo >= 0 && hi < i128::from(numel);
+        // The windows only tighten a bound that the plain one leaves outside the buffer.
+        if !windows.is_empty() && !inside(lo, hi) {
+            // Matching window expressions needs integer coefficients: the symbols' values in.
+            let e = self.concrete(offset)?;
             let (wlo, whi) = bound_in_windows(&self.env, &e, windows);
             lo = lo.max(wlo);
             hi = hi.min(whi);
         }
         // lo > hi: no element that runs reaches this access.
-        if lo <= hi && (lo < 0 || hi >= i128::from(numel)) {
+        if lo <= hi && !inside(lo, hi) {
             let clamp =
                 |v: i128| i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX });
             return Err(AccessError::OutOfBounds {

@@ -23,6 +23,15 @@ impl Executable {
         }
     }
 
+    /// Proves every kernel access in bounds at these symbol values, as the launcher does
+    /// before its first run at them (and then does not repeat).
+    pub fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        match self {
+            Executable::Cpu(p) => p.prove_accesses(syms),
+            Executable::Cuda(p) => p.prove_accesses(syms),
+        }
+    }
+
     /// Runs on host tensors (CUDA: upload, run, download).
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
         match self {

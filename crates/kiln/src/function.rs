@@ -457,7 +457,7 @@ fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<Stri
         .map(|s| values.get(s).ok_or(s))
         .collect::<Result<Vec<i64>, _>>();
     match syms {
-        Ok(syms) => program.check_accesses(&syms).err().map(|e| e.to_string()),
+        Ok(syms) => exec.prove_accesses(&syms).err().map(|e| e.to_string()),
         Err(s) => Some(format!("no input binds its symbol `{s}`")),
     }
 }

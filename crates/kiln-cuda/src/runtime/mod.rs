@@ -281,6 +281,13 @@ impl CudaProgram {
         &self.program
     }
 
+    /// Proves every kernel access in bounds at these symbol values (in the order of
+    /// `program().symbols`), as a launch does first; remembered, so a launch at the same
+    /// values does not repeat it.
+    pub fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        self.access.ensure(&self.program, syms)
+    }
+
     /// How later runs choose each kernel's shape (see [`VariantPolicy`]).
     pub fn set_variant_policy(&mut self, policy: VariantPolicy) {
         self.policy = policy;
