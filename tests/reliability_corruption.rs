@@ -1,7 +1,8 @@
 //! Damaged and foreign cache entries, through the whole driver with real machine code: every
 //! region of an entry file is truncated, bit-flipped, zeroed or replaced with garbage, entries
 //! of another key or another header are swapped in, then the function is reset and called
-//! again. It must never hit on bad data: the damage is counted (`corrupt` or `stale`), the
+//! again. It must never hit on bad data: the damage is counted (`corrupt` or `stale`, or
+//! `untrusted` for a well-formed entry without this secret's signature, which is kept), the
 //! graph is recompiled, its outputs equal the interpreter's, and nothing panics.
 //!
 //! The same scenario runs unsigned in this process and signed (KILN_CACHE_SECRET) in a child
@@ -206,6 +207,7 @@ struct Tally {
     tried: usize,
     corrupt: u64,
     stale: u64,
+    untrusted: u64,
     recompiled: usize,
 }
 
@@ -240,7 +242,10 @@ fn damage_rehashed(subject: &Subject, cases: &[(String, Vec<u8>)], tally: &mut T
         let before = subject.counters();
         let outcome = subject.recompile(&format!("rehashed {what}"));
         let after = subject.counters();
-        let refused = (after.corrupt - before.corrupt) + (after.stale - before.stale);
+        // A forger's bytes that lack this secret's signature are `untrusted` (issue 14.9).
+        let refused = (after.corrupt - before.corrupt)
+            + (after.stale - before.stale)
+            + (after.untrusted - before.untrusted);
         if outcome == Outcome::Hit {
             // Served: then it decoded to an entry the driver accepted and loaded, and the
             // outputs were checked above. Only meta (facts for people) may be damaged so.
@@ -257,6 +262,7 @@ fn damage_rehashed(subject: &Subject, cases: &[(String, Vec<u8>)], tally: &mut T
         tally.tried += 1;
         tally.corrupt += after.corrupt - before.corrupt;
         tally.stale += after.stale - before.stale;
+        tally.untrusted += after.untrusted - before.untrusted;
         tally.recompiled += usize::from(outcome != Outcome::Hit);
     }
 }
@@ -346,7 +352,7 @@ fn foreign_entries(subject: &Subject, dir: &Path, tally: &mut Tally) {
             subject,
             &name,
             &bytes,
-            "corrupt",
+            "untrusted",
             "a re-keyed entry with a wrong signature",
             tally,
         );
@@ -357,7 +363,7 @@ fn foreign_entries(subject: &Subject, dir: &Path, tally: &mut Tally) {
             subject,
             &name,
             &bytes,
-            "corrupt",
+            "untrusted",
             "a re-keyed unsigned entry",
             tally,
         );
@@ -412,14 +418,20 @@ fn refused_once(
     let outcome = subject.recompile(what);
     let after = subject.counters();
     assert_eq!(outcome, Outcome::Miss, "{what}: must not hit");
-    let (corrupt, stale) = (after.corrupt - before.corrupt, after.stale - before.stale);
+    let counts = (
+        after.corrupt - before.corrupt,
+        after.stale - before.stale,
+        after.untrusted - before.untrusted,
+    );
     match counter {
-        "corrupt" => assert_eq!((corrupt, stale), (1, 0), "{what}: counted corrupt"),
-        _ => assert_eq!((corrupt, stale), (0, 1), "{what}: counted stale"),
+        "corrupt" => assert_eq!(counts, (1, 0, 0), "{what}: counted corrupt"),
+        "untrusted" => assert_eq!(counts, (0, 0, 1), "{what}: counted untrusted"),
+        _ => assert_eq!(counts, (0, 1, 0), "{what}: counted stale"),
     }
     tally.tried += 1;
-    tally.corrupt += corrupt;
-    tally.stale += stale;
+    tally.corrupt += counts.0;
+    tally.stale += counts.1;
+    tally.untrusted += counts.2;
     tally.recompiled += 1;
 }
 
@@ -451,7 +463,8 @@ fn scenario(secret: Option<&[u8]>) -> Tally {
     assert_eq!(subject.recompile("final"), Outcome::Hit);
     eprintln!(
         "corruption ({}): {} regions, {} damaged or foreign entries tried ({} in place, {} \
-         rehashed), counted corrupt {}, stale {}, recompiled {}; never served bad data",
+         rehashed), counted corrupt {}, stale {}, untrusted {}, recompiled {}; never served \
+         bad data",
         if secret.is_some() {
             "signed"
         } else {
@@ -463,6 +476,7 @@ fn scenario(secret: Option<&[u8]>) -> Tally {
         rehashed.len(),
         tally.corrupt,
         tally.stale,
+        tally.untrusted,
         tally.recompiled
     );
     tally

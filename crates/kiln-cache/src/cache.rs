@@ -88,6 +88,7 @@ impl Cache {
         config: CacheConfig,
         storage: Box<dyn Storage>,
     ) -> Result<Cache, CacheError> {
+        config.check_secret()?;
         prepare_cache_dir(&config.dir)?;
         let version_dir = version_dir(&config.dir);
         create_private_dir_all(&version_dir).map_err(|source| CacheError::CreateDir {
@@ -98,7 +99,7 @@ impl Cache {
         let remote = config
             .remote
             .as_ref()
-            .and_then(|remote| RemoteLevel::new(remote, counters.clone()));
+            .and_then(|remote| RemoteLevel::new(remote, counters.clone(), config.max_size));
         Ok(Cache {
             counters,
             remote,
@@ -250,6 +251,10 @@ impl Cache {
         };
         match decode(&bytes, name, key, self.secret.as_deref()) {
             Ok(entry) => Some(entry),
+            Err(reject @ (Reject::Unsigned | Reject::BadSignature)) => {
+                self.keep_foreign_signature(key, name, &reject);
+                None
+            }
             Err(reject) => {
                 self.discard_corrupt(key, name, &reject);
                 None

@@ -138,6 +138,9 @@ pub enum CacheError {
         #[source]
         source: io::Error,
     },
+    /// A secret was configured but cannot be used: the cache is not opened unsigned.
+    #[error("the cache secret is unusable: {0}")]
+    Secret(#[from] crate::config::SecretError),
     #[error("{} is not a usable kiln cache bundle: {reason}", .path.display())]
     BadBundle { path: PathBuf, reason: String },
 }

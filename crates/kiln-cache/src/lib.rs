@@ -35,7 +35,7 @@ pub use admin::{BackendStats, BadEntry, CacheStats, EntryInfo, PruneReport, Veri
 pub use bundle::{BUNDLE_MAGIC, BUNDLE_VERSION, ImportReport};
 pub use cache::{Cache, Lookup, PutOutcome};
 pub use codec::{FORMAT_VERSION, MAGIC, Reject, content_hash, decode, encode};
-pub use config::{CacheConfig, DEFAULT_MAX_SIZE, SizeParseError, parse_size};
+pub use config::{CacheConfig, DEFAULT_MAX_SIZE, SecretError, SizeParseError, parse_size};
 pub use counters::{Counters, FLUSH_EVERY_EVENTS, FLUSH_INTERVAL};
 pub use disk::{DiskStorage, TEMP_MAX_AGE, TEMP_PREFIX};
 pub use entry::{Entry, EntryHeader, EntryMeta};
@@ -45,6 +45,6 @@ pub use lock::KeyLock;
 pub use remote::{
     DEFAULT_FLUSH_TIMEOUT, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_REMOTE_PREFIX,
     DEFAULT_REMOTE_TIMEOUT, DEFAULT_REMOTE_TTL, DEFAULT_WRITE_QUEUE, RemoteConfig, RemoteError,
-    RemoteStatus,
+    RemoteStatus, RespError,
 };
 pub use storage::{Eviction, SaveOutcome, Storage, StoredFile};

@@ -11,9 +11,10 @@ pub(crate) enum WarnKind {
     Untrusted,
     Corrupt,
     Stale,
+    Signature,
 }
 
-static WARNED: [AtomicBool; 5] = [const { AtomicBool::new(false) }; 5];
+static WARNED: [AtomicBool; 6] = [const { AtomicBool::new(false) }; 6];
 
 /// Logs `message()` as a warning the first time `kind` happens in this process.
 pub(crate) fn warn_once(kind: WarnKind, message: impl FnOnce() -> String) {

@@ -24,27 +24,33 @@ fn signed_entries_round_trip_and_verify_without_the_secret() {
 }
 
 #[test]
-fn unsigned_entry_is_refused_when_a_secret_is_set() {
+fn unsigned_entry_is_refused_and_kept_when_a_secret_is_set() {
     let dir = tempfile::tempdir().unwrap();
     with_secret(dir.path(), None)
         .put(&entry(key(2), 8))
         .unwrap();
     let signed = with_secret(dir.path(), Some("s3cret"));
     assert!(matches!(get_h(&signed, &key(2), 8), Lookup::Miss));
-    assert_eq!(signed.counters().corrupt, 1);
-    assert!(entry_files(dir.path(), &key(2)).is_empty());
+    // Not damaged, only not trusted by this secret (issue 14.9): counted `untrusted` and
+    // left for `prune`, never served.
+    assert_eq!(signed.counters().untrusted, 1);
+    assert_eq!(signed.counters().corrupt, 0);
+    assert_eq!(entry_files(dir.path(), &key(2)).len(), 1);
 }
 
 #[test]
-fn entry_signed_with_another_secret_is_refused() {
+fn entry_signed_with_another_secret_is_refused_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     with_secret(dir.path(), Some("theirs"))
         .put(&entry(key(3), 8))
         .unwrap();
     let mine = with_secret(dir.path(), Some("mine"));
     assert!(matches!(get_h(&mine, &key(3), 8), Lookup::Miss));
-    assert_eq!(mine.counters().corrupt, 1);
-    assert!(entry_files(dir.path(), &key(3)).is_empty());
+    // Not damaged, only not trusted by this secret (issue 14.9): counted `untrusted` and
+    // left for `prune`, never served.
+    assert_eq!(mine.counters().untrusted, 1);
+    assert_eq!(mine.counters().corrupt, 0);
+    assert_eq!(entry_files(dir.path(), &key(3)).len(), 1);
 }
 
 #[test]

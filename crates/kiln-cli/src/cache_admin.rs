@@ -1,13 +1,66 @@
 //! `kiln cache stats|list|clear|prune|verify|export|import`.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use kiln_cache::Cache;
+use kiln_cache::{Cache, CacheConfig};
 use serde_json::json;
 
-use crate::common::{human_bytes, short};
+use crate::common::{human_bytes, open_cache, short};
 use crate::error::{CliError, CliResult};
 use crate::progress::with_spinner;
+
+/// `n entries`, or `1 entry`.
+pub fn entries(n: u64) -> String {
+    counted(n, "entry", "entries")
+}
+
+/// `n things`, or `1 thing`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// The cache directory a command addresses (`--cache-dir`, else `KILN_CACHE_DIR`, else the
+/// default), when it exists. Commands that only look (stats, explain) must not create it: a
+/// mistyped directory would otherwise be created and reported as an empty cache.
+pub fn open_existing(cache_dir: Option<&PathBuf>) -> CliResult<Result<Cache, PathBuf>> {
+    let dir = cache_dir
+        .cloned()
+        .unwrap_or_else(|| CacheConfig::from_env().dir);
+    // Only a missing path is "does not exist": a file where a directory should be (ENOTDIR)
+    // or an unreadable parent is reported by opening, which names the component.
+    if let Err(e) = std::fs::symlink_metadata(&dir)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        return Ok(Err(dir));
+    }
+    open_cache(Some(&dir)).map(Ok)
+}
+
+/// The line a looking command prints for a cache directory that does not exist.
+pub fn missing_dir_line(dir: &Path) -> String {
+    format!(
+        "cache {} does not exist (nothing has been cached there; check --cache-dir or \
+         KILN_CACHE_DIR)",
+        dir.display()
+    )
+}
+
+pub fn stats_of(cache_dir: Option<&PathBuf>, as_json: bool) -> CliResult<()> {
+    match open_existing(cache_dir)? {
+        Ok(cache) => stats(&cache, as_json),
+        Err(dir) if as_json => {
+            println!("{}", json!({"dir": dir, "exists": false}));
+            Ok(())
+        }
+        Err(dir) => {
+            println!("{}", missing_dir_line(&dir));
+            Ok(())
+        }
+    }
+}
 
 pub fn stats(cache: &Cache, as_json: bool) -> CliResult<()> {
     let stats = cache.stats()?;
@@ -30,6 +83,7 @@ pub fn stats(cache: &Cache, as_json: bool) -> CliResult<()> {
             .collect();
         let obj = json!({
             "dir": cache.dir(),
+            "exists": true,
             "entries": stats.entries,
             "keys": stats.keys,
             "bytes": stats.bytes,
@@ -43,17 +97,17 @@ pub fn stats(cache: &Cache, as_json: bool) -> CliResult<()> {
     }
     println!("cache {}", cache.dir().display());
     println!(
-        "  {} entries under {} keys, {} of {} max",
-        stats.entries,
-        stats.keys,
+        "  {} under {}, {} of {} max",
+        entries(stats.entries),
+        counted(stats.keys, "key", "keys"),
         human_bytes(stats.bytes),
         human_bytes(stats.max_size)
     );
     for (name, b) in &stats.per_backend {
-        println!("  {name}: {} entries, {}", b.entries, human_bytes(b.bytes));
+        println!("  {name}: {}, {}", entries(b.entries), human_bytes(b.bytes));
     }
     if stats.unreadable > 0 {
-        println!("  {} entries with unreadable headers", stats.unreadable);
+        println!("  {} with unreadable headers", entries(stats.unreadable));
     }
     let counts: Vec<String> = lifetime
         .named()
@@ -119,7 +173,7 @@ pub fn list(cache: &Cache, as_json: bool) -> CliResult<()> {
             graph
         );
     }
-    println!("{} entries", entries.len());
+    println!("{}", self::entries(entries.len() as u64));
     Ok(())
 }
 
@@ -127,8 +181,8 @@ pub fn clear(cache: &Cache) -> CliResult<()> {
     let before = cache.stats()?;
     with_spinner("clearing", || cache.clear())?;
     println!(
-        "removed {} entries ({}) from {}",
-        before.entries,
+        "removed {} ({}) from {}",
+        entries(before.entries),
         human_bytes(before.bytes),
         cache.dir().display()
     );
@@ -144,11 +198,11 @@ pub fn prune(cache: &Cache, max_size: Option<&str>) -> CliResult<()> {
     };
     let report = with_spinner("pruning", || cache.prune(limit))?;
     println!(
-        "pruned to {}: removed {} entries ({}); {} entries, {} remain",
+        "pruned to {}: removed {} ({}); {}, {} remain",
         human_bytes(limit),
-        report.removed_entries,
+        entries(report.removed_entries),
         human_bytes(report.removed_bytes),
-        report.remaining_entries,
+        entries(report.remaining_entries),
         human_bytes(report.remaining_bytes)
     );
     Ok(())
@@ -157,8 +211,8 @@ pub fn prune(cache: &Cache, max_size: Option<&str>) -> CliResult<()> {
 pub fn verify(cache: &Cache) -> CliResult<()> {
     let report = with_spinner("verifying entries", || cache.verify())?;
     println!(
-        "checked {} entries: {} ok, {} removed",
-        report.checked,
+        "checked {}: {} ok, {} removed",
+        entries(report.checked),
         report.ok,
         report.removed.len()
     );
@@ -176,15 +230,15 @@ pub fn verify(cache: &Cache) -> CliResult<()> {
 
 pub fn export(cache: &Cache, file: &Path) -> CliResult<()> {
     let count = with_spinner("exporting", || cache.export(file))?;
-    println!("exported {count} entries to {}", file.display());
+    println!("exported {} to {}", entries(count as u64), file.display());
     Ok(())
 }
 
 pub fn import(cache: &Cache, file: &Path) -> CliResult<()> {
     let report = with_spinner("importing", || cache.import(file))?;
     println!(
-        "imported {} entries into {} ({} already present, {} too large, {} rejected)",
-        report.imported,
+        "imported {} into {} ({} already present, {} too large, {} rejected)",
+        entries(report.imported),
         cache.dir().display(),
         report.already_present,
         report.too_large,

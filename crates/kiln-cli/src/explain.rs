@@ -3,13 +3,29 @@ use kiln::{Compiler, Explanation};
 use serde_json::json;
 
 use crate::cli::{DynamicArg, ExplainArgs};
-use crate::common::{compile_options, dims_text, load_graph, open_cache, shapes_from_flags, short};
+use crate::common::{compile_options, dims_text, load_graph, shapes_from_flags, short};
 use crate::error::CliResult;
 
 pub fn explain(args: ExplainArgs, cache_dir: Option<&std::path::PathBuf>) -> CliResult<()> {
     let graph = load_graph(&args.graph)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
-    let cache = open_cache(cache_dir)?;
+    let cache = match crate::cache_admin::open_existing(cache_dir)? {
+        Ok(cache) => cache,
+        Err(dir) if args.json => {
+            println!(
+                "{}",
+                json!({"dir": dir, "exists": false, "graph": graph.name})
+            );
+            return Ok(());
+        }
+        Err(dir) => {
+            println!(
+                "{}; a compile would miss",
+                crate::cache_admin::missing_dir_line(&dir)
+            );
+            return Ok(());
+        }
+    };
     // The key does not depend on where the cache is: explain against the one opened above.
     let compiler = Compiler::new(compile_options(&args.flags, None, true));
     let f = compiler.compile(&graph)?;

@@ -47,7 +47,7 @@ fn dispatch(cli: Cli) -> CliResult<()> {
             let dir = args.cache.cache_dir.as_ref();
             match args.command {
                 CacheCommand::Explain(ex) => explain::explain(ex, dir),
-                CacheCommand::Stats { json } => cache_admin::stats(&open_cache(dir)?, json),
+                CacheCommand::Stats { json } => cache_admin::stats_of(dir, json),
                 CacheCommand::List { json } => cache_admin::list(&open_cache(dir)?, json),
                 CacheCommand::Clear => cache_admin::clear(&open_cache(dir)?),
                 CacheCommand::Prune { max_size } => {

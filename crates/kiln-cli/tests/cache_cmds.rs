@@ -72,7 +72,7 @@ fn stats_list_verify_prune_clear() {
 
     compile_mul(&s, 10, &[]);
     let text = ok(&s.kiln(&["cache", "clear"]));
-    assert!(text.contains("removed 1 entries"), "{text}");
+    assert!(text.contains("removed 1 entry"), "{text}");
     assert!(ok(&s.kiln(&["cache", "list"])).contains("is empty"));
 }
 
@@ -98,10 +98,10 @@ fn export_then_import_into_a_fresh_dir_hits() {
     let bundle = s.path("bundle.kiln-cache");
     let bundle_arg = bundle.display().to_string();
     let text = ok(&s.kiln(&["cache", "export", &bundle_arg]));
-    assert!(text.contains("exported 1 entries"), "{text}");
+    assert!(text.contains("exported 1 entry"), "{text}");
     let fresh = s.path("fresh");
     let text = ok(&s.kiln_with_cache(&["cache", "import", &bundle_arg], &fresh));
-    assert!(text.contains("imported 1 entries"), "{text}");
+    assert!(text.contains("imported 1 entry"), "{text}");
     let g = graph("seed_mul");
     let o = s.kiln_with_cache(
         &[

@@ -188,9 +188,9 @@ fn too_large_shapes_are_refused_alike_under_every_policy() {
         messages.push(err);
     }
     assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
-    // Nothing was stored for the shape static used to accept.
+    // Nothing was stored for the shape static used to accept (the cache may not even exist).
     let stats = json(&s.kiln(&["cache", "stats", "--json"]));
-    assert_eq!(stats["entries"], 0, "{stats}");
+    assert!(stats["exists"] == false || stats["entries"] == 0, "{stats}");
 }
 
 #[test]

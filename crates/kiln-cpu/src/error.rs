@@ -81,4 +81,8 @@ pub enum RunError {
     UnboundSymbol(String),
     #[error("size `{expr}` cannot be evaluated: {msg}")]
     Size { expr: String, msg: String },
+    /// The program's kernels would index outside their buffers at these sizes: a program
+    /// that does not fit its own guards (e.g. a damaged cache entry). Nothing ran.
+    #[error("the program refuses these sizes: {0}")]
+    Access(#[from] kiln_sched::AccessError),
 }

@@ -5,7 +5,7 @@ use std::sync::{Mutex, OnceLock};
 use cranelift_jit::JITModule;
 use kiln_ir::Tensor;
 use kiln_ir::{BinaryOp, UnaryOp};
-use kiln_sched::{BufKind, Instr, Kernel, Program, ScalarOp};
+use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp};
 use kiln_shape::{Bindings, Expr};
 use rayon::prelude::*;
 
@@ -99,6 +99,8 @@ pub struct CompiledProgram {
     kernels: Vec<KernelFn>,
     /// Scratch storage for `Temp` buffers, reused across calls.
     temps: Mutex<Vec<Vec<u8>>>,
+    /// The symbol values at which every kernel access was proved in bounds.
+    access: AccessCheck,
     _code: CodeMemory,
 }
 
@@ -119,12 +121,20 @@ impl CompiledProgram {
             program,
             kernels,
             temps: Mutex::new(Vec::new()),
+            access: AccessCheck::new(),
             _code: CodeMemory(Some(module)),
         }
     }
 
     pub fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// Proves every kernel access in bounds at these symbol values (in the order of
+    /// `program().symbols`), as a launch does first; remembered, so a launch at the same
+    /// values does not repeat it.
+    pub fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        self.access.ensure(&self.program, syms)
     }
 
     /// Runs the program on `inputs` and returns freshly allocated outputs.
@@ -168,6 +178,9 @@ impl CompiledProgram {
                     .ok_or_else(|| RunError::UnboundSymbol(s.clone()))
             })
             .collect::<Result<Vec<i64>, _>>()?;
+        // The kernels' offsets stay inside the buffers' declared sizes (proved once per symbol
+        // values); the loop below checks that the memory behind each buffer is that large.
+        self.access.ensure(&self.program, &syms)?;
         // Every buffer's byte size, checked against the tensors that back it.
         let mut sizes = Vec::with_capacity(self.program.buffers.len());
         for decl in &self.program.buffers {

@@ -3,6 +3,10 @@ use kiln_ir::DType;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CudaError {
+    /// The program's kernels would index outside their buffers at these sizes: a program
+    /// that does not fit its own guards (e.g. a damaged cache entry). Nothing ran.
+    #[error("the program refuses these sizes: {0}")]
+    Access(#[from] kiln_sched::AccessError),
     /// The driver library (libcuda) could not be loaded or initialised.
     #[error("CUDA is unavailable: {reason}")]
     CudaUnavailable { reason: String },

@@ -5,6 +5,7 @@
 //! [`Program`]. Backends turn each [`Kernel`] into machine code; the program itself is plain
 //! data (serde) and travels in cache entries next to that code.
 
+mod access;
 mod block;
 mod dump;
 mod error;
@@ -14,6 +15,7 @@ mod pool;
 mod softmax;
 mod verify;
 
+pub use access::{AccessCheck, AccessError};
 pub use error::SchedError;
 pub use ir::*;
 pub use lower::{SchedOptions, contiguous_offset, numel};

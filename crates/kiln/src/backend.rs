@@ -135,6 +135,9 @@ pub struct Executable {
 /// What a backend's loaded code does (the other half of [`BackendImpl`]).
 pub(crate) trait Runnable: Send + Sync {
     fn program(&self) -> &Program;
+    /// Proves every kernel access in bounds at these symbol values, as the launcher does
+    /// before its first run at them (and then does not repeat).
+    fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError>;
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError>;
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError>;
 }
@@ -148,6 +151,12 @@ impl Executable {
 
     pub fn program(&self) -> &Program {
         self.inner.program()
+    }
+
+    /// Proves every kernel access in bounds at these symbol values (see
+    /// `kiln_sched::Program::check_accesses`): a cached entry whose program fails is refused.
+    pub fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        self.inner.prove_accesses(syms)
     }
 
     /// Runs on host tensors (CUDA: upload, run, download).

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup};
+use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup, PutOutcome};
 use kiln_ir::{Graph, IrError, Tensor};
 use kiln_shape::{
     Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_shapes, bind_symbols, specialize_inputs,
@@ -27,6 +27,8 @@ pub(crate) struct Specialization {
     pub guards: GuardSet,
     pub exec: Arc<Executable>,
     pub report: CompileReport,
+    /// The cache entry it was loaded from: discarded if its program refuses a later call.
+    pub origin: Option<Entry>,
 }
 
 #[derive(Default)]
@@ -75,13 +77,46 @@ impl CompiledFunction {
     /// covers these inputs. Inputs are checked (count, dtype, rank, sizes) before any kernel runs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
         let spec = self.specialization_for(inputs)?;
-        spec.exec.run(inputs)
+        match spec.exec.run(inputs) {
+            Err(e) if self.drop_refusing(&spec, inputs, &e) => {
+                self.specialization_for(inputs)?.exec.run(inputs)
+            }
+            result => result,
+        }
     }
 
     /// Like [`run`](Self::run), writing into caller-provided outputs (no allocation).
     pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
         let spec = self.specialization_for(inputs)?;
-        spec.exec.run_into(inputs, outputs)
+        match spec.exec.run_into(inputs, outputs) {
+            Err(e) if self.drop_refusing(&spec, inputs, &e) => self
+                .specialization_for(inputs)?
+                .exec
+                .run_into(inputs, outputs),
+            result => result,
+        }
+    }
+
+    /// After `spec` failed to run: when it came from the cache and its program refuses these
+    /// inputs (a damaged entry: guards that admit sizes its kernels cannot serve), discards the
+    /// entry and forgets the specialisation, so that a retry compiles afresh. False when the
+    /// failure is the caller's (e.g. `run_into` outputs of the wrong shape).
+    fn drop_refusing(&self, spec: &Arc<Specialization>, inputs: &[&Tensor], e: &KilnError) -> bool {
+        let Some(entry) = &spec.origin else {
+            return false;
+        };
+        let shapes: Vec<Vec<i64>> = inputs
+            .iter()
+            .map(|t| t.shape.iter().map(|&d| d as i64).collect())
+            .collect();
+        let Some(reason) = refusal(&self.graph, &spec.exec, &shapes) else {
+            return false;
+        };
+        if let Some(cache) = &self.compiler.cache {
+            cache.discard(entry, &format!("{reason} (the call failed: {e})"));
+        }
+        self.state().specs.retain(|s| !Arc::ptr_eq(s, spec));
+        true
     }
 
     fn specialization_for(&self, inputs: &[&Tensor]) -> Result<Arc<Specialization>, KilnError> {
@@ -248,11 +283,20 @@ impl CompiledFunction {
         // Guards are evaluated on the hints first (no side effects, and from the key's guard
         // index, so only an admitted entry is read); only then is its code loaded.
         let mut admit = |guards: &GuardSet| guards.eval(&hints) == Ok(true);
+        // A program that refuses this call's inputs (its launcher would) is as unusable as
+        // code the backend cannot load: both are damaged entries, discarded and recompiled.
+        let graph = &self.graph;
         let mut accept = |entry: &Entry| match backend::load(backend_kind, &entry.artifact) {
-            Ok(exec) => {
-                loaded = Some(exec);
-                true
-            }
+            Ok(exec) => match refusal(graph, &exec, shapes) {
+                None => {
+                    loaded = Some(exec);
+                    true
+                }
+                Some(reason) => {
+                    cache.discard(entry, &reason);
+                    false
+                }
+            },
             Err(e) => {
                 cache.discard(entry, &e.to_string());
                 false
@@ -264,15 +308,17 @@ impl CompiledFunction {
                 // The entry's guards are kept with the specialisation; the environment is not
                 // used after a hit, so they are not recorded into it.
                 let exec = loaded.expect("a hit was accepted with a loaded executable");
-                return Ok(self.finish(
+                let mut spec = self.finish(
                     t0,
                     Outcome::Hit,
                     Some(cache_key),
                     comps,
-                    entry.guards,
+                    entry.guards.clone(),
                     inputs,
                     exec,
-                ));
+                );
+                spec.origin = Some(entry);
+                return Ok(spec);
             }
             Lookup::GuardMiss { .. } => Outcome::GuardMiss,
             Lookup::Miss => Outcome::Miss,
@@ -300,9 +346,19 @@ impl CompiledFunction {
             artifact,
             meta,
         };
-        if let Err(e) = cache.put(&entry) {
-            tracing::debug!(target: "kiln", "cache entry not stored: {e}");
-        }
+        // An entry the cache cannot keep makes this compile a bypass, with the reason: a
+        // "miss" would promise a hit next time.
+        let outcome = match cache.put(&entry) {
+            Ok(PutOutcome::TooLarge { size, max_size }) => Outcome::Bypass(format!(
+                "the entry ({size} bytes) is larger than the cache's size limit \
+                 (KILN_CACHE_MAX_SIZE, {max_size} bytes), so it is not stored"
+            )),
+            Ok(_) => outcome,
+            Err(e) => {
+                tracing::debug!(target: "kiln", "cache entry not stored: {e}");
+                outcome
+            }
+        };
         Ok(self.finish(t0, outcome, Some(cache_key), comps, guards, inputs, exec))
     }
 
@@ -330,12 +386,17 @@ impl CompiledFunction {
         let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
         self.count(&outcome);
         let key_text = key.map(|k| k.to_string()).unwrap_or_default();
-        let reason = if let Outcome::Bypass(r) = &outcome {
-            r.as_str()
-        } else {
-            ""
-        };
-        tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_text.get(..12).unwrap_or(""), compile_ms = format!("{compile_ms:.3}"), reason, "compiled");
+        let key_short = key_text.get(..12).unwrap_or("");
+        let ms = format!("{compile_ms:.3}");
+        // A bypass says why; other outcomes have no reason to show (no empty `reason=""`).
+        match &outcome {
+            Outcome::Bypass(reason) => {
+                tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_short, compile_ms = ms, reason = %reason, "compiled");
+            }
+            _ => {
+                tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_short, compile_ms = ms, "compiled");
+            }
+        }
         tracing::debug!(target: "kiln", guards = %guards, "guards");
         for c in &components {
             tracing::debug!(target: "kiln", component = %c.name, hash = %&c.hash[..16], value = %c.value, "key component");
@@ -352,6 +413,50 @@ impl CompiledFunction {
             guards,
             exec,
             report,
+            origin: None,
         }
+    }
+}
+
+/// Why `exec` cannot serve inputs of these shapes for `graph`, if it cannot: its inputs or
+/// outputs disagree with the graph's, its input specs refuse the shapes, or its kernels would
+/// access memory outside their buffers at these sizes (`kiln_sched::Program::check_accesses`).
+fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<String> {
+    let program = exec.program();
+    let decls = graph.inputs();
+    if program.inputs.len() != decls.len() || program.outputs.len() != graph.outputs().len() {
+        return Some(format!(
+            "its program has {} inputs and {} outputs, the graph {} and {}",
+            program.inputs.len(),
+            program.outputs.len(),
+            decls.len(),
+            graph.outputs().len()
+        ));
+    }
+    for (spec, decl) in program.inputs.iter().zip(decls) {
+        if spec.dtype != decl.dtype {
+            return Some(format!(
+                "its input `{}` is {}, the graph's `{}` is {}",
+                spec.name, spec.dtype, decl.name, decl.dtype
+            ));
+        }
+    }
+    let specs: Vec<(&str, &[Expr])> = program
+        .inputs
+        .iter()
+        .map(|s| (s.name.as_str(), s.shape.as_slice()))
+        .collect();
+    let values = match bind_shapes(&specs, shapes) {
+        Ok(values) => values,
+        Err(e) => return Some(format!("its program refuses the inputs: {e}")),
+    };
+    let syms = program
+        .symbols
+        .iter()
+        .map(|s| values.get(s).ok_or(s))
+        .collect::<Result<Vec<i64>, _>>();
+    match syms {
+        Ok(syms) => exec.prove_accesses(&syms).err().map(|e| e.to_string()),
+        Err(s) => Some(format!("no input binds its symbol `{s}`")),
     }
 }

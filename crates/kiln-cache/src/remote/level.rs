@@ -65,8 +65,13 @@ pub(crate) struct RemoteLevel {
 
 impl RemoteLevel {
     /// `None` (with a warning) when the URL is unusable: the cache then works locally only.
-    pub(crate) fn new(config: &RemoteConfig, counters: Arc<CounterBook>) -> Option<RemoteLevel> {
-        let client = match RedisClient::new(config) {
+    /// A level whose replies may be at most `max_reply` bytes (the cache's entry size limit).
+    pub(crate) fn new(
+        config: &RemoteConfig,
+        counters: Arc<CounterBook>,
+        max_reply: u64,
+    ) -> Option<RemoteLevel> {
+        let client = match RedisClient::new(config, max_reply) {
             Ok(client) => client,
             Err(error) => {
                 tracing::warn!("kiln cache continues without the remote level: {error}");

@@ -11,6 +11,7 @@ mod client;
 mod config;
 mod health;
 mod level;
+mod resp;
 mod writer;
 
 pub(crate) use cache_level::RemoteLookup;
@@ -21,3 +22,4 @@ pub use config::{
 };
 pub(crate) use level::RemoteLevel;
 pub use level::RemoteStatus;
+pub use resp::RespError;

@@ -58,6 +58,7 @@ pub fn config(dir: &Path) -> CacheConfig {
         dir: dir.to_path_buf(),
         max_size: 1 << 30,
         secret: None,
+        secret_error: None,
         remote: None,
     }
 }

@@ -74,6 +74,7 @@ pub fn machine(dir: &Path, remote: RemoteConfig, secret: Option<&[u8]>) -> Cache
         dir: dir.to_path_buf(),
         max_size: 1 << 30,
         secret: secret.map(<[u8]>::to_vec),
+        secret_error: None,
         remote: Some(remote),
     })
     .expect("open cache")

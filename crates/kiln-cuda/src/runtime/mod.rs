@@ -15,7 +15,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 use kiln_ir::{DType, Tensor};
-use kiln_sched::{BufKind, Program};
+use kiln_sched::{AccessCheck, BufKind, Program};
 
 use crate::artifact::CudaArtifact;
 use crate::codegen::{
@@ -178,6 +178,8 @@ pub struct CudaProgram {
     /// The shape each kernel ran with in the latest [`CudaProgram::run`] (empty before one;
     /// `Point` for a kernel skipped because its iteration space was empty).
     last_variants: Mutex<Vec<KernelVariant>>,
+    /// The symbol values at which every kernel access was proved in bounds.
+    access: AccessCheck,
 }
 
 /// A buffer of one launch: an input the caller owns, or memory this run allocated.
@@ -271,11 +273,19 @@ impl CudaProgram {
             stream,
             policy: VariantPolicy::Auto,
             last_variants: Mutex::new(Vec::new()),
+            access: AccessCheck::new(),
         })
     }
 
     pub fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// Proves every kernel access in bounds at these symbol values (in the order of
+    /// `program().symbols`), as a launch does first; remembered, so a launch at the same
+    /// values does not repeat it.
+    pub fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        self.access.ensure(&self.program, syms)
     }
 
     /// How later runs choose each kernel's shape (see [`VariantPolicy`]).
@@ -296,6 +306,9 @@ impl CudaProgram {
     pub fn run(&self, inputs: &[&DeviceTensor]) -> Result<Vec<DeviceTensor>, CudaError> {
         let bound = self.bind(inputs.iter().map(|t| (t.dtype, t.shape.as_slice())))?;
         let p = &self.program;
+        // The kernels' offsets stay inside the buffers' declared sizes (proved once per symbol
+        // values); each buffer below is checked to be that large.
+        self.access.ensure(p, &bound.values)?;
         let mut slots: Vec<Slot> = Vec::with_capacity(p.buffers.len());
         let mut sizes: Vec<usize> = Vec::with_capacity(p.buffers.len());
         for (i, decl) in p.buffers.iter().enumerate() {
@@ -308,6 +321,7 @@ impl CudaProgram {
                         expected: p.inputs.len(),
                         found: inputs.len(),
                     })?;
+                    validate::check_input_bytes(i, t.data.len(), bytes)?;
                     Slot::Borrowed(&t.data)
                 }
                 BufKind::Output(_) | BufKind::Temp => Slot::Owned(alloc(&self.stream, bytes)?),

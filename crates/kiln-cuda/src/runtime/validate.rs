@@ -140,6 +140,19 @@ pub(crate) fn byte_len(numel: usize, dtype: DType, what: &str) -> Result<usize, 
         })
 }
 
+/// An input buffer holds at least the bytes the program declares for it (a program whose
+/// buffer sizes disagree with its input specs, e.g. a damaged cache entry, is refused).
+pub(crate) fn check_input_bytes(buf: usize, held: usize, needed: usize) -> Result<(), CudaError> {
+    if held < needed {
+        return Err(CudaError::Eval {
+            what: format!("input buffer b{buf}"),
+            expr: format!("{needed} bytes"),
+            reason: format!("the input holds {held} bytes"),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

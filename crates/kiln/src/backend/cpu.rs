@@ -55,6 +55,10 @@ impl Runnable for CompiledProgram {
         CompiledProgram::program(self)
     }
 
+    fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        CompiledProgram::prove_accesses(self, syms)
+    }
+
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
         CompiledProgram::run(self, inputs).map_err(err)
     }

@@ -146,6 +146,10 @@ impl Runnable for CudaProgram {
         CudaProgram::program(self)
     }
 
+    fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError> {
+        CudaProgram::prove_accesses(self, syms)
+    }
+
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
         self.run_host(inputs).map_err(err)
     }
