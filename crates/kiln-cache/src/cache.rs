@@ -9,6 +9,7 @@ use crate::codec::{FORMAT_VERSION, Reject, decode, encode};
 use crate::config::CacheConfig;
 use crate::counters::{CounterBook, Counters, Event};
 use crate::disk::DiskStorage;
+use crate::disk::open_chain;
 use crate::entry::{Entry, EntryHeader};
 use crate::error::{CacheError, StorageError};
 use crate::index::{self, GuardIndex, IndexRecord};
@@ -16,7 +17,7 @@ use crate::key::CacheKey;
 use crate::lock::KeyLock;
 use crate::remote::{RemoteLevel, RemoteLookup};
 use crate::storage::{SaveOutcome, Storage};
-use crate::trust::{create_private_dir_all, prepare_cache_dir};
+use crate::trust::{current_uid, prepare_cache_dir};
 use crate::warn_once::{WarnKind, note_bypass_reason, warn_once};
 
 /// The result of [`Cache::get`].
@@ -50,7 +51,6 @@ pub enum PutOutcome {
 /// A guarded, content-addressed, size-bounded cache of compiled artifacts.
 pub struct Cache {
     dir: PathBuf,
-    version_dir: PathBuf,
     pub(crate) max_size: u64,
     pub(crate) secret: Option<Vec<u8>>,
     pub(crate) storage: Arc<dyn Storage>,
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Cache {
 impl Cache {
     /// Opens (creating with mode 0700) the cache directory and checks it is private.
     pub fn open(config: CacheConfig) -> Result<Cache, CacheError> {
-        let storage = DiskStorage::new(version_dir(&config.dir));
+        let storage = DiskStorage::new(version_dir(&config.dir)).with_max_file(config.max_size);
         Cache::with_storage(config, Box::new(storage))
     }
 
@@ -90,10 +90,9 @@ impl Cache {
     ) -> Result<Cache, CacheError> {
         prepare_cache_dir(&config.dir)?;
         let version_dir = version_dir(&config.dir);
-        create_private_dir_all(&version_dir).map_err(|source| CacheError::CreateDir {
-            path: version_dir.clone(),
-            source,
-        })?;
+        // Made or opened without following a link, and refused unless ours and private,
+        // like the cache directory itself.
+        open_chain(&config.dir, &[&version_name()], true, current_uid())?;
         let counters = Arc::new(CounterBook::new(&version_dir));
         let remote = config
             .remote
@@ -103,7 +102,6 @@ impl Cache {
             counters,
             remote,
             dir: config.dir,
-            version_dir,
             max_size: config.max_size,
             secret: config.secret,
             storage: Arc::from(storage),
@@ -348,16 +346,12 @@ impl Cache {
     /// An exclusive lock on `key`, blocking until held. Hold it across lookup, compile and
     /// store so that concurrent processes compile a key once.
     pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
-        KeyLock::acquire(self.lock_path(key))
+        KeyLock::acquire(&self.dir, &version_name(), &lock_name(key))
     }
 
     /// Like [`Cache::lock`] but returns `None` instead of waiting.
     pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
-        KeyLock::try_acquire(self.lock_path(key))
-    }
-
-    fn lock_path(&self, key: &CacheKey) -> PathBuf {
-        self.version_dir.join("locks").join(format!("{key}.lock"))
+        KeyLock::try_acquire(&self.dir, &version_name(), &lock_name(key))
     }
 
     /// Removes every entry of this format version (lock files and lifetime counters stay).
@@ -397,8 +391,16 @@ fn index_record(name: &str, entry: &Entry) -> IndexRecord {
     }
 }
 
+fn lock_name(key: &CacheKey) -> String {
+    format!("{key}.lock")
+}
+
+fn version_name() -> String {
+    format!("v{FORMAT_VERSION}")
+}
+
 fn version_dir(dir: &Path) -> PathBuf {
-    dir.join(format!("v{FORMAT_VERSION}"))
+    dir.join(version_name())
 }
 
 /// Saves one entry file, indexes it, and evicts down to 80% of `max_size` when the save pushed
