@@ -2,6 +2,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use kiln_shape::GuardSet;
 
@@ -192,6 +193,7 @@ impl Cache {
         let mut index_incomplete = false;
         let mut candidates = 0;
         let mut hit = None;
+        let mut unindexed = UnindexedBudget::new();
         for name in &names {
             // An indexed entry of the expected header whose guards fail is not even read.
             // Others (stale headers, unindexed names) take the full path, which counts them.
@@ -200,6 +202,11 @@ impl Cache {
                 && !admit(&record.guards)
             {
                 candidates += 1;
+                continue;
+            }
+            if index.get(name).is_none() && !unindexed.take() {
+                // Left for later lookups: a key directory full of planted files costs each
+                // lookup a bounded amount of reading and removing, never all of it.
                 continue;
             }
             let Some(entry) = self.load_verified(key, name) else {
@@ -382,6 +389,35 @@ impl Cache {
     }
 }
 
+/// Entry files outside the guard index that one lookup reads in full at most, and the time
+/// it spends on them at most. Normal keys have none (every put indexes its entry); these
+/// bound what a directory of planted or damaged files costs one lookup holding the key lock.
+const MAX_UNINDEXED_READS: usize = 256;
+const MAX_UNINDEXED_TIME: Duration = Duration::from_millis(200);
+
+struct UnindexedBudget {
+    read: usize,
+    started: Instant,
+}
+
+impl UnindexedBudget {
+    fn new() -> UnindexedBudget {
+        UnindexedBudget {
+            read: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether one more unindexed file may be read.
+    fn take(&mut self) -> bool {
+        if self.read >= MAX_UNINDEXED_READS || self.started.elapsed() > MAX_UNINDEXED_TIME {
+            return false;
+        }
+        self.read += 1;
+        true
+    }
+}
+
 /// The index record of a verified entry.
 fn index_record(name: &str, entry: &Entry) -> IndexRecord {
     IndexRecord {
@@ -413,6 +449,21 @@ pub(crate) fn store_file(
     name: &str,
     bytes: &[u8],
 ) -> Result<SaveOutcome, CacheError> {
+    let outcome = save_and_evict(storage, counters, max_size, key, name, bytes)?;
+    index::add_stored(storage, key, name, bytes);
+    Ok(outcome)
+}
+
+/// [`store_file`] without the index update, for writers that index many entries of a key at
+/// once (a bundle import): one index write per key, not one per entry.
+pub(crate) fn save_and_evict(
+    storage: &dyn Storage,
+    counters: &CounterBook,
+    max_size: u64,
+    key: &CacheKey,
+    name: &str,
+    bytes: &[u8],
+) -> Result<SaveOutcome, CacheError> {
     let outcome = storage.save(key, name, bytes).map_err(|source| {
         counters.record(Event::WriteError);
         let failure = source.write_failure();
@@ -421,7 +472,6 @@ pub(crate) fn store_file(
         });
         CacheError::Write { failure, source }
     })?;
-    index::add_stored(storage, key, name, bytes);
     if let SaveOutcome::Stored {
         total_bytes: Some(total),
     } = outcome

@@ -246,7 +246,7 @@ impl CounterBook {
         let dir = self.open_dir(true)?;
         let lock = open_rw_replacing(&dir, LOCK_FILE)?;
         lock.lock()
-            .map_err(|e| CacheError::io(&dir.path().join(LOCK_FILE), "lock", e))?;
+            .map_err(|e| CacheError::io(dir.path().join(LOCK_FILE), "lock", e))?;
         let mut totals = read_totals(&dir);
         totals.add(delta);
         let file = StatsFile {
@@ -273,7 +273,7 @@ impl CounterBook {
         // Shared with readers, exclusive with a merge that may be rewriting in place.
         let lock = open_rw_replacing(&dir, LOCK_FILE)?;
         lock.lock_shared()
-            .map_err(|e| CacheError::io(&dir.path().join(LOCK_FILE), "lock", e))?;
+            .map_err(|e| CacheError::io(dir.path().join(LOCK_FILE), "lock", e))?;
         Ok(read_totals(&dir))
     }
 }
@@ -319,7 +319,7 @@ fn write_stats(dir: &TrustedDir, bytes: &[u8]) -> Result<(), CacheError> {
             let file = open_rw_replacing(dir, STATS_FILE)?;
             file.write_all_at(bytes, 0)
                 .and_then(|()| file.set_len(u64::try_from(bytes.len()).unwrap_or(u64::MAX)))
-                .map_err(|e| CacheError::io(&dir.path().join(STATS_FILE), "rewrite", e))
+                .map_err(|e| CacheError::io(dir.path().join(STATS_FILE), "rewrite", e))
         }
         Err(error) => Err(error.into()),
     }

@@ -14,6 +14,7 @@
 
 mod admin;
 mod bundle;
+mod bundle_read;
 mod cache;
 mod codec;
 mod config;

@@ -14,7 +14,7 @@ use crate::storage::StoredFile;
 
 fn modified(stat: &Stat) -> SystemTime {
     let secs = u64::try_from(stat.st_mtime).unwrap_or(0);
-    let nanos = u64::try_from(stat.st_mtime_nsec).unwrap_or(0);
+    let nanos = stat.st_mtime_nsec;
     SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos)
 }
 
