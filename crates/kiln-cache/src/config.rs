@@ -44,7 +44,12 @@ impl CacheConfig {
     /// `KILN_CACHE_MAX_SIZE` (default 2 GiB; an unparsable value warns and keeps the default),
     /// `KILN_CACHE_SECRET`, and the remote level's `KILN_REMOTE_*` ([`RemoteConfig::from_vars`]).
     pub fn from_env() -> CacheConfig {
-        CacheConfig::from_vars(|name| std::env::var(name).ok())
+        let mut config = CacheConfig::from_vars(|name| std::env::var(name).ok());
+        // A path need not be UTF-8: read it as one, never fall back to the default for it.
+        if let Some(dir) = dir_from_os(std::env::var_os("KILN_CACHE_DIR")) {
+            config.dir = dir;
+        }
+        config
     }
 
     /// [`CacheConfig::from_env`] over any variable lookup (tests need no process environment).
@@ -71,6 +76,11 @@ impl CacheConfig {
             remote,
         }
     }
+}
+
+/// `KILN_CACHE_DIR` as a path, whatever its bytes; `None` when unset or empty.
+fn dir_from_os(value: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    value.filter(|d| !d.is_empty()).map(PathBuf::from)
 }
 
 fn default_dir() -> PathBuf {
@@ -134,6 +144,15 @@ mod tests {
         for bad in ["", "M", "12X", "1.2.3G", "-1", "99999999999999999999T"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_cache_dir_that_is_not_utf8_is_kept_as_a_path() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = std::ffi::OsString::from_vec(b"/tmp/kiln-\xff-cache".to_vec());
+        assert_eq!(dir_from_os(Some(raw.clone())), Some(PathBuf::from(raw)));
+        assert_eq!(dir_from_os(Some(std::ffi::OsString::new())), None);
+        assert_eq!(dir_from_os(None), None);
     }
 
     #[test]
