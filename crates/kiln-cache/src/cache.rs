@@ -13,9 +13,10 @@ use crate::disk::DiskStorage;
 use crate::disk::open_chain;
 use crate::entry::{Entry, EntryHeader};
 use crate::error::{CacheError, StorageError};
+use crate::fsat::TrustedDir;
 use crate::index::{self, GuardIndex, IndexRecord};
 use crate::key::CacheKey;
-use crate::lock::KeyLock;
+use crate::lock::{KeyLock, locks_dir};
 use crate::remote::{RemoteLevel, RemoteLookup};
 use crate::storage::{SaveOutcome, Storage};
 use crate::trust::{current_uid, prepare_cache_dir};
@@ -62,6 +63,8 @@ pub struct Cache {
     pub(crate) counters: Arc<CounterBook>,
     /// The shared second level behind `storage`, when configured.
     pub(crate) remote: Option<RemoteLevel>,
+    /// `v<F>/locks`, opened once (see [`Cache::lock`]).
+    locks: Mutex<Option<Arc<TrustedDir>>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -107,6 +110,7 @@ impl Cache {
             secret: config.secret,
             storage: Arc::from(storage),
             write_backs: Mutex::new(Vec::new()),
+            locks: Mutex::new(None),
         })
     }
 
@@ -353,12 +357,25 @@ impl Cache {
     /// An exclusive lock on `key`, blocking until held. Hold it across lookup, compile and
     /// store so that concurrent processes compile a key once.
     pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
-        KeyLock::acquire(&self.dir, &version_name(), &lock_name(key))
+        KeyLock::acquire(self.locks_dir()?.as_ref(), &lock_name(key))
     }
 
     /// Like [`Cache::lock`] but returns `None` instead of waiting.
     pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
-        KeyLock::try_acquire(&self.dir, &version_name(), &lock_name(key))
+        KeyLock::try_acquire(self.locks_dir()?.as_ref(), &lock_name(key))
+    }
+
+    /// The lock directory, opened and checked once and reused while it stays linked.
+    fn locks_dir(&self) -> Result<Arc<TrustedDir>, CacheError> {
+        let mut memo = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = memo.as_ref()
+            && dir.is_linked()
+        {
+            return Ok(dir.clone());
+        }
+        let dir = Arc::new(locks_dir(&self.dir, &version_name())?);
+        *memo = Some(dir.clone());
+        Ok(dir)
     }
 
     /// Removes every entry of this format version (lock files and lifetime counters stay).

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::error::StorageError;
 use crate::fsat::{AtError, TrustedDir};
 use crate::key::{CacheKey, is_hex_name, is_shard_name};
-use crate::listing::ListingMemo;
+use crate::listing::{DirMemo, ListingMemo};
 use crate::rmtree::remove_tree;
 use crate::storage::{Eviction, SaveOutcome, Storage, StoredFile, lru_victims};
 use crate::trust::current_uid;
@@ -36,6 +36,7 @@ pub struct DiskStorage {
     listings: ListingMemo,
     /// `root`, opened and checked once and reused while it stays linked.
     opened: Mutex<Option<Arc<TrustedDir>>>,
+    key_dirs: DirMemo,
 }
 
 impl std::fmt::Debug for DiskStorage {
@@ -129,6 +130,7 @@ impl DiskStorage {
             max_file: u64::MAX,
             listings: ListingMemo::default(),
             opened: Mutex::new(None),
+            key_dirs: DirMemo::default(),
         }
     }
 
@@ -167,8 +169,29 @@ impl DiskStorage {
         }
     }
 
-    /// The key's directory; `None` when it does not exist and `create` is false.
-    fn key_dir(&self, key: &CacheKey, create: bool) -> Result<Option<TrustedDir>, StorageError> {
+    /// The key's directory; `None` when it does not exist and `create` is false. A lookup
+    /// and a store use it several times: the descriptor opened (and checked) first is reused
+    /// while the directory stays linked, one `fstat` instead of two opens and two checks.
+    fn key_dir(
+        &self,
+        key: &CacheKey,
+        create: bool,
+    ) -> Result<Option<Arc<TrustedDir>>, StorageError> {
+        if let Some(dir) = self.key_dirs.get(key) {
+            return Ok(Some(dir));
+        }
+        let opened = self.open_key_dir(key, create)?.map(Arc::new);
+        if let Some(dir) = &opened {
+            self.key_dirs.put(key, dir);
+        }
+        Ok(opened)
+    }
+
+    fn open_key_dir(
+        &self,
+        key: &CacheKey,
+        create: bool,
+    ) -> Result<Option<TrustedDir>, StorageError> {
         let Some(top) = self.top(create)? else {
             return Ok(None);
         };
@@ -186,7 +209,11 @@ impl DiskStorage {
         }
     }
 
-    fn existing_key_dir(&self, key: &CacheKey, name: &str) -> Result<TrustedDir, StorageError> {
+    fn existing_key_dir(
+        &self,
+        key: &CacheKey,
+        name: &str,
+    ) -> Result<Arc<TrustedDir>, StorageError> {
         self.key_dir(key, false)?.ok_or_else(|| {
             let location = self.root.join(key.shard()).join(key.to_hex()).join(name);
             StorageError::io(
@@ -276,10 +303,15 @@ impl SizeFile {
     }
 
     fn write(&self, total: u64) -> Result<(), StorageError> {
+        let io = |e| StorageError::io(self.path.clone(), "write", e);
         self.file
             .write_all_at(&total.to_le_bytes(), 0)
-            .and_then(|()| self.file.set_len(8))
-            .map_err(|e| StorageError::io(self.path.clone(), "write", e))
+            .map_err(io)?;
+        // Truncating (a journaled inode change) only when something longer was there.
+        if self.file.metadata().map_err(io)?.len() != 8 {
+            self.file.set_len(8).map_err(io)?;
+        }
+        Ok(())
     }
 }
 
@@ -373,11 +405,8 @@ impl Storage for DiskStorage {
 
     fn touch(&self, key: &CacheKey, name: &str) -> Result<(), StorageError> {
         let dir = self.existing_key_dir(key, name)?;
-        // A regular file of ours only: opening checks it without following a link.
-        drop(
-            dir.open_file(name, u64::MAX)
-                .map_err(|e| at_error(&dir, name, "open", e))?,
-        );
+        // Sets the time of the name itself (never a link's target) without opening it, so a
+        // FIFO planted there cannot block.
         dir.touch(name)
             .map_err(|e| StorageError::io(dir.display(name), "set the modification time of", e))
     }
@@ -451,7 +480,7 @@ impl Storage for DiskStorage {
 }
 
 impl DiskStorage {
-    fn existing_or_new_key_dir(&self, key: &CacheKey) -> Result<TrustedDir, StorageError> {
+    fn existing_or_new_key_dir(&self, key: &CacheKey) -> Result<Arc<TrustedDir>, StorageError> {
         self.key_dir(key, true)?.ok_or_else(|| {
             StorageError::io(self.location(), "create", io::ErrorKind::NotFound.into())
         })

@@ -137,9 +137,11 @@ impl TrustedDir {
         self.path.join(name).display().to_string()
     }
 
-    /// Whether the directory is still linked into the file system (not removed under us).
+    /// Whether the directory is still linked into the file system (not removed under us) and
+    /// still ours alone: what a descriptor kept for reuse must be.
     pub(crate) fn is_linked(&self) -> bool {
-        rustix::fs::fstat(&self.fd).is_ok_and(|s| s.st_nlink > 0)
+        rustix::fs::fstat(&self.fd)
+            .is_ok_and(|s| s.st_nlink > 0 && ownership_problem(&s, self.uid).is_none())
     }
 
     pub(crate) fn stat_self(&self) -> io::Result<Stat> {
@@ -220,8 +222,7 @@ impl TrustedDir {
         if size > cap {
             return Err(AtError::Refused(Refusal::TooLarge { size, cap }));
         }
-        // Back to blocking reads: a regular file never blocks, and std expects it.
-        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+        // O_NONBLOCK stays: it changes nothing for a regular file.
         Ok((File::from(fd), size))
     }
 
@@ -263,7 +264,7 @@ impl TrustedDir {
         if let Some(reason) = ownership_problem(&stat, self.uid) {
             return Err(AtError::Refused(Refusal::Foreign(reason)));
         }
-        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+        // O_NONBLOCK stays: it changes nothing for a regular file, nor for `flock`.
         Ok(File::from(fd))
     }
 

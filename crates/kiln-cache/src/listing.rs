@@ -10,9 +10,10 @@
 //! name that vanished reads as not found, and this process drops its memo on its own writes.
 use rustix::fs::Stat;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::fsat::TrustedDir;
 use crate::key::CacheKey;
 
 pub(crate) const SETTLED: Duration = Duration::from_secs(2);
@@ -101,6 +102,37 @@ impl ListingMemo {
     pub(crate) fn forget_all(&self) {
         if let Ok(mut memos) = self.memos.lock() {
             memos.clear();
+        }
+    }
+}
+
+/// Key directories opened and checked in this process, reused while still linked (a removed
+/// directory has no links left; a new one at the name is opened afresh). Keys kept at most:
+/// the memo is dropped when full.
+#[derive(Default)]
+pub(crate) struct DirMemo {
+    dirs: Mutex<HashMap<CacheKey, Arc<TrustedDir>>>,
+}
+
+const MAX_DIRS: usize = 64;
+
+impl DirMemo {
+    pub(crate) fn get(&self, key: &CacheKey) -> Option<Arc<TrustedDir>> {
+        let mut dirs = self.dirs.lock().ok()?;
+        let dir = dirs.get(key)?.clone();
+        if dir.is_linked() {
+            return Some(dir);
+        }
+        dirs.remove(key);
+        None
+    }
+
+    pub(crate) fn put(&self, key: &CacheKey, dir: &Arc<TrustedDir>) {
+        if let Ok(mut dirs) = self.dirs.lock() {
+            if dirs.len() >= MAX_DIRS {
+                dirs.clear();
+            }
+            dirs.insert(*key, dir.clone());
         }
     }
 }

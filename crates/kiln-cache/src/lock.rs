@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::disk::{open_chain, open_rw_replacing};
 use crate::error::CacheError;
+use crate::fsat::TrustedDir;
 use crate::trust::current_uid;
 
 /// An exclusive lock on one key, released on drop.
@@ -24,19 +25,18 @@ impl KeyLock {
     }
 
     /// Blocks until the lock is held.
-    pub(crate) fn acquire(top: &Path, version: &str, name: &str) -> Result<KeyLock, CacheError> {
-        let (file, path) = open_lock_file(top, version, name)?;
+    pub(crate) fn acquire(locks: &TrustedDir, name: &str) -> Result<KeyLock, CacheError> {
+        let (file, path) = open_lock_file(locks, name)?;
         file.lock().map_err(|e| CacheError::io(&path, "lock", e))?;
         Ok(KeyLock { file, path })
     }
 
     /// `None` when another holder (any process, or another open of the file) has it.
     pub(crate) fn try_acquire(
-        top: &Path,
-        version: &str,
+        locks: &TrustedDir,
         name: &str,
     ) -> Result<Option<KeyLock>, CacheError> {
-        let (file, path) = open_lock_file(top, version, name)?;
+        let (file, path) = open_lock_file(locks, name)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(KeyLock { file, path })),
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -53,11 +53,15 @@ impl Drop for KeyLock {
     }
 }
 
-/// `<top>/<version>/locks/<name>`, every level below `top` opened without following links
-/// and checked; a link or FIFO planted at the lock's name is replaced.
-fn open_lock_file(top: &Path, version: &str, name: &str) -> Result<(File, PathBuf), CacheError> {
-    let path = top.join(version).join("locks").join(name);
-    let locks = open_chain(top, &[version, "locks"], true, current_uid())?;
-    let file = open_rw_replacing(&locks, name)?;
-    Ok((file, path))
+/// `<dir>/v<F>/locks/<name>`: `locks` was opened without following links and checked
+/// ([`locks_dir`]); a link or FIFO planted at the lock's name is replaced.
+fn open_lock_file(locks: &TrustedDir, name: &str) -> Result<(File, PathBuf), CacheError> {
+    let file = open_rw_replacing(locks, name)?;
+    Ok((file, locks.path().join(name)))
+}
+
+/// The lock directory `<top>/<version>/locks`, every level below `top` opened by descriptor
+/// without following links and checked.
+pub(crate) fn locks_dir(top: &Path, version: &str) -> Result<TrustedDir, CacheError> {
+    Ok(open_chain(top, &[version, "locks"], true, current_uid())?)
 }
