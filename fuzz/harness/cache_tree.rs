@@ -67,8 +67,8 @@ fn scratch() -> PathBuf {
     std::env::temp_dir().join(format!("kiln-tree-fuzz-{}-{n}", std::process::id()))
 }
 
-/// Every file under `dir` (not following links) with its bytes and mode.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
+/// Every path under `dir` (not following links) with its metadata.
+fn walk(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -82,15 +82,28 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
             };
             if meta.is_dir() {
                 stack.push(p.clone());
-                out.push((p, meta.mode(), Vec::new()));
-            } else {
-                let bytes = std::fs::read(&p).unwrap_or_default();
-                out.push((p, meta.mode(), bytes));
             }
+            out.push((p, meta));
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Every path under `dir` with its mode, size and (for small regular files) bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64, Vec<u8>)> {
+    walk(dir)
+        .into_iter()
+        .map(|(p, meta)| {
+            let small = meta.is_file() && meta.len() <= 1 << 20;
+            let bytes = if small {
+                std::fs::read(&p).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            (p, meta.mode(), meta.len(), bytes)
+        })
+        .collect()
 }
 
 fn outside_tree(base: &Path) -> PathBuf {
@@ -106,7 +119,7 @@ fn outside_tree(base: &Path) -> PathBuf {
 /// Paths of the cache worth mutating: what exists, and names kiln creates on demand.
 fn targets(dir: &Path) -> Vec<PathBuf> {
     let v1 = dir.join("v1");
-    let mut paths: Vec<PathBuf> = snapshot(dir).into_iter().map(|(p, _, _)| p).collect();
+    let mut paths: Vec<PathBuf> = walk(dir).into_iter().map(|(p, _)| p).collect();
     for name in ["stats", "size", "stats.lock", "locks", ".tmp-stats-1"] {
         paths.push(v1.join(name));
     }
@@ -157,6 +170,14 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Whether the harness may open `path` to write: opening a FIFO planted by an earlier step
+/// would block the harness itself.
+fn regular_or_absent(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .is_none_or(|m| m.is_file())
+}
+
 /// One step: what to do to `path`, chosen by `op` and `arg`.
 fn mutate(path: &Path, op: u8, arg: u8, outside: &Path) {
     let links = [
@@ -181,15 +202,20 @@ fn mutate(path: &Path, op: u8, arg: u8, outside: &Path) {
         }
         3 => {
             let len = [1u64 << 40, MAX_SIZE + 1, 3 << 30][usize::from(arg) % 3];
-            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            if !regular_or_absent(path) {
                 return;
             }
-            if let Ok(file) = std::fs::File::options().write(true).create(true).open(path) {
+            if let Ok(file) = std::fs::File::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+            {
                 let _ = file.set_len(len);
             }
         }
         4 => {
-            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            if !regular_or_absent(path) {
                 return;
             }
             let _ = std::fs::write(path, vec![arg; usize::from(arg)]);
@@ -243,8 +269,8 @@ fn exercise(dir: &Path) {
 
 /// Makes every directory under `base` removable again, then removes it.
 fn cleanup(base: &Path) {
-    for (path, _, _) in snapshot(base) {
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+    for (path, meta) in walk(base) {
+        if meta.is_dir() {
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
         }
     }
