@@ -259,7 +259,7 @@ fn bench_scale() -> BenchResult<ScaleResult> {
         dir: big.path().to_path_buf(),
         ..CacheConfig::from_env()
     })?;
-    // Keys are independent: populate them from a few threads (the puts wait on fsync).
+    // Keys are independent: populate them from a few threads (the puts wait on the file system).
     let populated: Vec<BenchResult<(kiln::Graph, i64)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..POPULATE_THREADS)
             .map(|t| {
