@@ -198,6 +198,10 @@ fn mutate(path: &Path, op: u8, arg: u8, outside: &Path) {
         2 => {
             let modes = [0o777, 0o755, 0o700, 0o000, 0o622, 0o666];
             let mode = modes[usize::from(arg) % modes.len()];
+            // chmod follows a link: one planted by an earlier step would change the outside.
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return;
+            }
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
         }
         3 => {
