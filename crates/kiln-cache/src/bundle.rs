@@ -1,35 +1,29 @@
 //! Export and import of the whole cache as one portable bundle file:
 //! `"KILNBNDL" | u32 LE version | postcard(list of (key, content hash, file bytes))`.
 //! Entry files travel byte for byte, so signatures and hashes are checked again on import.
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
 use crate::admin::BadEntry;
-use crate::cache::Cache;
+use crate::bundle_read::{BadBundle, BundleReader, ItemHead, check_structure};
+use crate::cache::{Cache, save_and_evict};
 use crate::codec::{byte_string, decode};
 use crate::counters::Event;
 use crate::error::CacheError;
+use crate::index::{self, IndexRecord};
 use crate::key::{CacheKey, is_hex_name};
 use crate::storage::SaveOutcome;
 
 pub const BUNDLE_MAGIC: [u8; 8] = *b"KILNBNDL";
 pub const BUNDLE_VERSION: u32 = 1;
-const BUNDLE_PREFIX_LEN: usize = 12;
 
 #[derive(Serialize)]
 struct ItemOut<'a> {
     key: CacheKey,
     hash: &'a str,
     #[serde(with = "byte_string")]
-    bytes: &'a [u8],
-}
-
-#[derive(Deserialize)]
-struct ItemIn<'a> {
-    key: CacheKey,
-    hash: &'a str,
-    #[serde(borrow)]
     bytes: &'a [u8],
 }
 
@@ -76,56 +70,85 @@ impl Cache {
 
     /// Imports a bundle: each entry is verified like a lookup would (hash, format, signature
     /// when a secret is set, key) and stored by the normal write path. Bad entries are
-    /// reported and skipped; a file that is not a bundle at all is an error.
+    /// reported and skipped; a file that is not a bundle at all (bad prefix, a length past
+    /// its end, trailing bytes) is an error before anything is stored. The bundle is read as
+    /// a stream, one entry in memory at a time, and each key's guard index is written once.
     pub fn import(&self, path: &Path) -> Result<ImportReport, CacheError> {
-        let bad_bundle = |reason: String| CacheError::BadBundle {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let data = fs::read(path).map_err(|e| CacheError::io(path, "read the bundle", e))?;
-        let Some((prefix, body)) = data.split_at_checked(BUNDLE_PREFIX_LEN) else {
-            return Err(bad_bundle("too short".to_string()));
-        };
-        if prefix[..8] != BUNDLE_MAGIC {
-            return Err(bad_bundle("bad magic bytes".to_string()));
-        }
-        let mut version = [0u8; 4];
-        version.copy_from_slice(&prefix[8..12]);
-        let version = u32::from_le_bytes(version);
-        if version != BUNDLE_VERSION {
-            return Err(bad_bundle(format!(
-                "bundle version {version}, this build reads {BUNDLE_VERSION}"
-            )));
-        }
-        let items: Vec<ItemIn<'_>> =
-            postcard::from_bytes(body).map_err(|e| bad_bundle(format!("cannot decode: {e}")))?;
-        let mut report = ImportReport::default();
-        for item in items {
-            let reject = |reason: String| BadEntry {
-                key: Some(item.key),
-                hash: item.hash.chars().take(64).collect(),
+        let bad_bundle = |error: BadBundle| match error {
+            BadBundle::Io(e) => CacheError::io(path, "read the bundle", e),
+            BadBundle::Format(reason) => CacheError::BadBundle {
+                path: path.to_path_buf(),
                 reason,
-            };
-            if !is_hex_name(item.hash) {
-                report
-                    .rejected
-                    .push(reject("entry name is not a sha256".to_string()));
-                continue;
-            }
-            if let Err(why) = decode(item.bytes, item.hash, &item.key, self.secret.as_deref()) {
-                self.counters.record(Event::Corrupt);
-                report.rejected.push(reject(why.to_string()));
-                continue;
-            }
-            if u64::try_from(item.bytes.len()).unwrap_or(u64::MAX) > self.max_size {
+            },
+            BadBundle::TooLarge => CacheError::BadBundle {
+                path: path.to_path_buf(),
+                reason: "an entry too large for this machine".to_string(),
+            },
+        };
+        let (mut reader, count) = BundleReader::open(path).map_err(bad_bundle)?;
+        check_structure(&mut reader, count).map_err(bad_bundle)?;
+        let count = reader.rewind().map_err(bad_bundle)?;
+        let mut report = ImportReport::default();
+        let mut indexed: HashMap<CacheKey, Vec<IndexRecord>> = HashMap::new();
+        let mut outcome = Ok(());
+        for _ in 0..count {
+            let head = reader.head().map_err(bad_bundle)?;
+            if head.len > self.max_size {
+                reader.skip(head.len).map_err(bad_bundle)?;
                 report.too_large += 1;
                 continue;
             }
-            match self.store_bytes(&item.key, item.hash, item.bytes)? {
-                SaveOutcome::Stored { .. } => report.imported += 1,
-                SaveOutcome::AlreadyPresent => report.already_present += 1,
+            let bytes = reader.bytes(head.len).map_err(bad_bundle)?;
+            if let Err(error) = self.import_one(&head, &bytes, &mut report, &mut indexed) {
+                outcome = Err(error);
+                break;
             }
         }
-        Ok(report)
+        for (key, records) in indexed {
+            index::add_records(self.storage.as_ref(), &key, records);
+        }
+        outcome.map(|()| report)
+    }
+
+    /// Verifies and stores one bundle entry, noting its index record.
+    fn import_one(
+        &self,
+        head: &ItemHead,
+        bytes: &[u8],
+        report: &mut ImportReport,
+        indexed: &mut HashMap<CacheKey, Vec<IndexRecord>>,
+    ) -> Result<(), CacheError> {
+        let reject = |reason: String| BadEntry {
+            key: Some(head.key),
+            hash: head.hash.chars().take(64).collect(),
+            reason,
+        };
+        if !is_hex_name(&head.hash) {
+            report
+                .rejected
+                .push(reject("entry name is not a sha256".to_string()));
+            return Ok(());
+        }
+        if let Err(why) = decode(bytes, &head.hash, &head.key, self.secret.as_deref()) {
+            self.counters.record(Event::Corrupt);
+            report.rejected.push(reject(why.to_string()));
+            return Ok(());
+        }
+        let saved = save_and_evict(
+            self.storage.as_ref(),
+            &self.counters,
+            self.max_size,
+            &head.key,
+            &head.hash,
+            bytes,
+        )?;
+        match saved {
+            SaveOutcome::Stored { .. } => report.imported += 1,
+            SaveOutcome::AlreadyPresent => report.already_present += 1,
+        }
+        if let Some(record) = index::record_of(&head.hash, bytes, &head.key) {
+            indexed.entry(head.key).or_default().push(record);
+        }
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use kiln_shape::GuardSet;
 
@@ -9,14 +10,16 @@ use crate::codec::{FORMAT_VERSION, Reject, decode, encode};
 use crate::config::CacheConfig;
 use crate::counters::{CounterBook, Counters, Event};
 use crate::disk::DiskStorage;
+use crate::disk::open_chain;
 use crate::entry::{Entry, EntryHeader};
 use crate::error::{CacheError, StorageError};
+use crate::fsat::TrustedDir;
 use crate::index::{self, GuardIndex, IndexRecord};
 use crate::key::CacheKey;
-use crate::lock::KeyLock;
+use crate::lock::{KeyLock, locks_dir};
 use crate::remote::{RemoteLevel, RemoteLookup};
 use crate::storage::{SaveOutcome, Storage};
-use crate::trust::{create_private_dir_all, prepare_cache_dir};
+use crate::trust::{current_uid, prepare_cache_dir};
 use crate::warn_once::{WarnKind, note_bypass_reason, warn_once};
 
 /// The result of [`Cache::get`].
@@ -50,7 +53,6 @@ pub enum PutOutcome {
 /// A guarded, content-addressed, size-bounded cache of compiled artifacts.
 pub struct Cache {
     dir: PathBuf,
-    version_dir: PathBuf,
     pub(crate) max_size: u64,
     pub(crate) secret: Option<Vec<u8>>,
     pub(crate) storage: Arc<dyn Storage>,
@@ -61,6 +63,8 @@ pub struct Cache {
     pub(crate) counters: Arc<CounterBook>,
     /// The shared second level behind `storage`, when configured.
     pub(crate) remote: Option<RemoteLevel>,
+    /// `v<F>/locks`, opened once (see [`Cache::lock`]).
+    locks: Mutex<Option<Arc<TrustedDir>>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -78,7 +82,7 @@ impl std::fmt::Debug for Cache {
 impl Cache {
     /// Opens (creating with mode 0700) the cache directory and checks it is private.
     pub fn open(config: CacheConfig) -> Result<Cache, CacheError> {
-        let storage = DiskStorage::new(version_dir(&config.dir));
+        let storage = DiskStorage::new(version_dir(&config.dir)).with_max_file(config.max_size);
         Cache::with_storage(config, Box::new(storage))
     }
 
@@ -91,10 +95,9 @@ impl Cache {
         config.check_secret()?;
         prepare_cache_dir(&config.dir)?;
         let version_dir = version_dir(&config.dir);
-        create_private_dir_all(&version_dir).map_err(|source| CacheError::CreateDir {
-            path: version_dir.clone(),
-            source,
-        })?;
+        // Made or opened without following a link, and refused unless ours and private,
+        // like the cache directory itself.
+        open_chain(&config.dir, &[&version_name()], true, current_uid())?;
         let counters = Arc::new(CounterBook::new(&version_dir));
         let remote = config
             .remote
@@ -104,11 +107,11 @@ impl Cache {
             counters,
             remote,
             dir: config.dir,
-            version_dir,
             max_size: config.max_size,
             secret: config.secret,
             storage: Arc::from(storage),
             write_backs: Mutex::new(Vec::new()),
+            locks: Mutex::new(None),
         })
     }
 
@@ -195,6 +198,7 @@ impl Cache {
         let mut index_incomplete = false;
         let mut candidates = 0;
         let mut hit = None;
+        let mut unindexed = UnindexedBudget::new();
         for name in &names {
             // An indexed entry of the expected header whose guards fail is not even read.
             // Others (stale headers, unindexed names) take the full path, which counts them.
@@ -203,6 +207,11 @@ impl Cache {
                 && !admit(&record.guards)
             {
                 candidates += 1;
+                continue;
+            }
+            if index.get(name).is_none() && !unindexed.take() {
+                // Left for later lookups: a key directory full of planted files costs each
+                // lookup a bounded amount of reading and removing, never all of it.
                 continue;
             }
             let Some(entry) = self.load_verified(key, name) else {
@@ -353,16 +362,25 @@ impl Cache {
     /// An exclusive lock on `key`, blocking until held. Hold it across lookup, compile and
     /// store so that concurrent processes compile a key once.
     pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
-        KeyLock::acquire(self.lock_path(key))
+        KeyLock::acquire(self.locks_dir()?.as_ref(), &lock_name(key))
     }
 
     /// Like [`Cache::lock`] but returns `None` instead of waiting.
     pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
-        KeyLock::try_acquire(self.lock_path(key))
+        KeyLock::try_acquire(self.locks_dir()?.as_ref(), &lock_name(key))
     }
 
-    fn lock_path(&self, key: &CacheKey) -> PathBuf {
-        self.version_dir.join("locks").join(format!("{key}.lock"))
+    /// The lock directory, opened and checked once and reused while it stays linked.
+    fn locks_dir(&self) -> Result<Arc<TrustedDir>, CacheError> {
+        let mut memo = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = memo.as_ref()
+            && dir.is_linked()
+        {
+            return Ok(dir.clone());
+        }
+        let dir = Arc::new(locks_dir(&self.dir, &version_name())?);
+        *memo = Some(dir.clone());
+        Ok(dir)
     }
 
     /// Removes every entry of this format version (lock files and lifetime counters stay).
@@ -393,6 +411,35 @@ impl Cache {
     }
 }
 
+/// Entry files outside the guard index that one lookup reads in full at most, and the time
+/// it spends on them at most. Normal keys have none (every put indexes its entry); these
+/// bound what a directory of planted or damaged files costs one lookup holding the key lock.
+const MAX_UNINDEXED_READS: usize = 256;
+const MAX_UNINDEXED_TIME: Duration = Duration::from_millis(200);
+
+struct UnindexedBudget {
+    read: usize,
+    started: Instant,
+}
+
+impl UnindexedBudget {
+    fn new() -> UnindexedBudget {
+        UnindexedBudget {
+            read: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Whether one more unindexed file may be read.
+    fn take(&mut self) -> bool {
+        if self.read >= MAX_UNINDEXED_READS || self.started.elapsed() > MAX_UNINDEXED_TIME {
+            return false;
+        }
+        self.read += 1;
+        true
+    }
+}
+
 /// The index record of a verified entry.
 fn index_record(name: &str, entry: &Entry) -> IndexRecord {
     IndexRecord {
@@ -402,13 +449,36 @@ fn index_record(name: &str, entry: &Entry) -> IndexRecord {
     }
 }
 
+fn lock_name(key: &CacheKey) -> String {
+    format!("{key}.lock")
+}
+
+fn version_name() -> String {
+    format!("v{FORMAT_VERSION}")
+}
+
 fn version_dir(dir: &Path) -> PathBuf {
-    dir.join(format!("v{FORMAT_VERSION}"))
+    dir.join(version_name())
 }
 
 /// Saves one entry file, indexes it, and evicts down to 80% of `max_size` when the save pushed
 /// the total over it. A failure is counted as `write_error` and logged once.
 pub(crate) fn store_file(
+    storage: &dyn Storage,
+    counters: &CounterBook,
+    max_size: u64,
+    key: &CacheKey,
+    name: &str,
+    bytes: &[u8],
+) -> Result<SaveOutcome, CacheError> {
+    let outcome = save_and_evict(storage, counters, max_size, key, name, bytes)?;
+    index::add_stored(storage, key, name, bytes);
+    Ok(outcome)
+}
+
+/// [`store_file`] without the index update, for writers that index many entries of a key at
+/// once (a bundle import): one index write per key, not one per entry.
+pub(crate) fn save_and_evict(
     storage: &dyn Storage,
     counters: &CounterBook,
     max_size: u64,
@@ -424,7 +494,6 @@ pub(crate) fn store_file(
         });
         CacheError::Write { failure, source }
     })?;
-    index::add_stored(storage, key, name, bytes);
     if let SaveOutcome::Stored {
         total_bytes: Some(total),
     } = outcome

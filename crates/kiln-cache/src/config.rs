@@ -226,6 +226,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_dir_that_is_not_utf8_is_kept_as_a_path() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = std::ffi::OsString::from_vec(b"/tmp/kiln-\xff-cache".to_vec());
+        let config = CacheConfig::from_vars(|name| (name == "KILN_CACHE_DIR").then(|| raw.clone()));
+        assert_eq!(config.dir, PathBuf::from(&raw));
+        let empty =
+            CacheConfig::from_vars(|name| (name == "KILN_CACHE_DIR").then(std::ffi::OsString::new));
+        assert_eq!(empty.dir, default_dir());
+    }
+
+    #[test]
     fn from_vars_defaults_and_overrides() {
         let config = CacheConfig::from_vars(|_| None);
         assert_eq!(config.max_size, DEFAULT_MAX_SIZE);

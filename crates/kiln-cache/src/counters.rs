@@ -5,17 +5,25 @@
 //! events, or on the first event a second after the last merge. A process that is killed
 //! loses its counts since the last merge: totals are statistics, not accounting.
 use serde::{Deserialize, Serialize};
-use std::fs;
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::error::CacheError;
-use crate::trust::{create_private_dir_all, open_private_rw};
+use crate::disk::{at_error, open_chain, open_rw_replacing, read_capped};
+use crate::error::{CacheError, StorageError, WriteFailure};
+use crate::fsat::TrustedDir;
+use crate::trust::current_uid;
 
 pub const FLUSH_EVERY_EVENTS: u64 = 256;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+const STATS_FILE: &str = "stats";
+const LOCK_FILE: &str = "stats.lock";
+/// Temporary stats files start like every temporary file, so evictions clean leftovers.
+const STATS_TEMP_PREFIX: &str = ".tmp-stats-";
+/// The stats file names 13 counters: a few hundred bytes. More is not ours.
+const STATS_MAX_BYTES: u64 = 64 << 10;
 
 /// Event counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -154,7 +162,7 @@ pub(crate) struct CounterBook {
     started: Instant,
     last_flush_ms: AtomicU64,
     flushing: Mutex<()>,
-    stats_path: PathBuf,
+    version_dir: PathBuf,
 }
 
 impl CounterBook {
@@ -167,7 +175,7 @@ impl CounterBook {
             started: Instant::now(),
             last_flush_ms: AtomicU64::new(0),
             flushing: Mutex::new(()),
-            stats_path: version_dir.join("stats"),
+            version_dir: version_dir.to_path_buf(),
         }
     }
 
@@ -223,18 +231,23 @@ impl CounterBook {
         merged
     }
 
+    /// The version directory, opened without following links and checked.
+    fn open_dir(&self, create: bool) -> Result<TrustedDir, CacheError> {
+        let top = self.version_dir.parent().unwrap_or(Path::new("."));
+        let name = self
+            .version_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("v1");
+        Ok(open_chain(top, &[name], create, current_uid())?)
+    }
+
     fn merge_into_file(&self, delta: &Counters) -> Result<(), CacheError> {
-        let dir = self
-            .stats_path
-            .parent()
-            .unwrap_or(std::path::Path::new("."));
-        create_private_dir_all(dir).map_err(|e| CacheError::io(dir, "create", e))?;
-        let lock_path = self.stats_path.with_extension("lock");
-        let lock =
-            open_private_rw(&lock_path).map_err(|e| CacheError::io(&lock_path, "open", e))?;
+        let dir = self.open_dir(true)?;
+        let lock = open_rw_replacing(&dir, LOCK_FILE)?;
         lock.lock()
-            .map_err(|e| CacheError::io(&lock_path, "lock", e))?;
-        let mut totals = self.read_file()?;
+            .map_err(|e| CacheError::io(dir.path().join(LOCK_FILE), "lock", e))?;
+        let mut totals = read_totals(&dir);
         totals.add(delta);
         let file = StatsFile {
             counts: totals
@@ -247,33 +260,84 @@ impl CounterBook {
             key: "stats".to_string(),
             reason: e.to_string(),
         })?;
-        // Temp + rename: a killed writer never leaves a torn stats file.
-        let temp = dir.join(format!(".tmp-stats-{}", std::process::id()));
-        fs::write(&temp, &bytes).map_err(|e| CacheError::io(&temp, "write", e))?;
-        fs::rename(&temp, &self.stats_path)
-            .map_err(|e| CacheError::io(&self.stats_path, "replace", e))
+        write_stats(&dir, &bytes)
     }
 
-    /// The stats file's totals; a missing or unreadable file counts as zero.
+    /// The stats file's totals; a missing, unreadable or planted file counts as zero.
     fn read_file(&self) -> Result<Counters, CacheError> {
-        let bytes = match fs::read(&self.stats_path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Counters::default()),
-            Err(e) => return Err(CacheError::io(&self.stats_path, "read", e)),
+        let dir = match self.open_dir(false) {
+            Ok(dir) => dir,
+            Err(CacheError::Storage(e)) if e.is_not_found() => return Ok(Counters::default()),
+            Err(e) => return Err(e),
         };
-        let file: StatsFile = postcard::from_bytes(&bytes).unwrap_or_default();
-        let mut totals = Counters::default();
-        for (name, value) in file.counts {
-            if let Some(&(event, _)) = EVENTS.iter().find(|(_, n)| *n == name) {
-                *totals.field(event) = value;
+        // Shared with readers, exclusive with a merge that may be rewriting in place.
+        let lock = open_rw_replacing(&dir, LOCK_FILE)?;
+        lock.lock_shared()
+            .map_err(|e| CacheError::io(dir.path().join(LOCK_FILE), "lock", e))?;
+        Ok(read_totals(&dir))
+    }
+}
+
+/// The totals in `dir`'s stats file, read without following a link and at most
+/// [`STATS_MAX_BYTES`]; anything else (missing, a FIFO, a link, oversized, garbage) is zero.
+fn read_totals(dir: &TrustedDir) -> Counters {
+    let mut totals = Counters::default();
+    let bytes = match read_capped(dir, STATS_FILE, STATS_MAX_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            if !e.is_not_found() {
+                tracing::warn!("kiln cache: lifetime counters unreadable, counted from zero: {e}");
             }
+            return totals;
         }
-        Ok(totals)
+    };
+    let file: StatsFile = postcard::from_bytes(&bytes).unwrap_or_default();
+    for (name, value) in file.counts {
+        if let Some(&(event, _)) = EVENTS.iter().find(|(_, n)| *n == name) {
+            *totals.field(event) = value;
+        }
+    }
+    totals
+}
+
+/// Replaces the stats file by temp + rename (a killed writer never leaves a torn file). When
+/// the disk is too full for a new file, the totals are rewritten in place instead: the old
+/// file's blocks hold them, and readers wait on the lock the caller holds.
+fn write_stats(dir: &TrustedDir, bytes: &[u8]) -> Result<(), CacheError> {
+    let published = dir
+        .write_temp(STATS_TEMP_PREFIX, bytes)
+        .map_err(|e| at_error(dir, STATS_TEMP_PREFIX, "write", e))
+        .and_then(|temp| {
+            dir.rename(&temp, STATS_FILE).map_err(|e| {
+                let _ = dir.unlink(&temp);
+                StorageError::io(dir.display(STATS_FILE), "replace", e)
+            })
+        });
+    match published {
+        Ok(()) => Ok(()),
+        Err(error) if error.write_failure() == WriteFailure::NoSpace => {
+            let file = open_rw_replacing(dir, STATS_FILE)?;
+            file.write_all_at(bytes, 0)
+                .and_then(|()| file.set_len(u64::try_from(bytes.len()).unwrap_or(u64::MAX)))
+                .map_err(|e| CacheError::io(dir.path().join(STATS_FILE), "rewrite", e))
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
 impl Drop for CounterBook {
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::TEMP_PREFIX;
+
+    #[test]
+    fn stats_temp_files_are_cleaned_like_every_temp_file() {
+        assert!(STATS_TEMP_PREFIX.starts_with(TEMP_PREFIX));
     }
 }

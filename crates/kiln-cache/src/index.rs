@@ -122,14 +122,25 @@ pub(crate) fn record_of(name: &str, bytes: &[u8], key: &CacheKey) -> Option<Inde
 
 /// Adds the entry `name` just stored under `key` to the key's index.
 pub(crate) fn add_stored(storage: &dyn Storage, key: &CacheKey, name: &str, bytes: &[u8]) {
-    let Some(record) = record_of(name, bytes, key) else {
-        return;
-    };
+    if let Some(record) = record_of(name, bytes, key) {
+        add_records(storage, key, vec![record]);
+    }
+}
+
+/// Adds `records` of entries stored under `key` to its index: one read and one write of the
+/// index however many records.
+pub(crate) fn add_records(storage: &dyn Storage, key: &CacheKey, records: Vec<IndexRecord>) {
     let mut index = GuardIndex::load(storage, key);
-    if index.get(name) == Some(&record) {
+    let mut changed = false;
+    for record in records {
+        if index.get(&record.name) != Some(&record) {
+            index.insert(record);
+            changed = true;
+        }
+    }
+    if !changed {
         return;
     }
-    index.insert(record);
     match storage.entry_names(key) {
         Ok(listed) => index.store(storage, key, &listed),
         Err(error) => tracing::debug!("kiln cache: cannot list {key} to index it: {error}"),

@@ -5,15 +5,17 @@
 //! optional HMAC signature) and asks the driver's `accept` callback whether its guards hold;
 //! the cache itself evaluates nothing and knows no compiler. Artifacts are opaque bytes.
 //!
-//! Files are written by temp + fsync + link/rename, a per-key file lock serialises compiles,
-//! the size is bounded with LRU eviction, and the directory must be private (mode 0700):
-//! whoever can write it can run code in this process. See `doc/FORMAT.md`.
+//! Files are written by temp + link/rename (atomic, not fsynced: see "Durability"), a per-key
+//! file lock serialises compiles, the size is bounded with LRU eviction, and the directory
+//! and every level below it must be private (mode 0700) and are opened by descriptor without
+//! following links: whoever can write it can run code in this process. See `doc/FORMAT.md`.
 //!
 //! Optionally a Redis server is a second level behind the disk, shared by a fleet
 //! ([`RemoteConfig`], `KILN_REMOTE_CACHE`; see `doc/REMOTE.md` at the repository root).
 
 mod admin;
 mod bundle;
+mod bundle_read;
 mod cache;
 mod codec;
 mod config;
@@ -22,11 +24,14 @@ mod discard;
 mod disk;
 mod entry;
 mod error;
+mod fsat;
 mod index;
 mod key;
 mod listing;
 mod lock;
 mod remote;
+mod rmtree;
+mod scan;
 mod storage;
 mod trust;
 mod warn_once;

@@ -8,12 +8,12 @@
 //! could leave them unchanged; a directory that had been quiet for [`SETTLED`] before we
 //! listed it cannot hide such a change. A stale memo could only cost a miss anyway: a listed
 //! name that vanished reads as not found, and this process drops its memo on its own writes.
+use rustix::fs::Stat;
 use std::collections::HashMap;
-use std::fs::Metadata;
-use std::os::unix::fs::MetadataExt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::fsat::TrustedDir;
 use crate::key::CacheKey;
 
 pub(crate) const SETTLED: Duration = Duration::from_secs(2);
@@ -24,25 +24,24 @@ const MAX_KEYS: usize = 4096;
 struct DirStamp {
     dev: u64,
     ino: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+    mtime: (i64, u64),
+    ctime: (i64, u64),
 }
 
 impl DirStamp {
-    fn of(meta: &Metadata) -> DirStamp {
+    fn of(stat: &Stat) -> DirStamp {
         DirStamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec),
+            ctime: (stat.st_ctime, stat.st_ctime_nsec),
         }
     }
 
     /// The latest of the two change times.
     fn changed(&self) -> SystemTime {
-        let to_time = |(secs, nanos): (i64, i64)| {
+        let to_time = |(secs, nanos): (i64, u64)| {
             let secs = u64::try_from(secs).unwrap_or(0);
-            let nanos = u64::try_from(nanos).unwrap_or(0);
             SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos)
         };
         to_time(self.mtime).max(to_time(self.ctime))
@@ -61,7 +60,7 @@ pub(crate) struct ListingMemo {
 
 impl ListingMemo {
     /// The memoized names of `key` if its directory (stat'ed now as `meta`) is unchanged.
-    pub(crate) fn get(&self, key: &CacheKey, meta: &Metadata) -> Option<Vec<String>> {
+    pub(crate) fn get(&self, key: &CacheKey, meta: &Stat) -> Option<Vec<String>> {
         let memos = self.memos.lock().ok()?;
         let memo = memos.get(key)?;
         (memo.stamp == DirStamp::of(meta)).then(|| memo.names.clone())
@@ -69,13 +68,7 @@ impl ListingMemo {
 
     /// Remembers a listing taken at `listed_at` (read before the directory was read) of a
     /// directory stat'ed as `meta` just before that, if the directory had settled.
-    pub(crate) fn put(
-        &self,
-        key: &CacheKey,
-        meta: &Metadata,
-        listed_at: SystemTime,
-        names: &[String],
-    ) {
+    pub(crate) fn put(&self, key: &CacheKey, meta: &Stat, listed_at: SystemTime, names: &[String]) {
         let stamp = DirStamp::of(meta);
         let settled = stamp
             .changed()
@@ -113,6 +106,37 @@ impl ListingMemo {
     }
 }
 
+/// Key directories opened and checked in this process, reused while still linked (a removed
+/// directory has no links left; a new one at the name is opened afresh). Keys kept at most:
+/// the memo is dropped when full.
+#[derive(Default)]
+pub(crate) struct DirMemo {
+    dirs: Mutex<HashMap<CacheKey, Arc<TrustedDir>>>,
+}
+
+const MAX_DIRS: usize = 64;
+
+impl DirMemo {
+    pub(crate) fn get(&self, key: &CacheKey) -> Option<Arc<TrustedDir>> {
+        let mut dirs = self.dirs.lock().ok()?;
+        let dir = dirs.get(key)?.clone();
+        if dir.is_linked() {
+            return Some(dir);
+        }
+        dirs.remove(key);
+        None
+    }
+
+    pub(crate) fn put(&self, key: &CacheKey, dir: &Arc<TrustedDir>) {
+        if let Ok(mut dirs) = self.dirs.lock() {
+            if dirs.len() >= MAX_DIRS {
+                dirs.clear();
+            }
+            dirs.insert(*key, dir.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,7 +147,7 @@ mod tests {
         let key = CacheKey([1; 32]);
         let names = vec!["a".repeat(64)];
         let memo = ListingMemo::default();
-        let meta = std::fs::metadata(dir.path()).unwrap();
+        let meta = rustix::fs::stat(dir.path()).unwrap();
         // Listed right after a change: not trusted.
         memo.put(&key, &meta, SystemTime::now(), &names);
         assert_eq!(memo.get(&key, &meta), None);
@@ -132,7 +156,7 @@ mod tests {
         assert_eq!(memo.get(&key, &meta), Some(names.clone()));
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(dir.path().join("new"), b"x").unwrap();
-        let changed = std::fs::metadata(dir.path()).unwrap();
+        let changed = rustix::fs::stat(dir.path()).unwrap();
         assert_eq!(memo.get(&key, &changed), None);
         memo.forget(&key);
         assert_eq!(memo.get(&key, &meta), None);

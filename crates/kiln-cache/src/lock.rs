@@ -4,8 +4,10 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
+use crate::disk::{open_chain, open_rw_replacing};
 use crate::error::CacheError;
-use crate::trust::{create_private_dir_all, open_private_rw};
+use crate::fsat::TrustedDir;
+use crate::trust::current_uid;
 
 /// An exclusive lock on one key, released on drop.
 ///
@@ -23,15 +25,18 @@ impl KeyLock {
     }
 
     /// Blocks until the lock is held.
-    pub(crate) fn acquire(path: PathBuf) -> Result<KeyLock, CacheError> {
-        let file = open_lock_file(&path)?;
+    pub(crate) fn acquire(locks: &TrustedDir, name: &str) -> Result<KeyLock, CacheError> {
+        let (file, path) = open_lock_file(locks, name)?;
         file.lock().map_err(|e| CacheError::io(&path, "lock", e))?;
         Ok(KeyLock { file, path })
     }
 
     /// `None` when another holder (any process, or another open of the file) has it.
-    pub(crate) fn try_acquire(path: PathBuf) -> Result<Option<KeyLock>, CacheError> {
-        let file = open_lock_file(&path)?;
+    pub(crate) fn try_acquire(
+        locks: &TrustedDir,
+        name: &str,
+    ) -> Result<Option<KeyLock>, CacheError> {
+        let (file, path) = open_lock_file(locks, name)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(KeyLock { file, path })),
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -48,10 +53,15 @@ impl Drop for KeyLock {
     }
 }
 
-fn open_lock_file(path: &Path) -> Result<File, CacheError> {
-    if let Some(dir) = path.parent() {
-        create_private_dir_all(dir)
-            .map_err(|e| CacheError::io(dir, "create the lock directory", e))?;
-    }
-    open_private_rw(path).map_err(|e| CacheError::io(path, "open the lock file", e))
+/// `<dir>/v<F>/locks/<name>`: `locks` was opened without following links and checked
+/// ([`locks_dir`]); a link or FIFO planted at the lock's name is replaced.
+fn open_lock_file(locks: &TrustedDir, name: &str) -> Result<(File, PathBuf), CacheError> {
+    let file = open_rw_replacing(locks, name)?;
+    Ok((file, locks.path().join(name)))
+}
+
+/// The lock directory `<top>/<version>/locks`, every level below `top` opened by descriptor
+/// without following links and checked.
+pub(crate) fn locks_dir(top: &Path, version: &str) -> Result<TrustedDir, CacheError> {
+    Ok(open_chain(top, &[version, "locks"], true, current_uid())?)
 }

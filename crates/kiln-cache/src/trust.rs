@@ -1,8 +1,8 @@
 //! The threat model in code: whoever can write the cache directory can make this process run
 //! their machine code, so the directory and every file read from it must be ours alone.
-use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
+use std::fs::{self, DirBuilder};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::CacheError;
@@ -18,20 +18,6 @@ pub(crate) fn current_uid() -> u32 {
 /// Creates `path` and missing parents with mode 0700 (before umask).
 pub(crate) fn create_private_dir_all(path: &Path) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(path)
-}
-
-/// Opens `path` for reading and writing without truncating it, creating it with mode 0600
-/// (before umask) if missing. A symbolic link is refused (`O_NOFOLLOW`) so that whoever
-/// planted one cannot redirect our writes; used for the lock, size and counter files.
-pub(crate) fn open_private_rw(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
 }
 
 /// The path that stops `dir` from being a directory: `dir` itself when it is a file, else the
@@ -85,19 +71,4 @@ pub(crate) fn prepare_cache_dir(dir: &Path) -> Result<(), CacheError> {
         });
     }
     Ok(())
-}
-
-/// Why an opened entry file must not be trusted, if it must not.
-pub(crate) fn file_trust_problem(meta: &Metadata, uid: u32) -> Option<String> {
-    if !meta.is_file() {
-        return Some("not a regular file".to_string());
-    }
-    if meta.uid() != uid {
-        return Some(format!("owned by uid {}, not by uid {uid}", meta.uid()));
-    }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & FOREIGN_WRITE != 0 {
-        return Some(format!("writable by group or others (mode {mode:o})"));
-    }
-    None
 }
