@@ -245,7 +245,8 @@ impl<'a> Lowerer<'a> {
         match *o {
             Operand::Scalar(v) => Ok(blk.constant(v, dtype)),
             Operand::Value(n) => {
-                let bidx = broadcast_idx(self.shape(n), out_shape, idx);
+                let shape = self.shape(n).to_vec();
+                let bidx = self.broadcast_idx(n, &shape, out_shape, idx)?;
                 let v = self.emit(blk, n, &bidx, ctx)?;
                 Ok(blk.cast(v, dtype))
             }
@@ -295,13 +296,28 @@ impl<'a> Lowerer<'a> {
                 Ok(blk.push(ScalarOp::Unary(op, xv), out))
             }
             Op::Binary { op, a, b } => {
-                let ta = operand_dtype(self, &a, &b);
+                let ta = operand_dtype(self, &[&a, &b]);
+                // A comparison casts a Python scalar to the operands' dtype (`lt(h, 0.1)`
+                // compares with f16(0.1)); arithmetic reads it in the compute type.
+                let (a, b) = if op.is_comparison() {
+                    (rounded(a, ta), rounded(b, ta))
+                } else {
+                    (a, b)
+                };
                 let av = self.operand(blk, &a, &shape, idx, ta, reborrow(&mut ctx))?;
                 let bv = self.operand(blk, &b, &shape, idx, ta, reborrow(&mut ctx))?;
+                if out == DType::Bool && !op.is_comparison() {
+                    // Bool arithmetic (`add(T, T)`) computes in the compute type and is
+                    // renormalised to 0/1 by the cast, fused or not.
+                    let v = blk.push(ScalarOp::Binary(op, av, bv), out.compute());
+                    return Ok(blk.cast(v, out));
+                }
                 Ok(blk.push(ScalarOp::Binary(op, av, bv), out))
             }
             Op::Where { cond, a, b } => {
                 let c = self.operand(blk, &cond, &shape, idx, DType::Bool, reborrow(&mut ctx))?;
+                // `where` casts a scalar branch to the result's dtype.
+                let (a, b) = (rounded(a, out), rounded(b, out));
                 let av = self.operand(blk, &a, &shape, idx, out, reborrow(&mut ctx))?;
                 let bv = self.operand(blk, &b, &shape, idx, out, reborrow(&mut ctx))?;
                 Ok(blk.push(ScalarOp::Select(c, av, bv), out))
@@ -343,7 +359,10 @@ impl<'a> Lowerer<'a> {
             Op::Transpose { x, dim0, dim1 } => {
                 let r = idx.len();
                 let mut xi = idx.to_vec();
-                xi.swap(norm_dim(dim0, r), norm_dim(dim1, r));
+                // A 0-d tensor accepts dims 0 and -1 and transposes to itself.
+                if r > 0 {
+                    xi.swap(norm_dim(dim0, r), norm_dim(dim1, r));
+                }
                 self.emit(blk, x, &xi, ctx)
             }
             Op::Unsqueeze { x, dim } => {
@@ -351,16 +370,10 @@ impl<'a> Lowerer<'a> {
                 xi.remove(norm_dim(dim, idx.len()));
                 self.emit(blk, x, &xi, ctx)
             }
-            Op::Squeeze { x, dim } => {
+            Op::Squeeze { x, dims } => {
                 let xs = self.shape(x).to_vec();
-                let is_one = |d: &Expr| d.as_int() == Some(1);
-                let removed: Vec<bool> = match dim {
-                    Some(d) => {
-                        let d = norm_dim(d, xs.len());
-                        (0..xs.len()).map(|j| j == d && is_one(&xs[j])).collect()
-                    }
-                    None => xs.iter().map(is_one).collect(),
-                };
+                let removed = kiln_ir::infer::squeezed_dims(self.env, &xs, dims.as_deref())
+                    .map_err(|source| self.shape_error(n, source))?;
                 let mut outer = idx.iter();
                 let xi: Vec<Expr> = removed
                     .iter()
@@ -376,7 +389,7 @@ impl<'a> Lowerer<'a> {
             }
             Op::Expand { x, .. } => {
                 let xs = self.shape(x).to_vec();
-                let xi = broadcast_idx(&xs, &shape, idx);
+                let xi = self.broadcast_idx(n, &xs, &shape, idx)?;
                 self.emit(blk, x, &xi, ctx)
             }
         }
@@ -429,8 +442,18 @@ impl<'a> Lowerer<'a> {
         ctx: Option<(&mut KernelCtx, NodeId)>,
     ) -> Result<ValueId, SchedError> {
         let shape = self.shape(n).to_vec();
-        let d = norm_dim(dim, shape.len());
         let acc = self.dtype(n).compute();
+        if shape.is_empty() {
+            // A 0-d tensor is one row of length 1: exp(x - x) / exp(x - x), i.e. 1 (NaN for
+            // a non-finite x, as PyTorch).
+            let xv = self.emit(blk, x, idx, ctx)?;
+            let xv = blk.cast(xv, acc);
+            let e = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Sub, xv, xv), acc);
+            let e = blk.push(ScalarOp::Unary(kiln_ir::UnaryOp::Exp, e), acc);
+            let v = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Div, e, e), acc);
+            return Ok(blk.cast(v, self.dtype(n)));
+        }
+        let d = norm_dim(dim, shape.len());
         let mut kept = shape.clone();
         kept[d] = Expr::int(1);
         let (mbuf, sbuf) = match self.softmax.get(&n) {
@@ -455,6 +478,41 @@ impl<'a> Lowerer<'a> {
         Ok(blk.cast(v, self.dtype(n)))
     }
 
+    /// Index into an operand (node `n`'s value, of shape `operand`) broadcast right-aligned to
+    /// `out`: a dim the shape environment knows is 1 reads index 0. Whether it is 1 is asked of
+    /// the env, not read off the expression, since a derived size (`(H - 2)//2 + 1`) can be 1
+    /// in this specialisation (shape inference recorded that as a guard); the output's index
+    /// there ranges over the output's extent, which a one-element dim does not have.
+    pub(crate) fn broadcast_idx(
+        &mut self,
+        n: NodeId,
+        operand: &[Expr],
+        out: &[Expr],
+        idx: &[Expr],
+    ) -> Result<Vec<Expr>, SchedError> {
+        let lead = out.len() - operand.len();
+        let mut bidx = Vec::with_capacity(operand.len());
+        for (j, d) in operand.iter().enumerate() {
+            let same = *d == out[lead + j];
+            let one = !same
+                && kiln_ir::infer::known_one(self.env, d)
+                    .map_err(|source| self.shape_error(n, source))?;
+            bidx.push(if one {
+                Expr::int(0)
+            } else {
+                idx[lead + j].clone()
+            });
+        }
+        Ok(bidx)
+    }
+
+    fn shape_error(&self, n: NodeId, source: kiln_shape::ShapeError) -> SchedError {
+        SchedError::Shape {
+            node: self.name(n).to_string(),
+            source,
+        }
+    }
+
     pub fn push_kernel(&mut self, mut kernel: Kernel) -> Result<(), SchedError> {
         kernel.index_bits = self.index_bits(&kernel)?;
         self.kernels.push(kernel);
@@ -472,34 +530,26 @@ fn reborrow<'b>(
     c.as_mut().map(|(k, r)| (&mut **k, *r))
 }
 
-/// The dtype both operands of a binary op are converted to before it runs.
-fn operand_dtype(l: &Lowerer, a: &Operand, b: &Operand) -> DType {
-    let dt = |o: &Operand| match o {
-        Operand::Value(n) => Some(l.dtype(*n)),
-        Operand::Scalar(_) => None,
-    };
-    match (dt(a), dt(b)) {
-        (Some(x), Some(y)) => DType::promote(x, y),
-        (Some(x), None) | (None, Some(x)) => DType::promote_scalar(x),
-        (None, None) => DType::F32,
+/// A scalar operand rounded to `dtype`, as PyTorch casts it (a value operand is unchanged).
+fn rounded(o: Operand, dtype: DType) -> Operand {
+    match o {
+        Operand::Scalar(v) => Operand::Scalar(kiln_ir::round_to(dtype, v)),
+        value => value,
     }
 }
 
-/// Index into an operand broadcast (right-aligned) to `out`: a dim of constant size 1 where the
-/// output's is not reads index 0.
-pub(crate) fn broadcast_idx(operand: &[Expr], out: &[Expr], idx: &[Expr]) -> Vec<Expr> {
-    let lead = out.len() - operand.len();
-    operand
+/// The dtype the operands of a binary op are converted to before it runs: `torch.result_type`,
+/// where a 0-d tensor counts below dimensioned ones and a scalar below both.
+fn operand_dtype(l: &Lowerer, operands: &[&Operand]) -> DType {
+    let tensors: Vec<(DType, bool)> = operands
         .iter()
-        .enumerate()
-        .map(|(j, d)| {
-            if d.as_int() == Some(1) && out[lead + j].as_int() != Some(1) {
-                Expr::int(0)
-            } else {
-                idx[lead + j].clone()
-            }
+        .filter_map(|o| match o {
+            Operand::Value(n) => Some((l.dtype(*n), l.shape(*n).is_empty())),
+            Operand::Scalar(_) => None,
         })
-        .collect()
+        .collect();
+    let has_scalar = tensors.len() < operands.len();
+    DType::result_type(&tensors, has_scalar)
 }
 
 /// The multi-index of flat offset `flat` in a contiguous tensor of `shape`.

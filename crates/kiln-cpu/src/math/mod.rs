@@ -50,6 +50,7 @@ mod half;
 mod lanes;
 mod pow;
 mod trig;
+mod trig_large;
 mod widen;
 
 use cranelift_codegen::ir::{Type, Value};
