@@ -74,7 +74,13 @@ class Case:
         }
         try:
             out = self.fn(*self.inputs)
-        except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as e:
+        except (
+            RuntimeError,
+            ValueError,
+            TypeError,
+            IndexError,
+            NotImplementedError,
+        ) as e:
             doc["error"] = str(e).splitlines()[0]
             return doc
         outs = [out] if isinstance(out, torch.Tensor) else list(out)
@@ -106,35 +112,60 @@ def derived_one_cases() -> list[Case]:
         Case(
             "broadcast_pool_output_of_size_1",
             "12.1",
-            graph("a1", "x: f32[N, C, H, W]; y: f32[P, Q]", "p = max_pool2d(x, 2); z = add(p, y)", "z"),
+            graph(
+                "a1",
+                "x: f32[N, C, H, W]; y: f32[P, Q]",
+                "p = max_pool2d(x, 2); z = add(p, y)",
+                "z",
+            ),
             [x1, torch.zeros(3, 4)],
             lambda x, y: F.max_pool2d(x, 2) + y,
         ),
         Case(
             "broadcast_pool_output_of_size_1_wide",
             "12.1",
-            graph("a1", "x: f32[N, C, H, W]; y: f32[P, Q]", "p = max_pool2d(x, 2); z = add(p, y)", "z"),
+            graph(
+                "a1",
+                "x: f32[N, C, H, W]; y: f32[P, Q]",
+                "p = max_pool2d(x, 2); z = add(p, y)",
+                "z",
+            ),
             [x1, randn((1, 3000), torch.float32, 2)],
             lambda x, y: F.max_pool2d(x, 2) + y,
         ),
         Case(
             "squeeze_pool_output_of_size_1",
             "12.1",
-            graph("s1", "x: f32[N, C, H, W]", "p = max_pool2d(x, 3, 2); z = squeeze(p)", "z"),
+            graph(
+                "s1",
+                "x: f32[N, C, H, W]",
+                "p = max_pool2d(x, 3, 2); z = squeeze(p)",
+                "z",
+            ),
             [x4],
             lambda x: torch.squeeze(F.max_pool2d(x, 3, 2)),
         ),
         Case(
             "squeeze_dim_pool_output_of_size_1",
             "12.1",
-            graph("s2", "x: f32[N, C, H, W]", "p = max_pool2d(x, 3, 2); z = squeeze(p, -1)", "z"),
+            graph(
+                "s2",
+                "x: f32[N, C, H, W]",
+                "p = max_pool2d(x, 3, 2); z = squeeze(p, -1)",
+                "z",
+            ),
             [x4],
             lambda x: torch.squeeze(F.max_pool2d(x, 3, 2), -1),
         ),
         Case(
             "expand_pool_output_of_size_1",
             "12.1",
-            graph("e1", "x: f32[N, C, H, W]", "p = max_pool2d(x, 3, 2); z = expand(p, [2, 3, 5, 5])", "z"),
+            graph(
+                "e1",
+                "x: f32[N, C, H, W]",
+                "p = max_pool2d(x, 3, 2); z = expand(p, [2, 3, 5, 5])",
+                "z",
+            ),
             [x4],
             lambda x: F.max_pool2d(x, 3, 2).expand(2, 3, 5, 5),
         ),
@@ -168,7 +199,9 @@ def bool_cases() -> list[Case]:
         Case(
             "bool_add_then_mul_inside_a_kernel",
             "12.2",
-            graph("b2", "a: bool[N]; b: bool[N]", "s = add(a, b); t = mul(s, 3.0)", "t"),
+            graph(
+                "b2", "a: bool[N]; b: bool[N]", "s = add(a, b); t = mul(s, 3.0)", "t"
+            ),
             [a, b],
             lambda a, b: torch.add(a, b) * 3.0,
         ),
@@ -297,7 +330,10 @@ def promotion_cases() -> list[Case]:
             "add_0d_bf16_with_0d_f16",
             "12.3",
             graph("t", "p: bf16[]; q: f16[]", "y = add(p, q)", "y"),
-            [torch.tensor(1.5, dtype=torch.bfloat16), torch.tensor(2.25, dtype=torch.float16)],
+            [
+                torch.tensor(1.5, dtype=torch.bfloat16),
+                torch.tensor(2.25, dtype=torch.float16),
+            ],
             torch.add,
         ),
         Case(
@@ -339,7 +375,12 @@ def comparison_cases() -> list[Case]:
             Case(
                 f"where_{dt}_scalar_then_f32",
                 "12.4",
-                graph("c", f"c: bool[N]; x: {dt}[N]", "w = where(c, x, 0.1); y = to(w, f32)", "y"),
+                graph(
+                    "c",
+                    f"c: bool[N]; x: {dt}[N]",
+                    "w = where(c, x, 0.1); y = to(w, f32)",
+                    "y",
+                ),
                 [torch.tensor([True, False, False, True, False]), x],
                 lambda c, x: torch.where(c, x, 0.1).to(torch.float32),
             )
@@ -351,11 +392,26 @@ def trig_cases() -> list[Case]:
     """12.5: sin/cos over the whole range (Payne-Hanek reduction for large arguments)."""
     f32 = [1e5, 2e11, 1e16, 1e30, 3.4e38, -1.4e11, 4e15, 123456789.0, 1e-30, 0.0, -0.0]
     f32 += [math.pi * 2**k for k in range(0, 120, 7)]
-    f64 = [1e5, 4e9, 1e16, 1e22, 1e30, 1e300, 1.7e308, -5e15, 2.0**1000 * 0.7, 1e-300, 0.0]
+    f64 = [
+        1e5,
+        4e9,
+        1e16,
+        1e22,
+        1e30,
+        1e300,
+        1.7e308,
+        -5e15,
+        2.0**1000 * 0.7,
+        1e-300,
+        0.0,
+    ]
     f64 += [math.pi * 2**k for k in range(0, 1000, 61)]
     cases = []
     for op in ["sin", "cos"]:
-        for name, vals, dt in [("f32", f32, torch.float32), ("f64", f64, torch.float64)]:
+        for name, vals, dt in [
+            ("f32", f32, torch.float32),
+            ("f64", f64, torch.float64),
+        ]:
             x = torch.tensor(vals, dtype=dt)
             cases.append(
                 Case(
@@ -378,7 +434,12 @@ def refused_valid_cases() -> list[Case]:
         Case(
             "avg_pool2d_divisor_override",
             "12.7",
-            graph("p", "x: f32[N, C, H, W]", "y = avg_pool2d(x, 2, divisor_override=3)", "y"),
+            graph(
+                "p",
+                "x: f32[N, C, H, W]",
+                "y = avg_pool2d(x, 2, divisor_override=3)",
+                "y",
+            ),
             [x],
             lambda x: F.avg_pool2d(x, 2, divisor_override=3),
             ulps=4.0,
@@ -441,6 +502,48 @@ def refused_valid_cases() -> list[Case]:
     ]
 
 
+def difftest_cases() -> list[Case]:
+    """Found by scripts/difftest.py (doc/DIFFTEST.md): f16/bf16 results of ops inside a fused
+    kernel were kept at f32 precision; PyTorch rounds every op's result."""
+    x = torch.tensor([1.0, -0.3, 2.5, 0.123], dtype=torch.bfloat16)
+    h = torch.tensor([0.3, 1.7, -2.2, 0.05], dtype=torch.float16)
+    return [
+        Case(
+            "bf16_sigmoid_read_as_f64",
+            "difftest seed 137",
+            graph("d", "x: bf16[N]", "s = sigmoid(x); y = to(s, f64)", "y"),
+            [x],
+            lambda x: torch.sigmoid(x).to(torch.float64),
+        ),
+        Case(
+            "bf16_sum_read_by_minimum_with_f16",
+            "difftest seed 133",
+            graph(
+                "d",
+                "x: bf16[N]",
+                "s = silu(x); a = add(s, 0.5); h = to(a, f16); y = minimum(h, a)",
+                "y",
+            ),
+            [x],
+            lambda x: torch.minimum(
+                (F.silu(x) + 0.5).to(torch.float16), F.silu(x) + 0.5
+            ),
+        ),
+        Case(
+            "f16_chain_rounds_every_op",
+            "difftest",
+            graph(
+                "d",
+                "h: f16[N]",
+                "a = mul(h, 3.1); b = exp(a); c = mul(b, h); y = to(c, f32)",
+                "y",
+            ),
+            [h],
+            lambda h: (torch.exp(h * 3.1) * h).to(torch.float32),
+        ),
+    ]
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     groups = {
@@ -450,6 +553,7 @@ def main() -> None:
         "comparison": comparison_cases(),
         "trig": trig_cases(),
         "refused_valid": refused_valid_cases(),
+        "difftest": difftest_cases(),
     }
     for group, cases in groups.items():
         doc = {

@@ -109,6 +109,7 @@ fn mismatch(got: &Tensor, want: &Tensor, ulps: f64) -> Option<String> {
 
 fn compare(what: &str, result: Result<Vec<Tensor>, String>, case: &Case) -> Option<String> {
     let failure = match (&case.expected, result) {
+        (_, Err(e)) if e.starts_with("PANIC") => Some(e),
         (Err(_), Err(_)) => None,
         (Err(torch), Ok(_)) => Some(format!("accepted; PyTorch raises \"{torch}\"")),
         (Ok(_), Err(e)) => Some(format!("refused ({e}); PyTorch computes it")),
@@ -121,6 +122,19 @@ fn compare(what: &str, result: Result<Vec<Tensor>, String>, case: &Case) -> Opti
             .find_map(|(g, w)| mismatch(g, w, case.ulps)),
     };
     failure.map(|f| format!("{} [{what}]: {f}", case.name))
+}
+
+/// Runs `f`, turning a panic into an error naming it, so that one panicking case is reported
+/// with the others instead of ending the test.
+fn no_panic(f: impl FnOnce() -> Result<Vec<Tensor>, String>) -> Result<Vec<Tensor>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(format!("PANIC: {msg}"))
+    })
 }
 
 fn run_compiled(case: &Case, policy: DynamicPolicy) -> Result<Vec<Tensor>, String> {
@@ -142,12 +156,14 @@ fn check_file(file: &str) {
     let mut failures = Vec::new();
     for case in &cases {
         for &p in &case.policies {
-            failures.extend(compare(&format!("{p:?}"), run_compiled(case, p), case));
+            let got = no_panic(|| run_compiled(case, p));
+            failures.extend(compare(&format!("{p:?}"), got, case));
         }
         if case.interp {
-            let interp = kiln::parse(&case.graph)
-                .map_err(|e| e.to_string())
-                .and_then(|g| kiln_ir::interpret(&g, &case.inputs).map_err(|e| e.to_string()));
+            let interp = no_panic(|| {
+                let g = kiln::parse(&case.graph).map_err(|e| e.to_string())?;
+                kiln_ir::interpret(&g, &case.inputs).map_err(|e| e.to_string())
+            });
             failures.extend(compare("interpreter", interp, case));
         }
     }
@@ -188,4 +204,9 @@ fn sin_cos_over_the_whole_range() {
 #[test]
 fn valid_graphs_are_accepted_and_0d_ops_do_not_panic() {
     check_file("refused_valid.json");
+}
+
+#[test]
+fn f16_bf16_intermediates_round_like_pytorch() {
+    check_file("difftest.json");
 }

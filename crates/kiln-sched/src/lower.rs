@@ -293,7 +293,10 @@ impl<'a> Lowerer<'a> {
                         out
                     },
                 );
-                Ok(blk.push(ScalarOp::Unary(op, xv), out))
+                if op == kiln_ir::UnaryOp::LogicalNot {
+                    return Ok(blk.push(ScalarOp::Unary(op, xv), out));
+                }
+                Ok(push_rounded(blk, ScalarOp::Unary(op, xv), out))
             }
             Op::Binary { op, a, b } => {
                 let ta = operand_dtype(self, &[&a, &b]);
@@ -306,13 +309,10 @@ impl<'a> Lowerer<'a> {
                 };
                 let av = self.operand(blk, &a, &shape, idx, ta, reborrow(&mut ctx))?;
                 let bv = self.operand(blk, &b, &shape, idx, ta, reborrow(&mut ctx))?;
-                if out == DType::Bool && !op.is_comparison() {
-                    // Bool arithmetic (`add(T, T)`) computes in the compute type and is
-                    // renormalised to 0/1 by the cast, fused or not.
-                    let v = blk.push(ScalarOp::Binary(op, av, bv), out.compute());
-                    return Ok(blk.cast(v, out));
+                if op.is_comparison() {
+                    return Ok(blk.push(ScalarOp::Binary(op, av, bv), out));
                 }
-                Ok(blk.push(ScalarOp::Binary(op, av, bv), out))
+                Ok(push_rounded(blk, ScalarOp::Binary(op, av, bv), out))
             }
             Op::Where { cond, a, b } => {
                 let c = self.operand(blk, &cond, &shape, idx, DType::Bool, reborrow(&mut ctx))?;
@@ -528,6 +528,20 @@ fn reborrow<'b>(
     c: &'b mut Option<(&mut KernelCtx, NodeId)>,
 ) -> Option<(&'b mut KernelCtx, NodeId)> {
     c.as_mut().map(|(k, r)| (&mut **k, *r))
+}
+
+/// Pushes an arithmetic instruction whose result has dtype `out`. It is computed in the
+/// compute type and, for f16, bf16 and bool, cast to `out`, which rounds it (bool: back to 0/1,
+/// so `add(T, T)` is T): PyTorch rounds every op's result, the interpreter and the CUDA backend
+/// do too, and inside a fused CPU kernel an unrounded intermediate (`sigmoid(h)` of an f16 `h`
+/// read by a later op) would otherwise carry f32 precision into the next op.
+fn push_rounded(blk: &mut Block, op: ScalarOp, out: DType) -> ValueId {
+    let compute = out.compute();
+    if out == compute {
+        return blk.push(op, out);
+    }
+    let v = blk.push(op, compute);
+    blk.cast(v, out)
 }
 
 /// A scalar operand rounded to `dtype`, as PyTorch casts it (a value operand is unchanged).
