@@ -388,9 +388,7 @@ class Builder:
             target = [2] * lead + [
                 (-1 if s != 1 or self.rng.random() < 0.5 else 3) for s in x.shape
             ]
-            self.emit(
-                f"expand({x.name}, {target})", [x], lambda t: t[0].expand(*target)
-            )
+            self.emit(f"expand({x.name}, {target})", [x], lambda t: t[0].expand(target))
 
 
 def make_case(seed: int) -> Case:

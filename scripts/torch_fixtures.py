@@ -544,6 +544,30 @@ def difftest_cases() -> list[Case]:
     ]
 
 
+def zero_d_reduction_cases() -> list[Case]:
+    """Found by scripts/difftest.py (seed 1814): a reduction of a 0-d tensor over dim -1 or 0
+    panicked in validation (rank 0 - 1)."""
+    x = torch.tensor(-2.5)
+    cases = []
+    for op in ["sum", "mean", "amax", "amin"]:
+        for dims, keep in [("[-1]", "false"), ("[0]", "true"), ("", "false")]:
+            arg = f", {dims}, keepdim={keep}" if dims else ""
+            dim_list = [int(d) for d in dims.strip("[]").split(",")] if dims else None
+            fn = getattr(torch, op)
+            cases.append(
+                Case(
+                    f"{op}_0d_dims{dims or '_none'}_keepdim_{keep}",
+                    "difftest seed 1814",
+                    graph("r", "x: f32[]", f"y = {op}(x{arg})", "y"),
+                    [x],
+                    (lambda x, fn=fn, d=dim_list, k=keep == "true": fn(x, d, k))
+                    if dim_list
+                    else (lambda x, fn=fn: fn(x)),
+                )
+            )
+    return cases
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     groups = {
@@ -553,7 +577,7 @@ def main() -> None:
         "comparison": comparison_cases(),
         "trig": trig_cases(),
         "refused_valid": refused_valid_cases(),
-        "difftest": difftest_cases(),
+        "difftest": difftest_cases() + zero_d_reduction_cases(),
     }
     for group, cases in groups.items():
         doc = {

@@ -81,12 +81,13 @@ fn outer_idx(rank: usize) -> Vec<Expr> {
 }
 
 /// Normalises a possibly negative dim for a tensor of `rank`.
+/// Normalises a possibly negative dim (already validated) for a tensor of `rank`; a 0-d
+/// tensor's dims 0 and -1 both name its missing dim 0, as in PyTorch.
 pub(crate) fn norm_dim(d: i64, rank: usize) -> usize {
-    if d < 0 {
-        (d + rank as i64) as usize
-    } else {
-        d as usize
-    }
+    let wrapped = if d < 0 { d + rank.max(1) as i64 } else { d };
+    usize::try_from(wrapped)
+        .unwrap_or(0)
+        .min(rank.saturating_sub(1))
 }
 
 impl<'a> Lowerer<'a> {

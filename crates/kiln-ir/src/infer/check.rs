@@ -190,7 +190,12 @@ fn check_reduce(
     let rank = match x.rank {
         Some(r) => {
             let reduced = normalize_dims(dims, r)?;
-            Some(if keepdim { r } else { r - reduced.len() })
+            // A 0-d input accepts dim 0 / -1 and stays 0-d.
+            Some(if keepdim {
+                r
+            } else {
+                r.saturating_sub(reduced.len())
+            })
         }
         None => {
             let mut sorted = dims.to_vec();

@@ -268,8 +268,9 @@ fn require_nonempty_reduction(
             show_shape(shape)
         )));
     }
-    for &d in reduced {
-        if zero(env, &shape[d])? {
+    // A 0-d input "reduces" its dim 0, which it does not have (one element, never empty).
+    for (d, size) in reduced.iter().filter_map(|&d| shape.get(d).map(|s| (d, s))) {
+        if zero(env, size)? {
             return Err(OpError::Invalid(format!(
                 "{}: expected reduction dim {d} to have non-zero size (input shape {})",
                 op.name(),
