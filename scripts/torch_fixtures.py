@@ -472,6 +472,20 @@ def refused_valid_cases() -> list[Case]:
             lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
         ),
         Case(
+            "adaptive_avg_pool2d_to_1x1_of_empty_planes_is_nan",
+            "difftest seed 1934",
+            graph("a", "x: f16[N, C, H, W]", "y = adaptive_avg_pool2d(x, [1, 1])", "y"),
+            [torch.zeros(3, 3, 0, 2, dtype=torch.float16)],
+            lambda x: F.adaptive_avg_pool2d(x, (1, 1)),
+        ),
+        Case(
+            "adaptive_avg_pool2d_to_1x2_of_empty_planes_is_refused",
+            "difftest seed 1934",
+            graph("a", "x: f32[N, C, H, W]", "y = adaptive_avg_pool2d(x, [1, 2])", "y"),
+            [torch.zeros(3, 3, 0, 2)],
+            lambda x: F.adaptive_avg_pool2d(x, (1, 2)),
+        ),
+        Case(
             "adaptive_max_pool2d_zero_channels_is_refused",
             "12.7",
             graph("a", "x: f32[N, C, H, W]", "y = adaptive_max_pool2d(x, [2, 3])", "y"),

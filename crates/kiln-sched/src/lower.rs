@@ -18,6 +18,9 @@ use crate::error::SchedError;
 use crate::ir::*;
 use crate::pool::reduction_of;
 
+mod dtypes;
+use dtypes::{operand_dtype, push_rounded, rounded};
+
 /// Knobs that change generated code (all of them are part of the cache key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SchedOptions {
@@ -49,7 +52,8 @@ pub(crate) struct Lowerer<'a> {
     buffers: Vec<BufferDecl>,
     kernels: Vec<Kernel>,
     materialized: HashMap<NodeId, BufId>,
-    softmax: HashMap<NodeId, (BufId, BufId)>,
+    /// Each softmax node's row max and row sum buffers (see `crate::softmax`).
+    pub(crate) softmax: HashMap<NodeId, (BufId, BufId)>,
 }
 
 /// The result of lowering: buffers, kernels in launch order, and each output's buffer.
@@ -80,7 +84,6 @@ fn outer_idx(rank: usize) -> Vec<Expr> {
     (0..rank).map(|i| Expr::sym(&outer_var(i))).collect()
 }
 
-/// Normalises a possibly negative dim for a tensor of `rank`.
 /// Normalises a possibly negative dim (already validated) for a tensor of `rank`; a 0-d
 /// tensor's dims 0 and -1 both name its missing dim 0, as in PyTorch.
 pub(crate) fn norm_dim(d: i64, rank: usize) -> usize {
@@ -223,7 +226,13 @@ impl<'a> Lowerer<'a> {
         Ok(b)
     }
 
-    fn load(&mut self, blk: &mut Block, buf: BufId, shape: &[Expr], idx: &[Expr]) -> ValueId {
+    pub(crate) fn load(
+        &mut self,
+        blk: &mut Block,
+        buf: BufId,
+        shape: &[Expr],
+        idx: &[Expr],
+    ) -> ValueId {
         let dtype = self.buffers[buf as usize].dtype;
         blk.push(
             ScalarOp::Load {
@@ -431,54 +440,6 @@ impl<'a> Lowerer<'a> {
         Ok(self.load(blk, b, &shape, idx))
     }
 
-    /// `softmax(x, dim) = exp(x - max) / sum(exp(x - max))`: the row max and the row sum are
-    /// reductions read at every element of the row, so they are materialised (two temporaries).
-    fn emit_softmax(
-        &mut self,
-        blk: &mut Block,
-        n: NodeId,
-        x: NodeId,
-        dim: i64,
-        idx: &[Expr],
-        ctx: Option<(&mut KernelCtx, NodeId)>,
-    ) -> Result<ValueId, SchedError> {
-        let shape = self.shape(n).to_vec();
-        let acc = self.dtype(n).compute();
-        if shape.is_empty() {
-            // A 0-d tensor is one row of length 1: exp(x - x) / exp(x - x), i.e. 1 (NaN for
-            // a non-finite x, as PyTorch).
-            let xv = self.emit(blk, x, idx, ctx)?;
-            let xv = blk.cast(xv, acc);
-            let e = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Sub, xv, xv), acc);
-            let e = blk.push(ScalarOp::Unary(kiln_ir::UnaryOp::Exp, e), acc);
-            let v = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Div, e, e), acc);
-            return Ok(blk.cast(v, self.dtype(n)));
-        }
-        let d = norm_dim(dim, shape.len());
-        let mut kept = shape.clone();
-        kept[d] = Expr::int(1);
-        let (mbuf, sbuf) = match self.softmax.get(&n) {
-            Some(&p) => p,
-            None => {
-                let m = self.add_buffer(acc, &kept, BufKind::Temp);
-                let s = self.add_buffer(acc, &kept, BufKind::Temp);
-                crate::softmax::lower_softmax_stats(self, x, d, &shape, &kept, m, s)?;
-                self.softmax.insert(n, (m, s));
-                (m, s)
-            }
-        };
-        let mut row = idx.to_vec();
-        row[d] = Expr::int(0);
-        let xv = self.emit(blk, x, idx, ctx)?;
-        let xv = blk.cast(xv, acc);
-        let mv = self.load(blk, mbuf, &kept, &row);
-        let sv = self.load(blk, sbuf, &kept, &row);
-        let e = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Sub, xv, mv), acc);
-        let e = blk.push(ScalarOp::Unary(kiln_ir::UnaryOp::Exp, e), acc);
-        let v = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Div, e, sv), acc);
-        Ok(blk.cast(v, self.dtype(n)))
-    }
-
     /// Index into an operand (node `n`'s value, of shape `operand`) broadcast right-aligned to
     /// `out`: a dim the shape environment knows is 1 reads index 0. Whether it is 1 is asked of
     /// the env, not read off the expression, since a derived size (`(H - 2)//2 + 1`) can be 1
@@ -529,42 +490,6 @@ fn reborrow<'b>(
     c: &'b mut Option<(&mut KernelCtx, NodeId)>,
 ) -> Option<(&'b mut KernelCtx, NodeId)> {
     c.as_mut().map(|(k, r)| (&mut **k, *r))
-}
-
-/// Pushes an arithmetic instruction whose result has dtype `out`. It is computed in the
-/// compute type and, for f16, bf16 and bool, cast to `out`, which rounds it (bool: back to 0/1,
-/// so `add(T, T)` is T): PyTorch rounds every op's result, the interpreter and the CUDA backend
-/// do too, and inside a fused CPU kernel an unrounded intermediate (`sigmoid(h)` of an f16 `h`
-/// read by a later op) would otherwise carry f32 precision into the next op.
-fn push_rounded(blk: &mut Block, op: ScalarOp, out: DType) -> ValueId {
-    let compute = out.compute();
-    if out == compute {
-        return blk.push(op, out);
-    }
-    let v = blk.push(op, compute);
-    blk.cast(v, out)
-}
-
-/// A scalar operand rounded to `dtype`, as PyTorch casts it (a value operand is unchanged).
-fn rounded(o: Operand, dtype: DType) -> Operand {
-    match o {
-        Operand::Scalar(v) => Operand::Scalar(kiln_ir::round_to(dtype, v)),
-        value => value,
-    }
-}
-
-/// The dtype the operands of a binary op are converted to before it runs: `torch.result_type`,
-/// where a 0-d tensor counts below dimensioned ones and a scalar below both.
-fn operand_dtype(l: &Lowerer, operands: &[&Operand]) -> DType {
-    let tensors: Vec<(DType, bool)> = operands
-        .iter()
-        .filter_map(|o| match o {
-            Operand::Value(n) => Some((l.dtype(*n), l.shape(*n).is_empty())),
-            Operand::Scalar(_) => None,
-        })
-        .collect();
-    let has_scalar = tensors.len() < operands.len();
-    DType::result_type(&tensors, has_scalar)
 }
 
 /// The multi-index of flat offset `flat` in a contiguous tensor of `shape`.

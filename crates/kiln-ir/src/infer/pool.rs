@@ -94,7 +94,14 @@ pub(crate) fn adaptive_pool2d(
 ) -> Result<Vec<Expr>, OpError> {
     env.specialize(&input[2])?;
     env.specialize(&input[3])?;
-    require_nonempty(env, input, if is_avg { 2 } else { 1 })?;
+    // PyTorch computes adaptive_avg_pool2d to 1x1 as a mean over H and W, which accepts empty
+    // planes (NaN, as 0/0); every other case needs non-empty H and W (and max pooling a C).
+    let first = match (is_avg, output_size) {
+        (true, [1, 1]) => input.len(),
+        (true, _) => 2,
+        (false, _) => 1,
+    };
+    require_nonempty(env, input, first)?;
     Ok(vec![
         input[0].clone(),
         input[1].clone(),
