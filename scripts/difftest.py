@@ -455,6 +455,7 @@ class Outcome:
     error: str | None = None
     panic: bool = False
     dtypes: dict[str, str] | None = None
+    cache: str | None = None
 
 
 def kiln_run(
@@ -482,7 +483,8 @@ def kiln_run(
         return Outcome(None, msg, panic=p.returncode not in (1, 2))
     report = json.loads(p.stdout.strip().splitlines()[-1])
     dtypes = {k: v["dtype"] for k, v in report["outputs"].items()}
-    return Outcome({k: np.load(out / f"{k}.npy") for k in dtypes}, dtypes=dtypes)
+    outputs = {k: np.load(out / f"{k}.npy") for k in dtypes}
+    return Outcome(outputs, dtypes=dtypes, cache=report.get("cache"))
 
 
 def compare(
@@ -573,6 +575,15 @@ def check_case(
             )
         got = kiln_run(kiln, graph, files, case.policy, cache, work / "out")
         where = f"run {r} {env}"
+        repeated = env in case.runs[:r] and (only_runs is None)
+        if (
+            repeated
+            and case.policy != "auto"
+            and got.error is None
+            and got.cache != "hit"
+        ):
+            # The same shapes again in the same cache dir must be served by the stored entry.
+            return f"{where}: the same shapes again were a cache {got.cache}, not a hit"
         if got.panic:
             return f"{where}: kiln crashed: {got.error}"
         if want is None:
