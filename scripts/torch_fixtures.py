@@ -424,6 +424,41 @@ def trig_cases() -> list[Case]:
                     ulps=2.0,
                 )
             )
+    # The large-argument path branches inside the kernel: also inside reduction and pooling
+    # loops, and in the vector loop and its scalar tail (9 columns).
+    big = torch.tensor(f32[:18], dtype=torch.float32).reshape(1, 2, 3, 3)
+    cases += [
+        Case(
+            "sum_of_sin_of_large_arguments",
+            "12.5",
+            graph("t", "x: f32[N, C, H, W]", "s = sin(x); y = sum(s, [2, 3])", "y"),
+            [big],
+            lambda x: torch.sum(torch.sin(x), [2, 3]),
+            # PyTorch sums in f32, kiln in f64: the 9 terms of size ~1 cancel to ~0.24.
+            ulps=16.0,
+        ),
+        Case(
+            "avg_pool_of_cos_of_large_arguments",
+            "12.5",
+            graph(
+                "t",
+                "x: f32[N, C, H, W]",
+                "s = cos(x); y = avg_pool2d(s, 2, stride=1)",
+                "y",
+            ),
+            [big],
+            lambda x: F.avg_pool2d(torch.cos(x), 2, 1),
+            ulps=4.0,
+        ),
+        Case(
+            "softmax_of_sin_f64_large_arguments",
+            "12.5",
+            graph("t", "x: f64[N, M]", "s = sin(x); y = softmax(s, 1)", "y"),
+            [torch.tensor(f64[:20], dtype=torch.float64).reshape(2, 10)],
+            lambda x: torch.softmax(torch.sin(x), 1),
+            ulps=4.0,
+        ),
+    ]
     return cases
 
 

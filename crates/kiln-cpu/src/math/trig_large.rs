@@ -7,14 +7,17 @@
 //! 24-bit chunk is exact in f64, its value mod 4 is exact too (an integer part is dropped),
 //! and the reduced terms are summed in double-double. A chunk whose products are multiples of
 //! 4 contributes 0 by itself; the chunks far below x's last bit contribute nothing visible. So
-//! every lane runs the same straight-line code (no table lookup, no relocation), and the
-//! kernel only enters it when some lane needs it: the common case pays one compare and branch.
+//! every lane runs the same code: a loop over all chunks, read from a table the code stores in
+//! a stack slot (no relocation, no per-lane lookup). The kernel only enters it when some lane
+//! needs it: the common case pays one compare and branch.
 //!
 //! The result is k (mod 4) and y0 + y1 = the reduced argument in [-π/4, π/4], with an absolute
 //! error around 2^-100: an f64 argument within ~2^-50 of a multiple of π/2 keeps fewer than 53
 //! correct bits of its (tiny) sine or cosine. No f32 argument comes that close.
-use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value, types,
+};
 use cranelift_frontend::FunctionBuilder;
 
 use super::lanes::{Lanes, select};
@@ -36,8 +39,9 @@ const TWO_OVER_PI: [u32; 48] = [
 ];
 /// f32 arguments (|x| < 2^128, 24 significant bits) need the first 11 chunks.
 const F32_CHUNKS: usize = 11;
-/// Lanes with |x| >= 2^600 are scaled by 2^-600 (exactly) and multiplied by chunks scaled by
-/// 2^600, so that the late chunks (down to 2^-1152) stay normal f64 numbers.
+/// x is scaled by 2^-600 (exactly: the lanes that take this path have |x| >= 2^19) and the
+/// chunks by 2^600, so that the late chunks (down to 2^-1152) are normal f64 numbers and the
+/// first ones times the largest x (2^1024 · 2^-600 · 2^599) do not overflow.
 const SCALE: i32 = 600;
 /// π/2 rounded to f64, and the rest of π/2.
 const PIO2: f64 = std::f64::consts::FRAC_PI_2;
@@ -45,15 +49,10 @@ const PIO2_TAIL: f64 = 6.123_233_995_736_766e-17;
 /// Clears the low 27 mantissa bits: the high part of a split into 26 + 27 bits.
 const HIGH_26: i64 = 0xFFFF_FFFF_F800_0000_u64 as i64;
 
-/// Chunk `i` times 2^`scale`, when it is a normal f64 (else 0: it is below every product
-/// that matters for the lanes that use this scale).
+/// Chunk `i` times 2^`scale` (exact: 24 bits times a power of two).
 fn chunk(i: usize, scale: i32) -> f64 {
     let e = scale - 24 * (i as i32 + 1);
-    if e < -1000 {
-        0.0
-    } else {
-        f64::from(TWO_OVER_PI[i]) * 2f64.powi(e)
-    }
+    f64::from(TWO_OVER_PI[i]) * 2f64.powi(e)
 }
 
 /// `(y0, y1, k)` of the Cody-Waite path, replaced in the lanes with |x| >= [`LARGE`] by the
@@ -95,38 +94,67 @@ pub(crate) fn with_large_arguments(
     (p[0], p[1], p[2])
 }
 
-/// x·(2/π) = k + f (mod 4) with |f| <= 1/2, and y0 + y1 = f·π/2.
+/// x·(2/π) = k + f (mod 4) with |f| <= 1/2, and y0 + y1 = f·π/2. The chunks are summed by a
+/// loop over a table in a stack slot (no relocation; unrolled, the 48 f64 chunks made a
+/// kernel take seconds to compile).
 fn payne_hanek(b: &mut FunctionBuilder, l: Lanes, x: Value, full: bool) -> (Value, Value, Value) {
-    let (parts, big, chunks) = if full {
-        let ax = b.ins().fabs(x);
-        let threshold = l.fconst(b, 2f64.powi(SCALE));
-        let big = l.fcmp(b, FloatCC::GreaterThanOrEqual, ax, threshold);
-        let down = l.fconst(b, 2f64.powi(-SCALE));
-        let scaled = b.ins().fmul(x, down);
-        let xs = select(b, big, scaled, x);
+    let chunks = if full { TWO_OVER_PI.len() } else { F32_CHUNKS };
+    // Exact, and normal: the lanes whose results are kept have |x| >= 2^19.
+    let down = l.fconst(b, 2f64.powi(-SCALE));
+    let xs = b.ins().fmul(x, down);
+    let parts = if full {
         let hi = high_part(b, l, xs);
         let lo = b.ins().fsub(xs, hi);
-        (vec![hi, lo], Some(big), TWO_OVER_PI.len())
+        vec![hi, lo]
     } else {
-        (vec![x], None, F32_CHUNKS)
+        // An f32 argument has 24 significant bits: its products with 24-bit chunks are exact.
+        vec![xs]
     };
-    let mut s = l.fconst(b, 0.0);
-    let mut c = l.fconst(b, 0.0);
+    let bytes = u32::try_from(chunks * 8).expect("a small table");
+    let slot = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3));
     for i in 0..chunks {
-        let small = l.fconst(b, chunk(i, 0));
-        let ci = match big {
-            Some(big) => {
-                let scaled = l.fconst(b, chunk(i, SCALE));
-                select(b, big, scaled, small)
-            }
-            None => small,
-        };
-        for &part in &parts {
-            let p = b.ins().fmul(part, ci);
-            let t = mod4(b, l, p);
-            (s, c) = accumulate(b, l, s, c, t);
-        }
+        let c = b.ins().f64const(chunk(i, SCALE));
+        b.ins().stack_store(types::I64, c, slot, (i * 8) as i32);
     }
+    let base = b.ins().stack_addr(types::I64, slot, 0);
+
+    let head = b.create_block();
+    let body = b.create_block();
+    let exit = b.create_block();
+    let i = b.append_block_param(head, types::I64);
+    let s = b.append_block_param(head, l.float);
+    let c = b.append_block_param(head, l.float);
+    let start = b.ins().iconst(types::I64, 0);
+    let zero = l.fconst(b, 0.0);
+    b.ins()
+        .jump(head, &[start.into(), zero.into(), zero.into()]);
+    b.switch_to_block(head);
+    let more = b.ins().icmp_imm_s(IntCC::SignedLessThan, i, chunks as i64);
+    b.ins().brif(more, body, &[], exit, &[]);
+    b.seal_block(body);
+    b.seal_block(exit);
+
+    b.switch_to_block(body);
+    let offset = b.ins().ishl_imm_u(i, 3);
+    let addr = b.ins().iadd(base, offset);
+    let ci = b.ins().load(types::F64, MemFlagsData::trusted(), addr, 0);
+    let ci = if l.float.is_vector() {
+        b.ins().splat(l.float, ci)
+    } else {
+        ci
+    };
+    let (mut s_next, mut c_next) = (s, c);
+    for &part in &parts {
+        let p = b.ins().fmul(part, ci);
+        let t = mod4(b, l, p);
+        (s_next, c_next) = accumulate(b, l, s_next, c_next, t);
+    }
+    let i_next = b.ins().iadd_imm_s(i, 1);
+    b.ins()
+        .jump(head, &[i_next.into(), s_next.into(), c_next.into()]);
+    b.seal_block(head);
+
+    b.switch_to_block(exit);
     // s + c in [-2, 2] (about); take out the nearest integer twice so |f| <= 1/2.
     let (k1f, k1) = l.round_to_int(b, s);
     let d = b.ins().fsub(s, k1f);
@@ -231,8 +259,13 @@ mod tests {
     fn chunks_are_two_over_pi() {
         let sum: f64 = (0..6).map(|i| chunk(i, 0)).sum();
         assert_eq!(sum, std::f64::consts::FRAC_2_PI);
-        for i in 0..30 {
-            assert_eq!(chunk(i, SCALE), chunk(i, 0) * 2f64.powi(SCALE));
+        for i in 0..TWO_OVER_PI.len() {
+            let c = chunk(i, SCALE);
+            assert!(c.is_normal(), "chunk {i} scaled is {c:e}");
+            assert_eq!(
+                c / 2f64.powi(SCALE - 24 * (i as i32 + 1)),
+                f64::from(TWO_OVER_PI[i])
+            );
         }
         assert!(TWO_OVER_PI.iter().all(|&c| c < 1 << 24));
     }
