@@ -259,13 +259,10 @@ mod tests {
     fn chunks_are_two_over_pi() {
         let sum: f64 = (0..6).map(|i| chunk(i, 0)).sum();
         assert_eq!(sum, std::f64::consts::FRAC_2_PI);
-        for i in 0..TWO_OVER_PI.len() {
+        for (i, &bits) in TWO_OVER_PI.iter().enumerate() {
             let c = chunk(i, SCALE);
             assert!(c.is_normal(), "chunk {i} scaled is {c:e}");
-            assert_eq!(
-                c / 2f64.powi(SCALE - 24 * (i as i32 + 1)),
-                f64::from(TWO_OVER_PI[i])
-            );
+            assert_eq!(c / 2f64.powi(SCALE - 24 * (i as i32 + 1)), f64::from(bits));
         }
         assert!(TWO_OVER_PI.iter().all(|&c| c < 1 << 24));
     }
