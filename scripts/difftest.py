@@ -477,7 +477,17 @@ def kiln_run(
     ]
     for name, path in files.items():
         cmd += ["--input", f"{name}={path}"]
-    p = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    for attempt in range(10):
+        try:
+            p = subprocess.run(
+                cmd, check=False, capture_output=True, text=True, timeout=300
+            )
+            break
+        except OSError:
+            # The binary is being rebuilt (cargo replaces the file): wait for it.
+            if attempt == 9:
+                raise
+            time.sleep(3)
     if p.returncode != 0:
         msg = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
         return Outcome(None, msg, panic=p.returncode not in (1, 2))
