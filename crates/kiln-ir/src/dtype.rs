@@ -58,10 +58,38 @@ impl DType {
             (x, y) => x.max(y),
         }
     }
+    /// `torch.result_type` of some tensor operands, each `(dtype, is_0d)`, and (when
+    /// `has_scalar`) a Python number, which kiln reads as a float. PyTorch's three tiers:
+    /// dimensioned tensors decide the dtype; a 0-d tensor only does when its category (bool <
+    /// float) is higher than theirs (`f16[3] + f32[]` is f16, `bool[3] + f32[]` is f32); a
+    /// Python float only when it is higher than every tensor's, and then it is the default
+    /// float type (f32). c10's `combine_categories` over (dimensioned, (0-d, scalar)).
+    pub fn result_type(tensors: &[(DType, bool)], has_scalar: bool) -> DType {
+        let tier = |zero_d: bool| {
+            tensors
+                .iter()
+                .filter(|t| t.1 == zero_d)
+                .map(|t| t.0)
+                .reduce(DType::promote)
+        };
+        let scalar = has_scalar.then_some(DType::F32);
+        let inner = combine_categories(tier(true), scalar);
+        combine_categories(tier(false), inner).unwrap_or(DType::F32)
+    }
     /// The result of a tensor with a Python scalar: a float scalar turns a bool tensor into the
     /// default float type (f32); it never changes a float tensor's dtype.
     pub fn promote_scalar(a: DType) -> DType {
         if a == DType::Bool { DType::F32 } else { a }
+    }
+}
+
+/// c10's `combine_categories(higher, lower)` without integers: a float `higher` wins, a bool
+/// one promotes with `lower`; `None` is an absent tier.
+fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
+    match (higher, lower) {
+        (Some(h), _) if h.is_float() => Some(h),
+        (Some(h), Some(l)) => Some(DType::promote(h, l)),
+        (h, l) => h.or(l),
     }
 }
 

@@ -8,6 +8,8 @@ pub(crate) mod check;
 mod pool;
 mod shapes;
 
+pub use shapes::{known_one, squeezed_dims};
+
 use kiln_shape::{BindError, Expr, ShapeEnv};
 
 use crate::graph::{Graph, InputDecl, Node, NodeId, NodeKind};

@@ -105,9 +105,18 @@ impl UnaryOp {
     pub fn result_dtype(self, x: DType) -> DType {
         match self {
             UnaryOp::LogicalNot => DType::Bool,
-            UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu if x == DType::Bool => DType::Bool,
             _ => DType::promote_scalar(x),
         }
+    }
+    /// Whether PyTorch refuses a bool input: the ops whose kernels keep the input's dtype
+    /// (`neg`, `abs`, `relu`, `floor`, `ceil`) or have no bool kernel (`gelu`, `silu`), where
+    /// float math (`exp`, `sin`, ...) promotes a bool to f32.
+    pub fn rejects_bool(self) -> bool {
+        use UnaryOp::*;
+        matches!(
+            self,
+            Neg | Abs | Relu | Silu | Gelu | GeluTanh | Floor | Ceil
+        )
     }
 }
 
@@ -185,6 +194,9 @@ pub struct Pool2d {
     pub ceil_mode: bool,
     /// Only meaningful for `avg_pool2d`.
     pub count_include_pad: bool,
+    /// `avg_pool2d`'s `divisor_override`: every window's sum is divided by this (nonzero)
+    /// instead of its size; always `None` for `max_pool2d`.
+    pub divisor_override: Option<i64>,
 }
 
 /// One operation. Operands refer to earlier nodes of the same graph.
@@ -255,10 +267,11 @@ pub enum Op {
         x: NodeId,
         dim: i64,
     },
-    /// `squeeze(x)` (all size-1 dims) or `squeeze(x, dim)`.
+    /// `squeeze(x)` (`None`: all size-1 dims), `squeeze(x, dim)` or `squeeze(x, [d0, d1])`
+    /// (PyTorch >= 2.0): of the dims named, those of size 1 are removed.
     Squeeze {
         x: NodeId,
-        dim: Option<i64>,
+        dims: Option<Vec<i64>>,
     },
     /// `expand(x, shape)`: `-1` keeps a dim; new leading dims may be added.
     Expand {

@@ -141,9 +141,10 @@ fn call(g: &Graph, op: &Op) -> String {
         Op::Unsqueeze { x: input, dim } => {
             format_call(name, &x(input), &[("dim", dim.to_string())])
         }
-        Op::Squeeze { x: input, dim } => match dim {
+        Op::Squeeze { x: input, dims } => match dims.as_deref() {
             None => format_call(name, &x(input), &[]),
-            Some(d) => format_call(name, &x(input), &[("dim", d.to_string())]),
+            Some([d]) => format_call(name, &x(input), &[("dim", d.to_string())]),
+            Some(ds) => format_call(name, &x(input), &[("dim", list(ds))]),
         },
         Op::Expand { x: input, shape } => format_call(name, &x(input), &[("size", list(shape))]),
     }
@@ -166,6 +167,9 @@ fn pool_keywords(p: &Pool2d, is_max: bool) -> Vec<(&'static str, String)> {
     }
     if !is_max && !p.count_include_pad {
         kw.push(("count_include_pad", "false".to_string()));
+    }
+    if let (false, Some(d)) = (is_max, p.divisor_override) {
+        kw.push(("divisor_override", d.to_string()));
     }
     kw
 }

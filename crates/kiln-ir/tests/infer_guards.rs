@@ -104,6 +104,7 @@ fn ceil_pool(k: i64, s: i64, p: i64) -> Pool2d {
         dilation: [1, 1],
         ceil_mode: true,
         count_include_pad: true,
+        divisor_override: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn pool(k: i64, s: i64, p: i64, d: i64) -> Pool2d {
         dilation: [d, d],
         ceil_mode: false,
         count_include_pad: true,
+        divisor_override: None,
     }
 }
 
@@ -170,7 +171,10 @@ fn layout_arguments_are_checked() {
     valid(DType::F32, &[2, 3], |x| Op::Unsqueeze { x, dim: -3 });
     let msg = invalid_msg(DType::F32, &[2, 3], |x| Op::Unsqueeze { x, dim: 3 });
     assert!(msg.contains("out of range"), "{msg}");
-    let msg = invalid_msg(DType::F32, &[2, 3], |x| Op::Squeeze { x, dim: Some(-3) });
+    let msg = invalid_msg(DType::F32, &[2, 3], |x| Op::Squeeze {
+        x,
+        dims: Some(vec![-3]),
+    });
     assert!(msg.contains("out of range"), "{msg}");
     let msg = invalid_msg(DType::F32, &[6], |x| Op::Reshape {
         x,

@@ -86,11 +86,19 @@ fn reshape_by_symbol_uses_the_bound_size() {
 #[test]
 fn squeeze_unsqueeze_and_expand() {
     let x = iota(&[1, 3, 1]);
-    let y = run_on(&x, |x| Op::Squeeze { x, dim: None }).expect("squeeze");
+    let y = run_on(&x, |x| Op::Squeeze { x, dims: None }).expect("squeeze");
     assert_eq!(y.shape, vec![3]);
-    let y = run_on(&x, |x| Op::Squeeze { x, dim: Some(1) }).expect("squeeze non-1 is a no-op");
+    let y = run_on(&x, |x| Op::Squeeze {
+        x,
+        dims: Some(vec![1]),
+    })
+    .expect("squeeze non-1 is a no-op");
     assert_eq!(y.shape, vec![1, 3, 1]);
-    let y = run_on(&x, |x| Op::Squeeze { x, dim: Some(-1) }).expect("squeeze last");
+    let y = run_on(&x, |x| Op::Squeeze {
+        x,
+        dims: Some(vec![-1]),
+    })
+    .expect("squeeze last");
     assert_eq!(y.shape, vec![1, 3]);
     let y = run_on(&x, |x| Op::Unsqueeze { x, dim: -1 }).expect("unsqueeze");
     assert_eq!(y.shape, vec![1, 3, 1, 1]);

@@ -278,7 +278,7 @@ fn binding_errors() {
         at(
             3,
             22,
-            "node 't': avg_pool2d has no argument 'dilation' (it takes input, kernel_size, stride, padding, ceil_mode, count_include_pad)"
+            "node 't': avg_pool2d has no argument 'dilation' (it takes input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)"
         )
     );
     assert_eq!(
@@ -387,9 +387,9 @@ fn argument_kind_errors() {
             "argument 'dims' expects a list of integers, found the name 'C'",
         ),
         (
-            "t = squeeze(x, [0])",
+            "t = squeeze(x, \"0\")",
             16,
-            "argument 'dim' expects an integer or None, found a list of 1 entries",
+            "argument 'dim' expects an integer, a list of integers or None, found the string \"0\"",
         ),
         (
             "t = gelu(x, approximate=1)",

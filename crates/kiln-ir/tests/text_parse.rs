@@ -75,7 +75,8 @@ output p, q
                 padding: [1, 1],
                 dilation: [1, 1],
                 ceil_mode: true,
-                count_include_pad: true
+                count_include_pad: true,
+                divisor_override: None,
             }
         }
     );
@@ -429,14 +430,24 @@ fn layout_ops() {
         }
     );
     assert_eq!(out_op("out = unsqueeze(x, 0)"), Op::Unsqueeze { x, dim: 0 });
-    assert_eq!(out_op("out = squeeze(x)"), Op::Squeeze { x, dim: None });
+    assert_eq!(out_op("out = squeeze(x)"), Op::Squeeze { x, dims: None });
     assert_eq!(
         out_op("out = squeeze(x, dim=None)"),
-        Op::Squeeze { x, dim: None }
+        Op::Squeeze { x, dims: None }
     );
     assert_eq!(
         out_op("out = squeeze(x, 2)"),
-        Op::Squeeze { x, dim: Some(2) }
+        Op::Squeeze {
+            x,
+            dims: Some(vec![2])
+        }
+    );
+    assert_eq!(
+        out_op("out = squeeze(x, dim=[0, -2])"),
+        Op::Squeeze {
+            x,
+            dims: Some(vec![0, -2])
+        }
     );
     assert_eq!(
         out_op("out = expand(x, size=[2, N, -1, H, W])"),

@@ -156,6 +156,7 @@ fn build((inputs, steps, outputs): &(Vec<InputPlan>, Vec<StepPlan>, Vec<usize>))
             },
             ceil_mode: flag,
             count_include_pad: family == 7 || !flag,
+            divisor_override: None,
         };
         let name = format!("v{j}");
         let op = match family {
@@ -227,10 +228,10 @@ fn build((inputs, steps, outputs): &(Vec<InputPlan>, Vec<StepPlan>, Vec<usize>))
             },
             12 => match q % 4 {
                 0 => Op::Unsqueeze { x, dim: small },
-                1 => Op::Squeeze { x, dim: None },
+                1 => Op::Squeeze { x, dims: None },
                 2 => Op::Squeeze {
                     x,
-                    dim: Some(small),
+                    dims: Some(if small == 0 { vec![0, -1] } else { vec![small] }),
                 },
                 _ => Op::Expand {
                     x,

@@ -18,6 +18,9 @@ use crate::error::SchedError;
 use crate::ir::*;
 use crate::pool::reduction_of;
 
+mod dtypes;
+use dtypes::{operand_dtype, push_rounded, rounded};
+
 /// Knobs that change generated code (all of them are part of the cache key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SchedOptions {
@@ -49,7 +52,8 @@ pub(crate) struct Lowerer<'a> {
     buffers: Vec<BufferDecl>,
     kernels: Vec<Kernel>,
     materialized: HashMap<NodeId, BufId>,
-    softmax: HashMap<NodeId, (BufId, BufId)>,
+    /// Each softmax node's row max and row sum buffers (see `crate::softmax`).
+    pub(crate) softmax: HashMap<NodeId, (BufId, BufId)>,
 }
 
 /// The result of lowering: buffers, kernels in launch order, and each output's buffer.
@@ -80,13 +84,13 @@ fn outer_idx(rank: usize) -> Vec<Expr> {
     (0..rank).map(|i| Expr::sym(&outer_var(i))).collect()
 }
 
-/// Normalises a possibly negative dim for a tensor of `rank`.
+/// Normalises a possibly negative dim (already validated) for a tensor of `rank`; a 0-d
+/// tensor's dims 0 and -1 both name its missing dim 0, as in PyTorch.
 pub(crate) fn norm_dim(d: i64, rank: usize) -> usize {
-    if d < 0 {
-        (d + rank as i64) as usize
-    } else {
-        d as usize
-    }
+    let wrapped = if d < 0 { d + rank.max(1) as i64 } else { d };
+    usize::try_from(wrapped)
+        .unwrap_or(0)
+        .min(rank.saturating_sub(1))
 }
 
 impl<'a> Lowerer<'a> {
@@ -222,7 +226,13 @@ impl<'a> Lowerer<'a> {
         Ok(b)
     }
 
-    fn load(&mut self, blk: &mut Block, buf: BufId, shape: &[Expr], idx: &[Expr]) -> ValueId {
+    pub(crate) fn load(
+        &mut self,
+        blk: &mut Block,
+        buf: BufId,
+        shape: &[Expr],
+        idx: &[Expr],
+    ) -> ValueId {
         let dtype = self.buffers[buf as usize].dtype;
         blk.push(
             ScalarOp::Load {
@@ -245,7 +255,8 @@ impl<'a> Lowerer<'a> {
         match *o {
             Operand::Scalar(v) => Ok(blk.constant(v, dtype)),
             Operand::Value(n) => {
-                let bidx = broadcast_idx(self.shape(n), out_shape, idx);
+                let shape = self.shape(n).to_vec();
+                let bidx = self.broadcast_idx(n, &shape, out_shape, idx)?;
                 let v = self.emit(blk, n, &bidx, ctx)?;
                 Ok(blk.cast(v, dtype))
             }
@@ -292,16 +303,31 @@ impl<'a> Lowerer<'a> {
                         out
                     },
                 );
-                Ok(blk.push(ScalarOp::Unary(op, xv), out))
+                if op == kiln_ir::UnaryOp::LogicalNot {
+                    return Ok(blk.push(ScalarOp::Unary(op, xv), out));
+                }
+                Ok(push_rounded(blk, ScalarOp::Unary(op, xv), out))
             }
             Op::Binary { op, a, b } => {
-                let ta = operand_dtype(self, &a, &b);
+                let ta = operand_dtype(self, &[&a, &b]);
+                // A comparison casts a Python scalar to the operands' dtype (`lt(h, 0.1)`
+                // compares with f16(0.1)); arithmetic reads it in the compute type.
+                let (a, b) = if op.is_comparison() {
+                    (rounded(a, ta), rounded(b, ta))
+                } else {
+                    (a, b)
+                };
                 let av = self.operand(blk, &a, &shape, idx, ta, reborrow(&mut ctx))?;
                 let bv = self.operand(blk, &b, &shape, idx, ta, reborrow(&mut ctx))?;
-                Ok(blk.push(ScalarOp::Binary(op, av, bv), out))
+                if op.is_comparison() {
+                    return Ok(blk.push(ScalarOp::Binary(op, av, bv), out));
+                }
+                Ok(push_rounded(blk, ScalarOp::Binary(op, av, bv), out))
             }
             Op::Where { cond, a, b } => {
                 let c = self.operand(blk, &cond, &shape, idx, DType::Bool, reborrow(&mut ctx))?;
+                // `where` casts a scalar branch to the result's dtype.
+                let (a, b) = (rounded(a, out), rounded(b, out));
                 let av = self.operand(blk, &a, &shape, idx, out, reborrow(&mut ctx))?;
                 let bv = self.operand(blk, &b, &shape, idx, out, reborrow(&mut ctx))?;
                 Ok(blk.push(ScalarOp::Select(c, av, bv), out))
@@ -343,7 +369,10 @@ impl<'a> Lowerer<'a> {
             Op::Transpose { x, dim0, dim1 } => {
                 let r = idx.len();
                 let mut xi = idx.to_vec();
-                xi.swap(norm_dim(dim0, r), norm_dim(dim1, r));
+                // A 0-d tensor accepts dims 0 and -1 and transposes to itself.
+                if r > 0 {
+                    xi.swap(norm_dim(dim0, r), norm_dim(dim1, r));
+                }
                 self.emit(blk, x, &xi, ctx)
             }
             Op::Unsqueeze { x, dim } => {
@@ -351,16 +380,10 @@ impl<'a> Lowerer<'a> {
                 xi.remove(norm_dim(dim, idx.len()));
                 self.emit(blk, x, &xi, ctx)
             }
-            Op::Squeeze { x, dim } => {
+            Op::Squeeze { x, dims } => {
                 let xs = self.shape(x).to_vec();
-                let is_one = |d: &Expr| d.as_int() == Some(1);
-                let removed: Vec<bool> = match dim {
-                    Some(d) => {
-                        let d = norm_dim(d, xs.len());
-                        (0..xs.len()).map(|j| j == d && is_one(&xs[j])).collect()
-                    }
-                    None => xs.iter().map(is_one).collect(),
-                };
+                let removed = kiln_ir::infer::squeezed_dims(self.env, &xs, dims.as_deref())
+                    .map_err(|source| self.shape_error(n, source))?;
                 let mut outer = idx.iter();
                 let xi: Vec<Expr> = removed
                     .iter()
@@ -376,7 +399,7 @@ impl<'a> Lowerer<'a> {
             }
             Op::Expand { x, .. } => {
                 let xs = self.shape(x).to_vec();
-                let xi = broadcast_idx(&xs, &shape, idx);
+                let xi = self.broadcast_idx(n, &xs, &shape, idx)?;
                 self.emit(blk, x, &xi, ctx)
             }
         }
@@ -417,42 +440,39 @@ impl<'a> Lowerer<'a> {
         Ok(self.load(blk, b, &shape, idx))
     }
 
-    /// `softmax(x, dim) = exp(x - max) / sum(exp(x - max))`: the row max and the row sum are
-    /// reductions read at every element of the row, so they are materialised (two temporaries).
-    fn emit_softmax(
+    /// Index into an operand (node `n`'s value, of shape `operand`) broadcast right-aligned to
+    /// `out`: a dim the shape environment knows is 1 reads index 0. Whether it is 1 is asked of
+    /// the env, not read off the expression, since a derived size (`(H - 2)//2 + 1`) can be 1
+    /// in this specialisation (shape inference recorded that as a guard); the output's index
+    /// there ranges over the output's extent, which a one-element dim does not have.
+    pub(crate) fn broadcast_idx(
         &mut self,
-        blk: &mut Block,
         n: NodeId,
-        x: NodeId,
-        dim: i64,
+        operand: &[Expr],
+        out: &[Expr],
         idx: &[Expr],
-        ctx: Option<(&mut KernelCtx, NodeId)>,
-    ) -> Result<ValueId, SchedError> {
-        let shape = self.shape(n).to_vec();
-        let d = norm_dim(dim, shape.len());
-        let acc = self.dtype(n).compute();
-        let mut kept = shape.clone();
-        kept[d] = Expr::int(1);
-        let (mbuf, sbuf) = match self.softmax.get(&n) {
-            Some(&p) => p,
-            None => {
-                let m = self.add_buffer(acc, &kept, BufKind::Temp);
-                let s = self.add_buffer(acc, &kept, BufKind::Temp);
-                crate::softmax::lower_softmax_stats(self, x, d, &shape, &kept, m, s)?;
-                self.softmax.insert(n, (m, s));
-                (m, s)
-            }
-        };
-        let mut row = idx.to_vec();
-        row[d] = Expr::int(0);
-        let xv = self.emit(blk, x, idx, ctx)?;
-        let xv = blk.cast(xv, acc);
-        let mv = self.load(blk, mbuf, &kept, &row);
-        let sv = self.load(blk, sbuf, &kept, &row);
-        let e = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Sub, xv, mv), acc);
-        let e = blk.push(ScalarOp::Unary(kiln_ir::UnaryOp::Exp, e), acc);
-        let v = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Div, e, sv), acc);
-        Ok(blk.cast(v, self.dtype(n)))
+    ) -> Result<Vec<Expr>, SchedError> {
+        let lead = out.len() - operand.len();
+        let mut bidx = Vec::with_capacity(operand.len());
+        for (j, d) in operand.iter().enumerate() {
+            let same = *d == out[lead + j];
+            let one = !same
+                && kiln_ir::infer::known_one(self.env, d)
+                    .map_err(|source| self.shape_error(n, source))?;
+            bidx.push(if one {
+                Expr::int(0)
+            } else {
+                idx[lead + j].clone()
+            });
+        }
+        Ok(bidx)
+    }
+
+    fn shape_error(&self, n: NodeId, source: kiln_shape::ShapeError) -> SchedError {
+        SchedError::Shape {
+            node: self.name(n).to_string(),
+            source,
+        }
     }
 
     pub fn push_kernel(&mut self, mut kernel: Kernel) -> Result<(), SchedError> {
@@ -470,36 +490,6 @@ fn reborrow<'b>(
     c: &'b mut Option<(&mut KernelCtx, NodeId)>,
 ) -> Option<(&'b mut KernelCtx, NodeId)> {
     c.as_mut().map(|(k, r)| (&mut **k, *r))
-}
-
-/// The dtype both operands of a binary op are converted to before it runs.
-fn operand_dtype(l: &Lowerer, a: &Operand, b: &Operand) -> DType {
-    let dt = |o: &Operand| match o {
-        Operand::Value(n) => Some(l.dtype(*n)),
-        Operand::Scalar(_) => None,
-    };
-    match (dt(a), dt(b)) {
-        (Some(x), Some(y)) => DType::promote(x, y),
-        (Some(x), None) | (None, Some(x)) => DType::promote_scalar(x),
-        (None, None) => DType::F32,
-    }
-}
-
-/// Index into an operand broadcast (right-aligned) to `out`: a dim of constant size 1 where the
-/// output's is not reads index 0.
-pub(crate) fn broadcast_idx(operand: &[Expr], out: &[Expr], idx: &[Expr]) -> Vec<Expr> {
-    let lead = out.len() - operand.len();
-    operand
-        .iter()
-        .enumerate()
-        .map(|(j, d)| {
-            if d.as_int() == Some(1) && out[lead + j].as_int() != Some(1) {
-                Expr::int(0)
-            } else {
-                idx[lead + j].clone()
-            }
-        })
-        .collect()
 }
 
 /// The multi-index of flat offset `flat` in a contiguous tensor of `shape`.

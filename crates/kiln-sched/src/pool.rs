@@ -141,6 +141,7 @@ fn pool(
         valid,
     )?;
     let post = match kind {
+        ReduceKind::Sum if let Some(d) = p.divisor_override => Post::DivBy(Expr::int(d)),
         ReduceKind::Sum if p.count_include_pad => Post::DivBy(&divisor[0] * &divisor[1]),
         ReduceKind::Sum => Post::DivBy(&clipped[0] * &clipped[1]),
         _ => Post::None,

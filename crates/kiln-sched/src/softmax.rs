@@ -1,11 +1,12 @@
-//! Softmax's two row statistics, each a reduction kernel into a temporary buffer.
+//! Softmax: its two row statistics, each a reduction kernel into a temporary buffer, and the
+//! elementwise `exp(x - max) / sum` read at every element.
 use kiln_ir::{BinaryOp, NodeId, UnaryOp};
 use kiln_shape::Expr;
 
 use crate::block::Block;
 use crate::error::SchedError;
 use crate::ir::*;
-use crate::lower::{Lowerer, contiguous_offset};
+use crate::lower::{KernelCtx, Lowerer, contiguous_offset, norm_dim};
 use crate::pool::acc_of;
 
 /// Emits `m = amax(x, d, keepdim)` into `mbuf` and `s = sum(exp(x - m), d, keepdim)` into `sbuf`.
@@ -72,4 +73,54 @@ pub(crate) fn lower_softmax_stats(
         })?;
     }
     Ok(())
+}
+
+impl Lowerer<'_> {
+    /// `softmax(x, dim) = exp(x - max) / sum(exp(x - max))`: the row max and the row sum are
+    /// reductions read at every element of the row, so they are materialised (two temporaries).
+    pub(crate) fn emit_softmax(
+        &mut self,
+        blk: &mut Block,
+        n: NodeId,
+        x: NodeId,
+        dim: i64,
+        idx: &[Expr],
+        ctx: Option<(&mut KernelCtx, NodeId)>,
+    ) -> Result<ValueId, SchedError> {
+        let shape = self.shape(n).to_vec();
+        let acc = self.dtype(n).compute();
+        if shape.is_empty() {
+            // A 0-d tensor is one row of length 1: exp(x - x) / exp(x - x), i.e. 1 (NaN for
+            // a non-finite x, as PyTorch).
+            let xv = self.emit(blk, x, idx, ctx)?;
+            let xv = blk.cast(xv, acc);
+            let e = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Sub, xv, xv), acc);
+            let e = blk.push(ScalarOp::Unary(kiln_ir::UnaryOp::Exp, e), acc);
+            let v = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Div, e, e), acc);
+            return Ok(blk.cast(v, self.dtype(n)));
+        }
+        let d = norm_dim(dim, shape.len());
+        let mut kept = shape.clone();
+        kept[d] = Expr::int(1);
+        let (mbuf, sbuf) = match self.softmax.get(&n) {
+            Some(&p) => p,
+            None => {
+                let m = self.add_buffer(acc, &kept, BufKind::Temp);
+                let s = self.add_buffer(acc, &kept, BufKind::Temp);
+                lower_softmax_stats(self, x, d, &shape, &kept, m, s)?;
+                self.softmax.insert(n, (m, s));
+                (m, s)
+            }
+        };
+        let mut row = idx.to_vec();
+        row[d] = Expr::int(0);
+        let xv = self.emit(blk, x, idx, ctx)?;
+        let xv = blk.cast(xv, acc);
+        let mv = self.load(blk, mbuf, &kept, &row);
+        let sv = self.load(blk, sbuf, &kept, &row);
+        let e = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Sub, xv, mv), acc);
+        let e = blk.push(ScalarOp::Unary(kiln_ir::UnaryOp::Exp, e), acc);
+        let v = blk.push(ScalarOp::Binary(kiln_ir::BinaryOp::Div, e, sv), acc);
+        Ok(blk.cast(v, self.dtype(n)))
+    }
 }

@@ -22,7 +22,7 @@
 //! | [`tanh`] | \|x\| < 0.625: Cephes odd polynomial (f32) / rational (f64); else 1 − 2/(e^{2\|x\|}+1) | 1 | 2 |
 //! | [`sigmoid`] | n/(1+e), e = e^{−\|x\|}, n = 1 (x ≥ 0) or e (x < 0): never overflows; k ≤ 0 lets 2^k be built as one normal 2^(k+64) (f32) / 2^(k+600) (f64) times a constant, still rounded once | 2 | 2 |
 //! | [`sigmoid_nonnegative`] | [`sigmoid`] without the sign test, for x ≥ 0 (a relu's output): bit-identical there | 2 | 2 |
-//! | [`sin`], [`cos`] | k = round(2x/π), fdlibm Cody-Waite reduction in f64 (2 parts for f32, 3 steps for f64), fdlibm kernels; f32 lanes computed in f64 | 1 | 1 |
+//! | [`sin`], [`cos`] | \|x\| < 2^19: k = round(2x/π), fdlibm Cody-Waite reduction in f64 (2 parts for f32, 3 steps for f64); else Payne-Hanek (x·2/π mod 4 from 24-bit chunks of 2/π, exact products, double-double sum), entered only when a lane needs it; fdlibm kernels; f32 lanes computed in f64 | 1 | 1 |
 //! | [`erf`] | \|x\| < 1: Taylor series; else 1 − e^{−x²}·g(x), g fitted (Chebyshev) | 3 | 2 |
 //! | [`pow`] | exp(y·log\|x\|) in f64 plus C99 special cases; f32 lanes computed in f64 | 1 | 2 + 2·\|y·ln x\| (log's rounding amplified; 234 at \|y·ln x\| ≈ 129) |
 //!
@@ -31,10 +31,13 @@
 //! 1e5–3e5 random bit patterns and 1e5–2e5 uniform samples of the interesting range per
 //! function; f32 references are the f64 libm result rounded to f32, so f32 figures are
 //! against (almost always) correctly rounded values. The sigmoid reference is
-//! 1/(1+e^-x) / e^x/(1+e^x) in f64 (itself ~1 ulp for f64). `sin`/`cos` are measured on
-//! |x| ≤ 1e5 (several scales plus multiples of π/2); beyond 2^20·π/2 ≈ 1.6e6 the reduction
-//! is no longer exact and results lose accuracy, for |x| ≥ 2^51 they are meaningless (inf
-//! and NaN still give NaN). f64 `pow` has no extended-precision log, so the log's rounding
+//! 1/(1+e^-x) / e^x/(1+e^x) in f64 (itself ~1 ulp for f64). `sin`/`cos` are measured over
+//! the whole finite range: several scales up to 1e5, multiples of π/2, 2e5 random bit
+//! patterns per type, every power of two with its neighbours, and the multiple of π/2 nearest
+//! each 2^k up to the largest finite value (inf and NaN give NaN). The Payne-Hanek sum keeps
+//! the reduced argument to about 2^-100 absolute, so an f64 argument within ~2^-50 of a
+//! multiple of π/2 (none was in the sample) would keep fewer than 53 bits of its tiny result.
+//! f64 `pow` has no extended-precision log, so the log's rounding
 //! is amplified by |y·ln x|; f32 `pow`, `sin` and `cos` run in f64 and are rounded once.
 //!
 //! Conversions between 16-bit floats and f32 work on 16-bit patterns held in the low half of
@@ -50,6 +53,7 @@ mod half;
 mod lanes;
 mod pow;
 mod trig;
+mod trig_large;
 mod widen;
 
 use cranelift_codegen::ir::{Type, Value};
@@ -122,8 +126,8 @@ pub fn sigmoid_nonnegative(b: &mut FunctionBuilder, x: Value) -> Result<Value, M
     Ok(activation::sigmoid_nonnegative_lanes(b, l, x))
 }
 
-/// Sine. sin(±inf) = NaN, NaN gives NaN. Accurate while |x| < 2^20·π/2 (tested on
-/// |x| ≤ 1e5); larger arguments lose accuracy (see the module docs).
+/// Sine. sin(±inf) = NaN, NaN gives NaN. Accurate over the whole range: large arguments
+/// (|x| >= 2^19) take a Payne-Hanek reduction (see the module docs).
 ///
 /// Measured max error: 1 ulp (f32), 1 ulp (f64).
 pub fn sin(b: &mut FunctionBuilder, x: Value) -> Result<Value, MathError> {

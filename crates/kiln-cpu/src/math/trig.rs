@@ -3,13 +3,15 @@
 //! f32 lanes are computed in f64 (see `widen`), with a two-part reduction and the short
 //! `__kernel_sindf`/`__kernel_cosdf` polynomials; f64 lanes use fdlibm's three-step
 //! medium-size reduction (exact products for |k| < 2^20, i.e. |x| < ~1.6e6) and the full
-//! kernels with the reduction tail.
+//! kernels with the reduction tail. Lanes with |x| >= 2^19 take the Payne-Hanek reduction of
+//! `trig_large` instead (only run when some lane needs it).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use super::lanes::{Lanes, select};
+use super::trig_large::with_large_arguments;
 use super::widen::via_f64;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,19 @@ pub(crate) fn trig_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value, which: Tri
 }
 
 fn trig_f64(b: &mut FunctionBuilder, l: Lanes, x: Value, which: Trig, full: bool) -> Value {
+    let fast = cody_waite(b, l, x, full);
+    let (y0, y1, k) = with_large_arguments(b, l, x, full, fast);
+    let (sin_r, cos_r) = if full {
+        (kernel_sin(b, l, y0, y1), kernel_cos(b, l, y0, y1))
+    } else {
+        (kernel_sindf(b, l, y0), kernel_cosdf(b, l, y0))
+    };
+    quadrant(b, l, k, which, sin_r, cos_r)
+}
+
+/// k = round(2x/π) and x - k·π/2 as y0 + y1 (y1 = 0 for f32 arguments, whose kernels take
+/// y0 alone): exact for |k| < 2^20, which [`with_large_arguments`] relies on.
+fn cody_waite(b: &mut FunctionBuilder, l: Lanes, x: Value, full: bool) -> (Value, Value, Value) {
     let two_over_pi = l.fconst(b, TWO_OVER_PI);
     let scaled = b.ins().fmul(x, two_over_pi);
     let (kf, k) = l.round_to_int(b, scaled);
@@ -99,14 +114,24 @@ fn trig_f64(b: &mut FunctionBuilder, l: Lanes, x: Value, which: Trig, full: bool
         }
     }
     let y0 = b.ins().fsub(r, w);
-    let (sin_r, cos_r) = if full {
+    let y1 = if full {
         let diff = b.ins().fsub(r, y0);
-        let y1 = b.ins().fsub(diff, w);
-        (kernel_sin(b, l, y0, y1), kernel_cos(b, l, y0, y1))
+        b.ins().fsub(diff, w)
     } else {
-        (kernel_sindf(b, l, y0), kernel_cosdf(b, l, y0))
+        l.fconst(b, 0.0)
     };
+    (y0, y1, k)
+}
 
+/// sin or cos of x from those of the reduced argument and the quadrant k.
+fn quadrant(
+    b: &mut FunctionBuilder,
+    l: Lanes,
+    k: Value,
+    which: Trig,
+    sin_r: Value,
+    cos_r: Value,
+) -> Value {
     // Quadrant n = k mod 4: sin uses (s, c, -s, -c), cos uses (c, -s, -c, s).
     let three = l.iconst(b, 3);
     let n = b.ins().band(k, three);

@@ -92,6 +92,9 @@ fn unary_fn(op: UnaryOp) -> &'static str {
         Sqrt => "kiln_sqrt",
         Rsqrt => "kiln_rsqrt",
         Reciprocal => "kiln_reciprocal",
+        // `sinf`/`sin` of CUDA's math library (kernels/kiln.cuh): NVRTC runs without
+        // --use_fast_math (nvrtc.rs), so these are the full-range functions that reduce large
+        // arguments exactly, not `__sinf`, whose error grows with |x|.
         Sin => "kiln_sin",
         Cos => "kiln_cos",
         Tanh => "kiln_tanh",

@@ -7,7 +7,7 @@ use kiln_shape::Dim;
 
 use crate::dtype::DType;
 use crate::graph::NodeId;
-use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp};
+use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 use crate::tensor::Tensor;
 
 /// What the checks know about a value: its dtype and, when sizes do not decide it, its rank.
@@ -91,19 +91,16 @@ fn broadcast_rank(infos: &[ValueInfo]) -> Option<usize> {
         .try_fold(0usize, |acc, i| i.rank.map(|r| acc.max(r)))
 }
 
-/// The dtype the operands of an elementwise op are computed in: PyTorch's result type, where a
-/// scalar never changes a float tensor's dtype and turns a bool tensor into f32.
+/// The dtype the operands of an elementwise op are computed in: `torch.result_type`
+/// ([`DType::result_type`]), where a 0-d tensor counts below dimensioned ones. A tensor of
+/// unknown rank (only in [`crate::validate`], after a `squeeze`) counts as dimensioned;
+/// shape inference knows every rank.
 pub(crate) fn common_dtype(tensors: &[ValueInfo], has_scalar: bool) -> DType {
-    let mut it = tensors.iter().map(|i| i.dtype);
-    let Some(first) = it.next() else {
-        return DType::F32;
-    };
-    let t = it.fold(first, DType::promote);
-    if has_scalar {
-        DType::promote_scalar(t)
-    } else {
-        t
-    }
+    let tiers: Vec<(DType, bool)> = tensors
+        .iter()
+        .map(|i| (i.dtype, i.rank == Some(0)))
+        .collect();
+    DType::result_type(&tiers, has_scalar)
 }
 
 /// The result dtype of a binary op given its operands' common dtype.
@@ -129,14 +126,21 @@ fn check_binary(
     if tensors.is_empty() {
         return Err("both operands are scalars; at least one must be a tensor".into());
     }
-    if op == BinaryOp::Sub && tensors.len() == 2 && tensors.iter().all(|i| i.dtype == DType::Bool) {
+    if op == BinaryOp::Sub && tensors.iter().any(|i| i.dtype == DType::Bool) {
         return Err(
-            "subtraction of two bool tensors is not supported (expected at least one \
-                    float operand); use logical ops or cast with to() first"
+            "subtraction with a bool tensor is not supported (expected float operands); to \
+             invert a mask use logical_not, else cast with to() first"
                 .into(),
         );
     }
     let common = common_dtype(&tensors, tensors.len() < 2);
+    if op == BinaryOp::Pow && common == DType::Bool {
+        return Err(
+            "pow of bool tensors is not supported (expected a float base or exponent): cast \
+             with to() first"
+                .into(),
+        );
+    }
     Ok(ValueInfo {
         dtype: binary_result_dtype(op, common),
         rank: broadcast_rank(&tensors),
@@ -186,7 +190,12 @@ fn check_reduce(
     let rank = match x.rank {
         Some(r) => {
             let reduced = normalize_dims(dims, r)?;
-            Some(if keepdim { r } else { r - reduced.len() })
+            // A 0-d input accepts dim 0 / -1 and stays 0-d.
+            Some(if keepdim {
+                r
+            } else {
+                r.saturating_sub(reduced.len())
+            })
         }
         None => {
             let mut sorted = dims.to_vec();
@@ -226,6 +235,9 @@ fn require_nchw(x: ValueInfo) -> Result<(), String> {
 }
 
 fn check_pool_params(p: &Pool2d, is_avg: bool) -> Result<(), String> {
+    if p.divisor_override == Some(0) {
+        return Err("divisor must be not zero (divisor_override=0)".into());
+    }
     for axis in 0..2 {
         let (k, s, pad, d) = (
             p.kernel_size[axis],
@@ -329,6 +341,17 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
     match op {
         Op::Unary { op, x } => {
             let x = lookup(*x)?;
+            if x.dtype == DType::Bool && op.rejects_bool() {
+                return Err(format!(
+                    "{} of a bool tensor is not supported (expected a float dtype, found bool){}",
+                    op.name(),
+                    if *op == UnaryOp::Neg {
+                        "; to invert a mask use logical_not"
+                    } else {
+                        ": cast with to() first"
+                    }
+                ));
+            }
             Ok(ValueInfo {
                 dtype: op.result_dtype(x.dtype),
                 rank: x.rank,
@@ -407,10 +430,10 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
                 rank,
             })
         }
-        Op::Squeeze { x, dim } => {
+        Op::Squeeze { x, dims } => {
             let x = lookup(*x)?;
-            if let (Some(r), Some(d)) = (x.rank, dim) {
-                normalize_dim(*d, r)?;
+            if let (Some(r), Some(ds)) = (x.rank, dims) {
+                normalize_dims(ds, r)?;
             }
             // Whether a dim is removed depends on its size, so the rank is only known when
             // there is nothing to remove.

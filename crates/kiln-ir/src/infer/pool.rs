@@ -7,12 +7,14 @@ use crate::op::Pool2d;
 
 const AXES: [&str; 2] = ["H", "W"];
 
-/// `C`, `H` and `W` of a pooling input must be non-zero (PyTorch allows only an empty batch).
-fn require_nonempty(env: &mut ShapeEnv, input: &[Expr]) -> Result<(), OpError> {
-    for (i, d) in input.iter().enumerate().skip(1) {
+/// The dims from `first` on of a pooling input must be non-zero: PyTorch allows an empty
+/// batch everywhere, and an empty C too in `adaptive_avg_pool2d` (only).
+fn require_nonempty(env: &mut ShapeEnv, input: &[Expr], first: usize) -> Result<(), OpError> {
+    for (i, d) in input.iter().enumerate().skip(first) {
         if !env.decide(&Cond::ge(d.clone(), Expr::int(1)))? {
+            let which = if first == 1 { "C, H and W" } else { "H and W" };
             return Err(OpError::Invalid(format!(
-                "expected an input with non-zero C, H and W, found shape {} (dim {i} is {d})",
+                "expected an input with non-zero {which}, found shape {} (dim {i} is {d})",
                 show_shape(input)
             )));
         }
@@ -76,7 +78,7 @@ pub(crate) fn pool2d(
     input: &[Expr],
     params: &Pool2d,
 ) -> Result<Vec<Expr>, OpError> {
-    require_nonempty(env, input)?;
+    require_nonempty(env, input, 1)?;
     let oh = output_len(env, &input[2], params, 0)?;
     let ow = output_len(env, &input[3], params, 1)?;
     Ok(vec![input[0].clone(), input[1].clone(), oh, ow])
@@ -88,10 +90,18 @@ pub(crate) fn adaptive_pool2d(
     env: &mut ShapeEnv,
     input: &[Expr],
     output_size: [i64; 2],
+    is_avg: bool,
 ) -> Result<Vec<Expr>, OpError> {
     env.specialize(&input[2])?;
     env.specialize(&input[3])?;
-    require_nonempty(env, input)?;
+    // PyTorch computes adaptive_avg_pool2d to 1x1 as a mean over H and W, which accepts empty
+    // planes (NaN, as 0/0); every other case needs non-empty H and W (and max pooling a C).
+    let first = match (is_avg, output_size) {
+        (true, [1, 1]) => input.len(),
+        (true, _) => 2,
+        (false, _) => 1,
+    };
+    require_nonempty(env, input, first)?;
     Ok(vec![
         input[0].clone(),
         input[1].clone(),

@@ -2,12 +2,12 @@
 //! ranks and argument values are known to be valid here.
 use std::collections::HashMap;
 
-use kiln_shape::{Cond, Dim, Expr, ShapeEnv};
+use kiln_shape::{Cond, Dim, Expr, ShapeEnv, ShapeError};
 
 use super::check::{normalize_dim, normalize_dims};
 use super::{OpError, TensorType, pool};
 use crate::graph::{Graph, NodeId};
-use crate::op::{Op, Operand};
+use crate::op::{Op, Operand, ReduceOp};
 
 /// Resolves symbol names written in `reshape`/`expand` lists to the expressions the inputs
 /// bound them to (a constant under a static policy, the symbol itself under a dynamic one).
@@ -54,6 +54,13 @@ fn product(shape: &[Expr]) -> Expr {
 
 fn is_one(e: &Expr) -> bool {
     e.as_int() == Some(1)
+}
+
+/// Whether `e` is 1 in this specialisation: a literal, or a derived size (a pool's output)
+/// whose ranges or hint say so. Asking the env records the answer as a guard, so a size that
+/// is 1 here and 2 in another call gets its own entry; a symbol (range >= 2) records nothing.
+pub fn known_one(env: &mut ShapeEnv, e: &Expr) -> Result<bool, ShapeError> {
+    Ok(is_one(e) || env.decide(&Cond::eq(e.clone(), Expr::int(1)))?)
 }
 
 /// Broadcasts one pair of dims; `None` when they are incompatible.
@@ -218,7 +225,11 @@ fn expand(
             (Some(c), None) => c.clone(),
             (None, Some(t)) => t,
             (Some(c), Some(t)) => {
-                if &t == c || is_one(c) || env.decide(&Cond::eq(c.clone(), t.clone()))? {
+                if &t == c
+                    || is_one(c)
+                    || env.decide(&Cond::eq(c.clone(), t.clone()))?
+                    || known_one(env, c)?
+                {
                     t
                 } else {
                     return Err(OpError::Invalid(format!(
@@ -238,6 +249,36 @@ fn expand(
         out.push(dim);
     }
     Ok(out)
+}
+
+/// `amax`/`amin` have no identity: PyTorch refuses a reduced dim of size 0, and a reduction
+/// over all dims (none named) of an empty tensor.
+fn require_nonempty_reduction(
+    env: &mut ShapeEnv,
+    op: ReduceOp,
+    shape: &[Expr],
+    reduced: &[usize],
+    all: bool,
+) -> Result<(), OpError> {
+    let zero = |env: &mut ShapeEnv, e: &Expr| env.decide(&Cond::eq(e.clone(), Expr::int(0)));
+    if all && !shape.is_empty() && zero(env, &product(shape))? {
+        return Err(OpError::Invalid(format!(
+            "{}: expected reduction dim to be specified for an input with 0 elements (shape {})",
+            op.name(),
+            show_shape(shape)
+        )));
+    }
+    // A 0-d input "reduces" its dim 0, which it does not have (one element, never empty).
+    for (d, size) in reduced.iter().filter_map(|&d| shape.get(d).map(|s| (d, s))) {
+        if zero(env, size)? {
+            return Err(OpError::Invalid(format!(
+                "{}: expected reduction dim {d} to have non-zero size (input shape {})",
+                op.name(),
+                show_shape(shape)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn input_shape(types: &[TensorType], id: NodeId) -> Result<&[Expr], OpError> {
@@ -261,10 +302,16 @@ pub(crate) fn infer_op(
             Ok(input_shape(types, *x)?.to_vec())
         }
         Op::Reduce {
-            x, dims, keepdim, ..
+            op,
+            x,
+            dims,
+            keepdim,
         } => {
             let shape = input_shape(types, *x)?;
             let reduced = normalize_dims(dims, shape.len())?;
+            if matches!(op, ReduceOp::Amax | ReduceOp::Amin) {
+                require_nonempty_reduction(env, *op, shape, &reduced, dims.is_empty())?;
+            }
             Ok(shape
                 .iter()
                 .enumerate()
@@ -278,8 +325,11 @@ pub(crate) fn infer_op(
         Op::MaxPool2d { x, params } | Op::AvgPool2d { x, params } => {
             pool::pool2d(env, input_shape(types, *x)?, params)
         }
-        Op::AdaptiveAvgPool2d { x, output_size } | Op::AdaptiveMaxPool2d { x, output_size } => {
-            pool::adaptive_pool2d(env, input_shape(types, *x)?, *output_size)
+        Op::AdaptiveAvgPool2d { x, output_size } => {
+            pool::adaptive_pool2d(env, input_shape(types, *x)?, *output_size, true)
+        }
+        Op::AdaptiveMaxPool2d { x, output_size } => {
+            pool::adaptive_pool2d(env, input_shape(types, *x)?, *output_size, false)
         }
         Op::Reshape { x, shape } => reshape(env, scope, input_shape(types, *x)?, shape),
         Op::Expand { x, shape } => expand(env, scope, input_shape(types, *x)?, shape),
@@ -306,21 +356,44 @@ pub(crate) fn infer_op(
             shape.insert(at, Expr::int(1));
             Ok(shape)
         }
-        Op::Squeeze { x, dim } => {
+        Op::Squeeze { x, dims } => {
             let shape = input_shape(types, *x)?;
-            // A symbolic dim is never squeezed: 0 and 1 are specialised, so its range is >= 2.
-            match dim {
-                None => Ok(shape.iter().filter(|d| !is_one(d)).cloned().collect()),
-                Some(d) if !shape.is_empty() => {
-                    let at = normalize_dim(*d, shape.len())?;
-                    let mut out = shape.to_vec();
-                    if is_one(&out[at]) {
-                        out.remove(at);
-                    }
-                    Ok(out)
-                }
-                Some(_) => Ok(Vec::new()),
+            if let Some(ds) = dims {
+                normalize_dims(ds, shape.len())?;
             }
+            let removed = squeezed_dims(env, shape, dims.as_deref())?;
+            Ok(shape
+                .iter()
+                .zip(&removed)
+                .filter(|(_, r)| !**r)
+                .map(|(d, _)| d.clone())
+                .collect())
         }
     }
+}
+
+/// Which dims of `shape` `squeeze(x, dims)` removes (`None`: every dim of size 1; dims already
+/// validated). A dim is removed when the env knows it is 1 (a literal, or a derived size
+/// decided by a guard); a symbol's range is >= 2 (0 and 1 are specialised), so it stays.
+/// Shared with lowering, which must index the input exactly as inference shaped the output.
+pub fn squeezed_dims(
+    env: &mut ShapeEnv,
+    shape: &[Expr],
+    dims: Option<&[i64]>,
+) -> Result<Vec<bool>, ShapeError> {
+    let mut removed = vec![false; shape.len()];
+    if shape.is_empty() {
+        return Ok(removed);
+    }
+    let wanted: Vec<usize> = match dims {
+        None => (0..shape.len()).collect(),
+        Some(ds) => ds
+            .iter()
+            .filter_map(|&d| normalize_dim(d, shape.len()).ok())
+            .collect(),
+    };
+    for j in wanted {
+        removed[j] = known_one(env, &shape[j])?;
+    }
+    Ok(removed)
 }

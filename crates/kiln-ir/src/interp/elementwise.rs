@@ -140,8 +140,10 @@ pub(crate) fn binary(
     } else {
         common.compute()
     };
-    let va = operand_value(a, values, scalar_dtype)?;
-    let vb = operand_value(b, values, scalar_dtype)?;
+    // Tensor operands are cast to the common dtype first, which only rounds a 0-d tensor of a
+    // wider dtype (`f16[3] + f32[]` adds f16(1.3)).
+    let va = in_dtype(operand_value(a, values, scalar_dtype)?, common);
+    let vb = in_dtype(operand_value(b, values, scalar_dtype)?, common);
     let (ia, ib) = (
         broadcast_offsets(&va.shape, shape),
         broadcast_offsets(&vb.shape, shape),
@@ -154,6 +156,15 @@ pub(crate) fn binary(
     Ok(Value::rounded(dtype, shape.to_vec(), data))
 }
 
+/// `v` rounded to `dtype` when it is a tensor of a wider one (scalars keep their precision).
+fn in_dtype(v: std::borrow::Cow<'_, Value>, dtype: DType) -> std::borrow::Cow<'_, Value> {
+    let wider = v.dtype.is_float() && v.dtype != dtype && DType::promote(v.dtype, dtype) == v.dtype;
+    if !wider || !dtype.is_float() {
+        return v;
+    }
+    std::borrow::Cow::Owned(Value::rounded(dtype, v.shape.clone(), v.data.clone()))
+}
+
 /// `where(cond, a, b)` with broadcasting; scalars take the result's dtype.
 pub(crate) fn select(
     cond: &Operand,
@@ -164,8 +175,8 @@ pub(crate) fn select(
     shape: &[usize],
 ) -> Result<Value, String> {
     let vc = operand_value(cond, values, DType::Bool)?;
-    let va = operand_value(a, values, dtype)?;
-    let vb = operand_value(b, values, dtype)?;
+    let va = in_dtype(operand_value(a, values, dtype)?, dtype);
+    let vb = in_dtype(operand_value(b, values, dtype)?, dtype);
     let (ic, ia, ib) = (
         broadcast_offsets(&vc.shape, shape),
         broadcast_offsets(&va.shape, shape),

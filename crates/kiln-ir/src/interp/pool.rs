@@ -91,7 +91,9 @@ pub(crate) fn avg_pool2d(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
                 sum += plane[y as usize * w + x_ as usize];
             }
         }
-        let divisor = if p.count_include_pad {
+        let divisor = if let Some(d) = p.divisor_override {
+            i128::from(d)
+        } else if p.count_include_pad {
             pool_size
         } else {
             (hend - hstart) * (wend - wstart)

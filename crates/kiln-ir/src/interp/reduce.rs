@@ -15,7 +15,7 @@ pub(crate) fn reduce(
     let rank = x.shape.len();
     let reduced = normalize_dims(dims, rank)?;
     if matches!(op, ReduceOp::Amax | ReduceOp::Amin)
-        && let Some(&d) = reduced.iter().find(|&&d| x.shape[d] == 0)
+        && let Some(&d) = reduced.iter().find(|&&d| x.shape.get(d) == Some(&0))
     {
         return Err(format!(
             "{}: expected reduction dim {d} to have non-zero size (input shape {:?})",

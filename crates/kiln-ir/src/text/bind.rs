@@ -193,6 +193,23 @@ impl Bound<'_> {
             .transpose()
     }
 
+    /// `squeeze`'s dims: omitted or `None` (every size-1 dim), an int, or a list of ints.
+    pub(crate) fn opt_dims(&self, param: &str) -> Result<Option<Vec<i64>>, IrError> {
+        const EXPECTS: &str = "an integer, a list of integers or None";
+        let Some(arg) = self.get(param) else {
+            return Ok(None);
+        };
+        match &arg.kind {
+            ArgKind::Int(v) => Ok(Some(vec![*v])),
+            ArgKind::List(items) => items
+                .iter()
+                .map(|item| self.as_int(param, item, EXPECTS))
+                .collect::<Result<_, _>>()
+                .map(Some),
+            _ => Err(self.mismatch(param, arg, EXPECTS)),
+        }
+    }
+
     pub(crate) fn bool_or(&self, param: &str, default: bool) -> Result<bool, IrError> {
         match self.get(param) {
             None => Ok(default),

@@ -98,6 +98,7 @@ impl OpForm {
                     "padding",
                     "ceil_mode",
                     "count_include_pad",
+                    "divisor_override",
                 ],
                 2,
             ),
@@ -194,7 +195,7 @@ impl OpForm {
             },
             OpForm::Squeeze => Op::Squeeze {
                 x: x()?,
-                dim: b.opt_int("dim")?,
+                dims: b.opt_dims("dim")?,
             },
             OpForm::Expand => Op::Expand {
                 x: x()?,
@@ -239,6 +240,11 @@ fn pool_params(b: &Bound, is_max: bool) -> Result<Pool2d, IrError> {
             true
         } else {
             b.bool_or("count_include_pad", true)?
+        },
+        divisor_override: if is_max {
+            None
+        } else {
+            b.opt_int("divisor_override")?
         },
     })
 }

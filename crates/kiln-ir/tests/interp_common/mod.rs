@@ -35,6 +35,7 @@ pub fn pool2d_params(
         dilation: d,
         ceil_mode: ceil,
         count_include_pad: cip,
+        divisor_override: None,
     }
 }
 
