@@ -260,7 +260,7 @@ pub fn decode(bytes: &[u8], want: DType) -> Result<Tensor, NpyError> {
         return Ok(Tensor {
             dtype: want,
             shape: header.shape,
-            data,
+            data: data.into(),
         });
     }
     let mut out = Vec::with_capacity(numel * want.size());
@@ -277,7 +277,7 @@ pub fn decode(bytes: &[u8], want: DType) -> Result<Tensor, NpyError> {
     Ok(Tensor {
         dtype: want,
         shape: header.shape,
-        data: out,
+        data: out.into(),
     })
 }
 
@@ -321,10 +321,10 @@ fn push(out: &mut Vec<u8>, dtype: DType, v: f64) {
 /// The `.npy` bytes of `t` (version 1.0, C order; bf16 widened to f32).
 pub fn encode(t: &Tensor) -> Vec<u8> {
     let (descr, data) = match t.dtype {
-        DType::Bool => ("|b1", t.data.clone()),
-        DType::F16 => ("<f2", t.data.clone()),
-        DType::F32 => ("<f4", t.data.clone()),
-        DType::F64 => ("<f8", t.data.clone()),
+        DType::Bool => ("|b1", t.data.to_vec()),
+        DType::F16 => ("<f2", t.data.to_vec()),
+        DType::F32 => ("<f4", t.data.to_vec()),
+        DType::F64 => ("<f8", t.data.to_vec()),
         DType::BF16 => (
             "<f4",
             t.data

@@ -79,4 +79,11 @@ pub enum RunError {
     UnboundSymbol(String),
     #[error("size `{expr}` cannot be evaluated: {msg}")]
     Size { expr: String, msg: String },
+    /// An output or temporary too large for this machine (checked before any kernel runs).
+    #[error("{role} `{name}`: cannot allocate it: {source}")]
+    Alloc {
+        role: &'static str,
+        name: String,
+        source: kiln_ir::AllocError,
+    },
 }
