@@ -193,7 +193,6 @@ pub struct Storage {
     home: Option<Weak<PoolShared>>,
 }
 
-
 impl Storage {
     /// `bytes` zeroed bytes, 64-byte aligned, or an error if the memory is not available.
     pub fn try_zeroed(bytes: usize) -> Result<Storage, StorageError> {

@@ -19,7 +19,7 @@ use crate::compiler::CompilerInner;
 use crate::error::KilnError;
 use crate::key::{self, KeyComponent};
 use crate::options::DynamicPolicy;
-use crate::stats::{CompileReport, Outcome, PROCESS};
+use crate::stats::{CompileReport, Outcome, PROCESS, Phases};
 
 /// One specialisation: valid for inputs of these shapes whenever `guards` hold.
 pub(crate) struct Specialization {
@@ -217,17 +217,23 @@ impl CompiledFunction {
 
     fn build(&self, st: &mut State, shapes: &[Vec<i64>]) -> Result<Specialization, KilnError> {
         let t0 = Instant::now();
+        let mut phases = Phases::default();
+        let mut lap = Lap::start();
         let values = bind_symbols(&self.decls, shapes).map_err(IrError::from)?;
         let policy = self.policy(st, &values);
+        phases.bind_us = lap.us();
         let (mut env, inputs, comps, target) = self.key_for(&values, &policy)?;
         let cache_key = key::key_of(&comps);
+        phases.key_us = lap.us();
         let opts = &self.compiler.opts;
         let backend_kind = opts.backend;
 
         let Some(cache) = &self.compiler.cache else {
             let (exec, _) = self.generate(&mut env, &inputs)?;
+            phases.codegen_us = lap.us();
             let outcome = Outcome::Bypass(self.compiler.bypass_reason.clone());
-            return Ok(self.finish(t0, outcome, None, comps, env.produce_guards(), inputs, exec));
+            let guards = env.produce_guards();
+            return Ok(self.finish(t0, phases, outcome, None, comps, guards, inputs, exec));
         };
         // Held across lookup, compile and store: two processes compiling the same graph compile
         // it once. A lock that cannot be taken only costs that guarantee.
@@ -237,6 +243,7 @@ impl CompiledFunction {
                 |e| tracing::warn!(target: "kiln", "cache lock unavailable, compiling anyway: {e}"),
             )
             .ok();
+        phases.lock_us = lap.us();
         let header = EntryHeader {
             format_version: ARTIFACT_FORMAT,
             kiln_version: key::kiln_identity(),
@@ -247,18 +254,31 @@ impl CompiledFunction {
         let mut loaded = None;
         // Guards are evaluated on the hints first (no side effects, and from the key's guard
         // index, so only an admitted entry is read); only then is its code loaded.
-        let mut admit = |guards: &GuardSet| guards.eval(&hints) == Ok(true);
-        let mut accept = |entry: &Entry| match backend::load(backend_kind, &entry.artifact) {
-            Ok(exec) => {
-                loaded = Some(exec);
-                true
-            }
-            Err(e) => {
-                cache.discard(entry, &e.to_string());
-                false
+        let (mut guards_s, mut load_s) = (0.0, 0.0);
+        let mut admit = |guards: &GuardSet| {
+            let t = Instant::now();
+            let ok = guards.eval(&hints) == Ok(true);
+            guards_s += t.elapsed().as_secs_f64();
+            ok
+        };
+        let mut accept = |entry: &Entry| {
+            let t = Instant::now();
+            let result = backend::load(backend_kind, &entry.artifact);
+            load_s += t.elapsed().as_secs_f64();
+            match result {
+                Ok(exec) => {
+                    loaded = Some(exec);
+                    true
+                }
+                Err(e) => {
+                    cache.discard(entry, &e.to_string());
+                    false
+                }
             }
         };
         let lookup = cache.get_guarded(&cache_key, &header, &mut admit, &mut accept);
+        (phases.guards_us, phases.load_us) = (guards_s * 1e6, load_s * 1e6);
+        phases.read_us = (lap.us() - phases.guards_us - phases.load_us).max(0.0);
         let outcome = match lookup {
             Lookup::Hit(entry) => {
                 for c in entry.guards.conds() {
@@ -267,6 +287,7 @@ impl CompiledFunction {
                 let exec = loaded.expect("a hit was accepted with a loaded executable");
                 return Ok(self.finish(
                     t0,
+                    phases,
                     Outcome::Hit,
                     Some(cache_key),
                     comps,
@@ -280,6 +301,7 @@ impl CompiledFunction {
         };
         let (exec, artifact) = self.generate(&mut env, &inputs)?;
         let guards = env.produce_guards();
+        phases.codegen_us = lap.us();
         let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
         let created_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -304,7 +326,17 @@ impl CompiledFunction {
         if let Err(e) = cache.put(&entry) {
             tracing::debug!(target: "kiln", "cache entry not stored: {e}");
         }
-        Ok(self.finish(t0, outcome, Some(cache_key), comps, guards, inputs, exec))
+        phases.store_us = lap.us();
+        Ok(self.finish(
+            t0,
+            phases,
+            outcome,
+            Some(cache_key),
+            comps,
+            guards,
+            inputs,
+            exec,
+        ))
     }
 
     /// Schedules and generates code in `env`.
@@ -321,6 +353,7 @@ impl CompiledFunction {
     fn finish(
         &self,
         t0: Instant,
+        mut phases: Phases,
         outcome: Outcome,
         key: Option<kiln_cache::CacheKey>,
         components: Vec<KeyComponent>,
@@ -328,6 +361,7 @@ impl CompiledFunction {
         inputs: Vec<Vec<Expr>>,
         exec: Arc<Executable>,
     ) -> Specialization {
+        let finish_start = Instant::now();
         let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
         self.count(&outcome);
         let key_text = key.map(|k| k.to_string()).unwrap_or_default();
@@ -341,12 +375,14 @@ impl CompiledFunction {
         for c in &components {
             tracing::debug!(target: "kiln", component = %c.name, hash = %&c.hash[..16], value = %c.value, "key component");
         }
+        phases.finish_us = finish_start.elapsed().as_secs_f64() * 1e6;
         let report = CompileReport {
             outcome,
             key,
             components,
             compile_ms,
             guards: guards.to_string(),
+            phases,
         };
         Specialization {
             inputs,
@@ -354,5 +390,20 @@ impl CompiledFunction {
             exec,
             report,
         }
+    }
+}
+
+/// Microseconds since the previous lap (for [`Phases`]).
+struct Lap(Instant);
+
+impl Lap {
+    fn start() -> Lap {
+        Lap(Instant::now())
+    }
+    fn us(&mut self) -> f64 {
+        let now = Instant::now();
+        let us = (now - self.0).as_secs_f64() * 1e6;
+        self.0 = now;
+        us
     }
 }
