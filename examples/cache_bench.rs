@@ -8,6 +8,7 @@
 //! `cache_bench --child-hit <graph> <cache dir>`, which times its first `prepare`; the
 //! `cli_hit_ms` figures time the whole `kiln run` process on a hit (spawn to outputs written,
 //! small inputs), when the `kiln` binary of the same profile is built beside this example.
+//! `cache_bench --hit-loop N` runs only N hits of one graph, for a profiler.
 //! Each row also has `compile_ms` (the same graph compiled with no cache, in this process)
 //! and `hit_phases_us`, the median of each phase of the hits (see `kiln::Phases`).
 use std::path::Path;
@@ -478,12 +479,32 @@ fn print_table(results: &[CaseResult], scale: &ScaleResult) {
     );
 }
 
+/// `--hit-loop N`: only `N` hits of the first graph after `reset()` (for a profiler).
+fn hit_loop(n: usize) -> BenchResult<()> {
+    let case = &CASES[1];
+    let dir = tempfile::tempdir()?;
+    let f = compiler(dir.path(), case.policy).compile(&kiln::parse(case.src)?)?;
+    timed_prepare(&f, &shapes(case), Outcome::Miss)?;
+    let start = Instant::now();
+    for _ in 0..n {
+        f.reset();
+        timed_prepare(&f, &shapes(case), Outcome::Hit)?;
+    }
+    println!("{:.1} µs per hit", elapsed_ms(start) * 1e3 / n as f64);
+    Ok(())
+}
+
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [mode, graph, dir] = args.as_slice()
         && mode == "--child-hit"
     {
         return child_hit(graph, Path::new(dir));
+    }
+    if let [mode, count] = args.as_slice()
+        && mode == "--hit-loop"
+    {
+        return hit_loop(count.parse()?);
     }
     let json = args.iter().any(|a| a == "--json");
     let results = CASES

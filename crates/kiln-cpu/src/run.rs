@@ -252,9 +252,15 @@ impl CompiledProgram {
                 None => 0,
             };
             let work = total.saturating_mul(cost_per_point(kernel, reduce_size));
-            let threads = rayon::current_num_threads() as i64;
             let (min_work, min_task_work) = parallel_thresholds();
-            let tasks = if work >= min_work && threads > 1 {
+            // Asked only for large work: the first call starts rayon's pool (threads), which
+            // a short process running small kernels (`kiln run`) would pay for nothing.
+            let threads = if work >= min_work {
+                rayon::current_num_threads() as i64
+            } else {
+                1
+            };
+            let tasks = if threads > 1 {
                 (work / min_task_work).clamp(1, threads * 4).min(total)
             } else {
                 1

@@ -372,6 +372,7 @@ impl CompiledFunction {
         };
         tracing::info!(target: "kiln", graph = %self.graph.name, outcome = outcome.name(), key = %key_text.get(..12).unwrap_or(""), compile_ms = format!("{compile_ms:.3}"), reason, "compiled");
         tracing::debug!(target: "kiln", guards = %guards, "guards");
+        tracing::debug!(target: "kiln", phases = ?phases, "phases");
         for c in &components {
             tracing::debug!(target: "kiln", component = %c.name, hash = %&c.hash[..16], value = %c.value, "key component");
         }
