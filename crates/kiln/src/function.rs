@@ -21,6 +21,13 @@ use crate::key::{self, KeyComponent};
 use crate::options::DynamicPolicy;
 use crate::stats::{CompileReport, Outcome, PROCESS, Phases};
 
+/// Graphs up to this many nodes are compiled on the caller's thread.
+const LARGE_GRAPH_NODES: usize = 256;
+/// Stack reserved per graph node for a large graph's compile (virtual memory: pages are only
+/// backed as the recursion reaches them). Debug builds use several KiB per nesting level.
+const STACK_PER_NODE: usize = 64 << 10;
+const MAX_COMPILE_STACK: usize = 4 << 30;
+
 /// One specialisation: valid for inputs of these shapes whenever `guards` hold.
 pub(crate) struct Specialization {
     pub inputs: Vec<Vec<Expr>>,
@@ -339,14 +346,36 @@ impl CompiledFunction {
         ))
     }
 
-    /// Schedules and generates code in `env`.
+    /// Schedules and generates code in `env`. kiln-sched lowers a kernel recursively (a chain
+    /// of n fused nodes nests n calls), so a large graph is compiled on a thread whose stack
+    /// is sized to it instead of overflowing the caller's (an abort).
     fn generate(
         &self,
         env: &mut ShapeEnv,
         inputs: &[Vec<Expr>],
     ) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
-        let program = kiln_sched::schedule(&self.graph, env, inputs, &self.compiler.opts.sched)?;
-        backend::compile(self.compiler.opts.backend, &program)
+        let mut run = || {
+            let program =
+                kiln_sched::schedule(&self.graph, env, inputs, &self.compiler.opts.sched)?;
+            backend::compile(self.compiler.opts.backend, &program)
+        };
+        let nodes = self.graph.len();
+        if nodes <= LARGE_GRAPH_NODES {
+            return run();
+        }
+        let run = move || run();
+        let stack = nodes
+            .saturating_mul(STACK_PER_NODE)
+            .clamp(8 << 20, MAX_COMPILE_STACK);
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("kiln-compile".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, run)
+                .map_err(|e| KilnError::Cpu(format!("cannot start the compile thread: {e}")))?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
