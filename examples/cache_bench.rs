@@ -5,7 +5,12 @@
 //! `cargo run --release --example cache_bench -- [--json]`
 //!
 //! The fresh-process numbers come from this binary run again as
-//! `cache_bench --child-hit <graph> <cache dir>`, which times its first `prepare`.
+//! `cache_bench --child-hit <graph> <cache dir>`, which times its first `prepare`; the
+//! `cli_hit_ms` figures time the whole `kiln run` process on a hit (spawn to outputs written,
+//! small inputs), when the `kiln` binary of the same profile is built beside this example.
+//! `cache_bench --hit-loop N` runs only N hits of one graph, for a profiler.
+//! Each row also has `compile_ms` (the same graph compiled with no cache, in this process)
+//! and `hit_phases_us`, the median of each phase of the hits (see `kiln::Phases`).
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -85,22 +90,49 @@ fn timed_prepare(
     shapes: &[Vec<i64>],
     want: Outcome,
 ) -> BenchResult<f64> {
+    timed_report(f, shapes, want).map(|(ms, _)| ms)
+}
+
+/// Times one `prepare`, checks its outcome and returns its phases too.
+fn timed_report(
+    f: &kiln::CompiledFunction,
+    shapes: &[Vec<i64>],
+    want: Outcome,
+) -> BenchResult<(f64, kiln::Phases)> {
     let start = Instant::now();
     let report = f.prepare(shapes)?;
     let ms = elapsed_ms(start);
     if report.outcome != want {
         return Err(format!("expected {want:?}, got {:?}", report.outcome).into());
     }
-    Ok(ms)
+    Ok((ms, report.phases))
+}
+
+/// The median of each phase over `phases`, as a JSON object.
+fn median_phases(phases: &[kiln::Phases]) -> BenchResult<serde_json::Value> {
+    let rows: Vec<serde_json::Value> = phases
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
+    let mut out = serde_json::Map::new();
+    if let Some(first) = rows.first().and_then(|r| r.as_object()) {
+        for name in first.keys() {
+            let values = rows.iter().filter_map(|r| r[name].as_f64()).collect();
+            out.insert(name.clone(), serde_json::json!(median(values)));
+        }
+    }
+    Ok(serde_json::Value::Object(out))
 }
 
 struct CaseResult {
     graph: &'static str,
-    /// The same graph prepared with no cache: what a miss costs at best.
-    compile_ms: f64,
     miss_ms: f64,
     hit_ms: f64,
+    compile_ms: f64,
+    hit_phases: serde_json::Value,
     fresh_process_hit_ms: f64,
+    /// `None` when the `kiln` binary is not built beside this example.
+    cli_hit_ms: Option<f64>,
 }
 
 impl CaseResult {
@@ -112,26 +144,32 @@ impl CaseResult {
 fn bench_case(case: &Case) -> BenchResult<CaseResult> {
     let graph = kiln::parse(case.src)?;
     let shapes = shapes(case);
-    let mut compiles = Vec::new();
     let mut misses = Vec::new();
     for _ in 0..MISS_RUNS {
-        let uncached = Compiler::new(CompileOptions::default().no_cache().dynamic(case.policy));
-        let f = uncached.compile(&graph)?;
-        let start = Instant::now();
-        f.prepare(&shapes)?;
-        compiles.push(elapsed_ms(start));
         let dir = tempfile::tempdir()?;
         let f = compiler(dir.path(), case.policy).compile(&graph)?;
         misses.push(timed_prepare(&f, &shapes, Outcome::Miss)?);
     }
 
+    let uncached =
+        Compiler::new(CompileOptions::default().no_cache().dynamic(case.policy)).compile(&graph)?;
+    let mut compiles = Vec::new();
+    for _ in 0..MISS_RUNS {
+        uncached.reset();
+        let start = Instant::now();
+        uncached.prepare(&shapes)?;
+        compiles.push(elapsed_ms(start));
+    }
+
     let warm = tempfile::tempdir()?;
     let f = compiler(warm.path(), case.policy).compile(&graph)?;
     timed_prepare(&f, &shapes, Outcome::Miss)?;
-    let mut hits = Vec::new();
+    let (mut hits, mut phases) = (Vec::new(), Vec::new());
     for _ in 0..HIT_RUNS {
         f.reset();
-        hits.push(timed_prepare(&f, &shapes, Outcome::Hit)?);
+        let (ms, p) = timed_report(&f, &shapes, Outcome::Hit)?;
+        hits.push(ms);
+        phases.push(p);
     }
 
     let mut children = Vec::new();
@@ -140,11 +178,86 @@ fn bench_case(case: &Case) -> BenchResult<CaseResult> {
     }
     Ok(CaseResult {
         graph: case.name,
-        compile_ms: median(compiles),
         miss_ms: median(misses),
         hit_ms: median(hits),
+        compile_ms: median(compiles),
+        hit_phases: median_phases(&phases)?,
         fresh_process_hit_ms: median(children),
+        cli_hit_ms: cli_hit_ms(case)?,
     })
+}
+
+/// The `kiln` binary of this profile (`target/<profile>/kiln`, beside `examples/`), if built.
+fn kiln_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("kiln");
+    bin.is_file().then_some(bin)
+}
+
+/// A `.npy` (version 1.0) file of f32 zeros of `shape`.
+fn zeros_npy_f32(shape: &[i64]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = match dims.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    // Magic (6) + version (2) + length (2) + header + newline, padded to 64 bytes.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    let numel: i64 = shape.iter().product();
+    out.resize(out.len() + numel as usize * 4, 0);
+    out
+}
+
+/// Median wall time of `kiln run` on a warm cache: process start to outputs written.
+fn cli_hit_ms(case: &Case) -> BenchResult<Option<f64>> {
+    let Some(kiln) = kiln_binary() else {
+        return Ok(None);
+    };
+    let dir = tempfile::tempdir()?;
+    let graph_file = dir.path().join("graph.kiln");
+    std::fs::write(&graph_file, case.src)?;
+    let graph = kiln::parse(case.src)?;
+    let mut cmd = Command::new(&kiln);
+    cmd.arg("run").arg(&graph_file);
+    for (decl, shape) in graph.inputs().iter().zip(case.shapes) {
+        let path = dir.path().join(format!("{}.npy", decl.name));
+        std::fs::write(&path, zeros_npy_f32(shape))?;
+        cmd.arg("--input")
+            .arg(format!("{}={}", decl.name, path.display()));
+    }
+    let policy = match case.policy {
+        DynamicPolicy::Static => "static",
+        DynamicPolicy::Dynamic => "dynamic",
+        DynamicPolicy::Auto => "auto",
+    };
+    cmd.args(["--dynamic", policy, "--out"])
+        .arg(dir.path().join("out"))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .env_remove("KILN_LOG")
+        .env_remove("RUST_LOG");
+    let mut runs = Vec::new();
+    for i in 0..CHILD_RUNS + 1 {
+        let start = Instant::now();
+        let output = cmd.output()?;
+        let ms = elapsed_ms(start);
+        if !output.status.success() {
+            let err = String::from_utf8_lossy(&output.stderr);
+            return Err(format!("kiln run failed ({}): {err}", output.status).into());
+        }
+        // The first run compiles and stores; the others hit.
+        if i > 0 {
+            runs.push(ms);
+        }
+    }
+    Ok(Some(median(runs)))
 }
 
 /// Runs this binary as a child that times its first `prepare` on the warm `dir`.
@@ -259,7 +372,7 @@ fn bench_scale() -> BenchResult<ScaleResult> {
         dir: big.path().to_path_buf(),
         ..CacheConfig::from_env()
     })?;
-    // Keys are independent: populate them from a few threads (the puts wait on the file system).
+    // Keys are independent: populate them from a few threads (the puts wait on fsync).
     let populated: Vec<BenchResult<(kiln::Graph, i64)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..POPULATE_THREADS)
             .map(|t| {
@@ -310,12 +423,14 @@ fn print_json(results: &[CaseResult], scale: &ScaleResult) {
             "{}",
             serde_json::json!({
                 "graph": r.graph,
-                "compile_ms": r.compile_ms,
                 "miss_ms": r.miss_ms,
-                "miss_over_compile": r.miss_ms / r.compile_ms,
                 "hit_ms": r.hit_ms,
+                "compile_ms": r.compile_ms,
+                "miss_to_compile": r.miss_ms / r.compile_ms,
                 "speedup": r.speedup(),
                 "fresh_process_hit_ms": r.fresh_process_hit_ms,
+                "cli_hit_ms": r.cli_hit_ms,
+                "hit_phases_us": r.hit_phases,
             })
         );
     }
@@ -334,19 +449,24 @@ fn print_json(results: &[CaseResult], scale: &ScaleResult) {
 
 fn print_table(results: &[CaseResult], scale: &ScaleResult) {
     println!(
-        "{:<32} {:>10} {:>10} {:>10} {:>9} {:>14}",
-        "graph", "compile ms", "miss ms", "hit ms", "speedup", "fresh hit ms"
+        "{:<32} {:>10} {:>10} {:>10} {:>9} {:>14} {:>12}",
+        "graph", "compile ms", "miss ms", "hit ms", "speedup", "fresh hit ms", "kiln run ms"
     );
     for r in results {
+        let cli = r
+            .cli_hit_ms
+            .map_or("-".to_string(), |ms| format!("{ms:.2}"));
         println!(
-            "{:<32} {:>10.3} {:>10.3} {:>10.4} {:>8.0}x {:>14.3}",
+            "{:<32} {:>10.3} {:>10.3} {:>10.4} {:>8.0}x {:>14.3} {:>12}",
             r.graph,
             r.compile_ms,
             r.miss_ms,
             r.hit_ms,
             r.speedup(),
-            r.fresh_process_hit_ms
+            r.fresh_process_hit_ms,
+            cli
         );
+        println!("    hit phases (µs): {}", r.hit_phases);
     }
     println!(
         "\nhit on the last of 100 entries under a key, {} entries on disk: {:.4} ms; \
@@ -359,12 +479,32 @@ fn print_table(results: &[CaseResult], scale: &ScaleResult) {
     );
 }
 
+/// `--hit-loop N`: only `N` hits of the first graph after `reset()` (for a profiler).
+fn hit_loop(n: usize) -> BenchResult<()> {
+    let case = &CASES[1];
+    let dir = tempfile::tempdir()?;
+    let f = compiler(dir.path(), case.policy).compile(&kiln::parse(case.src)?)?;
+    timed_prepare(&f, &shapes(case), Outcome::Miss)?;
+    let start = Instant::now();
+    for _ in 0..n {
+        f.reset();
+        timed_prepare(&f, &shapes(case), Outcome::Hit)?;
+    }
+    println!("{:.1} µs per hit", elapsed_ms(start) * 1e3 / n as f64);
+    Ok(())
+}
+
 fn main() -> BenchResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [mode, graph, dir] = args.as_slice()
         && mode == "--child-hit"
     {
         return child_hit(graph, Path::new(dir));
+    }
+    if let [mode, count] = args.as_slice()
+        && mode == "--hit-loop"
+    {
+        return hit_loop(count.parse()?);
     }
     let json = args.iter().any(|a| a == "--json");
     let results = CASES

@@ -13,7 +13,10 @@
 //! In one process, on 16M-element f32 tensors, it measures a memcpy (`copy_from_slice`) and a
 //! STREAM triad (`a = b + 1.5*c`) in plain Rust over rayon's pool, then kiln's fused
 //! `sigmoid(relu(x*y + z))*2 - 1` and `x + y` (into preallocated outputs with `run_into`, and
-//! with fresh outputs per call with `run`: the `/alloc` rows), `max_pool2d(k=3, s=2, p=1)` and
+//! with fresh outputs per call with `run`: the `/alloc` rows, timed in alternation with the
+//! triad and `run_into`, whose `ratio_to_run_into` is the price of allocating; the
+//! `/alloc_calloc` rows allocate a zeroed `Vec` per output per call instead, as `run` did
+//! before it took outputs from the program's pool), `max_pool2d(k=3, s=2, p=1)` and
 //! `adaptive_avg_pool2d(., [7, 7])` on (32, 64, 112, 112), and the compile time (graph to
 //! callable kernels, no cache) of the seed's small graphs. Throughput counts bytes read plus
 //! bytes written; every figure is the median of several runs after a warm-up, since the
@@ -288,10 +291,13 @@ fn emit(opts: &Options, row: serde_json::Value) {
             .iter()
             .find_map(|k| row[*k].as_f64().map(|r| format!("  {r:.2}x {}", &k[9..])))
             .unwrap_or_default();
+        let fresh = row["ratio_to_run_into"]
+            .as_f64()
+            .map_or(String::new(), |r| format!("  {r:.2}x run_into"));
         let ms = row["compile_ms"]
             .as_f64()
             .map_or(String::new(), |m| format!("  compile {m:.2} ms"));
-        println!("{case:<34}{gbps}{ratio}{ms}");
+        println!("{case:<34}{gbps}{ratio}{fresh}{ms}");
     }
 }
 
@@ -363,25 +369,89 @@ fn run_case(
                "compile_ms": report.compile_ms}),
     );
     if triad {
-        let (ref_secs, secs) = paired_medians(
+        // Fresh outputs (what `run` returns, as PyTorch and JAX do), timed in alternation with
+        // the triad and with `run_into` on the same inputs: `ratio_to_run_into` is the cost of
+        // allocating the outputs.
+        let specs: Vec<_> = outputs
+            .iter()
+            .map(|o| (o.dtype, o.shape.clone(), o.data.len()))
+            .collect();
+        let mut run_into = || {
+            if let Err(e) = f.run_into(&refs_in, &mut outputs) {
+                failure = Some(e);
+            }
+        };
+        let mut fresh_failure = None;
+        let mut run = || match f.run(&refs_in) {
+            Ok(out) => drop(std::hint::black_box(out)),
+            Err(e) => fresh_failure = Some(e),
+        };
+        // What `run` did before outputs came from a pool: a zeroed `Vec` per output per call
+        // (calloc: a fresh mapping whose pages fault in during the kernel), then the kernels.
+        let mut calloc_failure = None;
+        let mut calloc = || {
+            let mut fresh: Vec<Tensor> = specs
+                .iter()
+                .map(|(dtype, shape, bytes)| Tensor {
+                    dtype: *dtype,
+                    shape: shape.clone(),
+                    data: vec![0u8; *bytes].into(),
+                })
+                .collect();
+            if let Err(e) = f.run_into(&refs_in, &mut fresh) {
+                calloc_failure = Some(e);
+            }
+            drop(std::hint::black_box(fresh));
+        };
+        let medians = alternating_medians(
             opts.reps,
-            || refs.run(triad),
-            || match f.run(&refs_in) {
-                Ok(out) => drop(std::hint::black_box(out)),
-                Err(e) => failure = Some(e),
-            },
+            &mut [
+                &mut || refs.run(triad),
+                &mut run_into,
+                &mut run,
+                &mut calloc,
+            ],
         );
-        if let Some(e) = failure {
+        if let Some(e) = failure.or(fresh_failure).or(calloc_failure) {
             return Err(e.into());
         }
-        let (g, reference) = (gbps(bytes, secs), refs.gbps(triad, ref_secs));
+        let (g, reference) = (gbps(bytes, medians[3]), refs.gbps(triad, medians[0]));
+        emit(
+            opts,
+            json!({"case": format!("{}/alloc_calloc", case.name), "gbps": g, key: g / reference,
+                   "ratio_to_run_into": medians[1] / medians[3],
+                   "reference_gbps": reference, "compile_ms": report.compile_ms}),
+        );
+        let (g, reference) = (gbps(bytes, medians[2]), refs.gbps(triad, medians[0]));
         emit(
             opts,
             json!({"case": format!("{}/alloc", case.name), "gbps": g, key: g / reference,
+                   "ratio_to_run_into": medians[1] / medians[2],
                    "reference_gbps": reference, "compile_ms": report.compile_ms}),
         );
     }
     Ok(())
+}
+
+/// Medians of `reps` rounds calling each of `fns` once in turn (after two warm-up rounds).
+fn alternating_medians(reps: usize, fns: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut times = vec![Vec::with_capacity(reps); fns.len()];
+    for round in 0..reps + 2 {
+        for (f, t) in fns.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            f();
+            if round >= 2 {
+                t.push(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect()
 }
 
 /// ns per element of `x + y` and of the fused chain at 2^10..2^20 elements.

@@ -34,7 +34,7 @@ fn tensor(v: &Value) -> Tensor {
             .iter()
             .map(|d| d.as_u64().expect("dim") as usize)
             .collect(),
-        data: unhex(v["hex"].as_str().expect("hex")),
+        data: unhex(v["hex"].as_str().expect("hex")).into(),
     }
 }
 

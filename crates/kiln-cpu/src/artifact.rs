@@ -314,9 +314,9 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
             found: artifact.kiln_cpu_version.clone(),
         });
     }
-    let isa: Arc<dyn TargetIsa> = host_isa()?;
-    let host = describe(&*isa);
-    if artifact.isa != host {
+    let (isa, host) = crate::jit::host()?;
+    let isa: Arc<dyn TargetIsa> = isa.clone();
+    if artifact.isa != *host {
         return Err(CpuError::IsaMismatch {
             expected: host.id(),
             found: artifact.isa.id(),

@@ -85,4 +85,11 @@ pub enum RunError {
     /// that does not fit its own guards (e.g. a damaged cache entry). Nothing ran.
     #[error("the program refuses these sizes: {0}")]
     Access(#[from] kiln_sched::AccessError),
+    /// An output or temporary too large for this machine (checked before any kernel runs).
+    #[error("{role} `{name}`: cannot allocate it: {source}")]
+    Alloc {
+        role: &'static str,
+        name: String,
+        source: kiln_ir::AllocError,
+    },
 }

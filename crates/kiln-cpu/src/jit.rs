@@ -1,5 +1,5 @@
 //! The host ISA (cranelift-native) and fresh JIT modules for it.
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
@@ -25,8 +25,29 @@ impl HostIsa {
     }
 }
 
-/// The Cranelift ISA of this machine, with `opt_level=speed`.
+/// The Cranelift ISA of this machine, with `opt_level=speed`, and its description: built
+/// once per process (probing and describing it cost about as much as loading a cached
+/// artifact, which needs both on every hit).
+pub(crate) fn host() -> Result<&'static (OwnedTargetIsa, HostIsa), CpuError> {
+    static HOST: OnceLock<Result<(OwnedTargetIsa, HostIsa), String>> = OnceLock::new();
+    HOST.get_or_init(|| match build_host_isa() {
+        Ok(isa) => {
+            let described = describe(&*isa);
+            Ok((isa, described))
+        }
+        Err(CpuError::HostIsa(msg)) => Err(msg),
+        Err(other) => Err(other.to_string()),
+    })
+    .as_ref()
+    .map_err(|msg| CpuError::HostIsa(msg.clone()))
+}
+
+/// The Cranelift ISA of this machine (shared, see [`host`]).
 pub(crate) fn host_isa() -> Result<OwnedTargetIsa, CpuError> {
+    host().map(|(isa, _)| isa.clone())
+}
+
+fn build_host_isa() -> Result<OwnedTargetIsa, CpuError> {
     let mut shared = settings::builder();
     let set = |b: &mut settings::Builder, k: &str, v: &str| {
         b.set(k, v)
@@ -58,7 +79,7 @@ pub fn target_id() -> Result<String, CpuError> {
     // The Cranelift crates are released together: cranelift-jit's version names them all.
     Ok(format!(
         "{}|cranelift-{}",
-        describe(&*host_isa()?).id(),
+        host()?.1.id(),
         cranelift_jit::VERSION
     ))
 }

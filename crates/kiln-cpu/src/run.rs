@@ -1,10 +1,10 @@
 //! The launcher: validates tensors, sizes buffers, and runs each kernel over its iteration
 //! space, split across rayon's threads when the work is large enough.
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use cranelift_jit::JITModule;
-use kiln_ir::Tensor;
 use kiln_ir::{BinaryOp, UnaryOp};
+use kiln_ir::{BufferPool, Tensor};
 use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp};
 use kiln_shape::{Bindings, Expr};
 use rayon::prelude::*;
@@ -97,12 +97,16 @@ impl Drop for CodeMemory {
 pub struct CompiledProgram {
     program: Program,
     kernels: Vec<KernelFn>,
-    /// Scratch storage for `Temp` buffers, reused across calls.
-    temps: Mutex<Vec<Vec<u8>>>,
     /// The symbol values at which every kernel access was proved in bounds.
     access: AccessCheck,
+    /// Blocks of the outputs and temporaries of earlier calls, handed out again: a loop of
+    /// `run()` calls then writes warm pages (no page faults, no zeroing), as `run_into` does.
+    pool: BufferPool,
     _code: CodeMemory,
 }
+
+/// The most a program keeps in freed blocks for its next calls.
+const POOL_MAX_BYTES: usize = 1 << 30;
 
 /// Buffer pointers shared with worker threads.
 #[derive(Clone, Copy)]
@@ -120,8 +124,8 @@ impl CompiledProgram {
         CompiledProgram {
             program,
             kernels,
-            temps: Mutex::new(Vec::new()),
             access: AccessCheck::new(),
+            pool: BufferPool::new(POOL_MAX_BYTES),
             _code: CodeMemory(Some(module)),
         }
     }
@@ -137,7 +141,8 @@ impl CompiledProgram {
         self.access.ensure(&self.program, syms)
     }
 
-    /// Runs the program on `inputs` and returns freshly allocated outputs.
+    /// Runs the program on `inputs` and returns freshly allocated outputs. An output too
+    /// large for this machine is an error naming it, before any kernel runs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, RunError> {
         let bindings = validate::bind_inputs(&self.program, inputs)?;
         let mut outputs = self
@@ -145,10 +150,16 @@ impl CompiledProgram {
             .outputs
             .iter()
             .map(|(spec, _)| {
-                Ok(Tensor::zeros(
-                    spec.dtype,
-                    &validate::shape_of(spec, &bindings)?,
-                ))
+                let shape = validate::shape_of(spec, &bindings)?;
+                // Every output element is stored by the kernel rooted at it (kiln-sched lowers
+                // each output as a kernel over its whole shape), so no zeroing is needed.
+                Tensor::try_for_overwrite(spec.dtype, &shape, &self.pool).map_err(|source| {
+                    RunError::Alloc {
+                        role: "output",
+                        name: spec.name.clone(),
+                        source,
+                    }
+                })
             })
             .collect::<Result<Vec<_>, RunError>>()?;
         self.launch(inputs, &mut outputs, &bindings)?;
@@ -194,17 +205,11 @@ impl CompiledProgram {
                 })?;
             sizes.push(bytes);
         }
-        let mut temps = self.temps.lock().unwrap_or_else(|p| p.into_inner());
-        let temp_count = self
-            .program
-            .buffers
-            .iter()
-            .filter(|d| d.kind == BufKind::Temp)
-            .count();
-        temps.resize_with(temp_count, Vec::new);
+        // Temporaries come from the pool and go back to it when this call returns; kernels
+        // write each before reading it.
+        let mut temps = Vec::new();
         let mut ptrs: Vec<*mut u8> = Vec::with_capacity(sizes.len());
-        let mut next_temp = 0;
-        for (decl, &bytes) in self.program.buffers.iter().zip(&sizes) {
+        for (b, (decl, &bytes)) in self.program.buffers.iter().zip(&sizes).enumerate() {
             let (ptr, len) = match &decl.kind {
                 BufKind::Input(i) => {
                     let t = inputs.get(*i).ok_or(RunError::InputCount {
@@ -223,12 +228,17 @@ impl CompiledProgram {
                     (t.data.as_mut_ptr(), t.data.len())
                 }
                 BufKind::Temp => {
-                    let t = &mut temps[next_temp];
-                    next_temp += 1;
-                    if t.len() < bytes {
-                        t.resize(bytes, 0);
-                    }
-                    (t.as_mut_ptr(), t.len())
+                    let numel = bytes / decl.dtype.size().max(1);
+                    let t = Tensor::try_for_overwrite(decl.dtype, &[numel], &self.pool).map_err(
+                        |source| RunError::Alloc {
+                            role: "temporary",
+                            name: format!("buffer {b}"),
+                            source,
+                        },
+                    )?;
+                    temps.push(t);
+                    let t = temps.last_mut().expect("just pushed");
+                    (t.data.as_mut_ptr(), t.data.len())
                 }
                 // Kernels never store to constants either.
                 BufKind::Const(data) => (data.as_ptr() as *mut u8, data.len()),
@@ -255,9 +265,15 @@ impl CompiledProgram {
                 None => 0,
             };
             let work = total.saturating_mul(cost_per_point(kernel, reduce_size));
-            let threads = rayon::current_num_threads() as i64;
             let (min_work, min_task_work) = parallel_thresholds();
-            let tasks = if work >= min_work && threads > 1 {
+            // Asked only for large work: the first call starts rayon's pool (threads), which
+            // a short process running small kernels (`kiln run`) would pay for nothing.
+            let threads = if work >= min_work {
+                rayon::current_num_threads() as i64
+            } else {
+                1
+            };
+            let tasks = if threads > 1 {
                 (work / min_task_work).clamp(1, threads * 4).min(total)
             } else {
                 1

@@ -95,6 +95,8 @@ pub enum CudaError {
         value: i64,
         limit: String,
     },
+    #[error("cannot allocate the host copy of a result: {0}")]
+    HostAlloc(#[from] kiln_ir::AllocError),
 }
 
 impl CudaError {

@@ -57,7 +57,7 @@ pub fn canonical_bytes(g: &Graph) -> Vec<u8> {
             NodeKind::Constant(t) => CanonicalNode::Constant {
                 dtype: t.dtype,
                 shape: t.shape.iter().map(|&d| d as u64).collect(),
-                data: t.data.clone(),
+                data: t.data.to_vec(),
             },
             NodeKind::Op(op) => {
                 let renumber = |i: NodeId| {

@@ -11,6 +11,7 @@ pub mod interp;
 pub mod op;
 pub mod parse;
 pub mod print;
+pub mod storage;
 pub mod tensor;
 
 pub use dtype::DType;
@@ -21,4 +22,5 @@ pub use interp::interpret;
 pub use op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 pub use parse::parse;
 pub use print::print;
-pub use tensor::{Tensor, round_to};
+pub use storage::{BufferPool, Storage, StorageError};
+pub use tensor::{AllocError, Tensor, byte_size, round_to};

@@ -2,13 +2,40 @@
 use half::{bf16, f16};
 
 use crate::dtype::DType;
+use crate::storage::{BufferPool, Storage, StorageError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub dtype: DType,
     pub shape: Vec<usize>,
-    /// `numel * dtype.size()` bytes, C order.
-    pub data: Vec<u8>,
+    /// `numel * dtype.size()` bytes, C order (64-byte aligned when kiln allocated them).
+    pub data: Storage,
+}
+
+/// Why a tensor could not be allocated: its size does not fit in memory, or the memory is
+/// not available.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    #[error("a {dtype} tensor of shape {shape:?} has more than usize::MAX bytes")]
+    Overflow { dtype: DType, shape: Vec<usize> },
+    #[error("a {dtype} tensor of shape {shape:?} needs {bytes} bytes: {reason}")]
+    Unavailable {
+        dtype: DType,
+        shape: Vec<usize>,
+        bytes: usize,
+        reason: String,
+    },
+}
+
+/// `numel * dtype.size()` of `shape`, checked.
+pub fn byte_size(dtype: DType, shape: &[usize]) -> Result<usize, AllocError> {
+    shape
+        .iter()
+        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| AllocError::Overflow {
+            dtype,
+            shape: shape.to_vec(),
+        })
 }
 
 /// Rounds `v` to the nearest value representable in `dtype` (round to nearest even), as
@@ -28,13 +55,39 @@ impl Tensor {
         self.shape.iter().product()
     }
 
+    /// A zero-filled tensor. Panics if it cannot be allocated (as `vec!` does); sizes that
+    /// come from a user go through [`Tensor::try_zeros`].
     pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {
-        let n: usize = shape.iter().product();
-        Tensor {
+        Tensor::try_zeros(dtype, shape).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A zero-filled tensor, or an error naming its shape and the bytes it needs.
+    pub fn try_zeros(dtype: DType, shape: &[usize]) -> Result<Tensor, AllocError> {
+        let bytes = byte_size(dtype, shape)?;
+        let data = Storage::try_zeroed(bytes).map_err(|e| unavailable(dtype, shape, e))?;
+        Ok(Tensor {
             dtype,
             shape: shape.to_vec(),
-            data: vec![0; n * dtype.size()],
-        }
+            data,
+        })
+    }
+
+    /// A tensor whose bytes are unspecified (zeros or a recycled block's old content), taken
+    /// from `pool`: for outputs a kernel writes completely before anything reads them.
+    pub fn try_for_overwrite(
+        dtype: DType,
+        shape: &[usize],
+        pool: &BufferPool,
+    ) -> Result<Tensor, AllocError> {
+        let bytes = byte_size(dtype, shape)?;
+        let data = pool
+            .alloc(bytes)
+            .map_err(|e| unavailable(dtype, shape, e))?;
+        Ok(Tensor {
+            dtype,
+            shape: shape.to_vec(),
+            data,
+        })
     }
 
     /// Builds a tensor from f64 values, rounding each to `dtype`.
@@ -57,7 +110,7 @@ impl Tensor {
         Tensor {
             dtype,
             shape: shape.to_vec(),
-            data,
+            data: data.into(),
         }
     }
 
@@ -83,5 +136,52 @@ impl Tensor {
 
     pub fn to_f32(&self) -> Vec<f32> {
         self.to_f64().into_iter().map(|v| v as f32).collect()
+    }
+}
+
+fn unavailable(dtype: DType, shape: &[usize], e: StorageError) -> AllocError {
+    AllocError::Unavailable {
+        dtype,
+        shape: shape.to_vec(),
+        bytes: e.bytes,
+        reason: e.reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrapping_size_is_an_overflow_error() {
+        // 4 * 1e11 * 1e11 wraps a u64; the unchecked product asked for 7458848197692096512 bytes.
+        let shape = [100_000_000_000, 100_000_000_000];
+        let err = Tensor::try_zeros(DType::F32, &shape).unwrap_err();
+        assert_eq!(
+            err,
+            AllocError::Overflow {
+                dtype: DType::F32,
+                shape: shape.to_vec()
+            }
+        );
+        let pool = BufferPool::new(1 << 20);
+        assert!(Tensor::try_for_overwrite(DType::F32, &shape, &pool).is_err());
+        assert_eq!(
+            byte_size(DType::F32, &[0, 100_000_000_000, 100_000_000_000]),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn an_unbackable_size_is_an_error_naming_the_bytes() {
+        let err = Tensor::try_zeros(DType::F32, &[1_000_000, 1_000_000]).unwrap_err();
+        let AllocError::Unavailable { bytes, shape, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (*bytes, shape.as_slice()),
+            (4_000_000_000_000, &[1_000_000, 1_000_000][..])
+        );
+        assert!(err.to_string().contains("4000000000000 bytes"), "{err}");
     }
 }

@@ -215,7 +215,7 @@ impl<'a> Lowerer<'a> {
             let b = self.add_buffer_numel(
                 t.dtype,
                 numel(self.shape(n)),
-                BufKind::Const(t.data.clone()),
+                BufKind::Const(t.data.to_vec()),
             );
             self.materialized.insert(n, b);
             return Ok(b);

@@ -19,7 +19,14 @@ use crate::compiler::CompilerInner;
 use crate::error::KilnError;
 use crate::key::{self, KeyComponent};
 use crate::options::DynamicPolicy;
-use crate::stats::{CompileReport, Outcome, PROCESS};
+use crate::stats::{CompileReport, Outcome, PROCESS, Phases};
+
+/// Graphs up to this many nodes are compiled on the caller's thread.
+const LARGE_GRAPH_NODES: usize = 256;
+/// Stack reserved per graph node for a large graph's compile (virtual memory: pages are only
+/// backed as the recursion reaches them). Debug builds use several KiB per nesting level.
+const STACK_PER_NODE: usize = 64 << 10;
+const MAX_COMPILE_STACK: usize = 4 << 30;
 
 /// One specialisation: valid for inputs of these shapes whenever `guards` hold.
 pub(crate) struct Specialization {
@@ -252,17 +259,23 @@ impl CompiledFunction {
 
     fn build(&self, st: &mut State, shapes: &[Vec<i64>]) -> Result<Specialization, KilnError> {
         let t0 = Instant::now();
+        let mut phases = Phases::default();
+        let mut lap = Lap::start();
         let values = bind_symbols(&self.decls, shapes).map_err(IrError::from)?;
         let policy = self.policy(st, &values);
+        phases.bind_us = lap.us();
         let (mut env, inputs, comps, target) = self.key_for(&values, &policy)?;
         let cache_key = key::key_of(&comps);
+        phases.key_us = lap.us();
         let opts = &self.compiler.opts;
         let backend_kind = opts.backend;
 
         let Some(cache) = &self.compiler.cache else {
             let (exec, _) = self.generate(&mut env, &inputs)?;
+            phases.codegen_us = lap.us();
             let outcome = Outcome::Bypass(self.compiler.bypass_reason.clone());
-            return Ok(self.finish(t0, outcome, None, comps, env.produce_guards(), inputs, exec));
+            let guards = env.produce_guards();
+            return Ok(self.finish(t0, phases, outcome, None, comps, guards, inputs, exec));
         };
         // Held across lookup, compile and store: two processes compiling the same graph compile
         // it once. A lock that cannot be taken only costs that guarantee.
@@ -272,6 +285,7 @@ impl CompiledFunction {
                 |e| tracing::warn!(target: "kiln", "cache lock unavailable, compiling anyway: {e}"),
             )
             .ok();
+        phases.lock_us = lap.us();
         let header = EntryHeader {
             format_version: ARTIFACT_FORMAT,
             kiln_version: key::kiln_identity(),
@@ -282,27 +296,39 @@ impl CompiledFunction {
         let mut loaded = None;
         // Guards are evaluated on the hints first (no side effects, and from the key's guard
         // index, so only an admitted entry is read); only then is its code loaded.
-        let mut admit = |guards: &GuardSet| guards.eval(&hints) == Ok(true);
+        let (mut guards_s, mut load_s) = (0.0, 0.0);
+        let mut admit = |guards: &GuardSet| {
+            let t = Instant::now();
+            let ok = guards.eval(&hints) == Ok(true);
+            guards_s += t.elapsed().as_secs_f64();
+            ok
+        };
         // A program that refuses this call's inputs (its launcher would) is as unusable as
         // code the backend cannot load: both are damaged entries, discarded and recompiled.
         let graph = &self.graph;
-        let mut accept = |entry: &Entry| match backend::load(backend_kind, &entry.artifact) {
-            Ok(exec) => match refusal(graph, &exec, shapes) {
-                None => {
+        let mut accept = |entry: &Entry| {
+            let t = Instant::now();
+            let result = backend::load(backend_kind, &entry.artifact)
+                .map_err(|e| e.to_string())
+                .and_then(|exec| match refusal(graph, &exec, shapes) {
+                    None => Ok(exec),
+                    Some(reason) => Err(reason),
+                });
+            load_s += t.elapsed().as_secs_f64();
+            match result {
+                Ok(exec) => {
                     loaded = Some(exec);
                     true
                 }
-                Some(reason) => {
+                Err(reason) => {
                     cache.discard(entry, &reason);
                     false
                 }
-            },
-            Err(e) => {
-                cache.discard(entry, &e.to_string());
-                false
             }
         };
         let lookup = cache.get_guarded(&cache_key, &header, &mut admit, &mut accept);
+        (phases.guards_us, phases.load_us) = (guards_s * 1e6, load_s * 1e6);
+        phases.read_us = (lap.us() - phases.guards_us - phases.load_us).max(0.0);
         let outcome = match lookup {
             Lookup::Hit(entry) => {
                 // The entry's guards are kept with the specialisation; the environment is not
@@ -310,6 +336,7 @@ impl CompiledFunction {
                 let exec = loaded.expect("a hit was accepted with a loaded executable");
                 let mut spec = self.finish(
                     t0,
+                    phases,
                     Outcome::Hit,
                     Some(cache_key),
                     comps,
@@ -325,6 +352,7 @@ impl CompiledFunction {
         };
         let (exec, artifact) = self.generate(&mut env, &inputs)?;
         let guards = env.produce_guards();
+        phases.codegen_us = lap.us();
         let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
         let created_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -359,23 +387,56 @@ impl CompiledFunction {
                 outcome
             }
         };
-        Ok(self.finish(t0, outcome, Some(cache_key), comps, guards, inputs, exec))
+        phases.store_us = lap.us();
+        Ok(self.finish(
+            t0,
+            phases,
+            outcome,
+            Some(cache_key),
+            comps,
+            guards,
+            inputs,
+            exec,
+        ))
     }
 
-    /// Schedules and generates code in `env`.
+    /// Schedules and generates code in `env`. kiln-sched lowers a kernel recursively (a chain
+    /// of n fused nodes nests n calls), so a large graph is compiled on a thread whose stack
+    /// is sized to it instead of overflowing the caller's (an abort).
     fn generate(
         &self,
         env: &mut ShapeEnv,
         inputs: &[Vec<Expr>],
     ) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
-        let program = kiln_sched::schedule(&self.graph, env, inputs, &self.compiler.opts.sched)?;
-        backend::compile(self.compiler.opts.backend, &program)
+        let mut run = || {
+            let program =
+                kiln_sched::schedule(&self.graph, env, inputs, &self.compiler.opts.sched)?;
+            backend::compile(self.compiler.opts.backend, &program)
+        };
+        let nodes = self.graph.len();
+        if nodes <= LARGE_GRAPH_NODES {
+            return run();
+        }
+        let run = move || run();
+        let stack = nodes
+            .saturating_mul(STACK_PER_NODE)
+            .clamp(8 << 20, MAX_COMPILE_STACK);
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("kiln-compile".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, run)
+                .map_err(|e| KilnError::Cpu(format!("cannot start the compile thread: {e}")))?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         t0: Instant,
+        mut phases: Phases,
         outcome: Outcome,
         key: Option<kiln_cache::CacheKey>,
         components: Vec<KeyComponent>,
@@ -383,6 +444,7 @@ impl CompiledFunction {
         inputs: Vec<Vec<Expr>>,
         exec: Arc<Executable>,
     ) -> Specialization {
+        let finish_start = Instant::now();
         let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
         self.count(&outcome);
         let key_text = key.map(|k| k.to_string()).unwrap_or_default();
@@ -398,15 +460,18 @@ impl CompiledFunction {
             }
         }
         tracing::debug!(target: "kiln", guards = %guards, "guards");
+        tracing::debug!(target: "kiln", phases = ?phases, "phases");
         for c in &components {
             tracing::debug!(target: "kiln", component = %c.name, hash = %&c.hash[..16], value = %c.value, "key component");
         }
+        phases.finish_us = finish_start.elapsed().as_secs_f64() * 1e6;
         let report = CompileReport {
             outcome,
             key,
             components,
             compile_ms,
             guards: guards.to_string(),
+            phases,
         };
         Specialization {
             inputs,
@@ -458,5 +523,20 @@ fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<Stri
     match syms {
         Ok(syms) => exec.prove_accesses(&syms).err().map(|e| e.to_string()),
         Err(s) => Some(format!("no input binds its symbol `{s}`")),
+    }
+}
+
+/// Microseconds since the previous lap (for [`Phases`]).
+struct Lap(Instant);
+
+impl Lap {
+    fn start() -> Lap {
+        Lap(Instant::now())
+    }
+    fn us(&mut self) -> f64 {
+        let now = Instant::now();
+        let us = (now - self.0).as_secs_f64() * 1e6;
+        self.0 = now;
+        us
     }
 }

@@ -30,7 +30,7 @@ pub use explain::{EntryExplanation, Explanation, NearestKey};
 pub use function::CompiledFunction;
 pub use key::{KeyComponent, kiln_identity};
 pub use options::{Backend, CacheSetting, CompileOptions, DynamicPolicy};
-pub use stats::{CompileReport, CounterSnapshot, Outcome, process_counters};
+pub use stats::{CompileReport, CounterSnapshot, Outcome, Phases, process_counters};
 pub use toolchain::{CudaToolchain, cuda_toolchain};
 
 pub use kiln_cache::{Cache, CacheConfig, CacheKey};

@@ -43,6 +43,32 @@ pub struct CompileReport {
     pub compile_ms: f64,
     /// The guards under which the code is valid, as text.
     pub guards: String,
+    /// Where `compile_ms` went.
+    pub phases: Phases,
+}
+
+/// Microseconds spent in each phase of one specialisation (zero for phases it skipped).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Phases {
+    /// Binding the input dims to symbols and choosing the dynamic policy.
+    pub bind_us: f64,
+    /// The ShapeEnv, specialised input shapes, target id and the key's hashes.
+    pub key_us: f64,
+    /// Taking the key's file lock.
+    pub lock_us: f64,
+    /// The cache's own work: listing the key, reading its guard index, reading the entry,
+    /// checking its content hash (and signature) and decoding it.
+    pub read_us: f64,
+    /// Evaluating guard sets on the hints.
+    pub guards_us: f64,
+    /// Loading the artifact: decoding it and installing its machine code (or the cubin).
+    pub load_us: f64,
+    /// Scheduling and code generation (misses only).
+    pub codegen_us: f64,
+    /// Encoding and storing the entry (misses only).
+    pub store_us: f64,
+    /// Recording the guards in the environment, counters and logging.
+    pub finish_us: f64,
 }
 
 /// Counters of outcomes.

@@ -300,7 +300,7 @@ pub fn decode_with(bytes: &[u8], want: DType, mode: Conversion) -> Result<Decode
             tensor: Tensor {
                 dtype: want,
                 shape: header.shape,
-                data,
+                data: data.into(),
             },
             converted: None,
         });
@@ -337,7 +337,7 @@ pub fn decode_with(bytes: &[u8], want: DType, mode: Conversion) -> Result<Decode
         tensor: Tensor {
             dtype: want,
             shape: header.shape,
-            data: out,
+            data: out.into(),
         },
         converted,
     })
@@ -394,10 +394,10 @@ fn push(out: &mut Vec<u8>, dtype: DType, v: f64) {
 /// The `.npy` bytes of `t` (version 1.0, C order; bf16 widened to f32).
 pub fn encode(t: &Tensor) -> Vec<u8> {
     let (descr, data) = match t.dtype {
-        DType::Bool => ("|b1", t.data.clone()),
-        DType::F16 => ("<f2", t.data.clone()),
-        DType::F32 => ("<f4", t.data.clone()),
-        DType::F64 => ("<f8", t.data.clone()),
+        DType::Bool => ("|b1", t.data.to_vec()),
+        DType::F16 => ("<f2", t.data.to_vec()),
+        DType::F32 => ("<f4", t.data.to_vec()),
+        DType::F64 => ("<f8", t.data.to_vec()),
         DType::BF16 => (
             "<f4",
             t.data

@@ -113,17 +113,16 @@ impl DeviceTensor {
 
     /// Copies the tensor back to the host.
     pub fn download(&self) -> Result<Tensor, CudaError> {
-        let mut data = self
-            .data
-            .stream()
-            .clone_dtoh(&self.data)
-            .map_err(|e| CudaError::driver("copying a tensor to the host", e))?;
-        data.truncate(self.bytes);
-        Ok(Tensor {
-            dtype: self.dtype,
-            shape: self.shape.clone(),
-            data,
-        })
+        // Allocated fallibly: a result too large for host memory is an error, not an abort.
+        let mut host = Tensor::try_zeros(self.dtype, &self.shape)?;
+        if self.bytes > 0 {
+            let src = self.data.slice(0..self.bytes);
+            self.data
+                .stream()
+                .memcpy_dtoh(&src, &mut host.data[..])
+                .map_err(|e| CudaError::driver("copying a tensor to the host", e))?;
+        }
+        Ok(host)
     }
 }
 
@@ -150,7 +149,7 @@ fn upload_on(stream: &Arc<CudaStream>, t: &Tensor) -> Result<DeviceTensor, CudaE
         alloc(stream, 0)?
     } else {
         stream
-            .clone_htod(&t.data)
+            .clone_htod(&t.data[..])
             .map_err(|e| CudaError::driver("copying a tensor to the device", e))?
     };
     Ok(DeviceTensor {
@@ -454,7 +453,14 @@ impl CudaProgram {
                 .iter()
                 .map(|d| eval_count(d, &bound.bindings, &format!("output `{}`", spec.name)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let numel: usize = shape.iter().product();
+            let numel = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .ok_or_else(|| CudaError::TooLarge {
+                    what: format!("output `{}`'s element count", spec.name),
+                    value: i64::MAX,
+                    limit: "it overflows usize".to_string(),
+                })?;
             let bytes = byte_len(numel, spec.dtype, &format!("output `{}`", spec.name))?;
             let slot = slots
                 .get_mut(*buf as usize)
