@@ -302,13 +302,20 @@ impl KernelCheck<'_> {
         let plain = self.env.bounds(offset);
         let (mut lo, mut hi) = (i128::from(plain.lo), i128::from(plain.hi));
         let inside = |lo: i128, hi: i128| lo >= 0 && hi < i128::from(numel);
-        // The windows only tighten a bound that the plain one leaves outside the buffer.
-        if !windows.is_empty() && !inside(lo, hi) {
-            // Matching window expressions needs integer coefficients: the symbols' values in.
+        if !inside(lo, hi) {
+            // With the symbols' values substituted, like terms merge into integer coefficients
+            // per loop variable (`%o0*C - %o0*C*((H + 1)//2)` becomes one term), which bounds
+            // an offset over derived dims exactly where the term-by-term bound is loose.
             let e = self.concrete(offset)?;
-            let (wlo, whi) = bound_in_windows(&self.env, &e, windows);
-            lo = lo.max(wlo);
-            hi = hi.min(whi);
+            let merged = self.env.bounds(&e);
+            lo = lo.max(i128::from(merged.lo));
+            hi = hi.min(i128::from(merged.hi));
+            // The windows only tighten a bound that is still outside the buffer.
+            if !windows.is_empty() && !inside(lo, hi) {
+                let (wlo, whi) = bound_in_windows(&self.env, &e, windows);
+                lo = lo.max(wlo);
+                hi = hi.min(whi);
+            }
         }
         // lo > hi: no element that runs reaches this access.
         if lo <= hi && !inside(lo, hi) {

@@ -11,7 +11,9 @@
 //! temporaries only; a temporary is written by an earlier kernel before it is read; every
 //! output is written; expressions use only the program's symbols and the loop variables in
 //! scope (`%o*` in the kernel, `%r*` inside its reduction); SSA operands are defined before
-//! use; dtypes agree (loads and stores with their buffer, binary operands with each other,
+//! use; dtypes agree (loads and stores with their buffer exactly; arithmetic up to the compute
+//! type, since f16/bf16 values are computed in f32 and rounded by explicit casts: operands with
+//! the instruction, binary operands with each other,
 //! `where` with a bool condition, comparisons give bool); `reduced` appears only in the body
 //! of a kernel with a reduction, whose accumulated value exists and whose accumulator is a
 //! compute type; index widths are 32 or 64.
@@ -246,9 +248,6 @@ impl Program {
             kernel: k.name.clone(),
             problem,
         };
-        if r.dims.is_empty() {
-            return Err(problem("has no dims".into()));
-        }
         if r.acc != r.acc.compute() {
             return Err(problem(format!(
                 "accumulates in {}, not a compute type",
@@ -308,20 +307,30 @@ impl Program {
                 ScalarOp::Unary(op, a) => {
                     let a = operand(*a)?;
                     if *op != UnaryOp::LogicalNot {
-                        block.expect(at, "the operand", ins.dtype, a)?;
+                        block.expect(at, "the operand", ins.dtype.compute(), a.compute())?;
                     }
                 }
                 ScalarOp::Binary(op, a, b) => {
                     let (a, b) = (operand(*a)?, operand(*b)?);
-                    block.expect(at, "the second operand", a, b)?;
+                    block.expect(at, "the second operand", a.compute(), b.compute())?;
                     if op.is_comparison() {
                         block.expect(at, "a comparison", DType::Bool, ins.dtype)?;
                     }
                 }
                 ScalarOp::Select(c, a, b) => {
                     block.expect(at, "the condition", DType::Bool, operand(*c)?)?;
-                    block.expect(at, "the first branch", ins.dtype, operand(*a)?)?;
-                    block.expect(at, "the second branch", ins.dtype, operand(*b)?)?;
+                    block.expect(
+                        at,
+                        "the first branch",
+                        ins.dtype.compute(),
+                        operand(*a)?.compute(),
+                    )?;
+                    block.expect(
+                        at,
+                        "the second branch",
+                        ins.dtype.compute(),
+                        operand(*b)?.compute(),
+                    )?;
                 }
                 ScalarOp::Cast(a) => {
                     operand(*a)?;
