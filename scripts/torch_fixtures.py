@@ -617,6 +617,138 @@ def zero_d_reduction_cases() -> list[Case]:
     return cases
 
 
+def unbatched_pool_cases() -> list[Case]:
+    """Found by scripts/difftest.py (seeds 13653, 17895): pooling refused an unbatched
+    `(C, H, W)` input, which PyTorch pools as one batch element and returns as rank 3."""
+    # Positive values: sums of mixed signs cancel, and PyTorch's f32 sum then differs from
+    # the exact one by more ulps of the (small) result than the tolerance allows.
+    x = randn((3, 7, 6), torch.float32, 21).abs() + 0.25
+    ops = [
+        (
+            "max_pool2d_padded_ceil",
+            "y = max_pool2d(x, 3, stride=2, padding=1, ceil_mode=true)",
+            lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+        ),
+        (
+            "max_pool2d_dilated",
+            "y = max_pool2d(x, 2, stride=2, dilation=2)",
+            lambda x: F.max_pool2d(x, 2, 2, 0, 2),
+        ),
+        (
+            "max_pool2d_rect",
+            "y = max_pool2d(x, [2, 3], stride=[1, 2])",
+            lambda x: F.max_pool2d(x, (2, 3), (1, 2)),
+        ),
+        (
+            "avg_pool2d_padded_ceil",
+            "y = avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=true)",
+            lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+        ),
+        (
+            "avg_pool2d_exclude_pad",
+            "y = avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=false)",
+            lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+        ),
+        (
+            "avg_pool2d_divisor_override",
+            "y = avg_pool2d(x, 2, divisor_override=3)",
+            lambda x: F.avg_pool2d(x, 2, divisor_override=3),
+        ),
+        (
+            "adaptive_avg_pool2d",
+            "y = adaptive_avg_pool2d(x, [2, 4])",
+            lambda x: F.adaptive_avg_pool2d(x, (2, 4)),
+        ),
+        (
+            "adaptive_avg_pool2d_to_1x1",
+            "y = adaptive_avg_pool2d(x, [1, 1])",
+            lambda x: F.adaptive_avg_pool2d(x, (1, 1)),
+        ),
+        (
+            "adaptive_max_pool2d",
+            "y = adaptive_max_pool2d(x, [3, 4])",
+            lambda x: F.adaptive_max_pool2d(x, (3, 4)),
+        ),
+        (
+            "max_pool2d_relu_add",
+            "p = max_pool2d(x, 2); r = relu(p); y = add(r, 1.5)",
+            lambda x: F.relu(F.max_pool2d(x, 2)) + 1.5,
+        ),
+    ]
+    cases = [
+        Case(
+            f"unbatched_{name}",
+            "difftest seeds 13653, 17895",
+            graph("u", "x: f32[C, H, W]", body, "y"),
+            [x],
+            fn,
+            ulps=4.0,
+        )
+        for name, body, fn in ops
+    ]
+    # PyTorch's emptiness rules at rank 3: max/avg pooling need C, H and W; adaptive max
+    # pooling only H and W; adaptive average pooling to 1x1 nothing (a mean, NaN).
+    empties = [
+        (
+            "max_pool2d_zero_channels_is_refused",
+            (0, 4, 4),
+            "y = max_pool2d(x, 2)",
+            lambda x: F.max_pool2d(x, 2),
+        ),
+        (
+            "avg_pool2d_zero_height_is_refused",
+            (2, 0, 4),
+            "y = avg_pool2d(x, 2)",
+            lambda x: F.avg_pool2d(x, 2),
+        ),
+        (
+            "adaptive_max_pool2d_zero_channels",
+            (0, 5, 7),
+            "y = adaptive_max_pool2d(x, [2, 3])",
+            lambda x: F.adaptive_max_pool2d(x, (2, 3)),
+        ),
+        (
+            "adaptive_max_pool2d_zero_width_is_refused",
+            (2, 5, 0),
+            "y = adaptive_max_pool2d(x, [2, 3])",
+            lambda x: F.adaptive_max_pool2d(x, (2, 3)),
+        ),
+        (
+            "adaptive_avg_pool2d_zero_channels",
+            (0, 5, 7),
+            "y = adaptive_avg_pool2d(x, [2, 3])",
+            lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+        ),
+        (
+            "adaptive_avg_pool2d_to_1x1_of_empty_planes_is_nan",
+            (2, 0, 3),
+            "y = adaptive_avg_pool2d(x, [1, 1])",
+            lambda x: F.adaptive_avg_pool2d(x, (1, 1)),
+        ),
+    ]
+    cases += [
+        Case(
+            f"unbatched_{name}",
+            "difftest seeds 13653, 17895",
+            graph("u", "x: f32[C, H, W]", body, "y"),
+            [torch.zeros(shape)],
+            fn,
+        )
+        for name, shape, body, fn in empties
+    ]
+    # Ranks other than 3 and 4 stay refused, as in PyTorch.
+    cases.append(
+        Case(
+            "max_pool2d_rank_2_is_refused",
+            "difftest seeds 13653, 17895",
+            graph("u", "x: f32[H, W]", "y = max_pool2d(x, 2)", "y"),
+            [randn((4, 4), torch.float32, 22)],
+            lambda x: F.max_pool2d(x, 2),
+        )
+    )
+    return cases
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     groups = {
@@ -627,6 +759,7 @@ def main() -> None:
         "trig": trig_cases(),
         "refused_valid": refused_valid_cases(),
         "difftest": difftest_cases() + zero_d_reduction_cases(),
+        "unbatched_pool": unbatched_pool_cases(),
     }
     for group, cases in groups.items():
         doc = {

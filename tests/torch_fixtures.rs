@@ -210,3 +210,8 @@ fn valid_graphs_are_accepted_and_0d_ops_do_not_panic() {
 fn f16_bf16_intermediates_round_like_pytorch() {
     check_file("difftest.json");
 }
+
+#[test]
+fn unbatched_pooling_keeps_rank_3() {
+    check_file("unbatched_pool.json");
+}

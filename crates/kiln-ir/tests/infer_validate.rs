@@ -120,11 +120,15 @@ fn softmax_needs_a_float_input_and_a_dim_in_range() {
 fn pooling_parameters_follow_pytorch() {
     let max = |p: Pool2d| move |x| Op::MaxPool2d { x, params: p };
     valid(DType::F32, &[1, 1, 4, 4], max(pool(3, 1, 1, 2)));
-    let msg = invalid_msg(DType::F32, &[1, 4, 4], max(pool(2, 2, 0, 1)));
-    assert!(
-        msg.contains("rank-4") && msg.contains("found rank 3"),
-        "{msg}"
-    );
+    // Unbatched (C, H, W) inputs pool as in PyTorch; other ranks are refused.
+    valid(DType::F32, &[1, 4, 4], max(pool(2, 2, 0, 1)));
+    for rank in [2, 5] {
+        let msg = invalid_msg(DType::F32, &vec![4; rank], max(pool(2, 2, 0, 1)));
+        assert!(
+            msg.contains("rank-3") && msg.contains(&format!("found rank {rank}")),
+            "{msg}"
+        );
+    }
     let msg = invalid_msg(DType::Bool, &[1, 1, 4, 4], max(pool(2, 2, 0, 1)));
     assert!(msg.contains("float"), "{msg}");
     for (bad, what) in [

@@ -99,6 +99,29 @@ fn max_pool_keeps_batch_and_channel_planes_apart() {
 }
 
 #[test]
+fn unbatched_pools_keep_rank_3_and_channel_planes_apart() {
+    // (C, H, W) = (3, 2, 2): each channel is one plane, as in PyTorch's unbatched pooling.
+    let x = t(
+        DType::F32,
+        &[3, 2, 2],
+        &(0..12).map(f64::from).collect::<Vec<_>>(),
+    );
+    let p = pool2d_params([2, 2], [2, 2], [0, 0], [1, 1], false, true);
+    let out = pool(&x, |x| Op::MaxPool2d { x, params: p }).expect("max_pool2d");
+    assert_eq!(out.shape, vec![3, 1, 1]);
+    assert_eq!(out.to_f64(), vec![3.0, 7.0, 11.0]);
+    let out = pool(&x, |x| Op::AvgPool2d { x, params: p }).expect("avg_pool2d");
+    assert_eq!(out.to_f64(), vec![1.5, 5.5, 9.5]);
+    let out = pool(&x, |x| Op::AdaptiveMaxPool2d {
+        x,
+        output_size: [1, 2],
+    })
+    .expect("adaptive_max_pool2d");
+    assert_eq!(out.shape, vec![3, 1, 2]);
+    assert_eq!(out.to_f64(), vec![2.0, 3.0, 6.0, 7.0, 10.0, 11.0]);
+}
+
+#[test]
 fn avg_pool_divisor_with_and_without_padding() {
     // 3x3 of 1..9, k=2, s=2, p=1 -> 2x2. Windows clipped to rows/cols {0} and {1,2}; the
     // padded window is 2x2 = 4 everywhere.
@@ -191,12 +214,12 @@ fn pooling_rejects_bad_parameters_and_too_small_inputs() {
     })
     .expect_err("too small");
     assert!(err.to_string().contains("too small"), "{err}");
-    // Rank 3 input.
-    let x = t(DType::F32, &[1, 2, 2], &[1.0; 4]);
+    // Rank 2 input (ranks 3 and 4 pool).
+    let x = t(DType::F32, &[2, 2], &[1.0; 4]);
     let err = pool(&x, |x| Op::AdaptiveAvgPool2d {
         x,
         output_size: [1, 1],
     })
-    .expect_err("rank 3");
-    assert!(err.to_string().contains("rank-4"), "{err}");
+    .expect_err("rank 2");
+    assert!(err.to_string().contains("found rank 2"), "{err}");
 }

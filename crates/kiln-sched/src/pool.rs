@@ -5,7 +5,8 @@
 //! elements outside the input (padding, or past the end under `ceil_mode`) are skipped through
 //! the reduction's `valid` conditions; `avg_pool2d` divides by PyTorch's divisor afterwards.
 //! Adaptive pooling has windows `[floor(o*L/out), ceil((o+1)*L/out))` whose sizes may differ:
-//! the loop runs to the largest window and masks the rest. Its input sizes were specialised
+//! the loop runs to the largest window and masks the rest. Pooling is over the last two dims;
+//! the leading dims (`N, C`, or `C` for an unbatched input) index planes one to one. Its input sizes were specialised
 //! during shape inference (the seed's static-bounds guard), so those windows are constants.
 use kiln_ir::{DType, NodeId, NodeKind, Op, Pool2d, ReduceOp};
 use kiln_shape::{Cond, Expr};
@@ -103,6 +104,14 @@ fn reduce(
     Ok((finish(l, x, &xi, rdims, kind, vec![])?, post))
 }
 
+/// The pooled input's shape, the index of its first pooled dim (`H`), and the kernel index of
+/// each leading dim (the output keeps them as they are).
+fn pooled_input(l: &Lowerer, x: NodeId) -> (Vec<Expr>, usize, Vec<Expr>) {
+    let xs = l.shape(x).to_vec();
+    let h = xs.len() - 2;
+    (xs, h, (0..h).map(o).collect())
+}
+
 fn pool(
     l: &mut Lowerer,
     _n: NodeId,
@@ -110,14 +119,14 @@ fn pool(
     p: &Pool2d,
     kind: ReduceKind,
 ) -> Result<(Reduction, Post), SchedError> {
-    let xs = l.shape(x).to_vec();
-    let (mut xi, mut valid) = (vec![o(0), o(1)], vec![]);
+    let (xs, h, mut xi) = pooled_input(l, x);
+    let mut valid = vec![];
     let mut divisor = [Expr::int(1), Expr::int(1)];
     let mut clipped = [Expr::int(1), Expr::int(1)];
     for a in 0..2 {
-        let len = &xs[2 + a];
+        let len = &xs[h + a];
         let (k, s, pad, d) = (p.kernel_size[a], p.stride[a], p.padding[a], p.dilation[a]);
-        let start = &(&o(2 + a) * &Expr::int(s)) - &Expr::int(pad);
+        let start = &(&o(h + a) * &Expr::int(s)) - &Expr::int(pad);
         let i = &start + &(&r(a) * &Expr::int(d));
         if pad > 0 {
             valid.push(Cond::ge(i.clone(), Expr::int(0)));
@@ -156,8 +165,8 @@ fn adaptive(
     out: [i64; 2],
     kind: ReduceKind,
 ) -> Result<(Reduction, Post), SchedError> {
-    let xs = l.shape(x).to_vec();
-    let (mut xi, mut valid, mut rdims) = (vec![o(0), o(1)], vec![], vec![]);
+    let (xs, h, mut xi) = pooled_input(l, x);
+    let (mut valid, mut rdims) = (vec![], vec![]);
     let mut count = Expr::int(1);
     for a in 0..2 {
         // Shape inference specialised H and W (the guard is already recorded), so this only
@@ -165,10 +174,10 @@ fn adaptive(
         let node = l.g.node(n).name.clone();
         let len = l
             .env
-            .specialize(&xs[2 + a])
+            .specialize(&xs[h + a])
             .map_err(|source| SchedError::Shape { node, source })?;
         let ol = out[a];
-        let oa = o(2 + a);
+        let oa = o(h + a);
         let start = (&oa * &Expr::int(len)).floor_div(&Expr::int(ol));
         let end = (&(&oa + &Expr::int(1)) * &Expr::int(len)).ceil_div(&Expr::int(ol));
         let sizes: Vec<i64> = (0..ol)

@@ -223,13 +223,14 @@ fn require_float(x: ValueInfo, what: &str) -> Result<(), String> {
     }
 }
 
-/// Pooling runs on NCHW inputs of a float dtype.
-fn require_nchw(x: ValueInfo) -> Result<(), String> {
+/// Pooling runs on float `(N, C, H, W)` or, as in PyTorch, unbatched `(C, H, W)` inputs: it
+/// pools the last two dims and keeps the leading ones, so its result has the input's rank.
+fn require_pool_input(x: ValueInfo) -> Result<ValueInfo, String> {
     require_float(x, "pooling")?;
     match x.rank {
-        Some(4) | None => Ok(()),
+        Some(3 | 4) | None => Ok(x),
         Some(r) => Err(format!(
-            "expected a rank-4 (N, C, H, W) input, found rank {r}"
+            "expected a rank-3 (C, H, W) or rank-4 (N, C, H, W) input, found rank {r}"
         )),
     }
 }
@@ -378,24 +379,16 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             same(x)
         }
         Op::MaxPool2d { x, params } | Op::AvgPool2d { x, params } => {
-            let x = lookup(*x)?;
-            require_nchw(x)?;
+            let x = require_pool_input(lookup(*x)?)?;
             check_pool_params(params, matches!(op, Op::AvgPool2d { .. }))?;
-            Ok(ValueInfo {
-                dtype: x.dtype,
-                rank: Some(4),
-            })
+            Ok(x)
         }
         Op::AdaptiveAvgPool2d { x, output_size } | Op::AdaptiveMaxPool2d { x, output_size } => {
-            let x = lookup(*x)?;
-            require_nchw(x)?;
+            let x = require_pool_input(lookup(*x)?)?;
             if let Some(&o) = output_size.iter().find(|&&o| o < 1) {
                 return Err(format!("output_size must be >= 1, found {o}"));
             }
-            Ok(ValueInfo {
-                dtype: x.dtype,
-                rank: Some(4),
-            })
+            Ok(x)
         }
         Op::Reshape { x, shape } => {
             let x = lookup(*x)?;

@@ -7,12 +7,29 @@ use crate::op::Pool2d;
 
 const AXES: [&str; 2] = ["H", "W"];
 
-/// The dims from `first` on of a pooling input must be non-zero: PyTorch allows an empty
-/// batch everywhere, and an empty C too in `adaptive_avg_pool2d` (only).
+/// Splits a pooling input into its leading dims (`N, C` or, unbatched, `C`) and the pooled
+/// `H, W`; one rule serves both ranks, as in PyTorch.
+fn split_pooled(input: &[Expr]) -> Result<(&[Expr], &[Expr; 2]), OpError> {
+    match input.len() {
+        3 | 4 => {
+            let (lead, hw) = input.split_at(input.len() - 2);
+            Ok((lead, hw.try_into().expect("two pooled dims")))
+        }
+        r => Err(OpError::Invalid(format!(
+            "expected a rank-3 (C, H, W) or rank-4 (N, C, H, W) input, found rank {r}"
+        ))),
+    }
+}
+
+/// The dims from `first` on of a pooling input must be non-zero. PyTorch's checks differ per
+/// op and rank: an empty batch is allowed everywhere, and `adaptive_avg_pool2d` allows an empty
+/// C, but an unbatched `max_pool2d`/`avg_pool2d` needs a non-empty C.
 fn require_nonempty(env: &mut ShapeEnv, input: &[Expr], first: usize) -> Result<(), OpError> {
+    const NAMES: [&str; 4] = ["N", "C", "H", "W"];
+    let names = &NAMES[NAMES.len() - input.len()..];
     for (i, d) in input.iter().enumerate().skip(first) {
         if !env.decide(&Cond::ge(d.clone(), Expr::int(1)))? {
-            let which = if first == 1 { "C, H and W" } else { "H and W" };
+            let which = names[first..].join(", ");
             return Err(OpError::Invalid(format!(
                 "expected an input with non-zero {which}, found shape {} (dim {i} is {d})",
                 show_shape(input)
@@ -72,16 +89,18 @@ fn output_len(
     Ok(out)
 }
 
-/// `max_pool2d` / `avg_pool2d`: `[N, C, out_h, out_w]`.
+/// `max_pool2d` / `avg_pool2d`: `[lead.., out_h, out_w]`. PyTorch needs C, H and W non-empty
+/// (the last three dims, at either rank).
 pub(crate) fn pool2d(
     env: &mut ShapeEnv,
     input: &[Expr],
     params: &Pool2d,
 ) -> Result<Vec<Expr>, OpError> {
-    require_nonempty(env, input, 1)?;
-    let oh = output_len(env, &input[2], params, 0)?;
-    let ow = output_len(env, &input[3], params, 1)?;
-    Ok(vec![input[0].clone(), input[1].clone(), oh, ow])
+    let (lead, [h, w]) = split_pooled(input)?;
+    require_nonempty(env, input, input.len() - 3)?;
+    let oh = output_len(env, h, params, 0)?;
+    let ow = output_len(env, w, params, 1)?;
+    Ok(lead.iter().cloned().chain([oh, ow]).collect())
 }
 
 /// `adaptive_{avg,max}_pool2d`: PyTorch's lowering specialises `H` and `W` (its windows depend
@@ -92,20 +111,18 @@ pub(crate) fn adaptive_pool2d(
     output_size: [i64; 2],
     is_avg: bool,
 ) -> Result<Vec<Expr>, OpError> {
-    env.specialize(&input[2])?;
-    env.specialize(&input[3])?;
+    let (lead, [h, w]) = split_pooled(input)?;
+    env.specialize(h)?;
+    env.specialize(w)?;
     // PyTorch computes adaptive_avg_pool2d to 1x1 as a mean over H and W, which accepts empty
-    // planes (NaN, as 0/0); every other case needs non-empty H and W (and max pooling a C).
+    // planes (NaN, as 0/0); otherwise adaptive_avg_pool2d needs non-empty H and W, and
+    // adaptive_max_pool2d every dim after the first (so an unbatched input may have C = 0).
     let first = match (is_avg, output_size) {
         (true, [1, 1]) => input.len(),
-        (true, _) => 2,
+        (true, _) => input.len() - 2,
         (false, _) => 1,
     };
     require_nonempty(env, input, first)?;
-    Ok(vec![
-        input[0].clone(),
-        input[1].clone(),
-        Expr::int(output_size[0]),
-        Expr::int(output_size[1]),
-    ])
+    let out = output_size.map(Expr::int);
+    Ok(lead.iter().cloned().chain(out).collect())
 }

@@ -1,12 +1,16 @@
-//! 2-d pooling over NCHW values, exactly as PyTorch's CPU kernels compute it.
+//! 2-d pooling over `(N, C, H, W)` or unbatched `(C, H, W)` values, exactly as PyTorch's CPU
+//! kernels compute it: the last two dims are pooled, every leading index is a plane.
 //!
 //! Window arithmetic is done in i128 so that no parameter the validator accepts can overflow.
 use super::Value;
 use crate::op::Pool2d;
 
-/// `(N*C, H, W)` of an NCHW shape: pooling treats every (n, c) plane alike.
+/// `(planes, H, W)` of a pooling shape: every leading index (n, c) or (c) is a plane, and
+/// pooling treats all planes alike. The validator accepted ranks 3 and 4 only, and the
+/// product of the leading dims is bounded by the tensor's (allocated) element count.
 fn planes(shape: &[usize]) -> (usize, usize, usize) {
-    (shape[0] * shape[1], shape[2], shape[3])
+    let (lead, hw) = shape.split_at(shape.len() - 2);
+    (lead.iter().product(), hw[0], hw[1])
 }
 
 /// Runs `window(plane, oh, ow)` for every output element, in C order.
