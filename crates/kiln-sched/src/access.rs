@@ -349,7 +349,7 @@ fn merge_windows(
     conds: impl Iterator<Item = (Expr, i128, i128)>,
 ) -> Vec<(Expr, i128, i128)> {
     let mut merged: Vec<(Expr, i128, i128)> = Vec::new();
-    for (g, lo, hi) in conds {
+    for (g, lo, hi) in conds.map(|(g, lo, hi)| without_content(g, lo, hi)) {
         if g.is_const() {
             continue;
         }
@@ -365,6 +365,34 @@ fn merge_windows(
         }
     }
     merged
+}
+
+/// `g ∈ [lo, hi]` as `g' ∈ [⌈lo/c⌉, ⌊hi/c⌋]` with `g = c·g'` and `c` the gcd of `g`'s
+/// coefficients (sound: `g'` is an integer). A dilated window's two conditions bound multiples
+/// of one expression (`%o1 + %r0 >= 1` and `2*%o1 + 2*%r0 < H + 1`): divided by their content
+/// they are the same `g'` and merge into one two-sided range.
+fn without_content(g: Expr, lo: i128, hi: i128) -> (Expr, i128, i128) {
+    let c = g
+        .terms()
+        .fold(0u64, |acc, (k, _)| gcd(acc, k.unsigned_abs()));
+    let Ok(c) = i64::try_from(c) else {
+        return (g, lo, hi);
+    };
+    if c <= 1 {
+        return (g, lo, hi);
+    }
+    match g.divide_exact(c) {
+        Some(reduced) => {
+            let c = i128::from(c);
+            // Floor and ceiling division for a positive divisor.
+            (reduced, -((-lo).div_euclid(c)), hi.div_euclid(c))
+        }
+        None => (g, lo, hi),
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Bounds `e` over the elements where every window holds: each window expression `g` found in

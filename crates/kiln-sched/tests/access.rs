@@ -49,6 +49,9 @@ fn pooling_with_padding_and_ceil_mode_is_in_bounds_through_its_windows() {
         "avg_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])",
         "adaptive_avg_pool2d(x, output_size=[3, 5])",
         "adaptive_max_pool2d(x, output_size=[7, 7])",
+        // Dilation makes the windows' two conditions bound multiples of one expression
+        // (`%o1 + %r0 >= 1`, `2*%o1 + 2*%r0 - H < 1`); both must still combine.
+        "max_pool2d(x, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], dilation=[2, 2], ceil_mode=true)",
     ] {
         let src = format!("graph p\ninput x: f32[N, C, H, W]\np = {pool}\noutput p\n");
         for policy in [Policy::Dynamic, Policy::Static] {
