@@ -196,10 +196,16 @@ impl TrustedDir {
         )?)
     }
 
-    /// Opens the regular file `name` of ours for reading, refusing anything else without
-    /// blocking, and one larger than `cap` bytes before anything is read.
-    pub(crate) fn open_file(&self, name: &str, cap: u64) -> Result<(File, u64), AtError> {
-        let fd = match rustix::fs::openat(&self.fd, name, FILE_FLAGS, Mode::empty()) {
+    /// Opens `name` with `flags` (which include [`FILE_FLAGS`]: no link followed, no blocking
+    /// on a FIFO) and refuses, from `fstat` on the descriptor, anything but a regular file of
+    /// ours. O_NONBLOCK stays set: it changes nothing for a regular file, nor for `flock`.
+    fn open_regular(
+        &self,
+        name: &str,
+        flags: OFlags,
+        mode: Mode,
+    ) -> Result<(OwnedFd, Stat), AtError> {
+        let fd = match rustix::fs::openat(&self.fd, name, flags, mode) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::LOOP) => {
                 return Err(AtError::Refused(Refusal::NotOurKind("a symbolic link")));
@@ -218,11 +224,17 @@ impl TrustedDir {
         if let Some(reason) = ownership_problem(&stat, self.uid) {
             return Err(AtError::Refused(Refusal::Foreign(reason)));
         }
+        Ok((fd, stat))
+    }
+
+    /// Opens the regular file `name` of ours for reading, refusing anything else without
+    /// blocking, and one larger than `cap` bytes before anything is read.
+    pub(crate) fn open_file(&self, name: &str, cap: u64) -> Result<(File, u64), AtError> {
+        let (fd, stat) = self.open_regular(name, FILE_FLAGS, Mode::empty())?;
         let size = u64::try_from(stat.st_size).unwrap_or(0);
         if size > cap {
             return Err(AtError::Refused(Refusal::TooLarge { size, cap }));
         }
-        // O_NONBLOCK stays: it changes nothing for a regular file.
         Ok((File::from(fd), size))
     }
 
@@ -246,25 +258,7 @@ impl TrustedDir {
     /// one that is not ours.
     pub(crate) fn open_rw(&self, name: &str) -> Result<File, AtError> {
         let flags = FILE_FLAGS | OFlags::RDWR | OFlags::CREATE;
-        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::RUSR | Mode::WUSR) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::LOOP) => {
-                return Err(AtError::Refused(Refusal::NotOurKind("a symbolic link")));
-            }
-            Err(rustix::io::Errno::NXIO) => {
-                return Err(AtError::Refused(Refusal::NotOurKind(self.kind_of(name))));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let stat = rustix::fs::fstat(&fd)?;
-        let file_type = FileType::from_raw_mode(stat.st_mode);
-        if file_type != FileType::RegularFile {
-            return Err(AtError::Refused(Refusal::NotOurKind(kind_name(file_type))));
-        }
-        if let Some(reason) = ownership_problem(&stat, self.uid) {
-            return Err(AtError::Refused(Refusal::Foreign(reason)));
-        }
-        // O_NONBLOCK stays: it changes nothing for a regular file, nor for `flock`.
+        let (fd, _) = self.open_regular(name, flags, Mode::RUSR | Mode::WUSR)?;
         Ok(File::from(fd))
     }
 
