@@ -85,6 +85,9 @@ pub enum RunError {
     /// that does not fit its own guards (e.g. a damaged cache entry). Nothing ran.
     #[error("the program refuses these sizes: {0}")]
     Access(#[from] kiln_sched::AccessError),
+    /// A library step (GEMM, convolution) this build cannot run.
+    #[error("library call `{call}`: {msg}")]
+    Library { call: String, msg: String },
     /// An output or temporary too large for this machine (checked before any kernel runs).
     #[error("{role} `{name}`: cannot allocate it: {source}")]
     Alloc {

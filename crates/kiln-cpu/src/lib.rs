@@ -10,6 +10,7 @@ mod artifact;
 mod codegen;
 mod error;
 mod jit;
+mod library;
 pub mod math;
 mod run;
 mod validate;

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use cranelift_jit::JITModule;
 use kiln_ir::{BinaryOp, UnaryOp};
 use kiln_ir::{BufferPool, Tensor};
-use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp};
+use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp, Step};
 use kiln_shape::{Bindings, Expr};
 use rayon::prelude::*;
 
@@ -194,6 +194,7 @@ impl CompiledProgram {
         self.access.ensure(&self.program, &syms)?;
         // Every buffer's byte size, checked against the tensors that back it.
         let mut sizes = Vec::with_capacity(self.program.buffers.len());
+        let mut numels = Vec::with_capacity(self.program.buffers.len());
         for decl in &self.program.buffers {
             let numel = eval(&decl.numel, bindings)?;
             let bytes = usize::try_from(numel)
@@ -204,6 +205,7 @@ impl CompiledProgram {
                     msg: format!("{numel} elements of {} is not a valid size", decl.dtype),
                 })?;
             sizes.push(bytes);
+            numels.push(numel);
         }
         // Temporaries come from the pool and go back to it when this call returns; kernels
         // write each before reading it.
@@ -255,42 +257,56 @@ impl CompiledProgram {
             bufs: ptrs.as_ptr(),
             syms: syms.as_ptr(),
         };
-        for (kernel, &f) in self.program.kernels.iter().zip(&self.kernels) {
-            let total = product(&kernel.dims, bindings)?;
-            if total == 0 {
-                continue;
+        for step in &self.program.steps {
+            match step {
+                Step::Kernel(i) => {
+                    self.launch_kernel(*i, args, bindings)?;
+                }
+                Step::Library(call) => {
+                    crate::library::run(call, &ptrs, &numels, bindings)?;
+                }
             }
-            let reduce_size = match &kernel.reduce {
-                Some(r) => product(&r.dims, bindings)?,
-                None => 0,
-            };
-            let work = total.saturating_mul(cost_per_point(kernel, reduce_size));
-            let (min_work, min_task_work) = parallel_thresholds();
-            // Asked only for large work: the first call starts rayon's pool (threads), which
-            // a short process running small kernels (`kiln run`) would pay for nothing.
-            let threads = if work >= min_work {
-                rayon::current_num_threads() as i64
-            } else {
-                1
-            };
-            let tasks = if threads > 1 {
-                (work / min_task_work).clamp(1, threads * 4).min(total)
-            } else {
-                1
-            };
-            if tasks <= 1 {
-                // SAFETY: every buffer holds at least the elements the program's sizes say
-                // (checked above) and the range lies inside the iteration space.
-                unsafe { f(args.bufs, args.syms, 0, total) };
-            } else {
-                (0..tasks).into_par_iter().for_each(|t| {
-                    let a = args;
-                    let start = total / tasks * t + (total % tasks).min(t);
-                    let end = start + total / tasks + i64::from(t < total % tasks);
-                    // SAFETY: as above; tasks cover disjoint ranges of the iteration space.
-                    unsafe { f(a.bufs, a.syms, start, end) };
-                });
-            }
+        }
+        Ok(())
+    }
+
+    /// Runs kernel `i` over its iteration space, split across threads when large enough.
+    fn launch_kernel(&self, i: usize, args: Args, bindings: &Bindings) -> Result<(), RunError> {
+        let (kernel, f) = (&self.program.kernels[i], self.kernels[i]);
+        let total = product(&kernel.dims, bindings)?;
+        if total == 0 {
+            return Ok(());
+        }
+        let reduce_size = match &kernel.reduce {
+            Some(r) => product(&r.dims, bindings)?,
+            None => 0,
+        };
+        let work = total.saturating_mul(cost_per_point(kernel, reduce_size));
+        let (min_work, min_task_work) = parallel_thresholds();
+        // Asked only for large work: the first call starts rayon's pool (threads), which
+        // a short process running small kernels (`kiln run`) would pay for nothing.
+        let threads = if work >= min_work {
+            rayon::current_num_threads() as i64
+        } else {
+            1
+        };
+        let tasks = if threads > 1 {
+            (work / min_task_work).clamp(1, threads * 4).min(total)
+        } else {
+            1
+        };
+        if tasks <= 1 {
+            // SAFETY: every buffer holds at least the elements the program's sizes say
+            // (checked above) and the range lies inside the iteration space.
+            unsafe { f(args.bufs, args.syms, 0, total) };
+        } else {
+            (0..tasks).into_par_iter().for_each(|t| {
+                let a = args;
+                let start = total / tasks * t + (total % tasks).min(t);
+                let end = start + total / tasks + i64::from(t < total % tasks);
+                // SAFETY: as above; tasks cover disjoint ranges of the iteration space.
+                unsafe { f(a.bufs, a.syms, start, end) };
+            });
         }
         Ok(())
     }

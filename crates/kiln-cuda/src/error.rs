@@ -18,6 +18,9 @@ pub enum CudaError {
          looked)"
     )]
     NvrtcUnavailable,
+    /// A library step (cuBLAS GEMM, convolution) this build or machine cannot run.
+    #[error("library call `{call}`: {msg}")]
+    Library { call: String, msg: String },
     #[error("kernel `{kernel}`: {msg}")]
     Codegen { kernel: String, msg: String },
     #[error("invalid CUDA architecture `{arch}`: expected `sm_<major><minor>` such as `sm_90`")]

@@ -160,6 +160,17 @@ impl Graph {
             .map(|i| (i.name.clone(), i.dims.clone()))
             .collect()
     }
+    /// `base` if no node has that name, else `base_1`, `base_2`, ...: names for the
+    /// intermediate nodes a composite adds (`linear` adds `fc_weight_t` before `fc`).
+    pub fn fresh_name(&self, base: &str) -> String {
+        if !self.by_name.contains_key(base) {
+            return base.to_string();
+        }
+        (1..)
+            .map(|i| format!("{base}_{i}"))
+            .find(|n| !self.by_name.contains_key(n))
+            .expect("an unused name exists")
+    }
     pub fn petgraph(&self) -> &DiGraph<Node, u32> {
         &self.g
     }

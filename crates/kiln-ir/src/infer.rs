@@ -15,7 +15,8 @@ use kiln_shape::{BindError, Expr, ShapeEnv};
 use crate::graph::{Graph, InputDecl, Node, NodeId, NodeKind};
 use crate::op::Op;
 use crate::{dtype::DType, error::IrError};
-use check::{ValueInfo, check_constant, check_op};
+pub use check::ValueInfo;
+use check::{check_constant, check_op};
 
 /// A value's type after specialisation: dtype and symbolic shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +81,50 @@ pub fn validate(g: &Graph) -> Result<(), IrError> {
         infos.push(info);
     }
     Ok(())
+}
+
+/// The dtype and (where sizes do not decide it) rank of node `id`, from the checks that
+/// [`validate`] runs on it and its operands: what a graph builder needs to expand a
+/// composite (`batch_norm` reduces every dim but 1) before the graph has sizes.
+pub fn value_info(g: &Graph, id: NodeId) -> Result<ValueInfo, IrError> {
+    let mut memo: std::collections::HashMap<NodeId, ValueInfo> = Default::default();
+    // Operands come before their users, so visiting ancestors in id order needs no recursion.
+    let mut needed = vec![id];
+    let mut order = Vec::new();
+    while let Some(n) = needed.pop() {
+        if order.contains(&n) {
+            continue;
+        }
+        order.push(n);
+        if let NodeKind::Op(op) = &g.node(n).kind {
+            needed.extend(op.inputs());
+        }
+    }
+    order.sort();
+    for n in order {
+        let node = g.node(n);
+        let info = match &node.kind {
+            NodeKind::Input(i) => {
+                let decl = g
+                    .inputs()
+                    .get(*i)
+                    .ok_or_else(|| invalid(node, "input", format!("input #{i} is not declared")))?;
+                ValueInfo {
+                    dtype: decl.dtype,
+                    rank: Some(decl.dims.len()),
+                }
+            }
+            NodeKind::Constant(t) => check_constant(t).map_err(|m| invalid(node, "tensor", m))?,
+            NodeKind::Op(op) => check_op(op, &|o| {
+                memo.get(&o)
+                    .copied()
+                    .ok_or_else(|| format!("operand #{} is not defined", o.index()))
+            })
+            .map_err(|m| invalid(node, op.name(), m))?,
+        };
+        memo.insert(n, info);
+    }
+    Ok(memo[&id])
 }
 
 /// Why one op's shape could not be inferred, before the node's name is attached.

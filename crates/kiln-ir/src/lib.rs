@@ -2,6 +2,7 @@
 //! text format, shape inference inside a [`kiln_shape::ShapeEnv`], a canonical form for hashing,
 //! and the reference interpreter every backend is tested against.
 
+pub mod build;
 pub mod canon;
 pub mod dtype;
 pub mod error;
@@ -17,7 +18,7 @@ pub mod tensor;
 pub use dtype::DType;
 pub use error::IrError;
 pub use graph::{Graph, InputDecl, Node, NodeId, NodeKind};
-pub use infer::{TensorType, infer_shapes, validate};
+pub use infer::{TensorType, ValueInfo, infer_shapes, validate, value_info};
 pub use interp::interpret;
 pub use op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 pub use parse::parse;

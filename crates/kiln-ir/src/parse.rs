@@ -76,7 +76,7 @@ impl ParseState {
         let Some(Token { tok: first, .. }) = c.peek().cloned() else {
             return Ok(());
         };
-        let is_assignment = c.peek_second().is_some_and(|t| t.tok == Tok::Equals);
+        let is_assignment = c.is_assignment();
         let keyword = match &first {
             Tok::Ident(k) if !is_assignment => k.as_str(),
             _ => "",
@@ -192,20 +192,45 @@ fn output_statement(c: &mut Cursor, g: &mut Graph) -> Result<(), IrError> {
     g.set_outputs(outputs)
 }
 
-/// `NAME = OP(ARGS)`.
+/// `NAME = OP(ARGS)`, or `NAME, NAME, ... = OP(ARGS)` for an op with several results
+/// (`values, indices = max(x, dim=1)`).
 fn node_statement(c: &mut Cursor, g: &mut Graph) -> Result<(), IrError> {
-    let (name, line, col) = value_name(c, "a value name")?;
+    let mut names = Vec::new();
+    loop {
+        names.push(value_name(c, "a value name")?);
+        if !c.eat(&Tok::Comma) {
+            break;
+        }
+    }
     c.expect(&Tok::Equals, "'=' after the value's name")?;
     let (op, op_line, op_col) = c.ident("an op name after '='")?;
     c.expect(&Tok::LParen, &format!("'(' after '{op}'"))?;
     let args = parse_call_args(c)?;
     c.expect_end("the call")?;
+    let (name, line, col) = names[0].clone();
     let site = CallSite {
         node: &name,
         op: &op,
         line: op_line,
         col: op_col,
     };
+    if let Some(def) = text::composite::find(&op) {
+        let result_names: Vec<String> = names.iter().map(|n| n.0.clone()).collect();
+        let bound = bind(site, def.signature, args)?;
+        return (def.build)(&bound, g, &result_names)
+            .map(drop)
+            .map_err(|e| defined_twice(e, line, col));
+    }
+    if names.len() > 1 {
+        return Err(parse_error(
+            line,
+            col,
+            format!(
+                "'{op}' has one result, but {} names are assigned",
+                names.len()
+            ),
+        ));
+    }
     let added = if op == "tensor" {
         let value = build_constant(&bind(site, TENSOR_SIGNATURE, args)?)?;
         g.add_constant(&name, value)

@@ -85,6 +85,15 @@ fn structure_errors() {
         body_err("3 = relu(x)"),
         at(3, 1, "expected a value name, found '3'")
     );
+    // Several names are for ops with several results.
+    assert_eq!(
+        body_err("a, b = relu(x)"),
+        at(3, 1, "'relu' has one result, but 2 names are assigned")
+    );
+    assert_eq!(
+        body_err("a, 3 = relu(x)"),
+        at(3, 4, "expected a value name, found '3'")
+    );
 }
 
 #[test]

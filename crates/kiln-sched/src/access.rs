@@ -46,6 +46,8 @@ pub enum AccessError {
         hi: i64,
         numel: i64,
     },
+    #[error("library call `{call}`: {msg}")]
+    Library { call: String, msg: String },
     #[error("kernel `{kernel}` indexes with 32 bits, but {what} has {extent} elements")]
     IndexWidth {
         kernel: String,
@@ -114,6 +116,9 @@ impl Program {
                 env: env.clone(),
             }
             .run()?;
+        }
+        for call in self.library_calls() {
+            call.launch(&values, &numels)?;
         }
         Ok(())
     }

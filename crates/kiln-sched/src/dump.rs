@@ -39,7 +39,14 @@ impl fmt::Display for Program {
             };
             writeln!(f, "  b{i}: {}[{}] {kind}", b.dtype, b.numel)?;
         }
-        for k in &self.kernels {
+        for step in &self.steps {
+            let k = match step {
+                Step::Kernel(i) => &self.kernels[*i],
+                Step::Library(call) => {
+                    writeln!(f, "  {}", call)?;
+                    continue;
+                }
+            };
             let dims: Vec<String> = k.dims.iter().map(|d| d.to_string()).collect();
             writeln!(
                 f,
@@ -72,5 +79,64 @@ impl fmt::Display for Program {
             }
         }
         Ok(())
+    }
+}
+
+fn matrix(r: &MatrixRef) -> String {
+    let batch: Vec<String> = r.batch_strides.iter().map(|s| s.to_string()).collect();
+    format!(
+        "b{}[{} + batch*[{}] + i*{} + j*{}]",
+        r.buf,
+        r.offset,
+        batch.join(", "),
+        r.row_stride,
+        r.col_stride
+    )
+}
+
+fn list<T: fmt::Display>(items: &[T]) -> String {
+    let v: Vec<String> = items.iter().map(|x| x.to_string()).collect();
+    v.join(", ")
+}
+
+impl fmt::Display for LibraryCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LibraryCall::Gemm(g) => write!(
+                f,
+                "library gemm {} {} batch [{}] m={} n={} k={}: {} = {:?} * c + {:?} * {} @ {}",
+                g.name,
+                g.dtype,
+                list(&g.batch),
+                g.m,
+                g.n,
+                g.k,
+                matrix(&g.c),
+                g.beta,
+                g.alpha,
+                matrix(&g.a),
+                matrix(&g.b)
+            ),
+            LibraryCall::Conv(c) => write!(
+                f,
+                "library conv {} {} b{} = conv(x b{}, w b{}) n={} c_in={} c_out={} [{}] -> [{}] \
+                 kernel [{}] stride [{}] padding [{}] dilation [{}] groups {}",
+                c.name,
+                c.dtype,
+                c.out,
+                c.x,
+                c.w,
+                c.n,
+                c.c_in,
+                c.c_out,
+                list(&c.spatial),
+                list(&c.out_spatial),
+                list(&c.kernel),
+                list(&c.stride),
+                list(&c.padding),
+                list(&c.dilation),
+                c.groups
+            ),
+        }
     }
 }

@@ -139,7 +139,118 @@ pub struct Program {
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<(TensorSpec, BufId)>,
     pub buffers: Vec<BufferDecl>,
+    /// The generated loop nests, in launch order among themselves.
     pub kernels: Vec<Kernel>,
+    /// What a launch runs, in order: each kernel of `kernels` exactly once (in their order),
+    /// interleaved with library calls (GEMM, convolution) that backends run with a library.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a program's launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Step {
+    /// `kernels[i]`.
+    Kernel(usize),
+    /// A library kernel (see [`LibraryCall`]); boxed, since it is much larger than an index.
+    Library(Box<LibraryCall>),
+}
+
+/// A step the backends run with a library routine instead of generated code, the way
+/// Inductor and XLA call extern GEMMs: the CPU backend calls the `gemm` crate, the CUDA backend
+/// cuBLAS. Its buffers, sizes and strides are expressions in the graph's symbols, like a
+/// kernel's, evaluated and bounds-checked at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LibraryCall {
+    Gemm(Box<Gemm>),
+    Conv(Box<Conv>),
+}
+
+/// A matrix operand of a [`Gemm`]: element `(batch..., i, j)` is at
+/// `offset + sum(batch_k * batch_strides[k]) + i * row_stride + j * col_stride` (in elements),
+/// so a transposed or broadcast operand is read in place (stride 0 broadcasts a batch dim).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixRef {
+    pub buf: BufId,
+    pub offset: Expr,
+    pub batch_strides: Vec<Expr>,
+    pub row_stride: Expr,
+    pub col_stride: Expr,
+}
+
+/// `c = beta * c + alpha * (a @ b)` for every index of `batch`, with `a` m x k, `b` k x n and
+/// `c` m x n; `beta == 0` ignores what `c` held (it may be uninitialised). All three share
+/// `dtype`; f16/bf16 accumulate in f32, as PyTorch does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gemm {
+    pub name: String,
+    pub dtype: DType,
+    pub batch: Vec<Expr>,
+    pub m: Expr,
+    pub n: Expr,
+    pub k: Expr,
+    pub a: MatrixRef,
+    pub b: MatrixRef,
+    pub c: MatrixRef,
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+/// A grouped 1-d or 2-d convolution (`spatial.len()` is 1 or 2) of contiguous `x`
+/// (`[n, c_in, spatial...]`) with contiguous `w` (`[c_out, c_in / groups, kernel...]`) into
+/// contiguous `out` (`[n, c_out, out_spatial...]`), PyTorch's `conv1d`/`conv2d` without bias
+/// (a bias is an elementwise kernel after it). Padding is symmetric, in elements, already
+/// resolved from `"same"`/`"valid"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conv {
+    pub name: String,
+    pub dtype: DType,
+    pub x: BufId,
+    pub w: BufId,
+    pub out: BufId,
+    pub n: Expr,
+    pub c_in: Expr,
+    pub c_out: Expr,
+    pub spatial: Vec<Expr>,
+    pub out_spatial: Vec<Expr>,
+    pub kernel: Vec<i64>,
+    pub stride: Vec<i64>,
+    pub padding: Vec<i64>,
+    pub dilation: Vec<i64>,
+    pub groups: i64,
+}
+
+impl LibraryCall {
+    pub fn name(&self) -> &str {
+        match self {
+            LibraryCall::Gemm(g) => &g.name,
+            LibraryCall::Conv(c) => &c.name,
+        }
+    }
+    /// The buffers the call reads.
+    pub fn reads(&self) -> Vec<BufId> {
+        match self {
+            LibraryCall::Gemm(g) if g.beta != 0.0 => vec![g.a.buf, g.b.buf, g.c.buf],
+            LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
+            LibraryCall::Conv(c) => vec![c.x, c.w],
+        }
+    }
+    /// The buffer the call writes.
+    pub fn writes(&self) -> BufId {
+        match self {
+            LibraryCall::Gemm(g) => g.c.buf,
+            LibraryCall::Conv(c) => c.out,
+        }
+    }
+}
+
+impl Program {
+    /// The library calls of the program, in launch order.
+    pub fn library_calls(&self) -> impl Iterator<Item = &LibraryCall> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Library(call) => Some(&**call),
+            Step::Kernel(_) => None,
+        })
+    }
 }
 
 impl Kernel {

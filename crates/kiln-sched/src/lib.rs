@@ -10,14 +10,17 @@ mod block;
 mod dump;
 mod error;
 pub mod ir;
+mod library;
 mod lower;
 mod pool;
 mod softmax;
 mod verify;
+mod verify_steps;
 
 pub use access::{AccessCheck, AccessError};
 pub use error::SchedError;
 pub use ir::*;
+pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size};
 pub use lower::{SchedOptions, contiguous_offset, numel};
 pub use verify::VerifyError;
 
@@ -35,7 +38,7 @@ pub fn schedule(
 ) -> Result<Program, SchedError> {
     let types = kiln_ir::infer_shapes(graph, env, inputs)?;
     let lowerer = lower::Lowerer::new(graph, env, types.clone(), opts);
-    let (buffers, kernels, outs) = lowerer.run()?;
+    let lowered = lowerer.run()?;
     let symbols: BTreeSet<String> = inputs.iter().flatten().flat_map(|e| e.symbols()).collect();
     let spec = |name: &str, id: kiln_ir::NodeId| TensorSpec {
         name: name.to_string(),
@@ -50,7 +53,7 @@ pub fn schedule(
     let out_specs = graph
         .outputs()
         .iter()
-        .zip(outs)
+        .zip(lowered.outputs)
         .map(|(&o, b)| (spec(&graph.node(o).name, o), b))
         .collect();
     let program = Program {
@@ -58,8 +61,9 @@ pub fn schedule(
         symbols: symbols.into_iter().collect(),
         inputs: in_specs,
         outputs: out_specs,
-        buffers,
-        kernels,
+        buffers: lowered.buffers,
+        kernels: lowered.kernels,
+        steps: lowered.steps,
     };
     tracing::debug!(target: "kiln::sched", "kernel IR for `{}`:\n{}", graph.name, program);
     program.verify()?;

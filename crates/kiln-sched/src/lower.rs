@@ -51,13 +51,19 @@ pub(crate) struct Lowerer<'a> {
     opts: &'a SchedOptions,
     buffers: Vec<BufferDecl>,
     kernels: Vec<Kernel>,
-    materialized: HashMap<NodeId, BufId>,
+    steps: Vec<Step>,
+    pub(crate) materialized: HashMap<NodeId, BufId>,
     /// Each softmax node's row max and row sum buffers (see `crate::softmax`).
     pub(crate) softmax: HashMap<NodeId, (BufId, BufId)>,
 }
 
-/// The result of lowering: buffers, kernels in launch order, and each output's buffer.
-pub(crate) type Lowered = (Vec<BufferDecl>, Vec<Kernel>, Vec<BufId>);
+/// The result of lowering: buffers, kernels, launch steps, and each output's buffer.
+pub(crate) struct Lowered {
+    pub buffers: Vec<BufferDecl>,
+    pub kernels: Vec<Kernel>,
+    pub steps: Vec<Step>,
+    pub outputs: Vec<BufId>,
+}
 
 /// Per-kernel state while emitting its body.
 pub(crate) struct KernelCtx {
@@ -107,6 +113,7 @@ impl<'a> Lowerer<'a> {
             opts,
             buffers: vec![],
             kernels: vec![],
+            steps: vec![],
             materialized: HashMap::new(),
             softmax: HashMap::new(),
         }
@@ -126,7 +133,7 @@ impl<'a> Lowerer<'a> {
         self.add_buffer_numel(dtype, numel(shape), kind)
     }
 
-    fn add_buffer_numel(&mut self, dtype: DType, numel: Expr, kind: BufKind) -> BufId {
+    pub(crate) fn add_buffer_numel(&mut self, dtype: DType, numel: Expr, kind: BufKind) -> BufId {
         self.buffers.push(BufferDecl { dtype, numel, kind });
         (self.buffers.len() - 1) as BufId
     }
@@ -152,7 +159,12 @@ impl<'a> Lowerer<'a> {
             self.materialized.entry(o).or_insert(buf);
             outs[i] = buf;
         }
-        Ok((self.buffers, self.kernels, outs))
+        Ok(Lowered {
+            buffers: self.buffers,
+            kernels: self.kernels,
+            steps: self.steps,
+            outputs: outs,
+        })
     }
 
     /// Emits a kernel computing node `n` into buffer `buf`.
@@ -166,9 +178,9 @@ impl<'a> Lowerer<'a> {
         };
         let v = self.emit(&mut blk, n, &idx, Some((&mut ctx, n)))?;
         let offset = contiguous_offset(&dims, &idx);
-        let name = format!("k{}_{}", self.kernels.len(), self.name(n));
+        let name = format!("k{}_{}", self.steps.len(), self.name(n));
         let reduce = ctx.reduce.map(|(_, r, _)| r);
-        let mut kernel = Kernel {
+        let kernel = Kernel {
             name,
             dims,
             reduce,
@@ -180,9 +192,7 @@ impl<'a> Lowerer<'a> {
             }],
             index_bits: 64,
         };
-        kernel.index_bits = self.index_bits(&kernel)?;
-        self.kernels.push(kernel);
-        Ok(())
+        self.push_kernel(kernel)
     }
 
     /// Records the int32-indexing decision for a kernel: one guard per indexed extent.
@@ -207,7 +217,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Materialises node `n` into a temporary buffer (once) and returns the buffer.
-    fn materialize(&mut self, n: NodeId) -> Result<BufId, SchedError> {
+    pub(crate) fn materialize(&mut self, n: NodeId) -> Result<BufId, SchedError> {
         if let Some(&b) = self.materialized.get(&n) {
             return Ok(b);
         }
@@ -477,11 +487,18 @@ impl<'a> Lowerer<'a> {
 
     pub fn push_kernel(&mut self, mut kernel: Kernel) -> Result<(), SchedError> {
         kernel.index_bits = self.index_bits(&kernel)?;
+        self.steps.push(Step::Kernel(self.kernels.len()));
         self.kernels.push(kernel);
         Ok(())
     }
+    /// Appends a library call (GEMM, convolution) to the launch order.
+    #[allow(dead_code, reason = "the linalg and convolution lowerings call it")]
+    pub(crate) fn push_library(&mut self, call: LibraryCall) {
+        self.steps.push(Step::Library(Box::new(call)));
+    }
+    /// Kernels and library calls so far, which numbers the next step's name.
     pub fn kernel_count(&self) -> usize {
-        self.kernels.len()
+        self.steps.len()
     }
 }
 

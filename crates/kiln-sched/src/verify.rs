@@ -100,6 +100,10 @@ pub enum VerifyError {
     },
     #[error("kernel `{kernel}`: index width {bits} bits (expected 32 or 64)")]
     IndexBits { kernel: String, bits: u32 },
+    #[error("launch steps: {problem}")]
+    Steps { problem: String },
+    #[error("library call `{call}`: {problem}")]
+    Library { call: String, problem: String },
 }
 
 impl Program {
@@ -112,11 +116,31 @@ impl Program {
             scope.check(&b.numel, || format!("buffer b{i} size"))?;
         }
         let mut written = vec![false; self.buffers.len()];
-        for k in &self.kernels {
-            self.verify_kernel(k, symbols, &written)?;
-            for s in &k.stores {
-                written[s.buf as usize] = true;
+        let mut next_kernel = 0;
+        for step in &self.steps {
+            match step {
+                Step::Kernel(i) => {
+                    let k = self.step_kernel(*i, next_kernel)?;
+                    next_kernel += 1;
+                    self.verify_kernel(k, symbols, &written)?;
+                    for s in &k.stores {
+                        written[s.buf as usize] = true;
+                    }
+                }
+                Step::Library(call) => {
+                    self.verify_library(call, symbols, &written)?;
+                    written[call.writes() as usize] = true;
+                }
             }
+        }
+        if next_kernel != self.kernels.len() {
+            return Err(VerifyError::Steps {
+                problem: format!(
+                    "{} of {} kernels are launched",
+                    next_kernel,
+                    self.kernels.len()
+                ),
+            });
         }
         for (spec, buf) in &self.outputs {
             if !written[*buf as usize] {
@@ -411,7 +435,7 @@ impl Block<'_> {
 
 /// The names an expression may use: the program's symbols, `%o0..%o{outer}` and
 /// `%r0..%r{reduce}`.
-struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     symbols: &'a [String],
     outer: usize,
     reduce: usize,
@@ -426,7 +450,7 @@ fn var_index(name: &str, prefix: &str) -> Option<usize> {
 }
 
 impl<'a> Scope<'a> {
-    fn new(symbols: &'a [String], outer: usize, reduce: usize) -> Scope<'a> {
+    pub(crate) fn new(symbols: &'a [String], outer: usize, reduce: usize) -> Scope<'a> {
         Scope {
             symbols,
             outer,
@@ -454,7 +478,7 @@ impl<'a> Scope<'a> {
         })
     }
 
-    fn check(&self, e: &Expr, place: impl Fn() -> String) -> Result<(), VerifyError> {
+    pub(crate) fn check(&self, e: &Expr, place: impl Fn() -> String) -> Result<(), VerifyError> {
         match self.first_outside(e) {
             None => Ok(()),
             Some(symbol) => Err(VerifyError::OutOfScope {

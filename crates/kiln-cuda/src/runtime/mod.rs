@@ -5,6 +5,7 @@
 //! [`CudaError::NoDevice`]. Every driver result is checked and reported with what was being
 //! done. Inputs are validated against the program's specs before any allocation or launch.
 mod bench;
+mod library;
 mod validate;
 mod variant;
 
@@ -345,8 +346,16 @@ impl CudaProgram {
             slots.push(slot);
         }
         let mut ran = Vec::with_capacity(p.kernels.len());
-        for (k, f) in p.kernels.iter().zip(&self.functions) {
-            ran.push(self.launch(k, f, &slots, &sizes, &bound)?);
+        for step in &p.steps {
+            match step {
+                kiln_sched::Step::Kernel(i) => {
+                    let (k, f) = (&p.kernels[*i], &self.functions[*i]);
+                    ran.push(self.launch(k, f, &slots, &sizes, &bound)?);
+                }
+                kiln_sched::Step::Library(call) => {
+                    library::run(&self.stream, call, &slots, &sizes, &bound)?;
+                }
+            }
         }
         match self.last_variants.lock() {
             Ok(mut v) => *v = ran,

@@ -12,7 +12,7 @@ use crate::tensor::Tensor;
 
 /// What the checks know about a value: its dtype and, when sizes do not decide it, its rank.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ValueInfo {
+pub struct ValueInfo {
     pub dtype: DType,
     pub rank: Option<usize>,
 }

@@ -29,6 +29,15 @@ impl Cursor {
         self.toks.get(self.pos + 1)
     }
 
+    /// Whether the statement is an assignment, `NAME (, NAME)* = ...`: an `=` comes before
+    /// any `(` (so that `3 = relu(x)` or `a, 3 = ...` get an error about the bad name).
+    pub(crate) fn is_assignment(&self) -> bool {
+        self.toks[self.pos..]
+            .iter()
+            .take_while(|t| t.tok != Tok::LParen)
+            .any(|t| t.tok == Tok::Equals)
+    }
+
     pub(crate) fn next_token(&mut self) -> Option<Token> {
         let t = self.toks.get(self.pos).cloned();
         if t.is_some() {

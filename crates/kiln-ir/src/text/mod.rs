@@ -2,6 +2,7 @@
 //! the op table. [`crate::parse`] drives them statement by statement.
 pub(crate) mod args;
 pub(crate) mod bind;
+pub(crate) mod composite;
 pub(crate) mod constant;
 pub(crate) mod cursor;
 pub(crate) mod lexer;

@@ -1,0 +1,33 @@
+//! Library steps of a program (GEMM, convolution), run by library code rather than generated
+//! kernels. The sizes come from [`kiln_sched::LibraryCall::launch`], which proved them inside
+//! the buffers; `ptrs[b]` points at buffer `b`, which holds at least the elements `launch`
+//! was given for it.
+mod conv;
+mod gemm;
+
+use kiln_sched::{LaunchAt, LibraryCall};
+use kiln_shape::Bindings;
+
+use crate::error::RunError;
+
+/// Runs one library step. `numels[b]` is buffer `b`'s element count at this launch.
+pub(crate) fn run(
+    call: &LibraryCall,
+    ptrs: &[*mut u8],
+    numels: &[i64],
+    bindings: &Bindings,
+) -> Result<(), RunError> {
+    let at = call.launch(bindings, numels)?;
+    match (call, at) {
+        (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
+        (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
+        _ => Err(unsupported(call, "the call and its launch sizes disagree")),
+    }
+}
+
+pub(crate) fn unsupported(call: &LibraryCall, msg: &str) -> RunError {
+    RunError::Library {
+        call: call.name().to_string(),
+        msg: msg.to_string(),
+    }
+}
