@@ -3,6 +3,7 @@ use kiln_sched::Program;
 use serde::{Deserialize, Serialize};
 
 use crate::codegen::{CODEGEN_VERSION, generate};
+use crate::cublas::cublas_version;
 use crate::error::CudaError;
 use crate::nvrtc::{Arch, compile_source, nvrtc_version};
 
@@ -66,16 +67,21 @@ pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError>
     })
 }
 
-/// The part of a cache key that names this backend's output: architecture, code generator and
-/// NVRTC versions. Without libnvrtc the NVRTC part reads `nvrtc-none` (nothing can be compiled
-/// then anyway).
+/// The part of a cache key that names this backend's output: architecture, code generator,
+/// NVRTC and cuBLAS versions. Without libnvrtc the NVRTC part reads `nvrtc-none` (nothing can
+/// be compiled then anyway); without libcublas the cuBLAS part reads `cublas-none` (library
+/// steps cannot run then, and their results may differ between cuBLAS versions).
 pub fn target_id(arch: &str) -> String {
     let nvrtc = match nvrtc_version() {
         Ok((major, minor)) => format!("nvrtc-{major}.{minor}"),
         Err(_) => "nvrtc-none".to_string(),
     };
+    let cublas = match cublas_version() {
+        Some((major, minor, patch)) => format!("cublas-{major}.{minor}.{patch}"),
+        None => "cublas-none".to_string(),
+    };
     format!(
-        "cuda-{arch}-kiln-cuda-{}-codegen-{CODEGEN_VERSION}-{nvrtc}",
+        "cuda-{arch}-kiln-cuda-{}-codegen-{CODEGEN_VERSION}-{nvrtc}-{cublas}",
         env!("CARGO_PKG_VERSION")
     )
 }

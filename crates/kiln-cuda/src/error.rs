@@ -18,6 +18,17 @@ pub enum CudaError {
          looked)"
     )]
     NvrtcUnavailable,
+    /// libcublas could not be loaded: a program with library steps cannot run here.
+    #[error(
+        "libcublas was not found: `pip install nvidia-cublas` (CUDA 13; `nvidia-cublas-cu12` \
+         for CUDA 12) into the active Python environment, or set \
+         KILN_CUBLAS=/path/to/libcublas.so.N (`kiln_cuda::cublas_library()` lists where kiln \
+         looked)"
+    )]
+    CublasUnavailable,
+    /// A cuBLAS call returned an error status.
+    #[error("cuBLAS call `{call}` failed: {status}")]
+    Cublas { call: String, status: String },
     /// A library step (cuBLAS GEMM, convolution) this build or machine cannot run.
     #[error("library call `{call}`: {msg}")]
     Library { call: String, msg: String },

@@ -11,12 +11,15 @@
 
 pub mod artifact;
 pub mod codegen;
+pub mod cublas;
 mod error;
+pub mod library;
 pub mod nvrtc;
 pub mod runtime;
 
 pub use artifact::{CudaArtifact, compile, target_id};
 pub use codegen::{CudaSource, generate};
+pub use cublas::{cublas_available, cublas_library, cublas_version};
 pub use error::CudaError;
 pub use nvrtc::{Arch, nvrtc_available, nvrtc_library, nvrtc_version};
 pub use runtime::{CudaDevice, CudaProgram, DeviceTensor, KernelVariant, VariantPolicy};

@@ -6,7 +6,7 @@
 //! names fail. Every entry point checks [`nvrtc_available`] first; [`nvrtc_library`] says which
 //! file was loaded. The program is created with headers and read back as PTX and as a cubin
 //! (`nvrtcGetCUBIN`), and destroyed on every path.
-mod load;
+pub(crate) mod load;
 
 use std::ffi::{CString, c_char, c_int};
 

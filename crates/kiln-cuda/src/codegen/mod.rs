@@ -29,6 +29,7 @@ use kiln_sched::{BufId, Kernel, Program};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CudaError;
+use crate::library::helpers;
 use kernel::KernelWriter;
 
 pub use block_reduce::has_block_reduce;
@@ -40,7 +41,9 @@ pub const KILN_HEADER: &str = include_str!("../../../../kernels/kiln.cuh");
 pub const KILN_HEADER_NAME: &str = "kiln.cuh";
 /// Threads per block of every launch (the kernels declare it in `__launch_bounds__`).
 pub const BLOCK_SIZE: u32 = 256;
-/// Bumped whenever generated code changes meaning: part of [`crate::target_id`].
+/// Bumped whenever generated code changes meaning: part of [`crate::target_id`]. (Units of
+/// programs with library steps also carry the helper kernels of `kiln_library.cuh`; no
+/// earlier artifact could run such a program, and the target id names cuBLAS since.)
 pub const CODEGEN_VERSION: u32 = 2;
 
 /// A generated translation unit and the headers it includes.
@@ -165,10 +168,28 @@ pub fn generate(program: &Program) -> Result<CudaSource, CudaError> {
         kernel_names.push(name);
         entries.extend(names);
     }
+    let mut headers = vec![(KILN_HEADER_NAME.to_string(), KILN_HEADER.to_string())];
+    let helpers = helpers::helper_code(program);
+    if !helpers.is_empty() {
+        code.push_str(&helpers);
+        headers.push((
+            helpers::LIBRARY_HEADER_NAME.to_string(),
+            helpers::LIBRARY_HEADER.to_string(),
+        ));
+        for name in helpers::helper_entries(program) {
+            if entries.contains(&name) {
+                return Err(CudaError::Codegen {
+                    kernel: program.graph_name.clone(),
+                    msg: format!("a kernel's C name `{name}` is a library helper's"),
+                });
+            }
+            entries.push(name);
+        }
+    }
     Ok(CudaSource {
         name: format!("{}.cu", program.graph_name),
         code,
-        headers: vec![(KILN_HEADER_NAME.to_string(), KILN_HEADER.to_string())],
+        headers,
         kernel_names,
         entries,
     })

@@ -170,7 +170,7 @@ fn resolve(lib: libloading::Library, what: &str) -> Result<Api, String> {
 
 /// The file a name resolved to, from this process's memory map (Linux); `what` itself when it
 /// is a path.
-fn loaded_path(what: &str) -> Option<String> {
+pub(crate) fn loaded_path(what: &str) -> Option<String> {
     if what.contains('/') {
         return Some(what.to_string());
     }
@@ -183,6 +183,18 @@ fn loaded_path(what: &str) -> Option<String> {
 
 /// libnvrtc files in the wheel's directories under each site-packages dir, newest first.
 pub fn wheel_libraries(site_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    wheel_libraries_of(site_dirs, "libnvrtc", "cuda_nvrtc")
+}
+
+/// Files `<stem>.so[.N]` in NVIDIA's wheel directories under each site-packages dir, newest
+/// first: `nvidia/cu<N>/lib` (the CUDA 13 wheels), then `nvidia/<legacy_dir>/lib` (the
+/// older per-library wheels, such as `cuda_nvrtc` or `cublas`).
+pub(crate) fn wheel_libraries_of(
+    site_dirs: &[PathBuf],
+    stem: &str,
+    legacy_dir: &str,
+) -> Vec<PathBuf> {
+    let prefix = format!("{stem}.so");
     let mut found = Vec::new();
     for site in site_dirs {
         let nvidia = site.join("nvidia");
@@ -193,7 +205,7 @@ pub fn wheel_libraries(site_dirs: &[PathBuf]) -> Vec<PathBuf> {
                 // cu13 before cu12; cuda_nvrtc (the older wheels' layout) last.
                 let rank: u32 = match name.strip_prefix("cu").filter(|v| is_digits(v)) {
                     Some(v) => v.parse().ok()?,
-                    None if name == "cuda_nvrtc" => 0,
+                    None if name == legacy_dir => 0,
                     None => return None,
                 };
                 Some((rank, d.join("lib")))
@@ -207,7 +219,7 @@ pub fn wheel_libraries(site_dirs: &[PathBuf]) -> Vec<PathBuf> {
                 .flatten()
                 .filter_map(|e| {
                     let name = e.file_name().into_string().ok()?;
-                    let version = match name.strip_prefix("libnvrtc.so") {
+                    let version = match name.strip_prefix(prefix.as_str()) {
                         Some("") => 0,
                         Some(v) => v.strip_prefix('.').filter(|v| is_digits(v))?.parse().ok()?,
                         None => return None,
@@ -238,7 +250,7 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 
 /// Site-packages directories of the likely active Python environments, found without running
 /// Python.
-fn probed_site_dirs() -> Vec<PathBuf> {
+pub(crate) fn probed_site_dirs() -> Vec<PathBuf> {
     probed_site_dirs_with(&|name| std::env::var_os(name))
 }
 
@@ -299,7 +311,7 @@ fn pyenv_prefix(var: &dyn Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 }
 
 /// The site-packages `python3` reports: the last resort, one process start.
-fn python_site_dir() -> Vec<PathBuf> {
+pub(crate) fn python_site_dir() -> Vec<PathBuf> {
     let out = std::process::Command::new("python3")
         .args([
             "-c",

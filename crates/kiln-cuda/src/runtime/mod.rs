@@ -5,6 +5,7 @@
 //! [`CudaError::NoDevice`]. Every driver result is checked and reported with what was being
 //! done. Inputs are validated against the program's specs before any allocation or launch.
 mod bench;
+mod blas;
 mod library;
 mod validate;
 mod variant;
@@ -180,6 +181,8 @@ pub struct CudaProgram {
     last_variants: Mutex<Vec<KernelVariant>>,
     /// The symbol values at which every kernel access was proved in bounds.
     access: AccessCheck,
+    /// Helper kernels and the cuBLAS handle of the library steps.
+    library: library::Library,
 }
 
 /// A buffer of one launch: an input the caller owns, or memory this run allocated.
@@ -262,6 +265,7 @@ impl CudaProgram {
                 },
             });
         }
+        let library = library::Library::load(p, &module)?;
         let stream = device
             .ctx
             .new_stream()
@@ -274,6 +278,7 @@ impl CudaProgram {
             policy: VariantPolicy::Auto,
             last_variants: Mutex::new(Vec::new()),
             access: AccessCheck::new(),
+            library,
         })
     }
 
@@ -353,7 +358,13 @@ impl CudaProgram {
                     ran.push(self.launch(k, f, &slots, &sizes, &bound)?);
                 }
                 kiln_sched::Step::Library(call) => {
-                    library::run(&self.stream, call, &slots, &sizes, &bound)?;
+                    let ctx = library::StepCtx {
+                        stream: &self.stream,
+                        library: &self.library,
+                        slots: &slots,
+                        sizes: &sizes,
+                    };
+                    library::run(&ctx, call, &bound)?;
                 }
             }
         }
