@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu
-tests=(gpu_runtime device_errors nvrtc_compile cuda_backend)
+tests=(gpu_runtime gpu_library device_errors nvrtc_compile nvrtc_library cuda_backend)
 
 find_nvrtc() {
   local d
@@ -55,6 +55,15 @@ if lib=$(find_nvrtc); then
 else
   echo "libnvrtc: not found (NVRTC tests will skip)"
 fi
+# libcublas (library steps): kiln finds it by name on the loader's path or in the nvidia-cublas
+# wheel; a CUDA toolkit's copy beside no libnvrtc is added to the path here.
+for d in /usr/local/cuda/lib64 /usr/local/cuda-*/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  if ls "$d"/libcublas.so* >/dev/null 2>&1; then
+    export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "libcublas: $(ls "$d"/libcublas.so* | sort | tail -n 1)"
+    break
+  fi
+done
 results=()
 for t in "${tests[@]}"; do
   log="${OUT:-/tmp}/$t.log"

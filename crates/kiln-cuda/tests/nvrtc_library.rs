@@ -123,3 +123,17 @@ fn libcublas_is_found_like_libnvrtc_and_names_its_version_in_the_target_id() {
         }
     }
 }
+
+#[test]
+fn a_dynamic_batch_is_proved_at_each_launch_size() {
+    let p = dynamic_linear_program(DType::F32, 3, 4, 5);
+    p.verify().expect("verifies");
+    for n in [0, 1, 7] {
+        p.check_accesses(&[n])
+            .unwrap_or_else(|e| panic!("N={n}: {e}"));
+    }
+    assert!(
+        p.check_accesses(&[-1]).is_err(),
+        "a negative batch is refused"
+    );
+}
