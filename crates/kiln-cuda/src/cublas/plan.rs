@@ -224,3 +224,10 @@ fn batches(g: &GemmAt) -> Result<(usize, [usize; 3], Vec<BatchLoop>), String> {
 
 #[cfg(test)]
 mod tests;
+
+/// `c = a @ b` through the emulated cuBLAS calls of `plan` (alpha 1, beta 0), for the
+/// convolution plan's tests.
+#[cfg(test)]
+pub(crate) fn emulate_for_tests(plan: &GemmPlan, bufs: [&[f64]; 2], c: &mut [f64]) {
+    tests::emulate_run(plan, bufs, c)
+}

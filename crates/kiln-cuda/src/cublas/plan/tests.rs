@@ -3,6 +3,14 @@
 //! dims, and layouts cuBLAS cannot read in place.
 use super::*;
 
+#[path = "emulate.rs"]
+mod emulate;
+use emulate::assert_plan_computes;
+
+pub(super) fn emulate_run(plan: &GemmPlan, bufs: [&[f64]; 2], c: &mut [f64]) {
+    emulate::run_plan(plan, bufs, c, 1.0, 0.0)
+}
+
 fn mat(offset: usize, batch_strides: &[usize], row_stride: usize, col_stride: usize) -> MatrixAt {
     MatrixAt {
         offset,
@@ -274,4 +282,131 @@ fn layouts_cublas_cannot_use_in_place_are_refused_naming_the_strides() {
         mat(0, &[0], 5, 1),
     );
     assert!(plan_gemm(&g).unwrap_err().contains("overlap"));
+}
+
+#[test]
+fn every_planned_layout_computes_what_kiln_means_when_cublas_is_emulated() {
+    let cases = [
+        gemm(
+            &[],
+            3,
+            5,
+            4,
+            mat(0, &[], 4, 1),
+            mat(0, &[], 5, 1),
+            mat(0, &[], 5, 1),
+        ),
+        gemm(
+            &[],
+            2,
+            4,
+            3,
+            mat(2, &[], 3, 1),
+            mat(0, &[], 1, 3),
+            mat(1, &[], 4, 1),
+        ),
+        gemm(
+            &[],
+            3,
+            5,
+            4,
+            mat(0, &[], 1, 3),
+            mat(0, &[], 5, 1),
+            mat(0, &[], 5, 1),
+        ),
+        gemm(
+            &[],
+            3,
+            5,
+            4,
+            mat(0, &[], 4, 1),
+            mat(0, &[], 1, 4),
+            mat(0, &[], 1, 3),
+        ),
+        gemm(
+            &[],
+            3,
+            5,
+            4,
+            mat(0, &[], 4, 1),
+            mat(0, &[], 5, 1),
+            mat(0, &[], 1, 3),
+        ),
+        // padded leading dimensions
+        gemm(
+            &[],
+            3,
+            5,
+            4,
+            mat(0, &[], 6, 1),
+            mat(0, &[], 8, 1),
+            mat(0, &[], 7, 1),
+        ),
+        gemm(
+            &[2, 3],
+            4,
+            6,
+            5,
+            mat(7, &[60, 20], 5, 1),
+            mat(0, &[90, 30], 6, 1),
+            mat(0, &[72, 24], 6, 1),
+        ),
+        gemm(
+            &[8],
+            4,
+            6,
+            5,
+            mat(0, &[20], 5, 1),
+            mat(0, &[0], 6, 1),
+            mat(0, &[24], 6, 1),
+        ),
+        gemm(
+            &[2, 3],
+            4,
+            6,
+            5,
+            mat(0, &[20, 0], 5, 1),
+            mat(0, &[90, 30], 6, 1),
+            mat(100, &[72, 24], 6, 1),
+        ),
+        gemm(
+            &[3, 1, 2],
+            2,
+            2,
+            2,
+            mat(0, &[8, 99, 4], 2, 1),
+            mat(0, &[0, 99, 0], 1, 2),
+            mat(0, &[8, 99, 4], 2, 1),
+        ),
+        gemm(
+            &[1],
+            3,
+            1,
+            4,
+            mat(0, &[99], 4, 1),
+            mat(0, &[99], 1, 77),
+            mat(0, &[99], 1, 55),
+        ),
+        gemm(
+            &[],
+            1,
+            5,
+            4,
+            mat(0, &[], 9, 1),
+            mat(0, &[], 5, 1),
+            mat(0, &[], 9, 1),
+        ),
+        gemm(
+            &[],
+            3,
+            5,
+            0,
+            mat(0, &[], 0, 1),
+            mat(0, &[], 5, 1),
+            mat(0, &[], 5, 1),
+        ),
+    ];
+    for g in &cases {
+        assert_plan_computes(g);
+    }
 }

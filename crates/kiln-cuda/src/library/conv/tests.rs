@@ -169,3 +169,120 @@ fn empty_outputs_run_nothing_and_no_input_channels_is_a_k0_gemm() {
             .contains("groups")
     );
 }
+
+/// The im2col kernel's index arithmetic (`kernels/kiln_library.cuh`), on the host.
+fn im2col(g: &Geometry, x: &[f64], x_off: usize, images: usize) -> Vec<f64> {
+    let total = images * g.c_in * g.kh * g.kw * g.oh * g.ow;
+    (0..total)
+        .map(|i| {
+            let mut t = i;
+            let ow = t % g.ow;
+            t /= g.ow;
+            let oh = t % g.oh;
+            t /= g.oh;
+            let kw = t % g.kw;
+            t /= g.kw;
+            let kh = t % g.kh;
+            t /= g.kh;
+            let (c, img) = (t % g.c_in, t / g.c_in);
+            let ih = (oh * g.sh + kh * g.dh) as i64 - g.ph as i64;
+            let iw = (ow * g.sw + kw * g.dw) as i64 - g.pw as i64;
+            if ih < 0 || iw < 0 || ih >= g.h as i64 || iw >= g.w as i64 {
+                return 0.0;
+            }
+            x[x_off + ((img * g.c_in + c) * g.h + ih as usize) * g.w + iw as usize]
+        })
+        .collect()
+}
+
+/// PyTorch's convolution, directly (1-d as height 1).
+fn direct(p: &ConvPlan, x: &[f64], w: &[f64]) -> Vec<f64> {
+    let g = &p.geom;
+    let (cig, cog) = (g.c_in / p.groups, p.c_out / p.groups);
+    let mut out = vec![0.0; p.n * p.c_out * g.oh * g.ow];
+    for (o, v) in out.iter_mut().enumerate() {
+        let (ow, oh) = (o % g.ow, (o / g.ow) % g.oh);
+        let (oc, n) = ((o / (g.ow * g.oh)) % p.c_out, o / (g.ow * g.oh * p.c_out));
+        for ci in 0..cig {
+            for kh in 0..g.kh {
+                for kw in 0..g.kw {
+                    let ih = (oh * g.sh + kh * g.dh) as i64 - g.ph as i64;
+                    let iw = (ow * g.sw + kw * g.dw) as i64 - g.pw as i64;
+                    if ih < 0 || iw < 0 || ih >= g.h as i64 || iw >= g.w as i64 {
+                        continue;
+                    }
+                    let ic = (oc / cog) * cig + ci;
+                    *v += x[((n * g.c_in + ic) * g.h + ih as usize) * g.w + iw as usize]
+                        * w[((oc * cig + ci) * g.kh + kh) * g.kw + kw];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The plan's passes (im2col, then each pass's GEMM through the emulated cuBLAS plan) give
+/// the direct convolution, with the batch split into passes of `chunk` images.
+fn assert_passes_compute(c: &Conv, a: &ConvAt, chunk: usize) {
+    let mut p = plan_conv(c, a, 4).unwrap();
+    if let ConvAlgo::Gemm {
+        chunk: ch,
+        scratch_elems,
+        im2col,
+    } = &mut p.algo
+    {
+        if *im2col {
+            *scratch_elems = *scratch_elems / *ch * chunk;
+        }
+        *ch = chunk;
+    }
+    let g = p.geom.clone();
+    let fill = |n: usize, s: usize| {
+        (0..n)
+            .map(|i| (((i * 5 + s) % 11) as f64 - 5.0) / 4.0)
+            .collect::<Vec<_>>()
+    };
+    let x = fill(p.n * g.c_in * g.h * g.w, 1);
+    let w = fill(p.c_out * (g.c_in / p.groups) * g.kh * g.kw, 2);
+    let mut out = vec![f64::NAN; p.n * p.c_out * g.oh * g.ow];
+    let im2col_on = matches!(p.algo, ConvAlgo::Gemm { im2col: true, .. });
+    for (first, images) in p.chunks() {
+        let cols = match im2col_on {
+            true => im2col(&g, &x, first * g.c_in * g.h * g.w, images),
+            false => x.clone(),
+        };
+        let gemm = p.gemm(first, images).unwrap();
+        let plan = crate::cublas::plan_gemm(&gemm).unwrap();
+        crate::cublas::plan::emulate_for_tests(&plan, [&w, &cols], &mut out);
+    }
+    assert_eq!(out, direct(&p, &x, &w), "{p:?}");
+}
+
+#[test]
+fn the_passes_compute_the_convolution_when_cublas_is_emulated() {
+    let cases = [
+        (
+            conv(2, &[3, 3], &[1, 1], &[1, 1], &[1, 1], 1),
+            at(3, 3, 4, &[5, 6], &[5, 6]),
+        ),
+        (
+            conv(2, &[3, 2], &[2, 3], &[2, 1], &[2, 1], 2),
+            at(2, 4, 6, &[9, 8], &[5, 3]),
+        ),
+        (
+            conv(2, &[1, 1], &[1, 1], &[0, 0], &[1, 1], 1),
+            at(3, 8, 5, &[5, 4], &[5, 4]),
+        ),
+        (
+            conv(2, &[1, 1], &[2, 2], &[0, 0], &[1, 1], 1),
+            at(2, 8, 5, &[5, 4], &[3, 2]),
+        ),
+        (conv(1, &[3], &[2], &[1], &[2], 1), at(3, 3, 5, &[11], &[5])),
+        (conv(1, &[2], &[1], &[0], &[1], 3), at(2, 6, 3, &[8], &[7])),
+    ];
+    for (c, a) in &cases {
+        for chunk in [1, 2, a.n] {
+            assert_passes_compute(c, a, chunk);
+        }
+    }
+}
