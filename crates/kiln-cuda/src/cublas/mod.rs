@@ -63,3 +63,36 @@ pub fn gemm_types(dtype: DType) -> Option<GemmTypes> {
         f64_scalars: dtype == DType::F64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cudarc::cublas::sys::{
+        cublasComputeType_t, cublasGemmAlgo_t, cublasOperation_t, cudaDataType_t,
+    };
+
+    /// kiln's loader passes enums as ints; they must be cuBLAS's values (cudarc's bindings are
+    /// generated from cublas_api.h, and are used here only for this check: cudarc's own
+    /// loader cannot find CUDA 13's libcublas.so.13).
+    #[test]
+    fn the_enum_values_are_cublas_own() {
+        assert_eq!(CUDA_R_32F, cudaDataType_t::CUDA_R_32F as i32);
+        assert_eq!(CUDA_R_64F, cudaDataType_t::CUDA_R_64F as i32);
+        assert_eq!(CUDA_R_16F, cudaDataType_t::CUDA_R_16F as i32);
+        assert_eq!(CUDA_R_16BF, cudaDataType_t::CUDA_R_16BF as i32);
+        assert_eq!(
+            CUBLAS_COMPUTE_32F,
+            cublasComputeType_t::CUBLAS_COMPUTE_32F as i32
+        );
+        assert_eq!(
+            CUBLAS_COMPUTE_64F,
+            cublasComputeType_t::CUBLAS_COMPUTE_64F as i32
+        );
+        assert_eq!(
+            CUBLAS_GEMM_DEFAULT,
+            cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT as i32
+        );
+        assert_eq!(Trans::N as i32, cublasOperation_t::CUBLAS_OP_N as i32);
+        assert_eq!(Trans::T as i32, cublasOperation_t::CUBLAS_OP_T as i32);
+    }
+}

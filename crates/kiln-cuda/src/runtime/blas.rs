@@ -13,6 +13,8 @@ use crate::error::CudaError;
 pub(super) struct Blas {
     api: &'static Api,
     handle: Handle,
+    /// The stream the handle runs on; its context is made current to destroy the handle.
+    stream: Arc<CudaStream>,
 }
 
 // SAFETY: a cuBLAS handle may be used from any thread, one call at a time; the program keeps
@@ -65,7 +67,11 @@ impl Blas {
         let mut handle: Handle = std::ptr::null_mut();
         // SAFETY: writes one handle; the stream's context is current on this thread.
         check(api, "cublasCreate", unsafe { (api.create)(&mut handle) })?;
-        let blas = Blas { api, handle };
+        let blas = Blas {
+            api,
+            handle,
+            stream: stream.clone(),
+        };
         // SAFETY: the handle is live and the stream belongs to the current context.
         let status = unsafe { (api.set_stream)(handle, stream.cu_stream() as *mut c_void) };
         check(api, "cublasSetStream", status)?;
@@ -162,6 +168,7 @@ impl Blas {
 
 impl Drop for Blas {
     fn drop(&mut self) {
+        let _ = bind(&self.stream);
         // SAFETY: the handle was created by cublasCreate and is destroyed once.
         let _ = unsafe { (self.api.destroy)(self.handle) };
     }
