@@ -2,6 +2,9 @@
 //! seed's graphs, and a fused elementwise chain on 64M device-resident f32 elements vs a
 //! device-to-device copy of the same bytes, both timed with CUDA events.
 //!
+//! Then the library steps: cuBLAS GEMMs (square, f32/f16/bf16/f64) and an im2col + cuBLAS
+//! convolution (ResNet-50's 3x3 64-channel layer at batch 8), built as programs by hand.
+//!
 //! `cargo run --release --example cuda_bench -- --json` (prints one line and exits 0 without a GPU).
 use std::path::Path;
 use std::time::Instant;
@@ -131,6 +134,143 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!(
                 "run {label} sigmoid(relu(x*y+z))*2-1 on 64M f32 ({variants}): {fused_gbps:.0} GB/s vs device copy {copy_gbps:.0} GB/s ({ratio:.2}x), NVRTC {nvrtc_ms:.1} ms"
             );
+        }
+    }
+    library_rows(&dev, &name, json)?;
+    Ok(())
+}
+
+fn flat(name: &str, dtype: kiln::DType, numel: usize) -> kiln_sched::TensorSpec {
+    kiln_sched::TensorSpec {
+        name: name.into(),
+        dtype,
+        shape: vec![kiln_shape::Expr::int(numel as i64)],
+    }
+}
+
+/// A program of one library step reading inputs b0, b1 into output b2 (all flat).
+fn library_program(
+    dtype: kiln::DType,
+    numels: [usize; 3],
+    call: kiln_sched::LibraryCall,
+) -> kiln_sched::Program {
+    use kiln_sched::{BufKind, BufferDecl, Step};
+    let decl = |n: usize, kind| BufferDecl {
+        dtype,
+        numel: kiln_shape::Expr::int(n as i64),
+        kind,
+    };
+    kiln_sched::Program {
+        graph_name: call.name().to_string(),
+        symbols: Vec::new(),
+        inputs: vec![flat("a", dtype, numels[0]), flat("b", dtype, numels[1])],
+        outputs: vec![(flat("out", dtype, numels[2]), 2)],
+        buffers: vec![
+            decl(numels[0], BufKind::Input(0)),
+            decl(numels[1], BufKind::Input(1)),
+            decl(numels[2], BufKind::Output(0)),
+        ],
+        kernels: Vec::new(),
+        steps: vec![Step::Library(Box::new(call))],
+    }
+}
+
+fn square_gemm(dtype: kiln::DType, n: usize) -> kiln_sched::Program {
+    use kiln_sched::{Gemm, LibraryCall, MatrixRef};
+    let e = |v: usize| kiln_shape::Expr::int(v as i64);
+    let m = |buf| MatrixRef {
+        buf,
+        offset: e(0),
+        batch_strides: Vec::new(),
+        row_stride: e(n),
+        col_stride: e(1),
+    };
+    let call = LibraryCall::Gemm(Box::new(Gemm {
+        name: format!("gemm_{}_{n}", dtype.name()),
+        dtype,
+        batch: Vec::new(),
+        m: e(n),
+        n: e(n),
+        k: e(n),
+        a: m(0),
+        b: m(1),
+        c: m(2),
+        alpha: 1.0,
+        beta: 0.0,
+    }));
+    library_program(dtype, [n * n; 3], call)
+}
+
+/// ResNet-50's 3x3, 64 -> 64 channel convolution on 56x56, padding 1.
+fn resnet_conv(dtype: kiln::DType, batch: usize) -> kiln_sched::Program {
+    use kiln_sched::{Conv, LibraryCall};
+    let e = |v: usize| kiln_shape::Expr::int(v as i64);
+    let call = LibraryCall::Conv(Box::new(Conv {
+        name: format!("conv2d_3x3_64_56_b{batch}_{}", dtype.name()),
+        dtype,
+        x: 0,
+        w: 1,
+        out: 2,
+        n: e(batch),
+        c_in: e(64),
+        c_out: e(64),
+        spatial: vec![e(56), e(56)],
+        out_spatial: vec![e(56), e(56)],
+        kernel: vec![3, 3],
+        stride: vec![1, 1],
+        padding: vec![1, 1],
+        dilation: vec![1, 1],
+        groups: 1,
+    }));
+    let act = batch * 64 * 56 * 56;
+    library_program(dtype, [act, 64 * 64 * 9, act], call)
+}
+
+/// TFLOP/s of cuBLAS GEMMs and of a convolution (no peer runs on the device machine: the rows
+/// report kiln's own figure).
+fn library_rows(
+    dev: &CudaDevice,
+    name: &str,
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use kiln::DType;
+    let mut cases: Vec<(kiln_sched::Program, f64)> = Vec::new();
+    for (dtype, n) in [
+        (DType::F32, 4096),
+        (DType::F16, 8192),
+        (DType::BF16, 8192),
+        (DType::F64, 2048),
+    ] {
+        cases.push((square_gemm(dtype, n), 2.0 * (n as f64).powi(3)));
+    }
+    for dtype in [DType::F32, DType::F16] {
+        cases.push((
+            resnet_conv(dtype, 8),
+            2.0 * 8.0 * 64.0 * 56.0 * 56.0 * 64.0 * 9.0,
+        ));
+    }
+    for (program, flops) in cases {
+        let artifact = kiln_cuda::compile(&program, dev.arch()?.as_str())?;
+        let prog = CudaProgram::load(dev, &artifact)?;
+        let inputs = program
+            .inputs
+            .iter()
+            .map(|spec| {
+                let n = spec.shape[0].as_int().unwrap_or(0) as usize;
+                let host: Vec<f64> = (0..n).map(|i| ((i % 17) as f64 - 8.0) / 16.0).collect();
+                dev.upload(&kiln::Tensor::from_f64(spec.dtype, &[n], &host))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&kiln_cuda::DeviceTensor> = inputs.iter().collect();
+        let ms = prog.time_run_ms(&refs, 10)?;
+        let tflops = flops / ms / 1e9;
+        let case = &program.graph_name;
+        if json {
+            println!(
+                "{{\"case\": \"library/{case}\", \"device\": \"{name}\", \"ms\": {ms:.3}, \"tflops\": {tflops:.1}, \"reference\": \"none (no peer on the device machine)\"}}"
+            );
+        } else {
+            println!("library {case:<28} {ms:8.3} ms  {tflops:6.1} TFLOP/s  on {name}");
         }
     }
     Ok(())
