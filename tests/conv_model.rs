@@ -35,7 +35,10 @@ fn inputs(dtype: DType, n: usize, h: usize, w: usize) -> Vec<Tensor> {
 }
 
 fn torch_output(dtype: DType) -> Tensor {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/torch/conv_model.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/torch/conv_model.json"
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let t = &doc[dtype.name()];
     let hex = t["hex"].as_str().unwrap();
@@ -62,9 +65,15 @@ fn close(got: &Tensor, want: &Tensor, tol: f64, what: &str) {
     assert_eq!((got.dtype, &got.shape), (want.dtype, &want.shape), "{what}");
     let (g, w) = (got.to_f64(), want.to_f64());
     let scale = w.iter().fold(0f64, |m, v| m.max(v.abs()));
-    assert!(scale > 0.1, "{what}: the outputs are not trivially small ({scale})");
+    assert!(
+        scale > 0.1,
+        "{what}: the outputs are not trivially small ({scale})"
+    );
     for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-        assert!((a - b).abs() <= tol * scale, "{what}: element {i}: {a} vs PyTorch {b}");
+        assert!(
+            (a - b).abs() <= tol * scale,
+            "{what}: element {i}: {a} vs PyTorch {b}"
+        );
     }
 }
 
@@ -99,7 +108,10 @@ fn miss_reset_hit(dtype: DType, policy: DynamicPolicy) {
     let hit = g.last_report().unwrap();
     assert_eq!(hit.outcome, Outcome::Hit, "{what}");
     assert_eq!(hit.key, miss.key, "{what}");
-    assert_eq!(first, second, "{what}: the cached program computes what the fresh one did");
+    assert_eq!(
+        first, second,
+        "{what}: the cached program computes what the fresh one did"
+    );
 
     let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
     close(&first[0], &torch_output(dtype), tol, &what);
@@ -126,10 +138,19 @@ fn miss_reset_hit(dtype: DType, policy: DynamicPolicy) {
                 report.outcome
             );
             let reference = kiln_ir::interpret(&graph, &ins).unwrap();
-            close(&out[0], &reference[0], tol, &format!("{what} at {n}x{h}x{w}"));
+            close(
+                &out[0],
+                &reference[0],
+                tol,
+                &format!("{what} at {n}x{h}x{w}"),
+            );
         }
         let counters = fresh.counters();
-        assert_eq!(counters.miss + counters.guard_miss, 0, "{what}: {counters:?}");
+        assert_eq!(
+            counters.miss + counters.guard_miss,
+            0,
+            "{what}: {counters:?}"
+        );
     }
 }
 
