@@ -136,6 +136,19 @@ fn hand_computed_conv_transpose2d() {
     agree(src, &[x, w], 1e-12, DynamicPolicy::Static);
 }
 
+#[test]
+fn large_images_run_im2col_in_blocks() {
+    // 64 channels x 3x3 taps x 60x122 outputs is more columns than one im2col block holds
+    // (2^22 elements), so the CPU kernel runs several blocks of output rows.
+    let src = "graph c\ninput x: f32[1, 64, 62, 124]\ninput w: f32[2, 64, 3, 3]\n\
+               y = conv2d(x, w)\noutput y\n";
+    let inputs = [
+        tensor(DType::F32, &[1, 64, 62, 124], 5),
+        tensor(DType::F32, &[2, 64, 3, 3], 6),
+    ];
+    agree(src, &inputs, 1e-5, DynamicPolicy::Static);
+}
+
 #[derive(Debug, Clone)]
 struct Shape {
     n: usize,

@@ -31,8 +31,8 @@ fn input_row(g: &Geom, y: usize, a: usize) -> Option<usize> {
 }
 
 /// Fills row `r` (channel `r / taps`, tap `r % taps`) of the columns of one group's input
-/// `x` (`cig` planes).
-fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, row: &mut [T]) {
+/// `x` (`cig` planes), for the output rows from `y0` on (`row` holds whole output rows).
+fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, y0: usize, row: &mut [T]) {
     let (taps, kw) = (g.taps(), g.kernel[1]);
     let (c, a, b) = (r / taps, (r % taps) / kw, r % kw);
     let [ih, iw] = g.input;
@@ -41,8 +41,8 @@ fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, row: &mut [T]) {
     let sw = g.stride[1];
     let offset = (b * g.dilation[1]) as isize - g.pad[1] as isize;
     let (lo, hi) = valid_range(iw, ow, sw, offset);
-    for (y, dst) in row.chunks_exact_mut(ow).enumerate() {
-        let Some(iy) = input_row(g, y, a) else {
+    for (yy, dst) in row.chunks_exact_mut(ow).enumerate() {
+        let Some(iy) = input_row(g, y0 + yy, a) else {
             dst.fill(T::ZERO);
             continue;
         };
@@ -62,17 +62,25 @@ fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, row: &mut [T]) {
     }
 }
 
-/// The `cig * taps` by `out_plane` columns of one group's input into `cols`.
-pub(super) fn im2col<T: Float>(g: &Geom, x: &[T], cols: &mut Vec<T>, parallel: bool) {
-    let plane = g.out_plane();
-    cols.resize(g.cig() * g.taps() * plane, T::ZERO);
+/// The `cig * taps` rows of columns of one group's input `x` for output rows `rows` into
+/// `cols` (each row of columns `rows.len() * out_w` long).
+pub(super) fn im2col<T: Float>(
+    g: &Geom,
+    x: &[T],
+    rows: std::ops::Range<usize>,
+    cols: &mut Vec<T>,
+    parallel: bool,
+) {
+    let len = rows.len() * g.output[1];
+    cols.resize(g.cig() * g.taps() * len, T::ZERO);
+    let y0 = rows.start;
     if parallel {
-        cols.par_chunks_mut(plane)
+        cols.par_chunks_mut(len)
             .enumerate()
-            .for_each(|(r, row)| fill_row(g, x, r, row));
+            .for_each(|(r, row)| fill_row(g, x, r, y0, row));
     } else {
-        for (r, row) in cols.chunks_mut(plane).enumerate() {
-            fill_row(g, x, r, row);
+        for (r, row) in cols.chunks_mut(len).enumerate() {
+            fill_row(g, x, r, y0, row);
         }
     }
 }
