@@ -49,6 +49,10 @@ fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, y0: usize, row: &mut [T]) {
         let src = &plane[iy * iw..(iy + 1) * iw];
         dst[..lo].fill(T::ZERO);
         dst[hi..].fill(T::ZERO);
+        if lo == hi {
+            // No output column of this tap reads the input (`first` below would be outside).
+            continue;
+        }
         // Inside lo..hi, `xo * sw + offset` is in 0..iw.
         let first = (lo * sw) as isize + offset;
         if sw == 1 {
