@@ -5,6 +5,7 @@
 //! result; reductions accumulate in f64 and round once at the end. Shapes come from
 //! [`infer_shapes`] run in a fully static [`ShapeEnv`], so the interpreter applies exactly the
 //! shape rules the compiler does.
+mod conv;
 mod elementwise;
 mod erf;
 mod layout;
@@ -173,6 +174,10 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::Permute { x, dims } => layout::permute(get(*x)?, dims),
         Op::Transpose { x, dim0, dim1 } => layout::transpose(get(*x)?, *dim0, *dim1),
         Op::Expand { x, .. } => Ok(layout::expand(get(*x)?, shape)),
+        Op::Conv { x, w, params } => Ok(conv::conv(get(*x)?, get(*w)?, params, shape)),
+        Op::ConvTranspose2d { x, w, params } => {
+            Ok(conv::conv_transpose2d(get(*x)?, get(*w)?, params, shape))
+        }
     }
 }
 

@@ -199,6 +199,27 @@ pub struct Pool2d {
     pub divisor_override: Option<i64>,
 }
 
+/// Parameters of a convolution (`Op::Conv`), one entry per spatial dim (1 or 2 of them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConvParams {
+    pub stride: Vec<i64>,
+    /// Zero padding `[before, after]` of each spatial dim: PyTorch's `padding="same"` pads an
+    /// even kernel's extra element after.
+    pub padding: Vec<[i64; 2]>,
+    pub dilation: Vec<i64>,
+    pub groups: i64,
+}
+
+/// Parameters of `conv_transpose2d` (`Op::ConvTranspose2d`), as (h, w) pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConvTransposeParams {
+    pub stride: [i64; 2],
+    pub padding: [i64; 2],
+    pub output_padding: [i64; 2],
+    pub dilation: [i64; 2],
+    pub groups: i64,
+}
+
 /// One operation. Operands refer to earlier nodes of the same graph.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -278,6 +299,21 @@ pub enum Op {
         x: NodeId,
         shape: Vec<Dim>,
     },
+    // Convolution (`crate::build::conv` adds bias and the PyTorch argument forms).
+    /// A 1-d or 2-d convolution of `x` `(N, C_in, *spatial)` with `w`
+    /// `(C_out, C_in / groups, *kernel)`, without bias.
+    Conv {
+        x: NodeId,
+        w: NodeId,
+        params: ConvParams,
+    },
+    /// A transposed 2-d convolution of `x` `(N, C_in, H, W)` with `w`
+    /// `(C_in, C_out / groups, kH, kW)`, without bias.
+    ConvTranspose2d {
+        x: NodeId,
+        w: NodeId,
+        params: ConvTransposeParams,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -319,6 +355,10 @@ macro_rules! visit_input_ids {
             | Op::Unsqueeze { x, .. }
             | Op::Squeeze { x, .. }
             | Op::Expand { x, .. } => visit(x),
+            Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
+                visit(x);
+                visit(w);
+            }
         }
     }};
 }
@@ -343,6 +383,8 @@ impl Op {
             Op::Unsqueeze { .. } => "unsqueeze",
             Op::Squeeze { .. } => "squeeze",
             Op::Expand { .. } => "expand",
+            Op::Conv { .. } => "convolution",
+            Op::ConvTranspose2d { .. } => "convolution_transpose2d",
         }
     }
 

@@ -18,7 +18,7 @@ use crate::graph::{Graph, NodeId};
 use crate::infer::validate;
 
 #[path = "text/mod.rs"]
-mod text;
+pub(crate) mod text;
 
 use text::args::parse_call_args;
 use text::bind::{CallSite, bind};

@@ -147,6 +147,22 @@ fn call(g: &Graph, op: &Op) -> String {
             Some(ds) => format_call(name, &x(input), &[("dim", list(ds))]),
         },
         Op::Expand { x: input, shape } => format_call(name, &x(input), &[("size", list(shape))]),
+        Op::Conv {
+            x: input,
+            w,
+            params,
+        } => {
+            let kw = crate::parse::text::conv::conv_keywords(params);
+            format_call(name, &[value(g, *input), value(g, *w)], &kw)
+        }
+        Op::ConvTranspose2d {
+            x: input,
+            w,
+            params,
+        } => {
+            let kw = crate::parse::text::conv::conv_transpose_keywords(params);
+            format_call(name, &[value(g, *input), value(g, *w)], &kw)
+        }
     }
 }
 

@@ -120,7 +120,7 @@ impl fmt::Display for LibraryCall {
             LibraryCall::Conv(c) => write!(
                 f,
                 "library conv {} {} b{} = conv(x b{}, w b{}) n={} c_in={} c_out={} [{}] -> [{}] \
-                 kernel [{}] stride [{}] padding [{}] dilation [{}] groups {}",
+                 kernel [{}] stride [{}] padding [{}] / [{}] dilation [{}] groups {}{}",
                 c.name,
                 c.dtype,
                 c.out,
@@ -134,8 +134,14 @@ impl fmt::Display for LibraryCall {
                 list(&c.kernel),
                 list(&c.stride),
                 list(&c.padding),
+                list(&c.padding_end),
                 list(&c.dilation),
-                c.groups
+                c.groups,
+                if c.transposed {
+                    format!(" transposed output_padding [{}]", list(&c.output_padding))
+                } else {
+                    String::new()
+                }
             ),
         }
     }

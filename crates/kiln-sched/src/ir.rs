@@ -198,8 +198,13 @@ pub struct Gemm {
 /// A grouped 1-d or 2-d convolution (`spatial.len()` is 1 or 2) of contiguous `x`
 /// (`[n, c_in, spatial...]`) with contiguous `w` (`[c_out, c_in / groups, kernel...]`) into
 /// contiguous `out` (`[n, c_out, out_spatial...]`), PyTorch's `conv1d`/`conv2d` without bias
-/// (a bias is an elementwise kernel after it). Padding is symmetric, in elements, already
-/// resolved from `"same"`/`"valid"`.
+/// (a bias is an elementwise kernel after it). Padding is in elements, already resolved from
+/// `"same"`/`"valid"`: `padding` before each dim, `padding_end` after it (PyTorch's `"same"`
+/// pads an even kernel's extra element after).
+///
+/// With `transposed`, the call is `conv_transpose2d` (the adjoint of a convolution with these
+/// parameters): `w` is `[c_in, c_out / groups, kernel...]`, `padding_end` equals `padding`, and
+/// `out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conv {
     pub name: String,
@@ -215,8 +220,12 @@ pub struct Conv {
     pub kernel: Vec<i64>,
     pub stride: Vec<i64>,
     pub padding: Vec<i64>,
+    pub padding_end: Vec<i64>,
     pub dilation: Vec<i64>,
     pub groups: i64,
+    pub transposed: bool,
+    /// Extra output size after the last dim (transposed only; zeros otherwise).
+    pub output_padding: Vec<i64>,
 }
 
 impl LibraryCall {

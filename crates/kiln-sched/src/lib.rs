@@ -20,7 +20,7 @@ mod verify_steps;
 pub use access::{AccessCheck, AccessError};
 pub use error::SchedError;
 pub use ir::*;
-pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size};
+pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size, conv_transpose_out_size};
 pub use lower::{SchedOptions, contiguous_offset, numel};
 pub use verify::VerifyError;
 

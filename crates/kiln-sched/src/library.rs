@@ -185,12 +185,13 @@ fn gemm_at(ctx: &Ctx, g: &Gemm) -> Result<GemmAt, AccessError> {
     })
 }
 
-/// PyTorch's output size of one convolution dim, `None` where it is not positive.
+/// PyTorch's output size of one convolution dim padded `padding = [before, after]`, `None`
+/// where it is not positive.
 pub fn conv_out_size(
     input: usize,
     kernel: i64,
     stride: i64,
-    padding: i64,
+    padding: [i64; 2],
     dilation: i64,
 ) -> Option<usize> {
     let input = i64::try_from(input).ok()?;
@@ -198,7 +199,8 @@ pub fn conv_out_size(
         .checked_mul(kernel.checked_sub(1)?)?
         .checked_add(1)?;
     let room = input
-        .checked_add(padding.checked_mul(2)?)?
+        .checked_add(padding[0])?
+        .checked_add(padding[1])?
         .checked_sub(span)?;
     if room < 0 || stride <= 0 {
         return None;
@@ -206,9 +208,59 @@ pub fn conv_out_size(
     usize::try_from(room / stride + 1).ok()
 }
 
+/// PyTorch's output size of one `conv_transpose2d` dim, `None` where it is not positive:
+/// `(input - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1`.
+pub fn conv_transpose_out_size(
+    input: usize,
+    kernel: i64,
+    stride: i64,
+    padding: i64,
+    output_padding: i64,
+    dilation: i64,
+) -> Option<usize> {
+    let input = i64::try_from(input).ok()?;
+    let size = input
+        .checked_sub(1)?
+        .checked_mul(stride)?
+        .checked_sub(padding.checked_mul(2)?)?
+        .checked_add(dilation.checked_mul(kernel.checked_sub(1)?)?)?
+        .checked_add(output_padding)?
+        .checked_add(1)?;
+    usize::try_from(size).ok().filter(|&s| s > 0)
+}
+
+/// The output size of dim `d` of `c` for an input of `input` elements there.
+fn expected_out(c: &Conv, d: usize, input: usize) -> Option<usize> {
+    if c.transposed {
+        conv_transpose_out_size(
+            input,
+            c.kernel[d],
+            c.stride[d],
+            c.padding[d],
+            c.output_padding[d],
+            c.dilation[d],
+        )
+    } else {
+        conv_out_size(
+            input,
+            c.kernel[d],
+            c.stride[d],
+            [c.padding[d], c.padding_end[d]],
+            c.dilation[d],
+        )
+    }
+}
+
 fn conv_at(ctx: &Ctx, c: &Conv) -> Result<ConvAt, AccessError> {
     let rank = c.spatial.len();
-    let params = [&c.kernel, &c.stride, &c.padding, &c.dilation];
+    let params = [
+        &c.kernel,
+        &c.stride,
+        &c.padding,
+        &c.padding_end,
+        &c.dilation,
+        &c.output_padding,
+    ];
     if !(1..=2).contains(&rank)
         || c.out_spatial.len() != rank
         || params.iter().any(|p| p.len() != rank)
@@ -223,9 +275,15 @@ fn conv_at(ctx: &Ctx, c: &Conv) -> Result<ConvAt, AccessError> {
         .chain(&c.stride)
         .chain(&c.dilation)
         .any(|&v| v <= 0)
-        || c.padding.iter().any(|&p| p < 0);
+        || c.padding.iter().chain(&c.padding_end).any(|&p| p < 0)
+        || c.output_padding.iter().any(|&p| p < 0)
+        || (c.transposed && c.padding != c.padding_end);
     if bad_param || c.groups <= 0 {
-        return Err(ctx.fail("kernel, stride, dilation and groups must be positive".into()));
+        return Err(ctx.fail(
+            "kernel, stride, dilation and groups must be positive, paddings non-negative (and \
+             symmetric when transposed)"
+                .into(),
+        ));
     }
     let at = ConvAt {
         n: ctx.size(&c.n)?,
@@ -250,13 +308,7 @@ fn conv_at(ctx: &Ctx, c: &Conv) -> Result<ConvAt, AccessError> {
         )));
     }
     for d in 0..rank {
-        let expected = conv_out_size(
-            at.spatial[d],
-            c.kernel[d],
-            c.stride[d],
-            c.padding[d],
-            c.dilation[d],
-        );
+        let expected = expected_out(c, d, at.spatial[d]);
         if expected != Some(at.out_spatial[d]) {
             return Err(ctx.fail(format!(
                 "output dim {d} is {} but the input's {} gives {expected:?}",

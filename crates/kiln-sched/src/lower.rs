@@ -18,6 +18,7 @@ use crate::error::SchedError;
 use crate::ir::*;
 use crate::pool::reduction_of;
 
+mod conv;
 mod dtypes;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
@@ -169,6 +170,9 @@ impl<'a> Lowerer<'a> {
 
     /// Emits a kernel computing node `n` into buffer `buf`.
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
+        if self.is_conv(n) && !self.materialized.contains_key(&n) {
+            return self.lower_conv(n, buf);
+        }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
         let mut blk = Block::default();
@@ -352,6 +356,7 @@ impl<'a> Lowerer<'a> {
             | Op::AdaptiveAvgPool2d { .. }
             | Op::AdaptiveMaxPool2d { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
+            Op::Conv { .. } | Op::ConvTranspose2d { .. } => self.emit_conv(blk, n, idx),
             Op::Reshape { x, .. } => {
                 let flat = contiguous_offset(&shape, idx);
                 if let Some(&b) = self.materialized.get(&x) {
@@ -478,7 +483,7 @@ impl<'a> Lowerer<'a> {
         Ok(bidx)
     }
 
-    fn shape_error(&self, n: NodeId, source: kiln_shape::ShapeError) -> SchedError {
+    pub(crate) fn shape_error(&self, n: NodeId, source: kiln_shape::ShapeError) -> SchedError {
         SchedError::Shape {
             node: self.name(n).to_string(),
             source,
@@ -492,7 +497,6 @@ impl<'a> Lowerer<'a> {
         Ok(())
     }
     /// Appends a library call (GEMM, convolution) to the launch order.
-    #[allow(dead_code, reason = "the linalg and convolution lowerings call it")]
     pub(crate) fn push_library(&mut self, call: LibraryCall) {
         self.steps.push(Step::Library(Box::new(call)));
     }

@@ -1,11 +1,161 @@
-//! Convolution steps on the CPU.
+//! Convolution steps on the CPU: the buffers are read and written through slices whose lengths
+//! are the extents [`kiln_sched::LibraryCall::launch`] proved inside them, and the arithmetic
+//! runs in safe code over those slices (the `gemm` crate's raw pointers are confined to
+//! [`gemm`] and derived from the slices).
+//!
+//! The algorithm follows the shape ([`kernels`]): a 1x1 stride-1 unpadded convolution is a plain
+//! GEMM on the input's layout, a depthwise one (one input channel per group) a direct loop, any
+//! other an im2col into a scratch buffer and a GEMM, and a transposed one a GEMM into columns
+//! and a col2im. f32 and f64 compute in their own type, f16 and bf16 in f32 (as PyTorch's CPU
+//! kernels accumulate them).
+mod buffers;
+mod depthwise;
+mod gemm;
+mod im2col;
+mod kernels;
+
+use half::{bf16, f16};
+use kiln_ir::DType;
 use kiln_sched::{Conv, ConvAt, LibraryCall};
 
 use crate::error::RunError;
+use buffers::{output, read, write};
 
-pub(super) fn run(c: &Conv, _at: &ConvAt, _ptrs: &[*mut u8]) -> Result<(), RunError> {
-    Err(super::unsupported(
-        &LibraryCall::Conv(Box::new(c.clone())),
-        "convolution is not implemented on the CPU yet",
-    ))
+/// A convolution's sizes in elements, every one seen as 2-d (a 1-d convolution has a height of
+/// 1, kernel height 1, stride 1 and no padding there).
+#[derive(Debug, Clone)]
+pub(crate) struct Geom {
+    pub n: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub groups: usize,
+    pub input: [usize; 2],
+    pub output: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// Padding before each dim (after shows only in the output size).
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+    pub transposed: bool,
+}
+
+impl Geom {
+    pub fn in_plane(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+    pub fn out_plane(&self) -> usize {
+        self.output[0] * self.output[1]
+    }
+    pub fn taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+    /// Input channels per group.
+    pub fn cig(&self) -> usize {
+        self.c_in / self.groups
+    }
+    /// Output channels per group.
+    pub fn cog(&self) -> usize {
+        self.c_out / self.groups
+    }
+    pub fn x_len(&self) -> usize {
+        self.n * self.c_in * self.in_plane()
+    }
+    pub fn w_len(&self) -> usize {
+        self.c_out * self.cig() * self.taps()
+    }
+    pub fn out_len(&self) -> usize {
+        self.n * self.c_out * self.out_plane()
+    }
+}
+
+fn as_2d(v: &[usize], one: usize) -> [usize; 2] {
+    match v {
+        [a] => [one, *a],
+        [a, b] => [*a, *b],
+        _ => [one, one],
+    }
+}
+
+/// The call's sizes as `usize`s. `launch` proved the parameters positive (padding
+/// non-negative) and the three extents inside their buffers without overflow.
+fn geometry(c: &Conv, at: &ConvAt) -> Geom {
+    let u = |v: &[i64]| v.iter().map(|&x| x as usize).collect::<Vec<_>>();
+    Geom {
+        n: at.n,
+        c_in: at.c_in,
+        c_out: at.c_out,
+        groups: c.groups as usize,
+        input: as_2d(&at.spatial, 1),
+        output: as_2d(&at.out_spatial, 1),
+        kernel: as_2d(&u(&c.kernel), 1),
+        stride: as_2d(&u(&c.stride), 1),
+        pad: as_2d(&u(&c.padding), 0),
+        dilation: as_2d(&u(&c.dilation), 1),
+        transposed: c.transposed,
+    }
+}
+
+fn fail(c: &Conv, msg: &str) -> RunError {
+    super::unsupported(&LibraryCall::Conv(Box::new(c.clone())), msg)
+}
+
+pub(super) fn run(c: &Conv, at: &ConvAt, ptrs: &[*mut u8]) -> Result<(), RunError> {
+    let g = geometry(c, at);
+    let buf = |b: u32| {
+        ptrs.get(b as usize)
+            .copied()
+            .ok_or_else(|| fail(c, "missing buffer"))
+    };
+    let (x, w, out) = (buf(c.x)?, buf(c.w)?, buf(c.out)?);
+    if out == x || out == w {
+        return Err(fail(c, "the output buffer is also an input"));
+    }
+    if g.out_len() == 0 {
+        return Ok(());
+    }
+    // SAFETY (every `read`/`write` below): `ptrs[b]` points at buffer `b`, which holds at
+    // least the elements `launch` proved the call touches (`x_len`, `w_len`, `out_len` are
+    // exactly those extents), of the call's dtype; the output is a distinct buffer.
+    unsafe {
+        match c.dtype {
+            DType::F32 => run_typed::<f32>(&g, x, w, out),
+            DType::F64 => run_typed::<f64>(&g, x, w, out),
+            DType::F16 => run_widened::<f16>(&g, x, w, out),
+            DType::BF16 => run_widened::<bf16>(&g, x, w, out),
+            DType::Bool => return Err(fail(c, "convolution of bool tensors")),
+        }
+    }
+    Ok(())
+}
+
+/// # Safety
+/// As [`run`]'s: the pointers hold `g`'s extents of `T`, `out` distinct from the others.
+unsafe fn run_typed<T: kernels::Float>(g: &Geom, x: *mut u8, w: *mut u8, out: *mut u8) {
+    let xs = unsafe { read::<T>(x, g.x_len()) };
+    let ws = unsafe { read::<T>(w, g.w_len()) };
+    if let Some(ys) = unsafe { output::<T>(out, g.out_len()) } {
+        return kernels::conv(g, &xs, &ws, ys);
+    }
+    let mut ys = vec![T::ZERO; g.out_len()];
+    kernels::conv(g, &xs, &ws, &mut ys);
+    unsafe { write(out, &ys) };
+}
+
+/// f16 / bf16: widened to f32, computed, rounded once at the end.
+///
+/// # Safety
+/// As [`run_typed`].
+unsafe fn run_widened<H: buffers::Half>(g: &Geom, x: *mut u8, w: *mut u8, out: *mut u8) {
+    let xs: Vec<f32> = unsafe { read::<H>(x, g.x_len()) }
+        .iter()
+        .map(|v| v.widen())
+        .collect();
+    let ws: Vec<f32> = unsafe { read::<H>(w, g.w_len()) }
+        .iter()
+        .map(|v| v.widen())
+        .collect();
+    let mut ys = vec![0f32; g.out_len()];
+    kernels::conv(g, &xs, &ws, &mut ys);
+    let narrow: Vec<H> = ys.iter().map(|&v| H::narrow(v)).collect();
+    unsafe { write(out, &narrow) };
 }

@@ -390,6 +390,10 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             }
             Ok(x)
         }
+        Op::Conv { x, w, params } => super::conv::check_conv(lookup(*x)?, lookup(*w)?, params),
+        Op::ConvTranspose2d { x, w, params } => {
+            super::conv::check_conv_transpose(lookup(*x)?, lookup(*w)?, params)
+        }
         Op::Reshape { x, shape } => {
             let x = lookup(*x)?;
             if check_size_list(shape, "reshape")? > 1 {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use kiln_shape::{Cond, Dim, Expr, ShapeEnv, ShapeError};
 
 use super::check::{normalize_dim, normalize_dims};
-use super::{OpError, TensorType, pool};
+use super::{OpError, TensorType, conv, pool};
 use crate::graph::{Graph, NodeId};
 use crate::op::{Op, Operand, ReduceOp};
 
@@ -331,6 +331,18 @@ pub(crate) fn infer_op(
         Op::AdaptiveMaxPool2d { x, output_size } => {
             pool::adaptive_pool2d(env, input_shape(types, *x)?, *output_size, false)
         }
+        Op::Conv { x, w, params } => conv::conv(
+            env,
+            input_shape(types, *x)?,
+            input_shape(types, *w)?,
+            params,
+        ),
+        Op::ConvTranspose2d { x, w, params } => conv::conv_transpose(
+            env,
+            input_shape(types, *x)?,
+            input_shape(types, *w)?,
+            params,
+        ),
         Op::Reshape { x, shape } => reshape(env, scope, input_shape(types, *x)?, shape),
         Op::Expand { x, shape } => expand(env, scope, input_shape(types, *x)?, shape),
         Op::Permute { x, dims } => {

@@ -348,6 +348,12 @@ impl Bound<'_> {
         )
     }
 
+    /// The argument bound to `param`, if given and not `None`, for parameters that take
+    /// several forms (`conv2d`'s padding: an int, a list or a string).
+    pub(crate) fn opt_raw(&self, param: &str) -> Option<&Arg> {
+        self.get(param)
+    }
+
     /// The raw argument, for parameters with their own structure (`tensor`'s data).
     pub(crate) fn raw(&self, param: &str) -> Result<&Arg, IrError> {
         self.require(param, "a value")

@@ -26,6 +26,8 @@ pub(crate) enum OpForm {
     Unsqueeze,
     Squeeze,
     Expand,
+    Conv,
+    ConvTranspose2d,
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -64,6 +66,8 @@ impl OpForm {
             "unsqueeze" => OpForm::Unsqueeze,
             "squeeze" => OpForm::Squeeze,
             "expand" => OpForm::Expand,
+            "convolution" => OpForm::Conv,
+            "convolution_transpose2d" => OpForm::ConvTranspose2d,
             _ => return None,
         })
     }
@@ -111,6 +115,8 @@ impl OpForm {
             OpForm::Unsqueeze => sig(&["input", "dim"], 2),
             OpForm::Squeeze => sig(&["input", "dim"], 1),
             OpForm::Expand => sig(&["input", "size"], 2),
+            OpForm::Conv => super::conv::CONV_SIGNATURE,
+            OpForm::ConvTranspose2d => super::conv::CONV_TRANSPOSE_SIGNATURE,
         }
     }
 
@@ -201,6 +207,8 @@ impl OpForm {
                 x: x()?,
                 shape: b.sizes("size")?,
             },
+            OpForm::Conv => super::conv::build_conv(b, g)?,
+            OpForm::ConvTranspose2d => super::conv::build_conv_transpose(b, g)?,
         })
     }
 }

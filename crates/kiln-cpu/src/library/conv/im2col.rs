@@ -1,0 +1,134 @@
+//! im2col (the patches a convolution's GEMM multiplies) and col2im (the scatter back that a
+//! transposed convolution ends with), one row of columns per (channel, kernel tap).
+use rayon::prelude::*;
+
+use super::Geom;
+use super::kernels::Float;
+
+/// The output positions `lo..hi` of one output row whose input column `o * stride + offset`
+/// lies inside `0..len`; `offset = tap * dilation - padding`.
+pub(super) fn valid_range(len: usize, out: usize, stride: usize, offset: isize) -> (usize, usize) {
+    let (len, stride) = (len as isize, stride as isize);
+    let lo = if offset >= 0 {
+        0
+    } else {
+        (-offset + stride - 1) / stride
+    };
+    let room = len - offset;
+    let hi = if room <= 0 {
+        0
+    } else {
+        ((room + stride - 1) / stride).min(out as isize)
+    };
+    let lo = lo.min(hi);
+    (lo as usize, hi as usize)
+}
+
+/// The input row read by output row `y` at kernel row `a`, if inside the input.
+fn input_row(g: &Geom, y: usize, a: usize) -> Option<usize> {
+    let iy = (y * g.stride[0] + a * g.dilation[0]).checked_sub(g.pad[0])?;
+    (iy < g.input[0]).then_some(iy)
+}
+
+/// Fills row `r` (channel `r / taps`, tap `r % taps`) of the columns of one group's input
+/// `x` (`cig` planes), for the output rows from `y0` on (`row` holds whole output rows).
+fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, y0: usize, row: &mut [T]) {
+    let (taps, kw) = (g.taps(), g.kernel[1]);
+    let (c, a, b) = (r / taps, (r % taps) / kw, r % kw);
+    let [ih, iw] = g.input;
+    let [_, ow] = g.output;
+    let plane = &x[c * ih * iw..(c + 1) * ih * iw];
+    let sw = g.stride[1];
+    let offset = (b * g.dilation[1]) as isize - g.pad[1] as isize;
+    let (lo, hi) = valid_range(iw, ow, sw, offset);
+    for (yy, dst) in row.chunks_exact_mut(ow).enumerate() {
+        let Some(iy) = input_row(g, y0 + yy, a) else {
+            dst.fill(T::ZERO);
+            continue;
+        };
+        let src = &plane[iy * iw..(iy + 1) * iw];
+        dst[..lo].fill(T::ZERO);
+        dst[hi..].fill(T::ZERO);
+        if lo == hi {
+            // No output column of this tap reads the input (`first` below would be outside).
+            continue;
+        }
+        // Inside lo..hi, `xo * sw + offset` is in 0..iw.
+        let first = (lo * sw) as isize + offset;
+        if sw == 1 {
+            let s = first as usize;
+            dst[lo..hi].copy_from_slice(&src[s..s + (hi - lo)]);
+        } else {
+            for (k, d) in dst[lo..hi].iter_mut().enumerate() {
+                *d = src[first as usize + k * sw];
+            }
+        }
+    }
+}
+
+/// The `cig * taps` rows of columns of one group's input `x` for output rows `rows` into
+/// `cols` (each row of columns `rows.len() * out_w` long).
+pub(super) fn im2col<T: Float>(
+    g: &Geom,
+    x: &[T],
+    rows: std::ops::Range<usize>,
+    cols: &mut Vec<T>,
+    parallel: bool,
+) {
+    let len = rows.len() * g.output[1];
+    cols.resize(g.cig() * g.taps() * len, T::ZERO);
+    let y0 = rows.start;
+    if parallel {
+        cols.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(r, row)| fill_row(g, x, r, y0, row));
+    } else {
+        for (r, row) in cols.chunks_mut(len).enumerate() {
+            fill_row(g, x, r, y0, row);
+        }
+    }
+}
+
+/// Output plane `o` of a transposed convolution from its `taps` rows of columns (each an
+/// input plane): every input position adds into `y * stride - padding + tap * dilation`.
+fn scatter_plane<T: Float>(g: &Geom, cols: &[T], o: usize, out: &mut [T]) {
+    let (taps, kw) = (g.taps(), g.kernel[1]);
+    let [ih, iw] = g.input;
+    let [oh, ow] = g.output;
+    out.fill(T::ZERO);
+    for t in 0..taps {
+        let (a, b) = (t / kw, t % kw);
+        let row = &cols[(o * taps + t) * ih * iw..(o * taps + t + 1) * ih * iw];
+        // Input column xi lands at xi * sw + offset: those in 0..ow are lo..hi.
+        let offset = (b * g.dilation[1]) as isize - g.pad[1] as isize;
+        let (lo, hi) = valid_range(ow, iw, g.stride[1], offset);
+        for y in 0..ih {
+            let Some(oy) = (y * g.stride[0] + a * g.dilation[0]).checked_sub(g.pad[0]) else {
+                continue;
+            };
+            if oy >= oh {
+                continue;
+            }
+            let dst = &mut out[oy * ow..(oy + 1) * ow];
+            let src = &row[y * iw..(y + 1) * iw];
+            for (xi, &v) in src.iter().enumerate().take(hi).skip(lo) {
+                let ox = ((xi * g.stride[1]) as isize + offset) as usize;
+                dst[ox] = dst[ox] + v;
+            }
+        }
+    }
+}
+
+/// col2im for one group: `cols` has `cog * taps` rows of input planes, `out` `cog` planes.
+pub(super) fn col2im<T: Float>(g: &Geom, cols: &[T], out: &mut [T], parallel: bool) {
+    let plane = g.out_plane();
+    if parallel {
+        out.par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(o, p)| scatter_plane(g, cols, o, p));
+    } else {
+        for (o, p) in out.chunks_mut(plane).enumerate() {
+            scatter_plane(g, cols, o, p);
+        }
+    }
+}

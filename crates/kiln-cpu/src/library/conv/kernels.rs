@@ -1,0 +1,140 @@
+//! The choice of algorithm per shape, and the per-image loops around the GEMM.
+use std::ops::{Add, Mul};
+
+use rayon::prelude::*;
+
+use super::Geom;
+use super::depthwise::depthwise;
+use super::gemm::{View, gemm};
+use super::im2col::{col2im, im2col};
+
+/// The element types the kernels compute in (f16/bf16 are widened to f32 first).
+pub(crate) trait Float:
+    Copy + Send + Sync + 'static + Add<Output = Self> + Mul<Output = Self>
+{
+    const ZERO: Self;
+    const ONE: Self;
+}
+
+impl Float for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+impl Float for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+/// `out = conv(x, w)` (every element written), `x`, `w`, `out` of `g`'s extents.
+pub(crate) fn conv<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T]) {
+    if g.in_plane() == 0 || g.c_in == 0 {
+        // Every tap reads padding (or there is nothing to sum): zeros, as PyTorch gives.
+        out.fill(T::ZERO);
+        return;
+    }
+    if !g.transposed && g.cig() == 1 && g.groups > 1 {
+        return depthwise(g, x, w, out);
+    }
+    let image_in = g.c_in * g.in_plane();
+    let image_out = g.c_out * g.out_plane();
+    // Enough images to keep every thread busy: one image per task, each GEMM on one thread.
+    // Otherwise images run in turn and the GEMM and im2col use the whole pool.
+    let per_image = g.n >= rayon::current_num_threads().max(2);
+    if per_image {
+        x.par_chunks(image_in)
+            .zip(out.par_chunks_mut(image_out))
+            .for_each_init(Vec::new, |scratch, (xi, oi)| {
+                image(g, xi, w, oi, scratch, false)
+            });
+    } else {
+        let mut scratch = Vec::new();
+        for (xi, oi) in x.chunks(image_in).zip(out.chunks_mut(image_out)) {
+            image(g, xi, w, oi, &mut scratch, true);
+        }
+    }
+}
+
+/// A 1x1 kernel at stride 1 with no padding reads the input planes as they are.
+fn is_pointwise(g: &Geom) -> bool {
+    g.kernel == [1, 1] && g.stride == [1, 1] && g.input == g.output
+}
+
+/// At most about this many elements of columns per im2col block (16 MiB of f32; whole output
+/// rows): bounds the scratch buffer for large images. Smaller blocks (sized for L2) measured
+/// 2-3x slower here: the GEMM then repacks the weights for every narrow block.
+const BLOCK_ELEMS: usize = 1 << 22;
+
+/// One image, group by group; im2col and GEMM go block by block of output rows.
+fn image<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], scratch: &mut Vec<T>, par: bool) {
+    if g.transposed {
+        return transposed_image(g, x, w, out, scratch, par);
+    }
+    let (cig, cog, plane) = (g.cig(), g.cog(), g.out_plane());
+    let [oh, ow] = g.output;
+    let k = cig * g.taps();
+    let in_group = cig * g.in_plane();
+    let rows_per_block = (BLOCK_ELEMS / (k * ow).max(1)).max(1);
+    for grp in 0..g.groups {
+        let xg = &x[grp * in_group..(grp + 1) * in_group];
+        let wg = &w[grp * cog * k..(grp + 1) * cog * k];
+        let og = &mut out[grp * cog * plane..(grp + 1) * cog * plane];
+        let lhs = || View {
+            data: wg,
+            rs: k,
+            cs: 1,
+        };
+        if is_pointwise(g) {
+            let rhs = View {
+                data: xg,
+                rs: plane,
+                cs: 1,
+            };
+            gemm((cog, plane, k), og, plane, lhs(), rhs, par);
+            continue;
+        }
+        for y0 in (0..oh).step_by(rows_per_block) {
+            let rows = y0..(y0 + rows_per_block).min(oh);
+            let cols = rows.len() * ow;
+            im2col(g, xg, rows, scratch, par);
+            let rhs = View {
+                data: scratch,
+                rs: cols,
+                cs: 1,
+            };
+            // Output columns y0 * ow.. of every channel row (row stride `plane`).
+            gemm((cog, cols, k), &mut og[y0 * ow..], plane, lhs(), rhs, par);
+        }
+    }
+}
+
+/// One image of a transposed convolution: per group, the columns `w_g^T @ x_g` (`cog * taps`
+/// rows of input planes) and their col2im into the output planes.
+fn transposed_image<T: Float>(
+    g: &Geom,
+    x: &[T],
+    w: &[T],
+    out: &mut [T],
+    scratch: &mut Vec<T>,
+    par: bool,
+) {
+    let (cig, cog) = (g.cig(), g.cog());
+    let (in_plane, rows) = (g.in_plane(), cog * g.taps());
+    scratch.resize(rows * in_plane, T::ZERO);
+    for grp in 0..g.groups {
+        // w is (c_in, cog, taps): the group's (cig x rows) block, read transposed.
+        let lhs = View {
+            data: &w[grp * cig * rows..(grp + 1) * cig * rows],
+            rs: 1,
+            cs: rows,
+        };
+        let rhs = View {
+            data: &x[grp * cig * in_plane..(grp + 1) * cig * in_plane],
+            rs: in_plane,
+            cs: 1,
+        };
+        gemm((rows, in_plane, cig), scratch, in_plane, lhs, rhs, par);
+        let og = &mut out[grp * cog * g.out_plane()..(grp + 1) * cog * g.out_plane()];
+        col2im(g, scratch, og, par);
+    }
+}
