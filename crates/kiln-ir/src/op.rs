@@ -278,6 +278,22 @@ pub enum Op {
         x: NodeId,
         shape: Vec<Dim>,
     },
+    // -- nn family (activations, normalisation, flatten): layout primitives
+    // (`infer/flatten.rs`, `kiln-sched/src/lower/flatten.rs`) --
+    /// `flatten(input, start_dim=0, end_dim=-1)`: dims `start_dim..=end_dim` merged into one
+    /// (a 0-d input becomes `[1]`).
+    Flatten {
+        x: NodeId,
+        start_dim: i64,
+        end_dim: i64,
+    },
+    /// `unflatten(input, dim, sizes)`: dim `dim` split into `sizes` (at most one `-1`;
+    /// symbols by name), which must multiply up to its size.
+    Unflatten {
+        x: NodeId,
+        dim: i64,
+        sizes: Vec<Dim>,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -318,7 +334,9 @@ macro_rules! visit_input_ids {
             | Op::Transpose { x, .. }
             | Op::Unsqueeze { x, .. }
             | Op::Squeeze { x, .. }
-            | Op::Expand { x, .. } => visit(x),
+            | Op::Expand { x, .. }
+            | Op::Flatten { x, .. }
+            | Op::Unflatten { x, .. } => visit(x),
         }
     }};
 }
@@ -343,6 +361,8 @@ impl Op {
             Op::Unsqueeze { .. } => "unsqueeze",
             Op::Squeeze { .. } => "squeeze",
             Op::Expand { .. } => "expand",
+            Op::Flatten { .. } => "flatten",
+            Op::Unflatten { .. } => "unflatten",
         }
     }
 

@@ -147,6 +147,27 @@ fn call(g: &Graph, op: &Op) -> String {
             Some(ds) => format_call(name, &x(input), &[("dim", list(ds))]),
         },
         Op::Expand { x: input, shape } => format_call(name, &x(input), &[("size", list(shape))]),
+        Op::Flatten {
+            x: input,
+            start_dim,
+            end_dim,
+        } => format_call(
+            name,
+            &x(input),
+            &[
+                ("start_dim", start_dim.to_string()),
+                ("end_dim", end_dim.to_string()),
+            ],
+        ),
+        Op::Unflatten {
+            x: input,
+            dim,
+            sizes,
+        } => format_call(
+            name,
+            &x(input),
+            &[("dim", dim.to_string()), ("sizes", list(sizes))],
+        ),
     }
 }
 

@@ -26,6 +26,8 @@ pub(crate) enum OpForm {
     Unsqueeze,
     Squeeze,
     Expand,
+    Flatten,
+    Unflatten,
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -64,6 +66,8 @@ impl OpForm {
             "unsqueeze" => OpForm::Unsqueeze,
             "squeeze" => OpForm::Squeeze,
             "expand" => OpForm::Expand,
+            "flatten" => OpForm::Flatten,
+            "unflatten" => OpForm::Unflatten,
             _ => return None,
         })
     }
@@ -111,6 +115,8 @@ impl OpForm {
             OpForm::Unsqueeze => sig(&["input", "dim"], 2),
             OpForm::Squeeze => sig(&["input", "dim"], 1),
             OpForm::Expand => sig(&["input", "size"], 2),
+            OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
+            OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
         }
     }
 
@@ -200,6 +206,16 @@ impl OpForm {
             OpForm::Expand => Op::Expand {
                 x: x()?,
                 shape: b.sizes("size")?,
+            },
+            OpForm::Flatten => Op::Flatten {
+                x: x()?,
+                start_dim: b.opt_int("start_dim")?.unwrap_or(0),
+                end_dim: b.opt_int("end_dim")?.unwrap_or(-1),
+            },
+            OpForm::Unflatten => Op::Unflatten {
+                x: x()?,
+                dim: b.int("dim")?,
+                sizes: b.sizes("sizes")?,
             },
         })
     }
