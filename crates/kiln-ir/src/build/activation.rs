@@ -104,10 +104,11 @@ pub fn leaky_relu(g: &mut Graph, name: &str, x: NodeId, slope: f64) -> Result<No
     })
 }
 
-/// `x > 0 ? x * scale : (exp(x) - 1) * alpha * scale` (PyTorch's elu kernel; `alpha *
-/// scale` is folded into one scalar).
+/// `x > 0 ? x * scale : expm1(x) * alpha * scale` (PyTorch's elu kernel; `alpha * scale`
+/// folded into one scalar). Zeros take the first branch: `expm1(-0.0)` is -0.0 but
+/// `exp(-0.0) - 1` is +0.0, and `x * scale` keeps the sign as PyTorch's result does.
 fn elu_parts(p: &mut Parts, x: NodeId, alpha: f64, scale: f64) -> Result<NodeId, IrError> {
-    let pos = p.binary(BinaryOp::Gt, v(x), s(0.0))?;
+    let pos = p.binary(BinaryOp::Ge, v(x), s(0.0))?;
     let e = p.unary(UnaryOp::Exp, x)?;
     let em1 = p.binary(BinaryOp::Sub, v(e), s(1.0))?;
     let neg = p.binary(BinaryOp::Mul, v(em1), s(alpha * scale))?;
