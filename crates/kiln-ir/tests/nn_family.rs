@@ -196,7 +196,6 @@ fn layer_norm_of_the_wrong_trailing_shape_names_expected_and_found() {
         msg.contains("[4]") && msg.contains("size 5") && msg.contains("[2, 3, 5]"),
         "{msg}"
     );
-    let x = f64s(&[5], &[0.0; 5]);
     let src = "graph l\ninput x: f64[5]\ny = layer_norm(x, [1, 5])\noutput y\n";
     let err = parse(src).expect_err("rank too small").to_string();
     assert!(
