@@ -44,17 +44,23 @@ fn affine(
             a: v(y),
             b: v(w),
         };
-        y = p.add(op, last && bias.is_none())?;
+        y = if last && bias.is_none() {
+            p.result(op)?
+        } else {
+            p.named("times_weight", op)?
+        };
     }
     if let Some(b) = bias {
-        y = p.add(
-            Op::Binary {
-                op: BinaryOp::Add,
-                a: v(y),
-                b: v(b),
-            },
-            last,
-        )?;
+        let op = Op::Binary {
+            op: BinaryOp::Add,
+            a: v(y),
+            b: v(b),
+        };
+        y = if last {
+            p.result(op)?
+        } else {
+            p.named("plus_bias", op)?
+        };
     }
     if last && weight.is_none() && bias.is_none() {
         // The result needs its own node under the composite's name.
@@ -62,6 +68,22 @@ fn affine(
         y = p.result(Op::Cast { x: y, dtype })?;
     }
     Ok(y)
+}
+
+fn sub(a: NodeId, b: NodeId) -> Op {
+    Op::Binary {
+        op: BinaryOp::Sub,
+        a: v(a),
+        b: v(b),
+    }
+}
+
+fn add_eps(a: NodeId, eps: f64) -> Op {
+    Op::Binary {
+        op: BinaryOp::Add,
+        a: v(a),
+        b: s(eps),
+    }
 }
 
 fn show(dims: &[Dim]) -> String {
@@ -260,8 +282,9 @@ pub fn batch_norm(
     };
     let rm = per_channel(&mut p, Some(rm), rank, "running_mean")?.expect("given");
     let rv = per_channel(&mut p, Some(rv), rank, "running_var")?.expect("given");
-    let centred = p.binary(BinaryOp::Sub, v(x), v(rm))?;
-    let shifted = p.binary(BinaryOp::Add, v(rv), s(args.eps))?;
+    // Named for the argument whose size a broadcasting error would be about.
+    let centred = p.named("minus_running_mean", sub(x, rm))?;
+    let shifted = p.named("running_var_plus_eps", add_eps(rv, args.eps))?;
     let rstd = p.unary(UnaryOp::Rsqrt, shifted)?;
     let y = p.binary(BinaryOp::Mul, v(centred), v(rstd))?;
     Ok(vec![affine(&mut p, y, weight, bias, true)?])
