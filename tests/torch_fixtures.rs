@@ -12,6 +12,10 @@ struct Case {
     graph: String,
     policies: Vec<DynamicPolicy>,
     ulps: f64,
+    /// An absolute allowance on top of `ulps` (0 unless the fixture gives one).
+    atol: f64,
+    /// Whether -0.0 and 0.0 differ (the nn fixtures' edge values check PyTorch's signs).
+    signed_zero: bool,
     interp: bool,
     inputs: Vec<Tensor>,
     /// PyTorch's outputs, or `Err(message)` where PyTorch raised.
@@ -64,6 +68,8 @@ fn load(file: &str) -> Vec<Case> {
                 .map(|p| policy(p.as_str().expect("policy")))
                 .collect(),
             ulps: c["ulps"].as_f64().unwrap_or(0.0),
+            atol: c["atol"].as_f64().unwrap_or(0.0),
+            signed_zero: c["signed_zero"].as_bool().unwrap_or(false),
             interp: c["interp"].as_bool().unwrap_or(true),
             inputs: list(c, "inputs").iter().map(tensor).collect(),
             expected: match c.get("error") {
@@ -92,7 +98,8 @@ fn ulp(dtype: DType, v: f64) -> f64 {
 }
 
 /// Why `got` is not PyTorch's `want`, or `None` when every element is within `ulps`.
-fn mismatch(got: &Tensor, want: &Tensor, ulps: f64) -> Option<String> {
+fn mismatch(got: &Tensor, want: &Tensor, case: &Case) -> Option<String> {
+    let (ulps, atol) = (case.ulps, case.atol);
     if got.dtype != want.dtype || got.shape != want.shape {
         return Some(format!(
             "got {} {:?}, PyTorch gives {} {:?}",
@@ -101,8 +108,12 @@ fn mismatch(got: &Tensor, want: &Tensor, ulps: f64) -> Option<String> {
     }
     let (g, w) = (got.to_f64(), want.to_f64());
     g.iter().zip(&w).enumerate().find_map(|(i, (&a, &b))| {
+        let sign_differs = case.signed_zero && a.is_sign_negative() != b.is_sign_negative();
+        if a == 0.0 && b == 0.0 && sign_differs {
+            return Some(format!("element {i}: got {a:e}, PyTorch gives {b:e}"));
+        }
         let same = (a.is_nan() && b.is_nan()) || a == b;
-        let close = (a - b).abs() <= ulps * ulp(want.dtype, b);
+        let close = (a - b).abs() <= ulps * ulp(want.dtype, b) + atol;
         (!same && !close).then(|| format!("element {i}: got {a:e}, PyTorch gives {b:e}"))
     })
 }
@@ -116,10 +127,7 @@ fn compare(what: &str, result: Result<Vec<Tensor>, String>, case: &Case) -> Opti
         (Ok(want), Ok(got)) if want.len() != got.len() => {
             Some(format!("{} outputs, expected {}", got.len(), want.len()))
         }
-        (Ok(want), Ok(got)) => got
-            .iter()
-            .zip(want)
-            .find_map(|(g, w)| mismatch(g, w, case.ulps)),
+        (Ok(want), Ok(got)) => got.iter().zip(want).find_map(|(g, w)| mismatch(g, w, case)),
     };
     failure.map(|f| format!("{} [{what}]: {f}", case.name))
 }
@@ -219,4 +227,9 @@ fn unbatched_pooling_keeps_rank_3() {
 #[test]
 fn convolution_conv1d_conv2d_conv_transpose2d() {
     check_file("conv.json");
+}
+
+#[test]
+fn nn_activations_norms_and_flatten_match_pytorch() {
+    check_file("nn.json");
 }

@@ -6,6 +6,7 @@
 //! with fake tensors.
 pub(crate) mod check;
 mod conv;
+mod flatten;
 mod pool;
 mod shapes;
 

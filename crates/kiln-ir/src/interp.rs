@@ -168,9 +168,11 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::AvgPool2d { x, params } => Ok(pool::avg_pool2d(get(*x)?, params, shape)),
         Op::AdaptiveAvgPool2d { x, .. } => Ok(pool::adaptive_pool2d(get(*x)?, shape, false)),
         Op::AdaptiveMaxPool2d { x, .. } => Ok(pool::adaptive_pool2d(get(*x)?, shape, true)),
-        Op::Reshape { x, .. } | Op::Unsqueeze { x, .. } | Op::Squeeze { x, .. } => {
-            Ok(layout::reshape(get(*x)?, shape))
-        }
+        Op::Reshape { x, .. }
+        | Op::Unsqueeze { x, .. }
+        | Op::Squeeze { x, .. }
+        | Op::Flatten { x, .. }
+        | Op::Unflatten { x, .. } => Ok(layout::reshape(get(*x)?, shape)),
         Op::Permute { x, dims } => layout::permute(get(*x)?, dims),
         Op::Transpose { x, dim0, dim1 } => layout::transpose(get(*x)?, *dim0, *dim1),
         Op::Expand { x, .. } => Ok(layout::expand(get(*x)?, shape)),

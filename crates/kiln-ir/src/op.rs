@@ -314,6 +314,22 @@ pub enum Op {
         w: NodeId,
         params: ConvTransposeParams,
     },
+    // -- nn family (activations, normalisation, flatten): layout primitives
+    // (`infer/flatten.rs`, `kiln-sched/src/lower/flatten.rs`) --
+    /// `flatten(input, start_dim=0, end_dim=-1)`: dims `start_dim..=end_dim` merged into one
+    /// (a 0-d input becomes `[1]`).
+    Flatten {
+        x: NodeId,
+        start_dim: i64,
+        end_dim: i64,
+    },
+    /// `unflatten(input, dim, sizes)`: dim `dim` split into `sizes` (at most one `-1`;
+    /// symbols by name), which must multiply up to its size.
+    Unflatten {
+        x: NodeId,
+        dim: i64,
+        sizes: Vec<Dim>,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -354,7 +370,9 @@ macro_rules! visit_input_ids {
             | Op::Transpose { x, .. }
             | Op::Unsqueeze { x, .. }
             | Op::Squeeze { x, .. }
-            | Op::Expand { x, .. } => visit(x),
+            | Op::Expand { x, .. }
+            | Op::Flatten { x, .. }
+            | Op::Unflatten { x, .. } => visit(x),
             Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
                 visit(x);
                 visit(w);
@@ -385,6 +403,8 @@ impl Op {
             Op::Expand { .. } => "expand",
             Op::Conv { .. } => "convolution",
             Op::ConvTranspose2d { .. } => "convolution_transpose2d",
+            Op::Flatten { .. } => "flatten",
+            Op::Unflatten { .. } => "unflatten",
         }
     }
 

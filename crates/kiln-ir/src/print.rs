@@ -163,6 +163,27 @@ fn call(g: &Graph, op: &Op) -> String {
             let kw = crate::parse::text::conv::conv_transpose_keywords(params);
             format_call(name, &[value(g, *input), value(g, *w)], &kw)
         }
+        Op::Flatten {
+            x: input,
+            start_dim,
+            end_dim,
+        } => format_call(
+            name,
+            &x(input),
+            &[
+                ("start_dim", start_dim.to_string()),
+                ("end_dim", end_dim.to_string()),
+            ],
+        ),
+        Op::Unflatten {
+            x: input,
+            dim,
+            sizes,
+        } => format_call(
+            name,
+            &x(input),
+            &[("dim", dim.to_string()), ("sizes", list(sizes))],
+        ),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::pool::reduction_of;
 
 mod conv;
 mod dtypes;
+mod flatten;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -50,7 +51,7 @@ pub(crate) struct Lowerer<'a> {
     pub env: &'a mut ShapeEnv,
     pub types: Vec<TensorType>,
     opts: &'a SchedOptions,
-    buffers: Vec<BufferDecl>,
+    pub(crate) buffers: Vec<BufferDecl>,
     kernels: Vec<Kernel>,
     steps: Vec<Step>,
     pub(crate) materialized: HashMap<NodeId, BufId>,
@@ -416,6 +417,9 @@ impl<'a> Lowerer<'a> {
                 let xs = self.shape(x).to_vec();
                 let xi = self.broadcast_idx(n, &xs, &shape, idx)?;
                 self.emit(blk, x, &xi, ctx)
+            }
+            Op::Flatten { x, .. } | Op::Unflatten { x, .. } => {
+                self.emit_flatten(blk, n, x, idx, ctx)
             }
         }
     }

@@ -58,6 +58,11 @@ fn as_size(v: i64, what: &str) -> Result<usize, String> {
 
 impl Geometry {
     fn of(c: &Conv, at: &ConvAt) -> Result<Geometry, String> {
+        if c.transposed {
+            return Err("transposed convolution has no CUDA library kernel yet".into());
+        }
+        // im2col pads by the leading amount and bounds-checks every read, so an asymmetric
+        // end padding (PyTorch's "same" with an even kernel) only shows in the output size.
         let two = |v: &[usize], pad: usize| match v {
             [x] => Ok((pad, *x)),
             [y, x] => Ok((*y, *x)),

@@ -156,8 +156,11 @@ pub fn conv_program(c: &ConvCase, dtype: DType) -> Program {
         kernel: ints(&c.kernel),
         stride: ints(&c.stride),
         padding: ints(&c.padding),
+        padding_end: ints(&c.padding),
         dilation: ints(&c.dilation),
         groups: c.groups as i64,
+        transposed: false,
+        output_padding: vec![0; c.spatial.len()],
     }));
     Program {
         graph_name: c.name.clone(),

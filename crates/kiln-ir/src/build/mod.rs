@@ -10,6 +10,9 @@
 //! the node ([`IrError::Invalid`]); shapes are checked later by shape inference, on the
 //! primitive the error concerns.
 pub mod conv;
+pub mod activation;
+pub mod norm;
+mod parts;
 
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};

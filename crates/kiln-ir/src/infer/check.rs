@@ -441,6 +441,14 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             })
         }
         Op::Expand { x, shape } => check_expand(lookup(*x)?, shape),
+        Op::Flatten {
+            x,
+            start_dim,
+            end_dim,
+        } => super::flatten::check_flatten(lookup(*x)?, *start_dim, *end_dim),
+        Op::Unflatten { x, dim, sizes } => {
+            super::flatten::check_unflatten(lookup(*x)?, *dim, sizes)
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use kiln_shape::{Cond, Dim, Expr, ShapeEnv, ShapeError};
 
 use super::check::{normalize_dim, normalize_dims};
-use super::{OpError, TensorType, conv, pool};
+use super::{OpError, TensorType, conv, flatten, pool};
 use crate::graph::{Graph, NodeId};
 use crate::op::{Op, Operand, ReduceOp};
 
@@ -154,7 +154,7 @@ fn cancel_symbols(numel: &Expr, sizes: &[Expr], skip: usize) -> (Expr, Expr) {
     (quotient, divisor)
 }
 
-fn reshape(
+pub(crate) fn reshape(
     env: &mut ShapeEnv,
     scope: &SymbolScope,
     input: &[Expr],
@@ -367,6 +367,14 @@ pub(crate) fn infer_op(
             let at = normalize_dim(*dim, shape.len() + 1)?;
             shape.insert(at, Expr::int(1));
             Ok(shape)
+        }
+        Op::Flatten {
+            x,
+            start_dim,
+            end_dim,
+        } => flatten::flatten_shape(input_shape(types, *x)?, *start_dim, *end_dim),
+        Op::Unflatten { x, dim, sizes } => {
+            flatten::unflatten_shape(env, scope, input_shape(types, *x)?, *dim, sizes)
         }
         Op::Squeeze { x, dims } => {
             let shape = input_shape(types, *x)?;

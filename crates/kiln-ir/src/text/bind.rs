@@ -175,6 +175,28 @@ impl Bound<'_> {
         }
     }
 
+    /// An optional graph value (omitted or `None`: absent), for `weight=None` and the like.
+    pub(crate) fn opt_value(&self, g: &Graph, param: &str) -> Result<Option<NodeId>, IrError> {
+        self.get(param).map(|_| self.value(g, param)).transpose()
+    }
+
+    /// A number (an integer or float literal, `inf`, `nan`), or `default` when omitted.
+    pub(crate) fn float_or(&self, param: &str, default: f64) -> Result<f64, IrError> {
+        Ok(self.opt_float(param)?.unwrap_or(default))
+    }
+
+    /// A number, or `None` when omitted or written `None`.
+    pub(crate) fn opt_float(&self, param: &str) -> Result<Option<f64>, IrError> {
+        let Some(arg) = self.get(param) else {
+            return Ok(None);
+        };
+        match arg.kind {
+            ArgKind::Int(v) => Ok(Some(v as f64)),
+            ArgKind::Float(v) => Ok(Some(v)),
+            _ => Err(self.mismatch(param, arg, "a number")),
+        }
+    }
+
     fn as_int(&self, param: &str, arg: &Arg, expects: &str) -> Result<i64, IrError> {
         match arg.kind {
             ArgKind::Int(v) => Ok(v),

@@ -28,6 +28,8 @@ pub(crate) enum OpForm {
     Expand,
     Conv,
     ConvTranspose2d,
+    Flatten,
+    Unflatten,
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -68,6 +70,8 @@ impl OpForm {
             "expand" => OpForm::Expand,
             "convolution" => OpForm::Conv,
             "convolution_transpose2d" => OpForm::ConvTranspose2d,
+            "flatten" => OpForm::Flatten,
+            "unflatten" => OpForm::Unflatten,
             _ => return None,
         })
     }
@@ -117,6 +121,8 @@ impl OpForm {
             OpForm::Expand => sig(&["input", "size"], 2),
             OpForm::Conv => super::conv::CONV_SIGNATURE,
             OpForm::ConvTranspose2d => super::conv::CONV_TRANSPOSE_SIGNATURE,
+            OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
+            OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
         }
     }
 
@@ -209,6 +215,16 @@ impl OpForm {
             },
             OpForm::Conv => super::conv::build_conv(b, g)?,
             OpForm::ConvTranspose2d => super::conv::build_conv_transpose(b, g)?,
+            OpForm::Flatten => Op::Flatten {
+                x: x()?,
+                start_dim: b.opt_int("start_dim")?.unwrap_or(0),
+                end_dim: b.opt_int("end_dim")?.unwrap_or(-1),
+            },
+            OpForm::Unflatten => Op::Unflatten {
+                x: x()?,
+                dim: b.int("dim")?,
+                sizes: b.sizes("sizes")?,
+            },
         })
     }
 }

@@ -27,8 +27,11 @@ fn conv(
         kernel: kernel.to_vec(),
         stride: stride.to_vec(),
         padding: padding.to_vec(),
+        padding_end: padding.to_vec(),
         dilation: dilation.to_vec(),
         groups,
+        transposed: false,
+        output_padding: vec![0; spatial],
     }
 }
 

@@ -7,6 +7,8 @@
 //! names the statement assigns: it must name its results exactly so (checking their count)
 //! and may add intermediate nodes under fresh names ([`crate::Graph::fresh_name`]).
 mod conv;
+mod activation;
+mod norm;
 
 use super::bind::{Bound, Signature};
 use crate::error::IrError;
@@ -23,7 +25,7 @@ pub(crate) struct CompositeDef {
 }
 
 /// Every family's composite table.
-const TABLES: &[&[CompositeDef]] = &[conv::TABLE];
+const TABLES: &[&[CompositeDef]] = &[conv::TABLE, activation::ACTIVATIONS, norm::NORMS];
 
 /// The composite op called `name`, if there is one.
 pub(crate) fn find(name: &str) -> Option<&'static CompositeDef> {
