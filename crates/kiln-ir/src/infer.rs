@@ -5,9 +5,11 @@
 //! every size-dependent decision so that the decision becomes a guard — like PyTorch tracing
 //! with fake tensors.
 pub(crate) mod check;
+mod movement;
 mod pool;
 mod shapes;
 
+pub use movement::{SliceRange, pad_pairs, select_index, slice_range};
 pub use shapes::{known_one, squeezed_dims};
 
 use kiln_shape::{BindError, Expr, ShapeEnv};

@@ -10,6 +10,8 @@ use crate::graph::{Graph, NodeId, NodeKind};
 use crate::op::{Op, Operand, Pool2d, UnaryOp};
 use crate::tensor::Tensor;
 
+mod movement;
+
 /// Writes a graph as `.kiln` text such that `parse_unchecked(&print(g))` has the
 /// [`same_structure`] as `g` (given names that are identifiers, and pooling parameters the
 /// text can express: avg pooling has no dilation).
@@ -147,6 +149,11 @@ fn call(g: &Graph, op: &Op) -> String {
             Some(ds) => format_call(name, &x(input), &[("dim", list(ds))]),
         },
         Op::Expand { x: input, shape } => format_call(name, &x(input), &[("size", list(shape))]),
+        Op::Cat { .. }
+        | Op::Slice { .. }
+        | Op::Select { .. }
+        | Op::Pad { .. }
+        | Op::Repeat { .. } => movement::call(g, op),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::ir::*;
 use crate::pool::reduction_of;
 
 mod dtypes;
+mod movement;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -169,6 +170,9 @@ impl<'a> Lowerer<'a> {
 
     /// Emits a kernel computing node `n` into buffer `buf`.
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
+        if let NodeKind::Op(Op::Cat { .. }) = self.g.node(n).kind {
+            return self.lower_cat(n, buf);
+        }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
         let mut blk = Block::default();
@@ -412,6 +416,11 @@ impl<'a> Lowerer<'a> {
                 let xi = self.broadcast_idx(n, &xs, &shape, idx)?;
                 self.emit(blk, x, &xi, ctx)
             }
+            Op::Cat { .. }
+            | Op::Slice { .. }
+            | Op::Select { .. }
+            | Op::Pad { .. }
+            | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
         }
     }
 

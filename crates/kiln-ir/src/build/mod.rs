@@ -32,3 +32,5 @@ pub fn known_rank(
     })?;
     Ok((info, rank))
 }
+
+pub mod movement;

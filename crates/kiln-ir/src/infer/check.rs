@@ -437,6 +437,11 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             })
         }
         Op::Expand { x, shape } => check_expand(lookup(*x)?, shape),
+        Op::Cat { .. }
+        | Op::Slice { .. }
+        | Op::Select { .. }
+        | Op::Pad { .. }
+        | Op::Repeat { .. } => super::movement::check(op, lookup),
     }
 }
 

@@ -348,6 +348,12 @@ impl Bound<'_> {
         )
     }
 
+    /// The raw argument if given and not `None`, for optional parameters with their own
+    /// structure (`pad`'s `value`).
+    pub(crate) fn opt_raw(&self, param: &str) -> Option<&Arg> {
+        self.get(param)
+    }
+
     /// The raw argument, for parameters with their own structure (`tensor`'s data).
     pub(crate) fn raw(&self, param: &str) -> Result<&Arg, IrError> {
         self.require(param, "a value")

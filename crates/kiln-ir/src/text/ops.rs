@@ -6,6 +6,8 @@ use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
+pub(crate) mod movement;
+
 /// Ops grouped by how their arguments are read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum OpForm {
@@ -26,6 +28,8 @@ pub(crate) enum OpForm {
     Unsqueeze,
     Squeeze,
     Expand,
+    /// Data movement (`text/ops/movement.rs`).
+    Movement(movement::Form),
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -49,6 +53,9 @@ impl OpForm {
         }
         if let Some(op) = REDUCE_OPS.into_iter().find(|r| r.name() == name) {
             return Some(OpForm::Reduce(op));
+        }
+        if let Some(form) = movement::Form::by_name(name) {
+            return Some(OpForm::Movement(form));
         }
         Some(match name {
             "where" => OpForm::Where,
@@ -111,6 +118,7 @@ impl OpForm {
             OpForm::Unsqueeze => sig(&["input", "dim"], 2),
             OpForm::Squeeze => sig(&["input", "dim"], 1),
             OpForm::Expand => sig(&["input", "size"], 2),
+            OpForm::Movement(form) => form.signature(),
         }
     }
 
@@ -201,6 +209,7 @@ impl OpForm {
                 x: x()?,
                 shape: b.sizes("size")?,
             },
+            OpForm::Movement(form) => form.build(b, g)?,
         })
     }
 }
