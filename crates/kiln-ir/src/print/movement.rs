@@ -24,6 +24,8 @@ pub(super) fn call(g: &Graph, op: &Op) -> String {
                     }
                 }
                 SliceBounds::Narrow { start, length } => {
+                    // narrow's dim has no default.
+                    kw = vec![("dim", dim.to_string())];
                     kw.push(("start", start.to_string()));
                     kw.push(("length", length.to_string()));
                 }

@@ -98,10 +98,10 @@ impl Lowerer<'_> {
     ) -> Result<ValueId, SchedError> {
         let out = self.dtype(n);
         let xs = self.shape(x).to_vec();
-        let fill = blk.constant(kiln_ir::round_to(out, value), out);
+        let fill = |blk: &mut Block| blk.constant(kiln_ir::round_to(out, value), out);
         if mode == PadMode::Constant && xs.iter().any(|d| d.as_int() == Some(0)) {
             // Nothing to read: every element is the fill value.
-            return Ok(fill);
+            return Ok(fill(blk));
         }
         let mut xi = idx.to_vec();
         let mut inside: Option<ValueId> = None;
@@ -144,7 +144,10 @@ impl Lowerer<'_> {
         let v = self.emit(blk, x, &xi, ctx)?;
         let v = blk.cast(v, out);
         Ok(match inside {
-            Some(c) => blk.push(ScalarOp::Select(c, v, fill), out),
+            Some(c) => {
+                let f = fill(blk);
+                blk.push(ScalarOp::Select(c, v, f), out)
+            }
             None => v,
         })
     }
