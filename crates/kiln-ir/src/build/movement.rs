@@ -78,18 +78,18 @@ pub fn split(
     split: Split,
     dim: i64,
 ) -> Result<Vec<NodeId>, IrError> {
-    if let (Split::Sections(v), Some(first)) = (&split, names.first()) {
-        if v.len() != names.len() {
-            return Err(invalid(
-                first,
-                "split",
-                format!(
-                    "split_size_or_sections={v:?} gives {} results, but {} are assigned",
-                    v.len(),
-                    names.len()
-                ),
-            ));
-        }
+    if let (Split::Sections(v), Some(first)) = (&split, names.first())
+        && v.len() != names.len()
+    {
+        return Err(invalid(
+            first,
+            "split",
+            format!(
+                "split_size_or_sections={v:?} gives {} results, but {} are assigned",
+                v.len(),
+                names.len()
+            ),
+        ));
     }
     parts(g, names, x, split, dim)
 }

@@ -144,7 +144,7 @@ fn check_bounds(bounds: &SliceBounds) -> Result<(), String> {
 }
 
 fn check_pad(x: ValueInfo, pad: &[i64], mode: PadMode) -> Result<ValueInfo, String> {
-    if pad.len() % 2 != 0 {
+    if !pad.len().is_multiple_of(2) {
         return Err("Padding length must be divisible by 2".to_string());
     }
     let Some(rank) = x.rank else { return Ok(x) };
