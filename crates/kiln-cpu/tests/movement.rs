@@ -71,6 +71,11 @@ const CASES: &[(&str, &str, &[&[usize]])] = &[
         &[&[4, 5]],
     ),
     (
+        "pad_crop_past_the_input",
+        "input x: D[N, W]\np = pad(x, [-3, 5, 0, 1], value=2.0)\noutput p",
+        &[&[3, 2]],
+    ),
+    (
         "pad_reflect",
         "input x: D[N, C, H, W]\np = pad(x, [2, 1, 1, 2], mode=\"reflect\")\noutput p",
         &[&[2, 2, 4, 5]],

@@ -170,8 +170,15 @@ impl<'a> Lowerer<'a> {
 
     /// Emits a kernel computing node `n` into buffer `buf`.
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
-        if let NodeKind::Op(Op::Cat { .. }) = self.g.node(n).kind {
-            return self.lower_cat(n, buf);
+        if let NodeKind::Op(
+            Op::Cat { .. }
+            | Op::Pad {
+                mode: kiln_ir::PadMode::Constant,
+                ..
+            },
+        ) = self.g.node(n).kind
+        {
+            return self.lower_movement_root(n, buf);
         }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
