@@ -217,16 +217,22 @@ extern "C" __global__ void __launch_bounds__(256) kiln_k4_q(
   const int s0 = (int)s0_arg;  // C
   const int s1 = (int)s1_arg;  // N
   const int s2 = (int)s2_arg;  // W
-  const int d0 = 2 * s1;
-  const int d1 = 3 * kiln_floordiv((int)(s2), (int)(2));
+  const int d0 = 2;
+  const int d1 = s1;
+  const int d2 = 3;
+  const int d3 = kiln_floordiv((int)(s2), (int)(2));
   const long long stride = (long long)blockDim.x * gridDim.x;
   for (long long point = (long long)blockIdx.x * blockDim.x + threadIdx.x; point < n; point += stride) {
     int orest = (int)(point);
+    const int o3 = orest % d3;
+    orest /= d3;
+    const int o2 = orest % d2;
+    orest /= d2;
     const int o1 = orest % d1;
     orest /= d1;
     const int o0 = orest;
     (void)orest;
-    const float v0 = b0[(s0 * s2 + s0 * s2 * kiln_mod((int)(o0), (int)(s1)) + (-1) * s2 + 2 * kiln_mod((int)(o1), (int)(kiln_floordiv((int)(s2), (int)(2)))) + 1)];
-    b4[(3 * o0 * kiln_floordiv((int)(s2), (int)(2)) + o1)] = (float)(v0);
+    const float v0 = b0[(o1 * s0 * s2 + 2 * o3 + s0 * s2 + (-1) * s2 + 1)];
+    b4[(3 * o0 * s1 * kiln_floordiv((int)(s2), (int)(2)) + 3 * o1 * kiln_floordiv((int)(s2), (int)(2)) + o2 * kiln_floordiv((int)(s2), (int)(2)) + o3)] = (float)(v0);
   }
 }

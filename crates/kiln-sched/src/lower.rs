@@ -172,6 +172,7 @@ impl<'a> Lowerer<'a> {
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
         if let NodeKind::Op(
             Op::Cat { .. }
+            | Op::Repeat { .. }
             | Op::Pad {
                 mode: kiln_ir::PadMode::Constant,
                 ..

@@ -1,10 +1,11 @@
-//! Lowering of the data movement ops. Slices, `select`, `repeat` and reflect/replicate `pad`
-//! are index rewrites of their input (no copy): a slice reads `start + i * step`, `repeat`
-//! reads `i mod size`, reflect/replicate padding read a mirrored or clamped index (min/max),
-//! always inside the input. `cat` and constant `pad` are materialised with affine kernels
-//! that vectorise: `cat` as one kernel per input storing that input (producers fused) into
-//! its slice of the output; constant `pad` as a fill kernel and one storing the input's
-//! overlap at its offset, so no load needs a clamp or a select (see `movement_bench`).
+//! Lowering of the data movement ops. Slices, `select` and reflect/replicate `pad` are index
+//! rewrites of their input (no copy): a slice reads `start + i * step`, `select` a fixed
+//! index, reflect/replicate padding a mirrored or clamped index (min/max), always inside the
+//! input. `cat`, `repeat` and constant `pad` are materialised with affine kernels that
+//! vectorise, so no load needs a clamp, a modulo or a select (see `movement_bench`): `cat`
+//! as one kernel per input storing it (producers fused) into its slice of the output,
+//! `repeat` as one kernel over (tile, element) pairs, constant `pad` as a fill kernel and
+//! one storing the input's overlap at its offset.
 use kiln_ir::{NodeId, NodeKind, Op, PadMode};
 use kiln_shape::Expr;
 
@@ -39,6 +40,7 @@ impl Lowerer<'_> {
     ) -> Result<ValueId, SchedError> {
         match op {
             Op::Cat { .. }
+            | Op::Repeat { .. }
             | Op::Pad {
                 mode: PadMode::Constant,
                 ..
@@ -62,17 +64,6 @@ impl Lowerer<'_> {
                     .map_err(|m| self.movement_error(n, m))?;
                 let mut xi = idx.to_vec();
                 xi.insert(norm_dim(*dim, xs.len()), at);
-                self.emit(blk, *x, &xi, ctx)
-            }
-            Op::Repeat { x, repeats } => {
-                let xs = self.shape(*x).to_vec();
-                let lead = repeats.len() - xs.len();
-                let xi = xs
-                    .iter()
-                    .zip(&repeats[lead..])
-                    .zip(&idx[lead..])
-                    .map(|((s, &r), i)| if r == 1 { i.clone() } else { i.modulo(s) })
-                    .collect::<Vec<_>>();
                 self.emit(blk, *x, &xi, ctx)
             }
             Op::Pad { x, pad, mode, .. } => self.emit_pad(blk, *x, pad, *mode, idx, ctx),
@@ -118,6 +109,10 @@ impl Lowerer<'_> {
             NodeKind::Op(Op::Pad { x, pad, value, .. }) => {
                 let (x, pad, value) = (*x, pad.clone(), *value);
                 self.lower_constant_pad(n, x, &pad, value, buf)
+            }
+            NodeKind::Op(Op::Repeat { x, repeats }) => {
+                let (x, repeats) = (*x, repeats.clone());
+                self.lower_repeat(n, x, &repeats, buf)
             }
             _ => unreachable!("not a materialised movement op"),
         }
@@ -201,6 +196,41 @@ impl Lowerer<'_> {
             };
             from[d] = &from[d] + &Expr::int((-l).max(0));
             to[d] = &to[d] + &Expr::int(l.max(0));
+        }
+        let name = format!("k{}_{}", self.kernel_count(), self.g.node(n).name);
+        self.store_region(n, x, name, dims, &from, &to, buf)
+    }
+
+    /// `repeat`: one kernel whose loops run over (repeat, element) pairs, so that the input
+    /// index and the output index `r * size + i` are affine (where reading `o mod size` at
+    /// each output element does not vectorise: 1 GB/s).
+    fn lower_repeat(
+        &mut self,
+        n: NodeId,
+        x: NodeId,
+        repeats: &[i64],
+        buf: BufId,
+    ) -> Result<(), SchedError> {
+        let xs = self.shape(x).to_vec();
+        let lead = repeats.len() - xs.len();
+        let mut dims: Vec<Expr> = repeats[..lead].iter().map(|&r| Expr::int(r)).collect();
+        let mut to: Vec<Expr> = outer_idx(lead);
+        let mut from = Vec::with_capacity(xs.len());
+        for (s, &r) in xs.iter().zip(&repeats[lead..]) {
+            let elem = if r == 1 {
+                dims.push(s.clone());
+                Expr::sym(&crate::ir::outer_var(dims.len() - 1))
+            } else {
+                dims.push(Expr::int(r));
+                dims.push(s.clone());
+                let tile = Expr::sym(&crate::ir::outer_var(dims.len() - 2));
+                let elem = Expr::sym(&crate::ir::outer_var(dims.len() - 1));
+                to.push(&(&tile * s) + &elem);
+                from.push(elem);
+                continue;
+            };
+            to.push(elem.clone());
+            from.push(elem);
         }
         let name = format!("k{}_{}", self.kernel_count(), self.g.node(n).name);
         self.store_region(n, x, name, dims, &from, &to, buf)
