@@ -233,3 +233,8 @@ fn convolution_conv1d_conv2d_conv_transpose2d() {
 fn nn_activations_norms_and_flatten_match_pytorch() {
     check_file("nn.json");
 }
+
+#[test]
+fn movement_ops_match_pytorch() {
+    check_file("movement.json");
+}

@@ -7,9 +7,11 @@
 pub(crate) mod check;
 mod conv;
 mod flatten;
+mod movement;
 mod pool;
 mod shapes;
 
+pub use movement::{SliceRange, pad_pairs, select_index, slice_range};
 pub use shapes::{known_one, squeezed_dims};
 
 use kiln_shape::{BindError, Expr, ShapeEnv};

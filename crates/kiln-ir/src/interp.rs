@@ -9,6 +9,7 @@ mod conv;
 mod elementwise;
 mod erf;
 mod layout;
+mod movement;
 mod pool;
 mod reduce;
 
@@ -180,6 +181,11 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::ConvTranspose2d { x, w, params } => {
             Ok(conv::conv_transpose2d(get(*x)?, get(*w)?, params, shape))
         }
+        Op::Cat { .. }
+        | Op::Slice { .. }
+        | Op::Select { .. }
+        | Op::Pad { .. }
+        | Op::Repeat { .. } => movement::eval(op, values, dtype, shape),
     }
 }
 

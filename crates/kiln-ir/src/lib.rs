@@ -20,7 +20,10 @@ pub use error::IrError;
 pub use graph::{Graph, InputDecl, Node, NodeId, NodeKind};
 pub use infer::{TensorType, ValueInfo, infer_shapes, validate, value_info};
 pub use interp::interpret;
-pub use op::{BinaryOp, ConvParams, ConvTransposeParams, Op, Operand, Pool2d, ReduceOp, UnaryOp};
+pub use op::{
+    BinaryOp, ConvParams, ConvTransposeParams, Op, Operand, PadMode, Pool2d, ReduceOp,
+    SliceBounds, Split, UnaryOp,
+};
 pub use parse::parse;
 pub use print::print;
 pub use storage::{BufferPool, Storage, StorageError};

@@ -5,6 +5,9 @@ use crate::dtype::DType;
 use crate::graph::NodeId;
 use kiln_shape::Dim;
 
+mod movement;
+pub use movement::{PadMode, SliceBounds, Split};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum UnaryOp {
     Neg,
@@ -330,6 +333,36 @@ pub enum Op {
         dim: i64,
         sizes: Vec<Dim>,
     },
+    // Data movement (`op/movement.rs`).
+    /// `cat(tensors, dim)`: dtypes promoted as `torch.cat` does.
+    Cat {
+        xs: Vec<NodeId>,
+        dim: i64,
+    },
+    /// `slice`, `narrow` and the parts of `split`/`chunk`: a strided range of one dim.
+    Slice {
+        x: NodeId,
+        dim: i64,
+        bounds: SliceBounds,
+    },
+    /// `select(x, dim, index)`: the dim is removed; `index` may be negative.
+    Select {
+        x: NodeId,
+        dim: i64,
+        index: i64,
+    },
+    /// `pad(x, pad, mode, value)`: `pad` in PyTorch's order, last dim first (left, right).
+    Pad {
+        x: NodeId,
+        pad: Vec<i64>,
+        mode: PadMode,
+        value: f64,
+    },
+    /// `x.repeat(repeats)`: tiles `x`; extra leading repeats add dims.
+    Repeat {
+        x: NodeId,
+        repeats: Vec<i64>,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -372,10 +405,19 @@ macro_rules! visit_input_ids {
             | Op::Squeeze { x, .. }
             | Op::Expand { x, .. }
             | Op::Flatten { x, .. }
-            | Op::Unflatten { x, .. } => visit(x),
+            | Op::Unflatten { x, .. }
+            | Op::Slice { x, .. }
+            | Op::Select { x, .. }
+            | Op::Pad { x, .. }
+            | Op::Repeat { x, .. } => visit(x),
             Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
                 visit(x);
                 visit(w);
+            }
+            Op::Cat { xs, .. } => {
+                for id in xs {
+                    visit(id);
+                }
             }
         }
     }};
@@ -405,6 +447,11 @@ impl Op {
             Op::ConvTranspose2d { .. } => "convolution_transpose2d",
             Op::Flatten { .. } => "flatten",
             Op::Unflatten { .. } => "unflatten",
+            Op::Cat { .. } => "cat",
+            Op::Slice { bounds, .. } => bounds.op_name(),
+            Op::Select { .. } => "select",
+            Op::Pad { .. } => "pad",
+            Op::Repeat { .. } => "repeat",
         }
     }
 

@@ -10,6 +10,8 @@ use crate::graph::{Graph, NodeId, NodeKind};
 use crate::op::{Op, Operand, Pool2d, UnaryOp};
 use crate::tensor::Tensor;
 
+mod movement;
+
 /// Writes a graph as `.kiln` text such that `parse_unchecked(&print(g))` has the
 /// [`same_structure`] as `g` (given names that are identifiers, and pooling parameters the
 /// text can express: avg pooling has no dilation).
@@ -184,6 +186,11 @@ fn call(g: &Graph, op: &Op) -> String {
             &x(input),
             &[("dim", dim.to_string()), ("sizes", list(sizes))],
         ),
+        Op::Cat { .. }
+        | Op::Slice { .. }
+        | Op::Select { .. }
+        | Op::Pad { .. }
+        | Op::Repeat { .. } => movement::call(g, op),
     }
 }
 

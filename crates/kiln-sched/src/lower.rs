@@ -21,6 +21,7 @@ use crate::pool::reduction_of;
 mod conv;
 mod dtypes;
 mod flatten;
+mod movement;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -173,6 +174,17 @@ impl<'a> Lowerer<'a> {
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
         if self.is_conv(n) && !self.materialized.contains_key(&n) {
             return self.lower_conv(n, buf);
+        }
+        if let NodeKind::Op(
+            Op::Cat { .. }
+            | Op::Repeat { .. }
+            | Op::Pad {
+                mode: kiln_ir::PadMode::Constant,
+                ..
+            },
+        ) = self.g.node(n).kind
+        {
+            return self.lower_movement_root(n, buf);
         }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
@@ -421,6 +433,11 @@ impl<'a> Lowerer<'a> {
             Op::Flatten { x, .. } | Op::Unflatten { x, .. } => {
                 self.emit_flatten(blk, n, x, idx, ctx)
             }
+            Op::Cat { .. }
+            | Op::Slice { .. }
+            | Op::Select { .. }
+            | Op::Pad { .. }
+            | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
         }
     }
 

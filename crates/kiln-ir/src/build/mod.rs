@@ -37,3 +37,5 @@ pub fn known_rank(
     })?;
     Ok((info, rank))
 }
+
+pub mod movement;

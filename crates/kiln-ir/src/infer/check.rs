@@ -449,6 +449,11 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         Op::Unflatten { x, dim, sizes } => {
             super::flatten::check_unflatten(lookup(*x)?, *dim, sizes)
         }
+        Op::Cat { .. }
+        | Op::Slice { .. }
+        | Op::Select { .. }
+        | Op::Pad { .. }
+        | Op::Repeat { .. } => super::movement::check(op, lookup),
     }
 }
 

@@ -389,6 +389,18 @@ pub(crate) fn infer_op(
                 .map(|(d, _)| d.clone())
                 .collect())
         }
+        Op::Cat { .. }
+        | Op::Slice { .. }
+        | Op::Select { .. }
+        | Op::Pad { .. }
+        | Op::Repeat { .. } => {
+            let inputs = op.inputs();
+            let shapes = inputs
+                .iter()
+                .map(|&i| input_shape(types, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            super::movement::infer(op, &shapes, env)
+        }
     }
 }
 

@@ -371,7 +371,8 @@ impl Bound<'_> {
     }
 
     /// The argument bound to `param`, if given and not `None`, for parameters that take
-    /// several forms (`conv2d`'s padding: an int, a list or a string).
+    /// several forms or have their own structure (`conv2d`'s padding: an int, a list or a
+    /// string; `pad`'s `value`).
     pub(crate) fn opt_raw(&self, param: &str) -> Option<&Arg> {
         self.get(param)
     }

@@ -6,6 +6,8 @@ use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
+pub(crate) mod movement;
+
 /// Ops grouped by how their arguments are read.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum OpForm {
@@ -30,6 +32,8 @@ pub(crate) enum OpForm {
     ConvTranspose2d,
     Flatten,
     Unflatten,
+    /// Data movement (`text/ops/movement.rs`).
+    Movement(movement::Form),
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -53,6 +57,9 @@ impl OpForm {
         }
         if let Some(op) = REDUCE_OPS.into_iter().find(|r| r.name() == name) {
             return Some(OpForm::Reduce(op));
+        }
+        if let Some(form) = movement::Form::by_name(name) {
+            return Some(OpForm::Movement(form));
         }
         Some(match name {
             "where" => OpForm::Where,
@@ -123,6 +130,7 @@ impl OpForm {
             OpForm::ConvTranspose2d => super::conv::CONV_TRANSPOSE_SIGNATURE,
             OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
             OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
+            OpForm::Movement(form) => form.signature(),
         }
     }
 
@@ -225,6 +233,7 @@ impl OpForm {
                 dim: b.int("dim")?,
                 sizes: b.sizes("sizes")?,
             },
+            OpForm::Movement(form) => form.build(b, g)?,
         })
     }
 }

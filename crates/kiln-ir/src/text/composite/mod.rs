@@ -9,6 +9,7 @@
 mod conv;
 mod activation;
 mod norm;
+mod movement;
 
 use super::bind::{Bound, Signature};
 use crate::error::IrError;
@@ -25,7 +26,12 @@ pub(crate) struct CompositeDef {
 }
 
 /// Every family's composite table.
-const TABLES: &[&[CompositeDef]] = &[conv::TABLE, activation::ACTIVATIONS, norm::NORMS];
+const TABLES: &[&[CompositeDef]] = &[
+    conv::TABLE,
+    activation::ACTIVATIONS,
+    norm::NORMS,
+    movement::COMPOSITES,
+];
 
 /// The composite op called `name`, if there is one.
 pub(crate) fn find(name: &str) -> Option<&'static CompositeDef> {
@@ -36,7 +42,6 @@ pub(crate) fn find(name: &str) -> Option<&'static CompositeDef> {
 }
 
 /// Fails unless the statement assigns exactly `count` names (`what` describes the results).
-#[allow(dead_code, reason = "used by the composite tables of the op families")]
 pub(crate) fn expect_results(
     b: &Bound,
     names: &[String],
