@@ -8,7 +8,7 @@
 //! `cache_bench --child-hit <graph> <cache dir>`, which times its first `prepare`; the
 //! `cli_hit_ms` figures time the whole `kiln run` process on a hit (spawn to outputs written,
 //! small inputs), when the `kiln` binary of the same profile is built beside this example.
-//! `cache_bench --hit-loop N` runs only N hits of one graph, for a profiler.
+//! `cache_bench --hit-loop N [CASE]` runs only N hits of one graph, for a profiler.
 //! Each row also has `compile_ms` (the same graph compiled with no cache, in this process)
 //! and `hit_phases_us`, the median of each phase of the hits (see `kiln::Phases`).
 use std::path::Path;
@@ -479,9 +479,10 @@ fn print_table(results: &[CaseResult], scale: &ScaleResult) {
     );
 }
 
-/// `--hit-loop N`: only `N` hits of the first graph after `reset()` (for a profiler).
-fn hit_loop(n: usize) -> BenchResult<()> {
-    let case = &CASES[1];
+/// `--hit-loop N [CASE]`: only `N` hits of one graph (`CASES[CASE]`, default 1: `x*y`)
+/// after `reset()`, for a profiler.
+fn hit_loop(n: usize, case: usize) -> BenchResult<()> {
+    let case = CASES.get(case).ok_or("--hit-loop: no such graph")?;
     let dir = tempfile::tempdir()?;
     let f = compiler(dir.path(), case.policy).compile(&kiln::parse(case.src)?)?;
     timed_prepare(&f, &shapes(case), Outcome::Miss)?;
@@ -501,10 +502,11 @@ fn main() -> BenchResult<()> {
     {
         return child_hit(graph, Path::new(dir));
     }
-    if let [mode, count] = args.as_slice()
+    if let [mode, count, rest @ ..] = args.as_slice()
         && mode == "--hit-loop"
     {
-        return hit_loop(count.parse()?);
+        let case = rest.first().map_or(Ok(1), |c| c.parse())?;
+        return hit_loop(count.parse()?, case);
     }
     let json = args.iter().any(|a| a == "--json");
     let results = CASES

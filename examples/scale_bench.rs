@@ -215,9 +215,9 @@ fn main() -> BenchResult<()> {
     };
     for family in ["chain", "fanout", "reduce"] {
         let mut rows = Vec::new();
-        // The reduction stack's compile grows quadratically (kiln-sched re-emits the whole
-        // elementwise prefix in every layer's kernel: 43 s and a 29 MB entry at 1,000 nodes),
-        // so its 10,000-node graph only runs with `--all`.
+        // The reduction stack is 5,000 kernels at 10,000 nodes: since kiln-sched materialises
+        // the shared prefix (lower/reuse.rs) it compiles in about 20 s there (it was quadratic:
+        // 21 s and a 29 MB entry at 1,000 nodes), still the slowest row, so only with `--all`.
         let cap = if family == "reduce" && !all {
             1000
         } else {

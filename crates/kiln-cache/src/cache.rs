@@ -22,6 +22,8 @@ use crate::storage::{SaveOutcome, Storage};
 use crate::trust::{current_uid, prepare_cache_dir};
 use crate::warn_once::{WarnKind, note_bypass_reason, warn_once};
 
+mod fast;
+
 /// The result of [`Cache::get`].
 #[derive(Debug)]
 #[allow(
@@ -234,9 +236,7 @@ impl Cache {
             }
             candidates += 1;
             if admit(&entry.guards) && accept(&entry) {
-                if let Err(error) = self.storage.touch(key, name) {
-                    tracing::debug!("kiln cache: cannot refresh last use: {error}");
-                }
+                self.touch_used(key, name);
                 hit = Some(entry);
                 break;
             }
@@ -340,6 +340,7 @@ impl Cache {
         name: &str,
         bytes: &[u8],
     ) -> Result<SaveOutcome, CacheError> {
+        fast::forget_touches();
         store_file(
             self.storage.as_ref(),
             &self.counters,

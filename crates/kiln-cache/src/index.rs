@@ -94,6 +94,13 @@ impl GuardIndex {
         self.records.get(name)
     }
 
+    /// The indexed entry names, sorted (the order a full lookup walks them in).
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.records.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     pub(crate) fn insert(&mut self, record: IndexRecord) {
         Arc::make_mut(&mut self.records).insert(record.name.clone(), record);
     }

@@ -134,6 +134,14 @@ impl CompiledProgram {
         &self.program
     }
 
+    /// Names the program by the SHA-256 digest of its artifact's bytes, so that its access
+    /// proofs are shared with byte-identical programs of this process (a cache hit after
+    /// `reset()` does not prove again what an earlier copy proved).
+    pub fn with_artifact_digest(mut self, digest: kiln_sched::ArtifactDigest) -> Self {
+        self.access = AccessCheck::for_digest(digest);
+        self
+    }
+
     /// Proves every kernel access in bounds at these symbol values (in the order of
     /// `program().symbols`), as a launch does first; remembered, so a launch at the same
     /// values does not repeat it.

@@ -128,6 +128,9 @@ impl Program {
 #[derive(Debug, Default)]
 pub struct AccessCheck {
     proved: Mutex<Vec<Vec<i64>>>,
+    /// The digest of the bytes the program was decoded from: proofs are shared with
+    /// byte-identical programs of this process (see `access_memo.rs`).
+    digest: Option<crate::access_memo::ArtifactDigest>,
 }
 
 /// How many distinct symbol values [`AccessCheck`] remembers (a dynamic program called with a
@@ -139,6 +142,15 @@ impl AccessCheck {
         AccessCheck::default()
     }
 
+    /// An `AccessCheck` for a program decoded from (or encoded to) bytes with this SHA-256
+    /// digest, sharing its proofs with every other such program in the process.
+    pub fn for_digest(digest: crate::access_memo::ArtifactDigest) -> AccessCheck {
+        AccessCheck {
+            digest: Some(digest),
+            ..AccessCheck::default()
+        }
+    }
+
     /// [`Program::check_accesses`], skipped for symbol values already proved for `program`
     /// (an `AccessCheck` belongs to one program).
     pub fn ensure(&self, program: &Program, syms: &[i64]) -> Result<(), AccessError> {
@@ -146,7 +158,13 @@ impl AccessCheck {
         if proved.iter().any(|p| p.as_slice() == syms) {
             return Ok(());
         }
-        program.check_accesses(syms)?;
+        let shared = self.digest.as_ref();
+        if !shared.is_some_and(|d| crate::access_memo::was_proved(d, syms)) {
+            program.check_accesses(syms)?;
+            if let Some(d) = shared {
+                crate::access_memo::record_proof(d, syms);
+            }
+        }
         if proved.len() >= REMEMBERED {
             proved.remove(0);
         }

@@ -6,6 +6,7 @@
 //! data (serde) and travels in cache entries next to that code.
 
 mod access;
+mod access_memo;
 mod block;
 mod dump;
 mod error;
@@ -18,6 +19,7 @@ mod verify;
 mod verify_steps;
 
 pub use access::{AccessCheck, AccessError};
+pub use access_memo::ArtifactDigest;
 pub use error::SchedError;
 pub use ir::*;
 pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size, conv_transpose_out_size};

@@ -22,6 +22,7 @@ mod conv;
 mod dtypes;
 mod flatten;
 mod movement;
+mod reuse;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -58,6 +59,8 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) materialized: HashMap<NodeId, BufId>,
     /// Each softmax node's row max and row sum buffers (see `crate::softmax`).
     pub(crate) softmax: HashMap<NodeId, (BufId, BufId)>,
+    /// Which kernel first emitted each node (see `lower/reuse.rs`).
+    pub(crate) emit_log: reuse::EmitLog,
 }
 
 /// The result of lowering: buffers, kernels, launch steps, and each output's buffer.
@@ -119,6 +122,7 @@ impl<'a> Lowerer<'a> {
             steps: vec![],
             materialized: HashMap::new(),
             softmax: HashMap::new(),
+            emit_log: reuse::EmitLog::default(),
         }
     }
 
@@ -193,7 +197,10 @@ impl<'a> Lowerer<'a> {
             dims: dims.clone(),
             reduce: None,
         };
-        let v = self.emit(&mut blk, n, &idx, Some((&mut ctx, n)))?;
+        let outer = self.emit_log.enter();
+        let v = self.emit(&mut blk, n, &idx, Some((&mut ctx, n)));
+        self.emit_log.leave(outer);
+        let v = v?;
         let offset = contiguous_offset(&dims, &idx);
         let name = format!("k{}_{}", self.steps.len(), self.name(n));
         let reduce = ctx.reduce.map(|(_, r, _)| r);
@@ -311,6 +318,11 @@ impl<'a> Lowerer<'a> {
                 return Ok(blk.constant(v, t.dtype));
             }
             NodeKind::Constant(_) => {
+                let b = self.materialize(n)?;
+                let shape = self.shape(n).to_vec();
+                return Ok(self.load(blk, b, &shape, idx));
+            }
+            NodeKind::Op(_) if self.reemit_too_costly(n, ctx.as_ref().map(|c| c.1)) => {
                 let b = self.materialize(n)?;
                 let shape = self.shape(n).to_vec();
                 return Ok(self.load(blk, b, &shape, idx));

@@ -25,7 +25,10 @@ pub(crate) fn lower_softmax_stats(
     xi[d] = Expr::sym(&reduce_var(0));
     for (buf, is_sum) in [(mbuf, false), (sbuf, true)] {
         let mut rb = Block::default();
-        let xv = l.emit(&mut rb, x, &xi, None)?;
+        let outer_kernel = l.emit_log.enter();
+        let xv = l.emit(&mut rb, x, &xi, None);
+        l.emit_log.leave(outer_kernel);
+        let xv = xv?;
         let mut value = rb.cast(xv, acc);
         if is_sum {
             let m = rb.push(

@@ -277,15 +277,6 @@ impl CompiledFunction {
             let guards = env.produce_guards();
             return Ok(self.finish(t0, phases, outcome, None, comps, guards, inputs, exec));
         };
-        // Held across lookup, compile and store: two processes compiling the same graph compile
-        // it once. A lock that cannot be taken only costs that guarantee.
-        let _lock = cache
-            .lock(&cache_key)
-            .map_err(
-                |e| tracing::warn!(target: "kiln", "cache lock unavailable, compiling anyway: {e}"),
-            )
-            .ok();
-        phases.lock_us = lap.us();
         let header = EntryHeader {
             format_version: ARTIFACT_FORMAT,
             kiln_version: key::kiln_identity(),
@@ -326,9 +317,30 @@ impl CompiledFunction {
                 }
             }
         };
-        let lookup = cache.get_guarded(&cache_key, &header, &mut admit, &mut accept);
+        // A hit needs no lock and no listing of the key (entries are published whole: see
+        // kiln-cache `cache/fast.rs`); only when the guard index serves nothing is the lock
+        // taken, held across the full lookup, compile and store, so that two processes
+        // compiling the same graph compile it once. A lock that cannot be taken only costs
+        // that guarantee.
+        let mut lock = None;
+        let lookup = match cache.get_indexed(&cache_key, &header, &mut admit, &mut accept) {
+            Some(entry) => Lookup::Hit(entry),
+            None => {
+                let t = Instant::now();
+                lock = cache
+                    .lock(&cache_key)
+                    .map_err(|e| {
+                        tracing::warn!(target: "kiln", "cache lock unavailable, compiling anyway: {e}")
+                    })
+                    .ok();
+                phases.lock_us = t.elapsed().as_secs_f64() * 1e6;
+                cache.get_guarded(&cache_key, &header, &mut admit, &mut accept)
+            }
+        };
+        let _lock = lock;
         (phases.guards_us, phases.load_us) = (guards_s * 1e6, load_s * 1e6);
-        phases.read_us = (lap.us() - phases.guards_us - phases.load_us).max(0.0);
+        let others = phases.guards_us + phases.load_us + phases.lock_us;
+        phases.read_us = (lap.us() - others).max(0.0);
         let outcome = match lookup {
             Lookup::Hit(entry) => {
                 // The entry's guards are kept with the specialisation; the environment is not

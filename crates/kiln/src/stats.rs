@@ -54,7 +54,8 @@ pub struct Phases {
     pub bind_us: f64,
     /// The ShapeEnv, specialised input shapes, target id and the key's hashes.
     pub key_us: f64,
-    /// Taking the key's file lock.
+    /// Taking the key's file lock (only when the guard index serves no hit: see
+    /// `Cache::get_indexed`).
     pub lock_us: f64,
     /// The cache's own work: listing the key, reading its guard index, reading the entry,
     /// checking its content hash (and signature) and decoding it.

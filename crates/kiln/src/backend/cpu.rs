@@ -26,13 +26,15 @@ impl BackendImpl for Cpu {
     fn compile(&self, program: &Program) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
         let (exec, artifact) = kiln_cpu::compile(program).map_err(err)?;
         let bytes = encode(&artifact, KilnError::Cpu)?;
+        let exec = exec.with_artifact_digest(digest(&bytes));
         Ok((Executable::new(exec), bytes))
     }
 
     fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
         let artifact: CpuArtifact = decode(bytes, KilnError::Cpu)?;
         // kiln_cpu::load verifies the artifact's program before installing its code.
-        Ok(Executable::new(kiln_cpu::load(&artifact).map_err(err)?))
+        let exec = kiln_cpu::load(&artifact).map_err(err)?;
+        Ok(Executable::new(exec.with_artifact_digest(digest(bytes))))
     }
 
     fn emits(&self) -> &'static [Emit] {
@@ -66,4 +68,10 @@ impl Runnable for CompiledProgram {
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
         CompiledProgram::run_into(self, inputs, outputs).map_err(err)
     }
+}
+
+/// The SHA-256 of an artifact's bytes: programs decoded from equal bytes share access proofs.
+fn digest(bytes: &[u8]) -> kiln_sched::ArtifactDigest {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
