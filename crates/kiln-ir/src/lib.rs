@@ -24,4 +24,4 @@ pub use op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 pub use parse::parse;
 pub use print::print;
 pub use storage::{BufferPool, Storage, StorageError};
-pub use tensor::{AllocError, Tensor, byte_size, round_to};
+pub use tensor::{AllocError, Tensor, byte_size, round_to, trunc_i64};

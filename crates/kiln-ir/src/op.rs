@@ -105,8 +105,20 @@ impl UnaryOp {
     pub fn result_dtype(self, x: DType) -> DType {
         match self {
             UnaryOp::LogicalNot => DType::Bool,
+            _ if x.is_int() && self.keeps_int() => x,
             _ => DType::promote_scalar(x),
         }
+    }
+    /// The ops whose integer kernels keep an integer input's dtype (`abs(i64) -> i64`), where
+    /// float math (`exp`, `sqrt`, ...) promotes an integer to f32, as torch does.
+    pub fn keeps_int(self) -> bool {
+        use UnaryOp::*;
+        matches!(self, Neg | Abs | Relu | Floor | Ceil)
+    }
+    /// Whether PyTorch refuses an integer input (`silu` and `gelu` have no integer kernel).
+    pub fn rejects_int(self) -> bool {
+        use UnaryOp::*;
+        matches!(self, Silu | Gelu | GeluTanh)
     }
     /// Whether PyTorch refuses a bool input: the ops whose kernels keep the input's dtype
     /// (`neg`, `abs`, `relu`, `floor`, `ceil`) or have no bool kernel (`gelu`, `silu`), where

@@ -319,7 +319,7 @@ impl<'a> Lowerer<'a> {
                 Ok(push_rounded(blk, ScalarOp::Unary(op, xv), out))
             }
             Op::Binary { op, a, b } => {
-                let ta = operand_dtype(self, &[&a, &b]);
+                let ta = dtypes::division_operands(op, operand_dtype(self, &[&a, &b]), out);
                 // A comparison casts a Python scalar to the operands' dtype (`lt(h, 0.1)`
                 // compares with f16(0.1)); arithmetic reads it in the compute type.
                 let (a, b) = if op.is_comparison() {
