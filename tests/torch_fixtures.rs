@@ -77,7 +77,7 @@ fn load(file: &str) -> Vec<Case> {
 /// The spacing of `dtype`'s values at `v` (its smallest subnormal at 0).
 fn ulp(dtype: DType, v: f64) -> f64 {
     let (mantissa, min_exp) = match dtype {
-        DType::Bool => return 0.0,
+        DType::Bool | DType::I64 => return 0.0,
         DType::F16 => (10, -14),
         DType::BF16 => (7, -126),
         DType::F32 => (23, -126),
@@ -214,4 +214,9 @@ fn f16_bf16_intermediates_round_like_pytorch() {
 #[test]
 fn unbatched_pooling_keeps_rank_3() {
     check_file("unbatched_pool.json");
+}
+
+#[test]
+fn int64_tensors_and_argmax_argmin_max_min() {
+    check_file("index.json");
 }

@@ -7,6 +7,7 @@
 //! shape rules the compiler does.
 mod elementwise;
 mod erf;
+mod index;
 mod layout;
 mod pool;
 mod reduce;
@@ -173,6 +174,8 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::Permute { x, dims } => layout::permute(get(*x)?, dims),
         Op::Transpose { x, dim0, dim1 } => layout::transpose(get(*x)?, *dim0, *dim1),
         Op::Expand { x, .. } => Ok(layout::expand(get(*x)?, shape)),
+        Op::ArgMax { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, true, shape),
+        Op::ArgMin { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, false, shape),
     }
 }
 

@@ -290,6 +290,22 @@ pub enum Op {
         x: NodeId,
         shape: Vec<Dim>,
     },
+    // Index family (`build/index.rs`, `infer/index.rs`, `interp/index.rs`,
+    // kiln-sched `lower/index.rs`): ops that make or use int64 index tensors.
+    /// `argmax(input, dim=None, keepdim=False)`: the i64 index of the first maximum along
+    /// `dim` (a NaN is the maximum), or in the flattened input when `dim` is `None`.
+    ArgMax {
+        x: NodeId,
+        dim: Option<i64>,
+        keepdim: bool,
+    },
+    /// `argmin(input, dim=None, keepdim=False)`: as [`Op::ArgMax`] for the first minimum (a
+    /// NaN is the minimum).
+    ArgMin {
+        x: NodeId,
+        dim: Option<i64>,
+        keepdim: bool,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -330,7 +346,9 @@ macro_rules! visit_input_ids {
             | Op::Transpose { x, .. }
             | Op::Unsqueeze { x, .. }
             | Op::Squeeze { x, .. }
-            | Op::Expand { x, .. } => visit(x),
+            | Op::Expand { x, .. }
+            | Op::ArgMax { x, .. }
+            | Op::ArgMin { x, .. } => visit(x),
         }
     }};
 }
@@ -355,6 +373,8 @@ impl Op {
             Op::Unsqueeze { .. } => "unsqueeze",
             Op::Squeeze { .. } => "squeeze",
             Op::Expand { .. } => "expand",
+            Op::ArgMax { .. } => "argmax",
+            Op::ArgMin { .. } => "argmin",
         }
     }
 

@@ -112,6 +112,25 @@ fn call(g: &Graph, op: &Op) -> String {
             }
             format_call(name, &x(input), &kw)
         }
+        Op::ArgMax {
+            x: input,
+            dim,
+            keepdim,
+        }
+        | Op::ArgMin {
+            x: input,
+            dim,
+            keepdim,
+        } => {
+            let mut kw = Vec::new();
+            if let Some(d) = dim {
+                kw.push(("dim", d.to_string()));
+            }
+            if *keepdim {
+                kw.push(("keepdim", "true".to_string()));
+            }
+            format_call(name, &x(input), &kw)
+        }
         Op::Softmax { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::MaxPool2d { x: input, params } => {
             format_call(name, &x(input), &pool_keywords(params, true))

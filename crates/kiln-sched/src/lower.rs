@@ -19,6 +19,7 @@ use crate::ir::*;
 use crate::pool::reduction_of;
 
 mod dtypes;
+pub(crate) mod index;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -350,7 +351,9 @@ impl<'a> Lowerer<'a> {
             | Op::MaxPool2d { .. }
             | Op::AvgPool2d { .. }
             | Op::AdaptiveAvgPool2d { .. }
-            | Op::AdaptiveMaxPool2d { .. } => self.emit_reduction(blk, n, idx, ctx),
+            | Op::AdaptiveMaxPool2d { .. }
+            | Op::ArgMax { .. }
+            | Op::ArgMin { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Reshape { x, .. } => {
                 let flat = contiguous_offset(&shape, idx);
@@ -437,7 +440,7 @@ impl<'a> Lowerer<'a> {
                     k.reduce = Some((n, red, post));
                 }
                 let (_, red, post) = k.reduce.as_ref().expect("set above");
-                let acc = red.acc;
+                let acc = red.result_dtype();
                 let mut v = blk.push(ScalarOp::Reduced, acc);
                 if let Post::DivBy(d) = post {
                     let d = blk.push(ScalarOp::Index(d.clone()), acc);

@@ -116,6 +116,13 @@ pub fn all_cases() -> Vec<Case> {
         src.into(),
         &[&[3, 4], &[3, 4], &[3, 4]],
     ));
+    for d in ["f32", "f64", "i64"] {
+        let src = format!(
+            "graph am\ninput x: {d}[N, C, 6]\na = argmax(x)\nb = argmin(x, 1)\n\
+             v, i = max(x, 2, keepdim=true)\nw, j = min(x, 0)\noutput a, b, v, i, w, j\n"
+        );
+        cases.push(case(format!("argmax_{d}"), src, &[&[3, 4, 6]]));
+    }
     cases
 }
 

@@ -452,6 +452,9 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             })
         }
         Op::Expand { x, shape } => check_expand(lookup(*x)?, shape),
+        Op::ArgMax { x, dim, keepdim } | Op::ArgMin { x, dim, keepdim } => {
+            super::index::check_arg(op.name(), lookup(*x)?, *dim, *keepdim)
+        }
     }
 }
 

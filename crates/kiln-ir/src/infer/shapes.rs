@@ -356,6 +356,9 @@ pub(crate) fn infer_op(
             shape.insert(at, Expr::int(1));
             Ok(shape)
         }
+        Op::ArgMax { x, dim, keepdim } | Op::ArgMin { x, dim, keepdim } => {
+            super::index::arg_shape(env, op.name(), input_shape(types, *x)?, *dim, *keepdim)
+        }
         Op::Squeeze { x, dims } => {
             let shape = input_shape(types, *x)?;
             if let Some(ds) = dims {

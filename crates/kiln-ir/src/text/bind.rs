@@ -348,6 +348,11 @@ impl Bound<'_> {
         )
     }
 
+    /// The raw argument if given (not `None`), for parameters of several kinds.
+    pub(crate) fn opt_raw(&self, param: &str) -> Option<&Arg> {
+        self.get(param)
+    }
+
     /// The raw argument, for parameters with their own structure (`tensor`'s data).
     pub(crate) fn raw(&self, param: &str) -> Result<&Arg, IrError> {
         self.require(param, "a value")

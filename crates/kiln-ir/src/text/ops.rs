@@ -26,6 +26,8 @@ pub(crate) enum OpForm {
     Unsqueeze,
     Squeeze,
     Expand,
+    /// `argmax` (`true`) or `argmin`.
+    ArgExtreme(bool),
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -64,6 +66,8 @@ impl OpForm {
             "unsqueeze" => OpForm::Unsqueeze,
             "squeeze" => OpForm::Squeeze,
             "expand" => OpForm::Expand,
+            "argmax" => OpForm::ArgExtreme(true),
+            "argmin" => OpForm::ArgExtreme(false),
             _ => return None,
         })
     }
@@ -111,6 +115,7 @@ impl OpForm {
             OpForm::Unsqueeze => sig(&["input", "dim"], 2),
             OpForm::Squeeze => sig(&["input", "dim"], 1),
             OpForm::Expand => sig(&["input", "size"], 2),
+            OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
         }
     }
 
@@ -201,6 +206,14 @@ impl OpForm {
                 x: x()?,
                 shape: b.sizes("size")?,
             },
+            OpForm::ArgExtreme(largest) => {
+                let (x, dim, keepdim) = (x()?, b.opt_int("dim")?, b.bool_or("keepdim", false)?);
+                if largest {
+                    Op::ArgMax { x, dim, keepdim }
+                } else {
+                    Op::ArgMin { x, dim, keepdim }
+                }
+            }
         })
     }
 }
