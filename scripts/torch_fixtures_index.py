@@ -144,8 +144,27 @@ def arg_cases() -> list[Case]:
     ]
 
 
+def cumsum_cases() -> list[Case]:
+    r = randn((3, 4, 7), torch.float32, 21)
+    r[1, 1, 2] = NAN
+    b = torch.tensor([[True, False, True, True], [False, False, True, False]])
+    return [
+        Case(
+            "cumsum_along_dims_and_of_bool_and_i64",
+            "16.4",
+            graph("c", "x: f32[N, C, W]; b: bool[M, 4]; i: i64[M, 4]",
+                  "a = cumsum(x, 2); c = cumsum(x, 0); d = cumsum(b, 1); e = cumsum(i, -1)",
+                  "a, c, d, e"),
+            [r, b, ints([5, -3, 1 << 40, 2, 0, 1, 1, -7]).reshape(2, 4)],
+            lambda x, b, i: (x.cumsum(2), x.cumsum(0), b.cumsum(1), i.cumsum(-1)),
+            # torch's CPU cumsum accumulates f32 in f32 (kiln in f64, rounding each output).
+            ulps=4.0,
+        ),
+    ]
+
+
 def main() -> None:
-    cases = int64_cases() + arg_cases()
+    cases = int64_cases() + arg_cases() + cumsum_cases()
     doc = {
         "generator": "scripts/torch_fixtures_index.py",
         "torch": torch.__version__,

@@ -71,3 +71,16 @@ fn fused_producers_and_consumers_of_indices_match_the_interpreter() {
     check(src, &[x.clone(), y.clone()]);
     check_with(src, &[x, y], &Policy::Dynamic);
 }
+
+#[test]
+fn cumsum_runs_along_any_dim_and_sums_bools_to_i64() {
+    let src = "graph g\ninput x: f32[N, C, 7]\ninput b: bool[N, 5]\na = cumsum(x, 2)\n\
+               c = cumsum(x, dim=0)\nd = cumsum(x, -2)\ne = cumsum(b, 1)\noutput a, c, d, e\n";
+    let x = tensor(DType::F32, &[3, 4, 7], 5, -2.0, 2.0);
+    let b = Tensor::from_f64(DType::Bool, &[3, 5], &[1.0, 0.0, 1.0, 1.0, 0.0].repeat(3));
+    let out = run(src, &[x.clone(), b.clone()]);
+    assert_eq!(out[3].dtype, DType::I64);
+    assert_eq!(out[3].to_i64().unwrap()[..5], [1, 1, 2, 3, 3]);
+    check(src, &[x.clone(), b.clone()]);
+    check_with(src, &[x, b], &Policy::Dynamic);
+}

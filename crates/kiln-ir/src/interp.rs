@@ -176,6 +176,7 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::Expand { x, .. } => Ok(layout::expand(get(*x)?, shape)),
         Op::ArgMax { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, true, shape),
         Op::ArgMin { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, false, shape),
+        Op::CumSum { x, dim } => index::cumsum(get(*x)?, *dim, dtype),
     }
 }
 

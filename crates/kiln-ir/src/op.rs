@@ -306,6 +306,11 @@ pub enum Op {
         dim: Option<i64>,
         keepdim: bool,
     },
+    /// `cumsum(input, dim)`: running sums along `dim`; bool and i64 inputs give i64, as torch.
+    CumSum {
+        x: NodeId,
+        dim: i64,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -348,7 +353,8 @@ macro_rules! visit_input_ids {
             | Op::Squeeze { x, .. }
             | Op::Expand { x, .. }
             | Op::ArgMax { x, .. }
-            | Op::ArgMin { x, .. } => visit(x),
+            | Op::ArgMin { x, .. }
+            | Op::CumSum { x, .. } => visit(x),
         }
     }};
 }
@@ -375,6 +381,7 @@ impl Op {
             Op::Expand { .. } => "expand",
             Op::ArgMax { .. } => "argmax",
             Op::ArgMin { .. } => "argmin",
+            Op::CumSum { .. } => "cumsum",
         }
     }
 

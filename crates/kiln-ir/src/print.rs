@@ -131,6 +131,7 @@ fn call(g: &Graph, op: &Op) -> String {
             }
             format_call(name, &x(input), &kw)
         }
+        Op::CumSum { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::Softmax { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::MaxPool2d { x: input, params } => {
             format_call(name, &x(input), &pool_keywords(params, true))

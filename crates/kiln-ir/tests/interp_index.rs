@@ -151,3 +151,22 @@ fn index_ops_refuse_what_torch_refuses_with_typed_errors() {
         "{msg}"
     );
 }
+
+#[test]
+fn cumsum_accumulates_along_the_dim_and_propagates_nan() {
+    let x = Tensor::from_f64(DType::F64, &[2, 3], &[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0]);
+    let i = Tensor::from_i64(&[3], &[1 << 50, 1, -2]);
+    let src = "graph g\ninput x: f64[2, 3]\ninput i: i64[3]\na = cumsum(x, 1)\nb = cumsum(x, 0)\n\
+               c = cumsum(i, 0)\noutput a, b, c\n";
+    let out = run(src, &[x, i]).unwrap();
+    let a = out[0].to_f64();
+    assert_eq!((a[0], a[3], a[4], a[5]), (1.0, 3.0, 7.0, 12.0));
+    assert!(a[1].is_nan() && a[2].is_nan());
+    let b = out[1].to_f64();
+    assert_eq!((b[3], b[5]), (4.0, 7.0));
+    assert!(b[4].is_nan());
+    assert_eq!(
+        out[2].to_i64().unwrap(),
+        [1 << 50, (1 << 50) + 1, (1 << 50) - 1]
+    );
+}

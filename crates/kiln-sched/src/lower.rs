@@ -353,7 +353,8 @@ impl<'a> Lowerer<'a> {
             | Op::AdaptiveAvgPool2d { .. }
             | Op::AdaptiveMaxPool2d { .. }
             | Op::ArgMax { .. }
-            | Op::ArgMin { .. } => self.emit_reduction(blk, n, idx, ctx),
+            | Op::ArgMin { .. }
+            | Op::CumSum { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Reshape { x, .. } => {
                 let flat = contiguous_offset(&shape, idx);

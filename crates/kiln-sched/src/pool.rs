@@ -46,6 +46,7 @@ pub(crate) fn reduction_of(l: &mut Lowerer, n: NodeId) -> Result<(Reduction, Pos
         Op::ArgMin { x, dim, keepdim } => {
             crate::lower::index::arg_reduction(l, x, dim, keepdim, ReduceKind::ArgMin)
         }
+        Op::CumSum { x, dim } => crate::lower::index::cumsum_reduction(l, x, dim),
         _ => unreachable!("not a reduction"),
     }
 }

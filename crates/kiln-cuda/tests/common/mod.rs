@@ -119,7 +119,8 @@ pub fn all_cases() -> Vec<Case> {
     for d in ["f32", "f64", "i64"] {
         let src = format!(
             "graph am\ninput x: {d}[N, C, 6]\na = argmax(x)\nb = argmin(x, 1)\n\
-             v, i = max(x, 2, keepdim=true)\nw, j = min(x, 0)\noutput a, b, v, i, w, j\n"
+             v, i = max(x, 2, keepdim=true)\nw, j = min(x, 0)\ns = cumsum(x, 1)\n\
+             output a, b, v, i, w, j, s\n"
         );
         cases.push(case(format!("argmax_{d}"), src, &[&[3, 4, 6]]));
     }

@@ -455,6 +455,7 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         Op::ArgMax { x, dim, keepdim } | Op::ArgMin { x, dim, keepdim } => {
             super::index::check_arg(op.name(), lookup(*x)?, *dim, *keepdim)
         }
+        Op::CumSum { x, dim } => super::index::check_cumsum(lookup(*x)?, *dim),
     }
 }
 

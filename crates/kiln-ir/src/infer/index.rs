@@ -74,3 +74,19 @@ pub(crate) fn arg_shape(
     }
     Ok(out)
 }
+
+/// `cumsum(x, dim)`: the input's shape; floats keep their dtype, bool and i64 sum to i64.
+pub(crate) fn check_cumsum(x: ValueInfo, dim: i64) -> Result<ValueInfo, String> {
+    if let Some(r) = x.rank {
+        normalize_dim(dim, r)?;
+    }
+    let dtype = if x.dtype.is_float() {
+        x.dtype
+    } else {
+        DType::I64
+    };
+    Ok(ValueInfo {
+        dtype,
+        rank: x.rank,
+    })
+}

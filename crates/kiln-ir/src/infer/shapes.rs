@@ -298,7 +298,7 @@ pub(crate) fn infer_op(
     match op {
         Op::Binary { a, b, .. } => broadcast_operands(env, types, &[a, b]),
         Op::Where { cond, a, b } => broadcast_operands(env, types, &[cond, a, b]),
-        Op::Unary { x, .. } | Op::Cast { x, .. } | Op::Softmax { x, .. } => {
+        Op::Unary { x, .. } | Op::Cast { x, .. } | Op::Softmax { x, .. } | Op::CumSum { x, .. } => {
             Ok(input_shape(types, *x)?.to_vec())
         }
         Op::Reduce {

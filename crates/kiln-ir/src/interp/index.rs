@@ -48,3 +48,25 @@ pub(crate) fn arg_extreme(
     }
     Ok(Value::rounded(DType::I64, out_shape.to_vec(), out))
 }
+
+/// Running sums of `x` along `dim`, accumulated in f64 and rounded to `dtype` per element.
+pub(crate) fn cumsum(x: &Value, dim: i64, dtype: DType) -> Result<Value, String> {
+    let (outer, len, inner) = if x.shape.is_empty() {
+        (1, 1, 1)
+    } else {
+        let d = normalize_dim(dim, x.shape.len())?;
+        (numel(&x.shape[..d]), x.shape[d], strides(&x.shape)[d])
+    };
+    let mut out = x.data.clone();
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut acc = 0.0;
+            for r in 0..len {
+                let at = (o * len + r) * inner + i;
+                acc += x.data[at];
+                out[at] = acc;
+            }
+        }
+    }
+    Ok(Value::rounded(dtype, x.shape.clone(), out))
+}

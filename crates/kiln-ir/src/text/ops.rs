@@ -28,6 +28,7 @@ pub(crate) enum OpForm {
     Expand,
     /// `argmax` (`true`) or `argmin`.
     ArgExtreme(bool),
+    CumSum,
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -68,6 +69,7 @@ impl OpForm {
             "expand" => OpForm::Expand,
             "argmax" => OpForm::ArgExtreme(true),
             "argmin" => OpForm::ArgExtreme(false),
+            "cumsum" => OpForm::CumSum,
             _ => return None,
         })
     }
@@ -116,6 +118,7 @@ impl OpForm {
             OpForm::Squeeze => sig(&["input", "dim"], 1),
             OpForm::Expand => sig(&["input", "size"], 2),
             OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
+            OpForm::CumSum => sig(&["input", "dim"], 2),
         }
     }
 
@@ -214,6 +217,10 @@ impl OpForm {
                     Op::ArgMin { x, dim, keepdim }
                 }
             }
+            OpForm::CumSum => Op::CumSum {
+                x: x()?,
+                dim: b.int("dim")?,
+            },
         })
     }
 }

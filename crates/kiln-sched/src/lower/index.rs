@@ -1,9 +1,10 @@
 //! The index family's lowering: `argmax`/`argmin` as an index-tracking reduction
 //! ([`ReduceKind::ArgMax`]/[`ReduceKind::ArgMin`]) over the reduced dim, or over every dim
 //! in row-major order for a flattened `dim=None` (the flat position over the reduction dims
-//! is then the flattened index).
+//! is then the flattened index). `cumsum` is a sum over `r <= i` along its dim: a reduction
+//! whose window condition bounds the loop (quadratic in the dim's size, no new kernel IR).
 use kiln_ir::NodeId;
-use kiln_shape::Expr;
+use kiln_shape::{Cond, Expr};
 
 use crate::block::Block;
 use crate::error::SchedError;
@@ -45,6 +46,39 @@ pub(crate) fn arg_reduction(
         dims: rdims,
         kind,
         valid: Vec::new(),
+        body: blk.instrs,
+        value,
+        acc,
+    };
+    Ok((red, Post::None))
+}
+
+/// The reduction computing `cumsum(x, dim)` at the kernel index: element `i` of the dim sums
+/// the input's elements `r` with `r <= i` (`valid`, which the backends turn into a loop bound).
+pub(crate) fn cumsum_reduction(
+    l: &mut Lowerer,
+    x: NodeId,
+    dim: i64,
+) -> Result<(Reduction, Post), SchedError> {
+    let xs = l.shape(x).to_vec();
+    let mut xi: Vec<Expr> = (0..xs.len()).map(|i| Expr::sym(&outer_var(i))).collect();
+    let (rdims, valid) = if xs.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let d = norm_dim(dim, xs.len());
+        let r = Expr::sym(&reduce_var(0));
+        let valid = vec![Cond::le(r.clone(), xi[d].clone())];
+        xi[d] = r;
+        (vec![xs[d].clone()], valid)
+    };
+    let acc = l.dtype(x).compute();
+    let mut blk = Block::default();
+    let v = l.emit(&mut blk, x, &xi, None)?;
+    let value = blk.cast(v, acc);
+    let red = Reduction {
+        dims: rdims,
+        kind: ReduceKind::Sum,
+        valid,
         body: blk.instrs,
         value,
         acc,
