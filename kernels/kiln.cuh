@@ -85,6 +85,17 @@ __device__ __forceinline__ float kiln_round_bool(float v) { return v != 0.0f ? 1
 __device__ __forceinline__ float kiln_round_bool(double v) { return v != 0.0 ? 1.0f : 0.0f; }
 __device__ __forceinline__ kiln_bool kiln_to_bool(float v) { return v != 0.0f ? 1 : 0; }
 __device__ __forceinline__ kiln_bool kiln_to_bool(double v) { return v != 0.0 ? 1 : 0; }
+// int64 (computed in double, exact below 2^53): torch's `to(int64)` truncates toward zero and,
+// on x86, gives INT64_MIN for NaN, infinities and values outside [-2^63, 2^63).
+__device__ __forceinline__ double kiln_round_i64(double v) {
+  return (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? trunc(v)
+                                                                    : -9223372036854775808.0;
+}
+__device__ __forceinline__ double kiln_round_i64(float v) { return kiln_round_i64((double)v); }
+__device__ __forceinline__ long long kiln_to_i64(double v) {
+  return (long long)kiln_round_i64(v);
+}
+__device__ __forceinline__ long long kiln_to_i64(float v) { return kiln_to_i64((double)v); }
 
 // ---- NaN-propagating max / min (PyTorch's maximum/minimum, amax/amin, max pooling) ---------
 // A NaN `a` is kept; a NaN `b` fails `a > b` and is returned.

@@ -83,7 +83,7 @@ fn load(file: &str) -> Vec<Case> {
 /// The spacing of `dtype`'s values at `v` (its smallest subnormal at 0).
 fn ulp(dtype: DType, v: f64) -> f64 {
     let (mantissa, min_exp) = match dtype {
-        DType::Bool => return 0.0,
+        DType::Bool | DType::I64 => return 0.0,
         DType::F16 => (10, -14),
         DType::BF16 => (7, -126),
         DType::F32 => (23, -126),
@@ -237,4 +237,9 @@ fn nn_activations_norms_and_flatten_match_pytorch() {
 #[test]
 fn movement_ops_match_pytorch() {
     check_file("movement.json");
+}
+
+#[test]
+fn int64_tensors_and_argmax_argmin_max_min() {
+    check_file("index.json");
 }

@@ -9,10 +9,19 @@ pub enum DType {
     BF16,
     F32,
     F64,
+    /// PyTorch's int64 (index tensors). Values are computed in f64, exact below 2^53.
+    I64,
 }
 
 impl DType {
-    pub const ALL: [DType; 5] = [DType::Bool, DType::F16, DType::BF16, DType::F32, DType::F64];
+    pub const ALL: [DType; 6] = [
+        DType::Bool,
+        DType::F16,
+        DType::BF16,
+        DType::F32,
+        DType::F64,
+        DType::I64,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -21,6 +30,7 @@ impl DType {
             DType::BF16 => "bf16",
             DType::F32 => "f32",
             DType::F64 => "f64",
+            DType::I64 => "i64",
         }
     }
     pub fn parse(s: &str) -> Option<DType> {
@@ -32,28 +42,35 @@ impl DType {
             DType::Bool => 1,
             DType::F16 | DType::BF16 => 2,
             DType::F32 => 4,
-            DType::F64 => 8,
+            DType::F64 | DType::I64 => 8,
         }
     }
     pub fn is_float(self) -> bool {
-        self != DType::Bool
+        !matches!(self, DType::Bool | DType::I64)
     }
-    /// The type arithmetic is carried out in: f64 for f64, f32 for everything else.
+    /// Whether PyTorch counts the dtype as an integer (bool is not one).
+    pub fn is_int(self) -> bool {
+        self == DType::I64
+    }
+    /// The type arithmetic is carried out in: f64 for f64 and i64 (integers are exact below
+    /// 2^53), f32 for everything else.
     pub fn compute(self) -> DType {
-        if self == DType::F64 {
+        if matches!(self, DType::F64 | DType::I64) {
             DType::F64
         } else {
             DType::F32
         }
     }
 
-    /// `torch.result_type` of two tensors: bool < floats; f16 with bf16 gives f32.
+    /// `torch.result_type` of two tensors: bool < i64 < floats; f16 with bf16 gives f32.
     pub fn promote(a: DType, b: DType) -> DType {
         use DType::*;
         match (a, b) {
             (x, y) if x == y => x,
             (Bool, y) => y,
             (x, Bool) => x,
+            (I64, y) => y,
+            (x, I64) => x,
             (F16, BF16) | (BF16, F16) => F32,
             (x, y) => x.max(y),
         }
@@ -76,15 +93,16 @@ impl DType {
         let inner = combine_categories(tier(true), scalar);
         combine_categories(tier(false), inner).unwrap_or(DType::F32)
     }
-    /// The result of a tensor with a Python scalar: a float scalar turns a bool tensor into the
-    /// default float type (f32); it never changes a float tensor's dtype.
+    /// The result of a tensor with a Python float scalar (and of float math on a tensor): a
+    /// bool or integer tensor becomes the default float type (f32); a float tensor keeps its
+    /// dtype.
     pub fn promote_scalar(a: DType) -> DType {
-        if a == DType::Bool { DType::F32 } else { a }
+        if a.is_float() { a } else { DType::F32 }
     }
 }
 
-/// c10's `combine_categories(higher, lower)` without integers: a float `higher` wins, a bool
-/// one promotes with `lower`; `None` is an absent tier.
+/// c10's `combine_categories(higher, lower)`: a float `higher` wins; a bool or integer one
+/// promotes with `lower` (which can only raise its category); `None` is an absent tier.
 fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
     match (higher, lower) {
         (Some(h), _) if h.is_float() => Some(h),

@@ -8,6 +8,7 @@ pub(crate) mod check;
 mod conv;
 mod flatten;
 mod movement;
+mod index;
 mod pool;
 mod shapes;
 

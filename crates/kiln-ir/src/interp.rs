@@ -8,6 +8,7 @@
 mod conv;
 mod elementwise;
 mod erf;
+mod index;
 mod layout;
 mod movement;
 mod pool;
@@ -186,6 +187,9 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         | Op::Select { .. }
         | Op::Pad { .. }
         | Op::Repeat { .. } => movement::eval(op, values, dtype, shape),
+        Op::ArgMax { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, true, shape),
+        Op::ArgMin { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, false, shape),
+        Op::CumSum { x, dim } => index::cumsum(get(*x)?, *dim, dtype),
     }
 }
 

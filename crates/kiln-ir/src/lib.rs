@@ -27,4 +27,4 @@ pub use op::{
 pub use parse::parse;
 pub use print::print;
 pub use storage::{BufferPool, Storage, StorageError};
-pub use tensor::{AllocError, Tensor, byte_size, round_to};
+pub use tensor::{AllocError, Tensor, byte_size, round_to, trunc_i64};

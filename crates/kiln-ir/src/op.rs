@@ -108,8 +108,20 @@ impl UnaryOp {
     pub fn result_dtype(self, x: DType) -> DType {
         match self {
             UnaryOp::LogicalNot => DType::Bool,
+            _ if x.is_int() && self.keeps_int() => x,
             _ => DType::promote_scalar(x),
         }
+    }
+    /// The ops whose integer kernels keep an integer input's dtype (`abs(i64) -> i64`), where
+    /// float math (`exp`, `sqrt`, ...) promotes an integer to f32, as torch does.
+    pub fn keeps_int(self) -> bool {
+        use UnaryOp::*;
+        matches!(self, Neg | Abs | Relu | Floor | Ceil)
+    }
+    /// Whether PyTorch refuses an integer input (`silu` and `gelu` have no integer kernel).
+    pub fn rejects_int(self) -> bool {
+        use UnaryOp::*;
+        matches!(self, Silu | Gelu | GeluTanh)
     }
     /// Whether PyTorch refuses a bool input: the ops whose kernels keep the input's dtype
     /// (`neg`, `abs`, `relu`, `floor`, `ceil`) or have no bool kernel (`gelu`, `silu`), where
@@ -363,6 +375,27 @@ pub enum Op {
         x: NodeId,
         repeats: Vec<i64>,
     },
+    // Index family (`build/index.rs`, `infer/index.rs`, `interp/index.rs`,
+    // kiln-sched `lower/index.rs`): ops that make or use int64 index tensors.
+    /// `argmax(input, dim=None, keepdim=False)`: the i64 index of the first maximum along
+    /// `dim` (a NaN is the maximum), or in the flattened input when `dim` is `None`.
+    ArgMax {
+        x: NodeId,
+        dim: Option<i64>,
+        keepdim: bool,
+    },
+    /// `argmin(input, dim=None, keepdim=False)`: as [`Op::ArgMax`] for the first minimum (a
+    /// NaN is the minimum).
+    ArgMin {
+        x: NodeId,
+        dim: Option<i64>,
+        keepdim: bool,
+    },
+    /// `cumsum(input, dim)`: running sums along `dim`; bool and i64 inputs give i64, as torch.
+    CumSum {
+        x: NodeId,
+        dim: i64,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -409,7 +442,10 @@ macro_rules! visit_input_ids {
             | Op::Slice { x, .. }
             | Op::Select { x, .. }
             | Op::Pad { x, .. }
-            | Op::Repeat { x, .. } => visit(x),
+            | Op::Repeat { x, .. }
+            | Op::ArgMax { x, .. }
+            | Op::ArgMin { x, .. }
+            | Op::CumSum { x, .. } => visit(x),
             Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
                 visit(x);
                 visit(w);
@@ -452,6 +488,9 @@ impl Op {
             Op::Select { .. } => "select",
             Op::Pad { .. } => "pad",
             Op::Repeat { .. } => "repeat",
+            Op::ArgMax { .. } => "argmax",
+            Op::ArgMin { .. } => "argmin",
+            Op::CumSum { .. } => "cumsum",
         }
     }
 

@@ -114,6 +114,26 @@ fn call(g: &Graph, op: &Op) -> String {
             }
             format_call(name, &x(input), &kw)
         }
+        Op::ArgMax {
+            x: input,
+            dim,
+            keepdim,
+        }
+        | Op::ArgMin {
+            x: input,
+            dim,
+            keepdim,
+        } => {
+            let mut kw = Vec::new();
+            if let Some(d) = dim {
+                kw.push(("dim", d.to_string()));
+            }
+            if *keepdim {
+                kw.push(("keepdim", "true".to_string()));
+            }
+            format_call(name, &x(input), &kw)
+        }
+        Op::CumSum { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::Softmax { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::MaxPool2d { x: input, params } => {
             format_call(name, &x(input), &pool_keywords(params, true))
@@ -221,13 +241,14 @@ fn pool_keywords(p: &Pool2d, is_max: bool) -> Vec<(&'static str, String)> {
 /// `tensor(DATA)` or `tensor(DATA, dtype=D)`, with nested lists following the shape.
 fn constant(t: &Tensor) -> String {
     let values = t.to_f64();
-    let is_bool = t.dtype == crate::dtype::DType::Bool;
-    let leaf = |v: f64| {
-        if is_bool {
-            (v != 0.0).to_string()
-        } else {
-            scalar(v)
-        }
+    let dtype = t.dtype;
+    let leaf = |v: f64| match dtype {
+        crate::dtype::DType::Bool => (v != 0.0).to_string(),
+        // Integers print as integers (`tensor([0, 2], dtype=i64)`), except beyond 2^53,
+        // where the f64 the text format reads them through is what round-trips (-2^63 has
+        // no integer literal).
+        crate::dtype::DType::I64 if v.abs() < 9_007_199_254_740_992.0 => (v as i64).to_string(),
+        _ => scalar(v),
     };
     let mut data = String::new();
     // Nested lists stop at the first empty one, so a zero size before the last dim needs

@@ -47,6 +47,20 @@ pub fn round_to(dtype: DType, v: f64) -> f64 {
         DType::BF16 => bf16::from_f64(v).to_f64(),
         DType::F32 => v as f32 as f64,
         DType::F64 => v,
+        DType::I64 => trunc_i64(v),
+    }
+}
+
+/// `v` converted to int64 as torch's `to(torch.int64)` does on x86: truncation toward zero,
+/// and NaN, infinities and values outside the int64 range become `i64::MIN` (what
+/// `cvttsd2si` returns for them). The result is an f64 holding that integer.
+pub fn trunc_i64(v: f64) -> f64 {
+    // 2^63 is exact in f64; `-2^63 <= v < 2^63` is false for NaN.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&v) {
+        v.trunc()
+    } else {
+        -LIMIT
     }
 }
 
@@ -105,6 +119,8 @@ impl Tensor {
                 DType::BF16 => data.extend_from_slice(&bf16::from_f64(v).to_le_bytes()),
                 DType::F32 => data.extend_from_slice(&(v as f32).to_le_bytes()),
                 DType::F64 => data.extend_from_slice(&v.to_le_bytes()),
+                // `as` saturates; trunc_i64 has already mapped NaN and the out-of-range values.
+                DType::I64 => data.extend_from_slice(&(trunc_i64(v) as i64).to_le_bytes()),
             }
         }
         Tensor {
@@ -130,8 +146,34 @@ impl Tensor {
                 DType::BF16 => bf16::from_le_bytes([c[0], c[1]]).to_f64(),
                 DType::F32 => f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64,
                 DType::F64 => f64::from_le_bytes(c.try_into().expect("8 bytes")),
+                DType::I64 => i64::from_le_bytes(c.try_into().expect("8 bytes")) as f64,
             })
             .collect()
+    }
+
+    /// Every element of an i64 tensor, exactly (`None` for other dtypes).
+    pub fn to_i64(&self) -> Option<Vec<i64>> {
+        (self.dtype == DType::I64).then(|| {
+            self.data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect()
+        })
+    }
+
+    /// An i64 tensor from exact integers.
+    pub fn from_i64(shape: &[usize], values: &[i64]) -> Tensor {
+        assert_eq!(
+            values.len(),
+            shape.iter().product::<usize>(),
+            "value count must match the shape"
+        );
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Tensor {
+            dtype: DType::I64,
+            shape: shape.to_vec(),
+            data: data.into(),
+        }
     }
 
     pub fn to_f32(&self) -> Vec<f32> {

@@ -91,6 +91,29 @@ pub enum ReduceKind {
     Max,
     /// NaN-propagating minimum, starting at +inf.
     Min,
+    /// The flat position (row-major over the reduction dims) of the first maximum, a NaN
+    /// counting as larger than everything (torch's `argmax`); `reduced` is that index (i64).
+    ArgMax,
+    /// The first minimum's position, a NaN counting as smaller than everything (`argmin`).
+    ArgMin,
+}
+
+impl ReduceKind {
+    /// Whether the reduction yields an index (argmax/argmin) rather than a value.
+    pub fn is_arg(self) -> bool {
+        matches!(self, ReduceKind::ArgMax | ReduceKind::ArgMin)
+    }
+}
+
+impl Reduction {
+    /// The dtype `reduced` has in the kernel body: the accumulator's, or i64 for an index.
+    pub fn result_dtype(&self) -> DType {
+        if self.kind.is_arg() {
+            DType::I64
+        } else {
+            self.acc
+        }
+    }
 }
 
 /// A reduction loop nest run at every point of the kernel's iteration space.

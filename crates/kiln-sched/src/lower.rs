@@ -23,6 +23,7 @@ mod dtypes;
 mod flatten;
 mod movement;
 mod reuse;
+pub(crate) mod index;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -348,7 +349,7 @@ impl<'a> Lowerer<'a> {
                 Ok(push_rounded(blk, ScalarOp::Unary(op, xv), out))
             }
             Op::Binary { op, a, b } => {
-                let ta = operand_dtype(self, &[&a, &b]);
+                let ta = dtypes::division_operands(op, operand_dtype(self, &[&a, &b]), out);
                 // A comparison casts a Python scalar to the operands' dtype (`lt(h, 0.1)`
                 // compares with f16(0.1)); arithmetic reads it in the compute type.
                 let (a, b) = if op.is_comparison() {
@@ -379,7 +380,10 @@ impl<'a> Lowerer<'a> {
             | Op::MaxPool2d { .. }
             | Op::AvgPool2d { .. }
             | Op::AdaptiveAvgPool2d { .. }
-            | Op::AdaptiveMaxPool2d { .. } => self.emit_reduction(blk, n, idx, ctx),
+            | Op::AdaptiveMaxPool2d { .. }
+            | Op::ArgMax { .. }
+            | Op::ArgMin { .. }
+            | Op::CumSum { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Conv { .. } | Op::ConvTranspose2d { .. } => self.emit_conv(blk, n, idx),
             Op::Reshape { x, .. } => {
@@ -475,7 +479,7 @@ impl<'a> Lowerer<'a> {
                     k.reduce = Some((n, red, post));
                 }
                 let (_, red, post) = k.reduce.as_ref().expect("set above");
-                let acc = red.acc;
+                let acc = red.result_dtype();
                 let mut v = blk.push(ScalarOp::Reduced, acc);
                 if let Post::DivBy(d) = post {
                     let d = blk.push(ScalarOp::Index(d.clone()), acc);

@@ -40,6 +40,13 @@ pub(crate) fn reduction_of(l: &mut Lowerer, n: NodeId) -> Result<(Reduction, Pos
         Op::AvgPool2d { x, params } => pool(l, n, x, &params, ReduceKind::Sum),
         Op::AdaptiveAvgPool2d { x, output_size } => adaptive(l, n, x, output_size, ReduceKind::Sum),
         Op::AdaptiveMaxPool2d { x, output_size } => adaptive(l, n, x, output_size, ReduceKind::Max),
+        Op::ArgMax { x, dim, keepdim } => {
+            crate::lower::index::arg_reduction(l, x, dim, keepdim, ReduceKind::ArgMax)
+        }
+        Op::ArgMin { x, dim, keepdim } => {
+            crate::lower::index::arg_reduction(l, x, dim, keepdim, ReduceKind::ArgMin)
+        }
+        Op::CumSum { x, dim } => crate::lower::index::cumsum_reduction(l, x, dim),
         _ => unreachable!("not a reduction"),
     }
 }

@@ -223,7 +223,7 @@ impl Program {
         if let Some(r) = &k.reduce {
             let inner = Scope::new(symbols, k.dims.len(), r.dims.len());
             self.verify_reduction(k, r, &outer, &inner, written)?;
-            reduced = Some(r.acc);
+            reduced = Some(r.result_dtype());
         }
         let body = Block {
             kernel: &k.name,

@@ -112,6 +112,10 @@ impl Descr {
             Elem::Float(4) => Some(DType::F32),
             Elem::Float(8) => Some(DType::F64),
             Elem::Bool => Some(DType::Bool),
+            Elem::Int {
+                size: 8,
+                signed: true,
+            } => Some(DType::I64),
             _ => None,
         }
     }
@@ -349,7 +353,8 @@ fn float_rounds(descr: &Descr, want: DType, mode: Conversion) -> bool {
         return false;
     };
     match want {
-        DType::Bool => false,
+        // A float file feeds a bool or an index (i64) input only when every value is exact.
+        DType::Bool | DType::I64 => false,
         // bf16 has no NumPy dtype: an f32 file is the way to feed it, rounded as PyTorch does.
         DType::BF16 if descr.elem == Elem::Float(4) => true,
         _ => mode == Conversion::Round,
@@ -388,6 +393,7 @@ fn push(out: &mut Vec<u8>, dtype: DType, v: f64) {
         DType::BF16 => out.extend_from_slice(&bf16::from_f64(v).to_le_bytes()),
         DType::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
         DType::F64 => out.extend_from_slice(&v.to_le_bytes()),
+        DType::I64 => out.extend_from_slice(&(v as i64).to_le_bytes()),
     }
 }
 
@@ -398,6 +404,7 @@ pub fn encode(t: &Tensor) -> Vec<u8> {
         DType::F16 => ("<f2", t.data.to_vec()),
         DType::F32 => ("<f4", t.data.to_vec()),
         DType::F64 => ("<f8", t.data.to_vec()),
+        DType::I64 => ("<i8", t.data.to_vec()),
         DType::BF16 => (
             "<f4",
             t.data

@@ -13,6 +13,8 @@ pub fn round_to(dtype: DType, v: f64) -> f64 {
     match dtype {
         DType::Bool => v,
         DType::F64 => v,
+        // Truncation toward zero, as `astype(np.int64)` and `to(torch.int64)`.
+        DType::I64 => kiln_ir::trunc_i64(v),
         DType::F32 => f64::from(v as f32),
         DType::F16 => f16_from_f64(v).to_f64(),
         DType::BF16 => f64::from(bf16_from_f32(v as f32).to_f32()),

@@ -16,7 +16,7 @@ fn raw(descr: &str, shape: &str, fortran: bool, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn round_trips_every_native_dtype() {
-    for dtype in [DType::Bool, DType::F16, DType::F32, DType::F64] {
+    for dtype in [DType::Bool, DType::F16, DType::F32, DType::F64, DType::I64] {
         let t = Tensor::from_f64(dtype, &[2, 3], &[0.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
         let bytes = encode(&t);
         assert_eq!((10 + usize::from(bytes[8])) % 64, 0, "header is 64-aligned");
@@ -24,6 +24,25 @@ fn round_trips_every_native_dtype() {
     }
     let scalar = Tensor::from_f64(DType::F32, &[], &[2.5]);
     assert_eq!(decode(&encode(&scalar), DType::F32), Ok(scalar));
+}
+
+#[test]
+fn i64_is_read_and_written_exactly_as_little_endian_int64() {
+    // Beyond 2^53: the bytes are kept, not passed through an f64.
+    let values = [i64::MIN, -3, (1 << 60) + 1, i64::MAX];
+    let t = Tensor::from_i64(&[4], &values);
+    let bytes = encode(&t);
+    assert!(String::from_utf8_lossy(&bytes).contains("'descr': '<i8'"));
+    assert_eq!(
+        decode(&bytes, DType::I64).unwrap().to_i64().unwrap(),
+        values
+    );
+    // An int32 file converts exactly; a float file with a fraction is refused.
+    let small: Vec<u8> = [7i32, -2].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let t = decode(&raw("<i4", "(2,)", false, &small), DType::I64).expect("int32 feeds i64");
+    assert_eq!(t.to_i64().unwrap(), [7, -2]);
+    let half: Vec<u8> = 2.5f64.to_le_bytes().to_vec();
+    assert!(decode(&raw("<f8", "(1,)", false, &half), DType::I64).is_err());
 }
 
 #[test]

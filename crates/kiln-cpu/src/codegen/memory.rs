@@ -1,8 +1,9 @@
 //! Loads and stores of buffer elements, widening to and narrowing from the compute type.
 //!
 //! Buffers hold little-endian elements: f32, f64, f16/bf16 bit patterns, and bools as one
-//! byte 0/1. A load widens to the compute type (f16/bf16 exactly, bool to 0.0/1.0); a store
-//! rounds to the buffer's precision (round to nearest even) or, for bools, writes `x != 0`.
+//! byte 0/1, i64 as two's complement. A load widens to the compute type (f16/bf16 exactly, bool to 0.0/1.0); a store
+//! rounds to the buffer's precision (round to nearest even) or, for bools, writes `x != 0`;
+//! i64 is loaded into an f64 and stored truncated toward zero (as `to(torch.int64)`).
 //! Vector accesses move 4 f32-computed lanes or 2 f64 lanes; bool buffers are scalar-only.
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -135,6 +136,12 @@ pub(crate) fn load(
             mask_to_float(b, ty, set)
         }
         DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+        // i64 is computed in f64: exact below 2^53 (CODEGEN.md, "dtypes").
+        DType::I64 if !vector => {
+            let int = b.ins().load(types::I64, flags(), addr, disp);
+            b.ins().fcvt_from_sint(types::F64, int)
+        }
+        DType::I64 => return Err("i64 buffers are not accessed by vector loops".into()),
     })
 }
 
@@ -175,6 +182,11 @@ pub(crate) fn store(
             b.ins().store(flags(), set, addr, disp);
         }
         DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+        DType::I64 if !vector => {
+            let int = super::ops::f64_to_i64_torch(b, v);
+            b.ins().store(flags(), int, addr, disp);
+        }
+        DType::I64 => return Err("i64 buffers are not accessed by vector loops".into()),
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Kernel IR to CLIF: one function per [`Kernel`].
 //!
 //! See `doc/CODEGEN.md` for the loop structure, the SIMD rules and the dtype handling.
+mod arg_reduce;
 mod index;
 mod kernel;
 mod mathops;

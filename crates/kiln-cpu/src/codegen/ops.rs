@@ -70,6 +70,27 @@ pub(crate) fn mask_to_float(b: &mut FunctionBuilder, ty: Type, mask: Value) -> V
     select(b, mask, one, zero)
 }
 
+/// `to(x, torch.int64)` on f64 lanes, still as f64: truncation toward zero; NaN, infinities
+/// and values outside `[-2^63, 2^63)` become -2^63, as x86's `cvttsd2si` (which torch's
+/// conversion compiles to) returns for them; `kiln_ir::trunc_i64` is the reference.
+pub(crate) fn trunc_i64_torch(b: &mut FunctionBuilder, v: Value) -> Value {
+    let ty = ty_of(b, v);
+    let limit = 9_223_372_036_854_775_808.0;
+    let t = b.ins().trunc(v);
+    let lo = fconst(b, ty, -limit);
+    let hi = fconst(b, ty, limit);
+    let ge = b.ins().fcmp(FloatCC::GreaterThanOrEqual, v, lo);
+    let lt = b.ins().fcmp(FloatCC::LessThan, v, hi);
+    let in_range = b.ins().band(ge, lt);
+    select(b, in_range, t, lo)
+}
+
+/// A scalar f64 as the int64 torch stores ([`trunc_i64_torch`], then an exact conversion).
+pub(crate) fn f64_to_i64_torch(b: &mut FunctionBuilder, v: Value) -> Value {
+    let t = trunc_i64_torch(b, v);
+    b.ins().fcvt_to_sint_sat(types::I64, t)
+}
+
 /// The mask of lanes that are true (nonzero; NaN is nonzero).
 pub(crate) fn truthy(b: &mut FunctionBuilder, x: Value) -> Value {
     let zero = fconst(b, ty_of(b, x), 0.0);
@@ -266,6 +287,7 @@ pub(crate) fn cast(
             mathops::bf16_bits_to_f32(b, bits)?
         }
         DType::F32 | DType::F64 => v,
+        DType::I64 => trunc_i64_torch(b, v),
     })
 }
 

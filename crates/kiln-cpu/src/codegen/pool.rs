@@ -56,7 +56,7 @@ pub(crate) fn plan(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> Option<Ou
     let red = k.reduce.as_ref()?;
     let inner = kiln_sched::outer_var(k.dims.len().checked_sub(1)?);
     let compute = plan::body_simd_compute(k, buffer_dtype)?;
-    if red.acc.compute() != compute || red.dims.is_empty() {
+    if red.acc.compute() != compute || red.dims.is_empty() || red.kind.is_arg() {
         return None;
     }
     if red.kind == ReduceKind::Sum && compute != DType::F64 {
@@ -257,8 +257,9 @@ fn element(
     let combined = match red.kind {
         ReduceKind::Sum => e.b.ins().fadd(a, v),
         // A NaN `v` is dropped here (it compares false) and recorded in the flag instead.
-        ReduceKind::Max => ops::max_with_non_nan(e.b, a, v),
-        ReduceKind::Min => ops::min_with_non_nan(e.b, a, v),
+        // Arg reductions are never planned in lanes (`plan`).
+        ReduceKind::Max | ReduceKind::ArgMax => ops::max_with_non_nan(e.b, a, v),
+        ReduceKind::Min | ReduceKind::ArgMin => ops::min_with_non_nan(e.b, a, v),
     };
     e.b.def_var(acc, combined);
     if red.kind != ReduceKind::Sum {

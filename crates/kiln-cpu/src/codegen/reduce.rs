@@ -32,6 +32,9 @@ use super::window::{WindowPlan, plan_windows};
 
 /// Emits the reduction at the current point and returns the accumulated value (scalar).
 pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, String> {
+    if red.kind.is_arg() {
+        return super::arg_reduce::emit(e, red);
+    }
     let ty = accumulator_type(red);
     let acc = e.b.declare_var(ty);
     let init = fconst(e.b, ty, identity(red.kind));
@@ -57,23 +60,24 @@ pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<V
 pub(crate) fn identity(kind: ReduceKind) -> f64 {
     match kind {
         ReduceKind::Sum => 0.0,
-        ReduceKind::Max => f64::NEG_INFINITY,
-        ReduceKind::Min => f64::INFINITY,
+        ReduceKind::Max | ReduceKind::ArgMax => f64::NEG_INFINITY,
+        ReduceKind::Min | ReduceKind::ArgMin => f64::INFINITY,
     }
 }
 
 pub(crate) fn accumulator_type(red: &Reduction) -> Type {
     match red.kind {
         ReduceKind::Sum => types::F64,
-        ReduceKind::Max | ReduceKind::Min => compute_type(red.acc, false),
+        _ => compute_type(red.acc, false),
     }
 }
 
 fn combine(e: &mut KernelEmitter, kind: ReduceKind, a: Value, v: Value) -> Value {
     match kind {
         ReduceKind::Sum => e.b.ins().fadd(a, v),
-        ReduceKind::Max => e.b.ins().fmax(a, v),
-        ReduceKind::Min => e.b.ins().fmin(a, v),
+        // Arg reductions have their own emitter (`arg_reduce`) and never combine here.
+        ReduceKind::Max | ReduceKind::ArgMax => e.b.ins().fmax(a, v),
+        ReduceKind::Min | ReduceKind::ArgMin => e.b.ins().fmin(a, v),
     }
 }
 
@@ -89,7 +93,7 @@ pub(crate) fn vector_compute(
     let Some(last) = red.dims.len().checked_sub(1) else {
         return Ok(None);
     };
-    if !plan.residual.is_empty() {
+    if !plan.residual.is_empty() || red.kind.is_arg() {
         return Ok(None);
     }
     let var = reduce_var(last);

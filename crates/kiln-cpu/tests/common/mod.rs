@@ -14,7 +14,7 @@ pub fn tolerance(dtype: DType) -> (f64, f64) {
         DType::F64 => (1e-12, 1e-14),
         DType::F16 => (2e-3, 1e-4),
         DType::BF16 => (1.6e-2, 1e-3),
-        DType::Bool => (0.0, 0.0),
+        DType::Bool | DType::I64 => (0.0, 0.0),
     }
 }
 

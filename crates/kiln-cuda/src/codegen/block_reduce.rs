@@ -17,10 +17,12 @@ use super::scalar::compute_type;
 /// Whether `k` gets a block-per-output shape: it reduces, and its reduction's trip counts are
 /// functions of the graph symbols alone.
 pub fn has_block_reduce(k: &Kernel) -> bool {
+    // An index reduction's first-position rule would need an (index, value) tree combine.
     k.reduce.as_ref().is_some_and(|r| {
-        r.dims
-            .iter()
-            .all(|d| d.symbols().iter().all(|s| !is_loop_var(s)))
+        !r.kind.is_arg()
+            && r.dims
+                .iter()
+                .all(|d| d.symbols().iter().all(|s| !is_loop_var(s)))
     })
 }
 
@@ -44,6 +46,9 @@ pub(crate) fn write(w: &KernelWriter, name: &str, out: &mut String) -> Result<()
         ReduceKind::Sum => "kiln_sum_op",
         ReduceKind::Max => "kiln_max_op",
         ReduceKind::Min => "kiln_min_op",
+        ReduceKind::ArgMax | ReduceKind::ArgMin => {
+            return Err("arg reductions have no block-per-output shape".into());
+        }
     };
     out.push_str(&format!(
         "  const long long reduce_extent = {};\n  \

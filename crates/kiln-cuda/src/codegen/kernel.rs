@@ -127,11 +127,20 @@ impl<'a> KernelWriter<'a> {
     pub fn accumulator(&self, r: &Reduction, indent: &str, out: &mut String) {
         let acc_t = compute_type(r.acc);
         out.push_str(&format!("{indent}{acc_t} acc = {};\n", identity(r)));
+        if r.kind.is_arg() {
+            // argmax/argmin: the best value's flat position and the running position.
+            out.push_str(&format!(
+                "{indent}long long acc_index = 0;\n{indent}long long acc_pos = 0;\n"
+            ));
+        }
     }
 
     /// The body of the reduction for the current `r<j>` values: skip invalid elements, compute
     /// the value and fold it into `acc`. Must sit inside a loop (it may `continue`).
     pub fn reduce_step(&self, r: &Reduction, indent: &str, out: &mut String) -> Result<(), String> {
+        if r.kind.is_arg() && !r.valid.is_empty() {
+            return Err("an arg reduction with window conditions is not supported".into());
+        }
         if !r.valid.is_empty() {
             let conds: Result<Vec<String>, String> =
                 r.valid.iter().map(|c| self.ew.cond(c)).collect();
@@ -151,6 +160,19 @@ impl<'a> KernelWriter<'a> {
             ReduceKind::Sum => format!("acc += ({acc_t})({v});"),
             ReduceKind::Max => format!("acc = kiln_max(acc, ({acc_t})({v}));"),
             ReduceKind::Min => format!("acc = kiln_min(acc, ({acc_t})({v}));"),
+            // The first strict improvement or the first NaN wins, as torch's argmax/argmin.
+            ReduceKind::ArgMax | ReduceKind::ArgMin => {
+                let cmp = if r.kind == ReduceKind::ArgMax {
+                    ">"
+                } else {
+                    "<"
+                };
+                format!(
+                    "{{ const {acc_t} x = ({acc_t})({v}); \
+                     if (acc == acc && (x {cmp} acc || x != x)) {{ acc = x; acc_index = acc_pos; }} \
+                     ++acc_pos; }}"
+                )
+            }
         };
         out.push_str(&format!("{indent}{step}\n"));
         Ok(())
@@ -158,7 +180,10 @@ impl<'a> KernelWriter<'a> {
 
     /// The kernel body (after the reduction, reading `acc`) and every store.
     pub fn body_and_stores(&self, indent: &str, out: &mut String) -> Result<(), String> {
-        let reduced = self.k.reduce.as_ref().map(|r| ("acc", r.acc));
+        let reduced = self.k.reduce.as_ref().map(|r| match r.kind.is_arg() {
+            true => ("((double)acc_index)", kiln_ir::DType::I64),
+            false => ("acc", r.acc),
+        });
         self.scalar()
             .block("v", &self.k.body, reduced, indent, out)?;
         for s in &self.k.stores {
@@ -192,7 +217,7 @@ pub(crate) fn identity(r: &Reduction) -> String {
     let acc_t = compute_type(r.acc);
     match r.kind {
         ReduceKind::Sum => format!("({acc_t})0"),
-        ReduceKind::Max => format!("(-({acc_t})KILN_INF)"),
-        ReduceKind::Min => format!("(({acc_t})KILN_INF)"),
+        ReduceKind::Max | ReduceKind::ArgMax => format!("(-({acc_t})KILN_INF)"),
+        ReduceKind::Min | ReduceKind::ArgMin => format!("(({acc_t})KILN_INF)"),
     }
 }

@@ -13,7 +13,11 @@ use super::expr::ExprWriter;
 
 /// The C type a value of `d` is computed in.
 pub(crate) fn compute_type(d: DType) -> &'static str {
-    if d == DType::F64 { "double" } else { "float" }
+    if d.compute() == DType::F64 {
+        "double"
+    } else {
+        "float"
+    }
 }
 
 /// The C element type of a buffer of `d`.
@@ -24,6 +28,7 @@ pub(crate) fn storage_type(d: DType) -> &'static str {
         DType::BF16 => "kiln_bf16",
         DType::F32 => "float",
         DType::F64 => "double",
+        DType::I64 => "long long",
     }
 }
 
@@ -46,13 +51,16 @@ pub(crate) fn convert(x: &str, from: DType, to: DType) -> String {
         DType::F16 => format!("kiln_round_f16({x})"),
         DType::BF16 => format!("kiln_round_bf16({x})"),
         DType::Bool => format!("kiln_round_bool({x})"),
+        // Bools are exact integers; every other value is truncated as torch's `to(int64)`.
+        DType::I64 if from == DType::Bool => format!("((double)({x}))"),
+        DType::I64 => format!("kiln_round_i64({x})"),
     }
 }
 
 /// A C literal for `v` rounded to `d`, typed as `d`'s compute type.
 pub(crate) fn literal(v: f64, d: DType) -> String {
     let v = round_to(d, v);
-    let double = d == DType::F64;
+    let double = d.compute() == DType::F64;
     if v.is_nan() {
         return if double {
             "((double)KILN_NAN)"
@@ -172,6 +180,7 @@ impl ScalarWriter<'_> {
                     DType::F16 => format!("kiln_f16_to_float({elem})"),
                     DType::BF16 => format!("kiln_bf16_to_float({elem})"),
                     DType::F32 | DType::F64 => elem,
+                    DType::I64 => format!("((double)({elem}))"),
                 };
                 convert(&loaded, decl.dtype, d)
             }
@@ -263,6 +272,7 @@ pub(crate) fn store_value(v: &str, bd: DType) -> String {
         DType::F16 => format!("kiln_to_f16({v})"),
         DType::BF16 => format!("kiln_to_bf16({v})"),
         DType::Bool => format!("kiln_to_bool({v})"),
+        DType::I64 => format!("kiln_to_i64({v})"),
     }
 }
 

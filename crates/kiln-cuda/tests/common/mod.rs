@@ -107,6 +107,23 @@ pub fn all_cases() -> Vec<Case> {
                n = logical_not(a)\no = logical_or(n, b)\np = logical_and(a, b)\nq = eq(a, b)\n\
                m = amax(a, [1])\noutput o, p, q, m\n";
     cases.push(case("bool_logic".into(), src.into(), &[&[3, 4], &[3, 4]]));
+    let src = "graph ints\ninput x: i64[N, 4]\ninput y: i64[N, 4]\ninput f: f32[N, 4]\n\
+               a = add(x, y)\nb = mul(a, x)\nc = abs(b)\nd = div(x, y)\ne = add(x, f)\n\
+               g = exp(x)\nh = lt(x, y)\ns = sum(x, [1])\nm = amax(x, [1])\nt = to(f, i64)\n\
+               output c, d, e, g, h, s, m, t\n";
+    cases.push(case(
+        "i64_ops".into(),
+        src.into(),
+        &[&[3, 4], &[3, 4], &[3, 4]],
+    ));
+    for d in ["f32", "f64", "i64"] {
+        let src = format!(
+            "graph am\ninput x: {d}[N, C, 6]\na = argmax(x)\nb = argmin(x, 1)\n\
+             v, i = max(x, 2, keepdim=true)\nw, j = min(x, 0)\ns = cumsum(x, 1)\n\
+             output a, b, v, i, w, j, s\n"
+        );
+        cases.push(case(format!("argmax_{d}"), src, &[&[3, 4, 6]]));
+    }
     cases
 }
 
@@ -165,7 +182,7 @@ pub fn inputs_for(g: &Graph, shapes: &[Vec<i64>]) -> Vec<Tensor> {
 /// The tolerance for comparing a backend against the interpreter in `dtype`.
 pub fn tolerance(dtype: DType) -> f64 {
     match dtype {
-        DType::Bool => 0.0,
+        DType::Bool | DType::I64 => 0.0,
         DType::F64 => 1e-9,
         DType::F32 => 1e-4,
         DType::F16 => 4e-3,

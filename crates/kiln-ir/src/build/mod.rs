@@ -13,6 +13,7 @@ pub mod conv;
 pub mod activation;
 pub mod norm;
 mod parts;
+pub mod index;
 
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};

@@ -180,7 +180,14 @@ fn check_reduce(
     dims: &[i64],
     keepdim: bool,
 ) -> Result<ValueInfo, String> {
-    if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && x.dtype == DType::Bool {
+    if op == ReduceOp::Mean && !x.dtype.is_float() {
+        return Err(format!(
+            "mean of a {} tensor is not supported (could not infer output dtype: expected a \
+             float dtype): cast to a float dtype with to() first",
+            x.dtype
+        ));
+    }
+    if op == ReduceOp::Sum && x.dtype == DType::Bool {
         return Err(format!(
             "{} of a bool tensor is not supported (expected a float dtype, found bool): \
              cast to a float dtype with to() first",
@@ -353,6 +360,14 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
                     }
                 ));
             }
+            if x.dtype.is_int() && op.rejects_int() {
+                return Err(format!(
+                    "{} of an integer tensor is not supported (expected a float dtype, found \
+                     {}): cast with to() first",
+                    op.name(),
+                    x.dtype
+                ));
+            }
             Ok(ValueInfo {
                 dtype: op.result_dtype(x.dtype),
                 rank: x.rank,
@@ -454,6 +469,10 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         | Op::Select { .. }
         | Op::Pad { .. }
         | Op::Repeat { .. } => super::movement::check(op, lookup),
+        Op::ArgMax { x, dim, keepdim } | Op::ArgMin { x, dim, keepdim } => {
+            super::index::check_arg(op.name(), lookup(*x)?, *dim, *keepdim)
+        }
+        Op::CumSum { x, dim } => super::index::check_cumsum(lookup(*x)?, *dim),
     }
 }
 

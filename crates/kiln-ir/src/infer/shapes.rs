@@ -298,7 +298,7 @@ pub(crate) fn infer_op(
     match op {
         Op::Binary { a, b, .. } => broadcast_operands(env, types, &[a, b]),
         Op::Where { cond, a, b } => broadcast_operands(env, types, &[cond, a, b]),
-        Op::Unary { x, .. } | Op::Cast { x, .. } | Op::Softmax { x, .. } => {
+        Op::Unary { x, .. } | Op::Cast { x, .. } | Op::Softmax { x, .. } | Op::CumSum { x, .. } => {
             Ok(input_shape(types, *x)?.to_vec())
         }
         Op::Reduce {
@@ -375,6 +375,9 @@ pub(crate) fn infer_op(
         } => flatten::flatten_shape(input_shape(types, *x)?, *start_dim, *end_dim),
         Op::Unflatten { x, dim, sizes } => {
             flatten::unflatten_shape(env, scope, input_shape(types, *x)?, *dim, sizes)
+        }
+        Op::ArgMax { x, dim, keepdim } | Op::ArgMin { x, dim, keepdim } => {
+            super::index::arg_shape(env, op.name(), input_shape(types, *x)?, *dim, *keepdim)
         }
         Op::Squeeze { x, dims } => {
             let shape = input_shape(types, *x)?;

@@ -142,8 +142,16 @@ pub(crate) fn binary(
     };
     // Tensor operands are cast to the common dtype first, which only rounds a 0-d tensor of a
     // wider dtype (`f16[3] + f32[]` adds f16(1.3)).
-    let va = in_dtype(operand_value(a, values, scalar_dtype)?, common);
-    let vb = in_dtype(operand_value(b, values, scalar_dtype)?, common);
+    let (va, vb) = (
+        operand_value(a, values, scalar_dtype)?,
+        operand_value(b, values, scalar_dtype)?,
+    );
+    // `true_divide` of integers divides them as the float result dtype (f32), as torch does.
+    let (va, vb) = if op == BinaryOp::Div && common.is_int() {
+        (as_dtype(&va, dtype), as_dtype(&vb, dtype))
+    } else {
+        (in_dtype(va, common), in_dtype(vb, common))
+    };
     let (ia, ib) = (
         broadcast_offsets(&va.shape, shape),
         broadcast_offsets(&vb.shape, shape),
@@ -162,6 +170,11 @@ fn in_dtype(v: std::borrow::Cow<'_, Value>, dtype: DType) -> std::borrow::Cow<'_
     if !wider || !dtype.is_float() {
         return v;
     }
+    std::borrow::Cow::Owned(Value::rounded(dtype, v.shape.clone(), v.data.clone()))
+}
+
+/// `v` rounded to `dtype`.
+fn as_dtype<'a>(v: &Value, dtype: DType) -> std::borrow::Cow<'a, Value> {
     std::borrow::Cow::Owned(Value::rounded(dtype, v.shape.clone(), v.data.clone()))
 }
 

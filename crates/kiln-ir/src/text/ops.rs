@@ -34,6 +34,9 @@ pub(crate) enum OpForm {
     Unflatten,
     /// Data movement (`text/ops/movement.rs`).
     Movement(movement::Form),
+    /// `argmax` (`true`) or `argmin`.
+    ArgExtreme(bool),
+    CumSum,
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -79,6 +82,9 @@ impl OpForm {
             "convolution_transpose2d" => OpForm::ConvTranspose2d,
             "flatten" => OpForm::Flatten,
             "unflatten" => OpForm::Unflatten,
+            "argmax" => OpForm::ArgExtreme(true),
+            "argmin" => OpForm::ArgExtreme(false),
+            "cumsum" => OpForm::CumSum,
             _ => return None,
         })
     }
@@ -131,6 +137,8 @@ impl OpForm {
             OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
             OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
             OpForm::Movement(form) => form.signature(),
+            OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
+            OpForm::CumSum => sig(&["input", "dim"], 2),
         }
     }
 
@@ -234,6 +242,18 @@ impl OpForm {
                 sizes: b.sizes("sizes")?,
             },
             OpForm::Movement(form) => form.build(b, g)?,
+            OpForm::ArgExtreme(largest) => {
+                let (x, dim, keepdim) = (x()?, b.opt_int("dim")?, b.bool_or("keepdim", false)?);
+                if largest {
+                    Op::ArgMax { x, dim, keepdim }
+                } else {
+                    Op::ArgMin { x, dim, keepdim }
+                }
+            }
+            OpForm::CumSum => Op::CumSum {
+                x: x()?,
+                dim: b.int("dim")?,
+            },
         })
     }
 }

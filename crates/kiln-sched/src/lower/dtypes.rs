@@ -41,3 +41,13 @@ pub(super) fn operand_dtype(l: &Lowerer, operands: &[&Operand]) -> DType {
     let has_scalar = tensors.len() < operands.len();
     DType::result_type(&tensors, has_scalar)
 }
+
+/// `true_divide` of integers converts both operands to the (float) result dtype first, as
+/// torch does (`i64 / i64` divides two f32s); every other op keeps `common`.
+pub(super) fn division_operands(op: kiln_ir::BinaryOp, common: DType, out: DType) -> DType {
+    if op == kiln_ir::BinaryOp::Div && common.is_int() {
+        out
+    } else {
+        common
+    }
+}

@@ -82,7 +82,7 @@ pub fn tolerance(dtype: DType) -> f64 {
         DType::F32 => 1e-5,
         DType::F16 => 4e-3,
         DType::BF16 => 3e-2,
-        DType::Bool => 0.0,
+        DType::Bool | DType::I64 => 0.0,
     }
 }
 

@@ -10,6 +10,7 @@ mod conv;
 mod activation;
 mod norm;
 mod movement;
+mod index;
 
 use super::bind::{Bound, Signature};
 use crate::error::IrError;
@@ -31,6 +32,7 @@ const TABLES: &[&[CompositeDef]] = &[
     activation::ACTIVATIONS,
     norm::NORMS,
     movement::COMPOSITES,
+    index::INDEX,
 ];
 
 /// The composite op called `name`, if there is one.
