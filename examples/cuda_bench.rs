@@ -219,8 +219,11 @@ fn resnet_conv(dtype: kiln::DType, batch: usize) -> kiln_sched::Program {
         kernel: vec![3, 3],
         stride: vec![1, 1],
         padding: vec![1, 1],
+        padding_end: vec![1, 1],
         dilation: vec![1, 1],
         groups: 1,
+        transposed: false,
+        output_padding: vec![0, 0],
     }));
     let act = batch * 64 * 56 * 56;
     library_program(dtype, [act, 64 * 64 * 9, act], call)

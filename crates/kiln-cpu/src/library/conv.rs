@@ -122,7 +122,9 @@ pub(super) fn run(c: &Conv, at: &ConvAt, ptrs: &[*mut u8]) -> Result<(), RunErro
             DType::F64 => run_typed::<f64>(&g, x, w, out),
             DType::F16 => run_widened::<f16>(&g, x, w, out),
             DType::BF16 => run_widened::<bf16>(&g, x, w, out),
-            DType::Bool => return Err(fail(c, "convolution of bool tensors")),
+            DType::Bool | DType::I64 => {
+                return Err(fail(c, &format!("convolution of {} tensors", c.dtype)));
+            }
         }
     }
     Ok(())
