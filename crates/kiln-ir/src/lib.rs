@@ -17,7 +17,7 @@ pub mod tensor;
 
 pub use dtype::DType;
 pub use error::IrError;
-pub use graph::{Graph, InputDecl, Node, NodeId, NodeKind};
+pub use graph::{Graph, InputDecl, InputKind, Node, NodeId, NodeKind};
 pub use infer::{TensorType, ValueInfo, infer_shapes, validate, value_info};
 pub use interp::interpret;
 pub use op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
