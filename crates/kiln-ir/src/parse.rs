@@ -169,7 +169,7 @@ fn input_statement(c: &mut Cursor, g: &mut Graph, kind: InputKind) -> Result<(),
                     ..
                 }) = c.peek()
             {
-                return Err(c.error_here(&format!(
+                return Err(c.error_here(format!(
                     "a parameter's dims are integers, found the symbol '{sym}' (a size that \
                      varies per call belongs to an 'input')"
                 )));
