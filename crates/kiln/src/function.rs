@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup, PutOutcome};
-use kiln_ir::{Graph, IrError, Tensor};
+use kiln_ir::input_error::{check_bytes, check_dtype};
+use kiln_ir::{Graph, InputError, IrError, Role, Tensor};
 use kiln_shape::{
     Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_shapes, bind_symbols, specialize_inputs,
 };
@@ -56,18 +57,46 @@ pub struct CompiledFunction {
     graph: Graph,
     graph_key: KeyComponent,
     decls: Vec<(String, Vec<Dim>)>,
+    /// Each input's declared dims as expressions, built once: a call binds against them
+    /// without converting the declarations again.
+    decl_exprs: Vec<Vec<Expr>>,
+    /// The inputs a call checks: every input, or only the data inputs (parameters bound
+    /// with [`CompiledFunction::bind`] were checked once, then).
+    all_inputs: Vec<usize>,
+    data_inputs: Vec<usize>,
     state: Mutex<State>,
+}
+
+/// Which of a call's tensors were checked before the call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// None: every input is passed with the call.
+    Nothing,
+    /// The parameters, when they were bound.
+    Params,
 }
 
 impl CompiledFunction {
     pub(crate) fn new(compiler: Arc<CompilerInner>, graph: Graph) -> CompiledFunction {
         let graph_key = key::graph_component(&graph);
         let decls = graph.input_dims();
+        let decl_exprs = decls
+            .iter()
+            .map(|(_, dims)| dims.iter().map(Dim::to_expr).collect())
+            .collect();
+        let all_inputs = (0..decls.len()).collect();
+        let data_inputs = (graph.inputs().iter().enumerate())
+            .filter(|(_, d)| !d.is_param())
+            .map(|(i, _)| i)
+            .collect();
         CompiledFunction {
             compiler,
             graph,
             graph_key,
             decls,
+            decl_exprs,
+            all_inputs,
+            data_inputs,
             state: Mutex::new(State::default()),
         }
     }
@@ -81,25 +110,55 @@ impl CompiledFunction {
     }
 
     /// Runs the function, compiling (or loading) a specialisation first if no in-memory one
-    /// covers these inputs. Inputs are checked (count, dtype, rank, sizes) before any kernel runs.
+    /// covers these inputs. `inputs` are every graph input in declaration order, parameters
+    /// included (see [`bind`](Self::bind) to pass them once instead). Inputs are checked
+    /// (count, dtype, rank, sizes, byte lengths) once, before any kernel runs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
-        let spec = self.specialization_for(inputs)?;
-        match spec.exec.run(inputs) {
+        self.run_checked(inputs, Checked::Nothing)
+    }
+
+    /// Like [`run`](Self::run), writing into caller-provided outputs (no allocation).
+    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
+        self.run_into_checked(inputs, outputs, Checked::Nothing)
+    }
+
+    pub(crate) fn run_checked(
+        &self,
+        inputs: &[&Tensor],
+        checked: Checked,
+    ) -> Result<Vec<Tensor>, KilnError> {
+        let run = |spec: &Specialization, bindings: Option<Bindings>| match bindings {
+            Some(b) => spec.exec.run_bound(inputs, &b),
+            None => spec.exec.run(inputs),
+        };
+        let (spec, bindings) = self.specialization_for(inputs, checked)?;
+        match run(&spec, bindings) {
             Err(e) if self.drop_refusing(&spec, inputs, &e) => {
-                self.specialization_for(inputs)?.exec.run(inputs)
+                let (spec, bindings) = self.specialization_for(inputs, checked)?;
+                run(&spec, bindings)
             }
             result => result,
         }
     }
 
-    /// Like [`run`](Self::run), writing into caller-provided outputs (no allocation).
-    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
-        let spec = self.specialization_for(inputs)?;
-        match spec.exec.run_into(inputs, outputs) {
-            Err(e) if self.drop_refusing(&spec, inputs, &e) => self
-                .specialization_for(inputs)?
-                .exec
-                .run_into(inputs, outputs),
+    pub(crate) fn run_into_checked(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        checked: Checked,
+    ) -> Result<(), KilnError> {
+        let run = |spec: &Specialization, bindings: Option<Bindings>, out: &mut [Tensor]| {
+            match bindings {
+                Some(b) => spec.exec.run_into_bound(inputs, out, &b),
+                None => spec.exec.run_into(inputs, out),
+            }
+        };
+        let (spec, bindings) = self.specialization_for(inputs, checked)?;
+        match run(&spec, bindings, outputs) {
+            Err(e) if self.drop_refusing(&spec, inputs, &e) => {
+                let (spec, bindings) = self.specialization_for(inputs, checked)?;
+                run(&spec, bindings, outputs)
+            }
             result => result,
         }
     }
@@ -116,7 +175,7 @@ impl CompiledFunction {
             .iter()
             .map(|t| t.shape.iter().map(|&d| d as i64).collect())
             .collect();
-        let Some(reason) = refusal(&self.graph, &spec.exec, &shapes) else {
+        let Some(reason) = refusal(&self.graph, &spec.exec, &spec.inputs, &shapes) else {
             return false;
         };
         if let Some(cache) = &self.compiler.cache {
@@ -126,28 +185,72 @@ impl CompiledFunction {
         true
     }
 
-    fn specialization_for(&self, inputs: &[&Tensor]) -> Result<Arc<Specialization>, KilnError> {
+    /// The one validation of a call: count, then each tensor not checked before the call
+    /// (dtype, byte length; rank and dims as its symbols are bound). Returns the
+    /// specialisation serving the call and its program's symbol values, which the launcher
+    /// takes instead of checking the inputs again.
+    fn specialization_for(
+        &self,
+        inputs: &[&Tensor],
+        checked: Checked,
+    ) -> Result<(Arc<Specialization>, Option<Bindings>), KilnError> {
         let decls = self.graph.inputs();
         if inputs.len() != decls.len() {
-            return Err(KilnError::InputCount {
+            return Err(InputError::Count {
+                role: Role::Input,
                 expected: decls.len(),
                 found: inputs.len(),
-            });
+            }
+            .into());
         }
-        for (d, t) in decls.iter().zip(inputs) {
-            if d.dtype != t.dtype {
-                return Err(KilnError::InputDtype {
-                    input: d.name.clone(),
-                    expected: d.dtype.to_string(),
-                    found: t.dtype.to_string(),
-                });
+        let idx = match checked {
+            Checked::Nothing => &self.all_inputs,
+            Checked::Params => &self.data_inputs,
+        };
+        for &i in idx {
+            let role = if decls[i].is_param() {
+                Role::Param
+            } else {
+                Role::Input
+            };
+            check_dtype(role, &decls[i].name, decls[i].dtype, inputs[i])?;
+            check_bytes(role, &decls[i].name, inputs[i])?;
+        }
+        let shapes: Vec<&[usize]> = idx.iter().map(|&i| inputs[i].shape.as_slice()).collect();
+        let declared: Vec<(&str, &[Expr])> = idx
+            .iter()
+            .map(|&i| (self.decls[i].0.as_str(), self.decl_exprs[i].as_slice()))
+            .collect();
+        // Every declared symbol's value (parameters have fixed dims, so the data inputs bind
+        // them all): guards may name symbols a specialisation fixed to constants (`N == 4`).
+        let values = bind_shapes(&declared, &shapes).map_err(InputError::from)?;
+        let fit = |spec: &Specialization| {
+            let specs: Vec<(&str, &[Expr])> = idx
+                .iter()
+                .map(|&i| (self.decls[i].0.as_str(), spec.inputs[i].as_slice()))
+                .collect();
+            bind_shapes(&specs, &shapes).ok()
+        };
+        {
+            let st = self.state();
+            for spec in &st.specs {
+                if let Some(bindings) = fit(spec)
+                    && spec.guards.eval(&values) == Ok(true)
+                {
+                    self.count(&Outcome::Memory);
+                    return Ok((spec.clone(), Some(bindings)));
+                }
             }
         }
-        let shapes: Vec<Vec<i64>> = inputs
+        let all: Vec<Vec<i64>> = inputs
             .iter()
             .map(|t| t.shape.iter().map(|&d| d as i64).collect())
             .collect();
-        self.specialize(&shapes).map(|(s, _)| s)
+        let (spec, _) = self.specialize(&all)?;
+        // A fresh specialisation was built for these shapes, so its symbols bind from them;
+        // if they did not, the launcher's own check of every input runs instead.
+        let bindings = fit(&spec);
+        Ok((spec, bindings))
     }
 
     /// Compiles (or loads) the specialisation for inputs of these shapes without running it:
@@ -310,7 +413,7 @@ impl CompiledFunction {
             let t = Instant::now();
             let result = backend::load(backend_kind, &entry.artifact)
                 .map_err(|e| e.to_string())
-                .and_then(|exec| match refusal(graph, &exec, shapes) {
+                .and_then(|exec| match refusal(graph, &exec, &inputs, shapes) {
                     None => Ok(exec),
                     Some(reason) => Err(reason),
                 });
@@ -426,7 +529,7 @@ impl CompiledFunction {
                 .name("kiln-compile".into())
                 .stack_size(stack)
                 .spawn_scoped(scope, run)
-                .map_err(|e| KilnError::Cpu(format!("cannot start the compile thread: {e}")))?
+                .map_err(KilnError::CompileThread)?
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
@@ -486,7 +589,12 @@ impl CompiledFunction {
 /// Why `exec` cannot serve inputs of these shapes for `graph`, if it cannot: its inputs or
 /// outputs disagree with the graph's, its input specs refuse the shapes, or its kernels would
 /// access memory outside their buffers at these sizes (`kiln_sched::Program::check_accesses`).
-fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<String> {
+fn refusal(
+    graph: &Graph,
+    exec: &Executable,
+    specialised: &[Vec<Expr>],
+    shapes: &[Vec<i64>],
+) -> Option<String> {
     let program = exec.program();
     let decls = graph.inputs();
     if program.inputs.len() != decls.len() || program.outputs.len() != graph.outputs().len() {
@@ -498,11 +606,19 @@ fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<Stri
             graph.outputs().len()
         ));
     }
-    for (spec, decl) in program.inputs.iter().zip(decls) {
+    for ((spec, decl), dims) in program.inputs.iter().zip(decls).zip(specialised) {
         if spec.dtype != decl.dtype {
             return Some(format!(
                 "its input `{}` is {}, the graph's `{}` is {}",
                 spec.name, spec.dtype, decl.name, decl.dtype
+            ));
+        }
+        // The driver checks a call against the specialised shapes and hands the launcher the
+        // symbols it bound, so the program must declare exactly those shapes.
+        if spec.shape != *dims {
+            return Some(format!(
+                "its input `{}` has shape {:?}, the specialisation {:?}",
+                spec.name, spec.shape, dims
             ));
         }
     }
