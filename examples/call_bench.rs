@@ -4,7 +4,8 @@
 //!
 //! `cargo run --release --example call_bench -- [--json] [--reps N]`
 //!
-//! Rows: `run` (fresh outputs), `run_into` (caller's outputs), each on a static and a dynamic
+//! Rows: `run` (fresh outputs), `run_into` (caller's outputs), `model_run` (`w`, `b` bound as
+//! parameters, `kiln::Model::run`), each on a static and a dynamic
 //! (`N` symbolic) specialisation. Each figure is the median over `reps` batches of 20,000
 //! calls, in ns per call.
 use std::time::Instant;
@@ -35,6 +36,14 @@ fn time(reps: usize, mut call: impl FnMut()) -> f64 {
     median(runs)
 }
 
+fn opts_of(policy: DynamicPolicy) -> CompileOptions {
+    CompileOptions {
+        dynamic: policy,
+        ..CompileOptions::default()
+    }
+    .no_cache()
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut json_out = false;
     let mut reps = 7;
@@ -56,12 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (DynamicPolicy::Static, "static"),
         (DynamicPolicy::Dynamic, "dynamic"),
     ] {
-        let opts = CompileOptions {
-            dynamic: policy,
-            ..CompileOptions::default()
-        }
-        .no_cache();
-        let f = Compiler::new(opts).compile(&graph)?;
+        let f = Compiler::new(opts_of(policy)).compile(&graph)?;
         let inputs = [&x, &w, &b];
         f.run(&inputs)?;
         let run_ns = time(reps, || {
@@ -71,7 +75,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let into_ns = time(reps, || {
             f.run_into(&inputs, &mut outs).expect("runs");
         });
-        for (case, ns) in [("run", run_ns), ("run_into", into_ns)] {
+        // The same graph with `w`, `b` as bound parameters: a call checks `x` only.
+        let params_src = src
+            .replace("input w", "param w")
+            .replace("input b", "param b");
+        let pf = Compiler::new(opts_of(policy)).compile(&kiln::parse(&params_src)?)?;
+        let model = pf.bind([("w", w.clone()), ("b", b.clone())])?;
+        model.run(&[&x])?;
+        let model_ns = time(reps, || {
+            std::hint::black_box(model.run(&[&x]).expect("runs"));
+        });
+        for (case, ns) in [
+            ("run", run_ns),
+            ("run_into", into_ns),
+            ("model_run", model_ns),
+        ] {
             if json_out {
                 println!(
                     "{}",

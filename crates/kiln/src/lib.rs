@@ -9,6 +9,12 @@
 //! let out = f.run(&[&x]).unwrap(); // first call: compile (or load from the cache), then run
 //! ```
 //!
+//! A graph's weights are parameters (`param w: f32[4, 8]`): [`CompiledFunction::bind`] checks
+//! them once and returns a [`Model`], called with the data inputs only; parameters are keyed by
+//! name, dtype and shape, never by value, so models differing only in weights share an entry.
+//! A caller's tensor that does not fit is [`KilnError::Input`] ([`InputError`]: the input or
+//! parameter, dim, expected and found), whichever layer found it.
+//!
 //! See ARCHITECTURE.md for the path of a compile through the cache, and `backend.rs` for the
 //! seam every code generator implements. Cargo feature `cuda` (on by default) builds the CUDA
 //! backend; without it kiln links no CUDA library and `Backend::Cuda` is reported unavailable.

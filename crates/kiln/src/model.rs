@@ -33,11 +33,15 @@ impl CompiledFunction {
     ///
     /// ```no_run
     /// # use kiln::{CompileOptions, Compiler, Tensor};
-    /// let g = kiln::parse("graph affine\ninput x: f32[N, 2]\nparam w: f32[2]\n\
-    ///                      y = mul(x, w)\noutput y").unwrap();
-    /// let f = Compiler::new(CompileOptions::default()).compile(&g).unwrap();
-    /// let model = f.bind([("w", Tensor::from_f32(&[2], &[0.5, 2.0]))]).unwrap();
-    /// let y = model.run(&[&Tensor::from_f32(&[1, 2], &[1.0, 1.0])]).unwrap();
+    /// # fn main() -> Result<(), kiln::KilnError> {
+    /// let g = kiln::parse("graph affine\ninput x: f32[N, 2]\nparam w: f32[2]\ny = mul(x, w)\noutput y")?;
+    /// let f = Compiler::new(CompileOptions::default()).compile(&g)?;
+    /// let model = f.bind([("w", Tensor::from_f32(&[2], &[0.5, 2.0]))])?; // checked once
+    /// let y = model.run(&[&Tensor::from_f32(&[1, 2], &[1.0, 1.0])])?;    // data inputs only
+    /// let tuned = model.rebind([("w", Tensor::from_f32(&[2], &[1.0, 1.0]))])?; // same code
+    /// # let _ = (y, tuned);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn bind<K: Into<String>>(
         self,
