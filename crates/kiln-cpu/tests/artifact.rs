@@ -249,3 +249,28 @@ fn run_into_reuses_outputs() {
         assert_eq!(outs, want);
     }
 }
+
+/// `run_bound` trusts the caller's checks, not its bindings: symbols bound larger than the
+/// tensors behind them are refused before any kernel runs (the buffer size check), and the
+/// right bindings compute what `run` does.
+#[test]
+fn run_bound_refuses_bindings_its_buffers_cannot_serve() {
+    let (compiled, _) = artifact();
+    let good = inputs();
+    let refs: Vec<&Tensor> = good.iter().collect();
+    let mut right = kiln_shape::Bindings::new();
+    for (sym, v) in [("N", 2), ("C", 3), ("H", 9), ("W", 10)] {
+        right.insert(sym, v);
+    }
+    assert_eq!(
+        compiled.run_bound(&refs, &right).expect("runs"),
+        compiled.run(&refs).expect("runs")
+    );
+    let mut wrong = right.clone();
+    wrong.insert("H", 90);
+    match compiled.run_bound(&refs, &wrong) {
+        Err(RunError::Size { msg, .. }) => assert!(msg.contains("bytes"), "{msg}"),
+        Err(RunError::Access(_)) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
