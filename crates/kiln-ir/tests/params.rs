@@ -96,3 +96,25 @@ fn the_interpreter_takes_parameters_in_declaration_order() {
     let out = interpret(&g, &[x, w, b]).expect("runs");
     assert_eq!(out[0].to_f32(), [1.0, 2.0, -3.0, 7.0, -1.0, 0.0, 3.0, -9.0]);
 }
+
+#[test]
+fn the_interpreter_names_a_wrong_parameter_as_one() {
+    let g = parse(AFFINE).expect("parses");
+    let x = Tensor::from_f32(&[1, 4], &[1.0; 4]);
+    let w = Tensor::from_f64(DType::F64, &[4], &[1.0; 4]);
+    let b = Tensor::from_f32(&[4], &[0.0; 4]);
+    let err = interpret(&g, &[x, w, b]).unwrap_err();
+    assert_eq!(
+        err,
+        IrError::Input(kiln_ir::InputError::Dtype {
+            role: kiln_ir::Role::Param,
+            name: "w".into(),
+            expected: DType::F32,
+            found: DType::F64,
+        })
+    );
+    assert_eq!(
+        err.to_string(),
+        "parameter `w`: expected dtype f32, found f64"
+    );
+}
