@@ -107,9 +107,15 @@ pub struct CompileFlags {
 pub struct RunArgs {
     /// The .kiln graph.
     pub graph: PathBuf,
-    /// An input as NAME=FILE.npy (one per graph input).
+    /// An input as NAME=FILE.npy (one per graph input; parameters come with --param).
     #[arg(long = "input", short = 'i', value_name = "NAME=FILE.npy")]
     pub inputs: Vec<String>,
+    /// A parameter (a `param` of the graph: a weight) as NAME=FILE.npy.
+    #[arg(long = "param", value_name = "NAME=FILE.npy")]
+    pub params: Vec<String>,
+    /// Read each parameter not given with --param from DIR/<NAME>.npy.
+    #[arg(long = "params", value_name = "DIR")]
+    pub params_dir: Option<PathBuf>,
     /// Write each output to DIR/<output name>.npy.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

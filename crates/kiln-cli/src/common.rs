@@ -63,14 +63,31 @@ pub fn parse_dims(name: &str, text: &str) -> CliResult<Vec<i64>> {
 
 /// Orders `NAME=...` values by the graph's inputs; every input must appear exactly once.
 pub fn by_input_order<T>(graph: &Graph, flag: &str, given: Vec<(String, T)>) -> CliResult<Vec<T>> {
-    let mut map: BTreeMap<String, T> = BTreeMap::new();
     let declared: Vec<&str> = graph.inputs().iter().map(|d| d.name.as_str()).collect();
+    by_order(graph, flag, "inputs", &declared, given)
+}
+
+/// Orders `NAME=...` values by `declared` (the graph's inputs of one `kind`: "inputs",
+/// "data inputs", "parameters"); each must appear exactly once.
+pub fn by_order<T>(
+    graph: &Graph,
+    flag: &str,
+    kind: &str,
+    declared: &[&str],
+    given: Vec<(String, T)>,
+) -> CliResult<Vec<T>> {
+    let mut map: BTreeMap<String, T> = BTreeMap::new();
+    let list = || match declared.is_empty() {
+        true => "none".to_string(),
+        false => declared.join(", "),
+    };
     for (name, value) in given {
         if !declared.contains(&name.as_str()) {
             return Err(CliError::Usage(format!(
-                "{flag} {name}=...: graph `{}` has no input `{name}` (its inputs: {})",
+                "{flag} {name}=...: graph `{}` has no {} `{name}` (its {kind}: {})",
                 graph.name,
-                declared.join(", ")
+                kind.trim_end_matches('s'),
+                list()
             )));
         }
         if map.insert(name.clone(), value).is_some() {
@@ -82,9 +99,9 @@ pub fn by_input_order<T>(graph: &Graph, flag: &str, given: Vec<(String, T)>) -> 
         .map(|name| {
             map.remove(*name).ok_or_else(|| {
                 CliError::Usage(format!(
-                    "missing {flag} {name}=... (graph `{}` has inputs {})",
+                    "missing {flag} {name}=... (graph `{}` has {kind} {})",
                     graph.name,
-                    declared.join(", ")
+                    list()
                 ))
             })
         })
@@ -100,6 +117,14 @@ pub fn shapes_from_flags(graph: &Graph, flags: &[String]) -> CliResult<Vec<Vec<i
             Ok((name.to_string(), parse_dims(name, dims)?))
         })
         .collect::<CliResult<Vec<_>>>()?;
+    // A parameter's shape is declared: compiling needs no `--shape` (and no value) for it.
+    let mut given = given;
+    for p in graph.params() {
+        if !given.iter().any(|(n, _)| *n == p.name) {
+            let dims = p.fixed_shape().unwrap_or_default();
+            given.push((p.name.clone(), dims.iter().map(|&d| d as i64).collect()));
+        }
+    }
     let shapes = by_input_order(graph, "--shape", given)?;
     check_sizes(graph, &shapes)?;
     Ok(shapes)

@@ -2,18 +2,21 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use kiln::{Graph, Tensor};
+use kiln::Tensor;
+use kiln_ir::{Graph, InputDecl};
 use serde_json::json;
 
 use crate::cli::RunArgs;
 use crate::common::{
-    by_input_order, check_sizes, compile_with, in_graph, key_note, load_graph, split_assignment,
+    by_order, check_size, compile_with, in_graph, key_note, load_graph, split_assignment,
 };
 use crate::error::{CliError, CliResult};
 use crate::npy::{self, Conversion, Converted};
 
 /// An input file that was converted to its declared dtype: reported once per run.
 struct InputNote {
+    /// `input` or `parameter`.
+    role: &'static str,
     input: String,
     note: Converted,
 }
@@ -25,18 +28,24 @@ pub fn run(args: RunArgs) -> CliResult<()> {
     } else {
         Conversion::Round
     };
-    let (inputs, notes) = read_inputs(&graph, &args.inputs, mode)?;
+    let (inputs, mut notes) = read_inputs(&graph, &args.inputs, mode)?;
+    let (params, param_notes) = read_params(&graph, &args, mode)?;
+    notes.extend(param_notes);
 
     let f = compile_with(&args.graph, &graph, &args.flags, &args.shared)?;
     let shapes: Vec<Vec<i64>> = inputs
         .iter()
         .map(|t| t.shape.iter().map(|&d| d as i64).collect())
         .collect();
-    check_sizes(&graph, &shapes)?;
-    let report = f.prepare(&shapes).map_err(in_graph(&args.graph))?;
+    for (decl, dims) in graph.data_inputs().zip(&shapes) {
+        check_size(&decl.name, decl.dtype, dims)?;
+    }
+    // Parameters are checked once, here; the call then checks only the data inputs.
+    let model = f.bind(params).map_err(in_graph(&args.graph))?;
+    let report = model.prepare(&shapes).map_err(in_graph(&args.graph))?;
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let t = Instant::now();
-    let outputs = f.run(&refs).map_err(in_graph(&args.graph))?;
+    let outputs = model.run(&refs).map_err(in_graph(&args.graph))?;
     let run_ms = t.elapsed().as_secs_f64() * 1e3;
 
     let names = graph.output_names();
@@ -64,6 +73,7 @@ pub fn run(args: RunArgs) -> CliResult<()> {
             .map(|n| {
                 json!({
                     "input": n.input,
+                    "role": n.role,
                     "from": n.note.from,
                     "to": n.note.to.name(),
                     "rounded": n.note.rounded,
@@ -107,25 +117,83 @@ pub fn run(args: RunArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Reads the `--input NAME=FILE` files in input order, converted to the declared dtypes.
+/// Reads the `--input NAME=FILE` files in data-input order, converted to the declared dtypes.
 fn read_inputs(
     graph: &Graph,
     flags: &[String],
     mode: Conversion,
 ) -> CliResult<(Vec<Tensor>, Vec<InputNote>)> {
-    let given = flags
+    let given = assignments("--input", flags)?;
+    if let Some((name, _)) = given.iter().find(|(n, _)| is_param(graph, n)) {
+        return Err(CliError::Usage(format!(
+            "--input {name}=...: `{name}` is a parameter of graph `{}`: pass it with \
+             --param {name}=FILE.npy or --params DIR",
+            graph.name
+        )));
+    }
+    let decls: Vec<&InputDecl> = graph.data_inputs().collect();
+    let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+    let files = by_order(graph, "--input", "inputs", &names, given)?;
+    read_files(&decls, &files, "input", mode)
+}
+
+fn is_param(graph: &Graph, name: &str) -> bool {
+    graph.params().any(|p| p.name == name)
+}
+
+/// `NAME=FILE` flags as pairs.
+fn assignments(flag: &str, flags: &[String]) -> CliResult<Vec<(String, PathBuf)>> {
+    flags
         .iter()
         .map(|text| {
-            let (name, file) = split_assignment("--input", text)?;
+            let (name, file) = split_assignment(flag, text)?;
             Ok((name.to_string(), PathBuf::from(file)))
         })
-        .collect::<CliResult<Vec<_>>>()?;
-    let files = by_input_order(graph, "--input", given)?;
-    let mut inputs = Vec::with_capacity(files.len());
+        .collect()
+}
+
+/// Parameters by name, as [`kiln::CompiledFunction::bind`] takes them.
+type NamedTensors = Vec<(String, Tensor)>;
+
+/// The parameters from `--param NAME=FILE` and, for the others, `--params DIR/<NAME>.npy`,
+/// by name (the model checks them against their declarations when they are bound).
+fn read_params(
+    graph: &Graph,
+    args: &RunArgs,
+    mode: Conversion,
+) -> CliResult<(NamedTensors, Vec<InputNote>)> {
+    let mut given = assignments("--param", &args.params)?;
+    if let Some(dir) = &args.params_dir {
+        for p in graph.params() {
+            if !given.iter().any(|(n, _)| *n == p.name) {
+                given.push((p.name.clone(), dir.join(format!("{}.npy", p.name))));
+            }
+        }
+    }
+    let decls: Vec<&InputDecl> = graph.params().collect();
+    let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+    let files = by_order(graph, "--param", "parameters", &names, given)?;
+    let (tensors, notes) = read_files(&decls, &files, "parameter", mode)?;
+    let named = names.iter().map(|n| n.to_string()).zip(tensors).collect();
+    Ok((named, notes))
+}
+
+/// Reads one .npy file per declaration, converted to its dtype.
+fn read_files(
+    decls: &[&InputDecl],
+    files: &[PathBuf],
+    role: &'static str,
+    mode: Conversion,
+) -> CliResult<(Vec<Tensor>, Vec<InputNote>)> {
+    let mut tensors = Vec::with_capacity(files.len());
     let mut notes = Vec::new();
-    for (decl, path) in graph.inputs().iter().zip(&files) {
+    for (decl, path) in decls.iter().zip(files) {
         let bytes = std::fs::read(path).map_err(|source| CliError::Read {
-            what: "input file",
+            what: if role == "input" {
+                "input file"
+            } else {
+                "parameter file"
+            },
             path: path.clone(),
             source,
         })?;
@@ -137,13 +205,14 @@ fn read_inputs(
             })?;
         if let Some(note) = decoded.converted {
             notes.push(InputNote {
+                role,
                 input: decl.name.clone(),
                 note,
             });
         }
-        inputs.push(decoded.tensor);
+        tensors.push(decoded.tensor);
     }
-    Ok((inputs, notes))
+    Ok((tensors, notes))
 }
 
 /// `input x: float64 file read as f32 ...`, one line per converted input.
@@ -158,8 +227,8 @@ fn note_text(n: &InputNote) -> String {
         )
     };
     format!(
-        "input {}: {} file read as {} ({how})",
-        n.input, n.note.from, n.note.to
+        "{} {}: {} file read as {} ({how})",
+        n.role, n.input, n.note.from, n.note.to
     )
 }
 

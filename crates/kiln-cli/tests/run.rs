@@ -178,7 +178,7 @@ fn json_lists_output_paths_and_converted_inputs() {
     assert!(z.exists());
     assert_eq!(
         report["converted_inputs"],
-        serde_json::json!([{"input": "x", "from": "float64", "to": "f32", "rounded": 2, "values": 3}])
+        serde_json::json!([{"input": "x", "role": "input", "from": "float64", "to": "f32", "rounded": 2, "values": 3}])
     );
 }
 

@@ -1,5 +1,4 @@
 //! Errors of compiling, loading and running CPU programs.
-use kiln_ir::DType;
 
 /// Why a program could not be compiled to machine code or an artifact could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -28,55 +27,10 @@ pub enum CpuError {
 /// Why a compiled program refused to run on the given tensors. Checked before any kernel runs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
-    #[error("expected {expected} inputs, found {found}")]
-    InputCount { expected: usize, found: usize },
-    #[error("expected {expected} output tensors, found {found}")]
-    OutputCount { expected: usize, found: usize },
-    #[error("{role} `{name}`: expected dtype {expected}, found {found}")]
-    Dtype {
-        role: &'static str,
-        name: String,
-        expected: DType,
-        found: DType,
-    },
-    #[error("{role} `{name}`: expected rank {expected}, found rank {found}")]
-    Rank {
-        role: &'static str,
-        name: String,
-        expected: usize,
-        found: usize,
-    },
-    #[error("{role} `{name}` dim {dim}: expected size {expected}, found {found}")]
-    Dim {
-        role: &'static str,
-        name: String,
-        dim: usize,
-        expected: String,
-        found: usize,
-    },
-    #[error(
-        "symbol `{symbol}` is {first_value} at input `{first_input}` dim {first_dim} but {second_value} at input `{second_input}` dim {second_dim}"
-    )]
-    InconsistentSymbol {
-        symbol: String,
-        first_input: String,
-        first_dim: usize,
-        first_value: i64,
-        second_input: String,
-        second_dim: usize,
-        second_value: i64,
-    },
-    #[error(
-        "{role} `{name}`: a {dtype} tensor of shape {shape:?} needs {expected} bytes, found {found}"
-    )]
-    ByteLength {
-        role: &'static str,
-        name: String,
-        dtype: DType,
-        shape: Vec<usize>,
-        expected: String,
-        found: usize,
-    },
+    /// A tensor that does not fit the program's specs (the shared type: input, dim,
+    /// expected, found).
+    #[error(transparent)]
+    Input(#[from] kiln_ir::InputError),
     #[error("symbol `{0}` is used by the program but no input binds it")]
     UnboundSymbol(String),
     #[error("size `{expr}` cannot be evaluated: {msg}")]

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use cranelift_jit::JITModule;
 use kiln_ir::{BinaryOp, UnaryOp};
-use kiln_ir::{BufferPool, Tensor};
+use kiln_ir::{BufferPool, InputError, Role, Tensor};
 use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp, Step};
 use kiln_shape::{Bindings, Expr};
 use rayon::prelude::*;
@@ -153,12 +153,26 @@ impl CompiledProgram {
     /// large for this machine is an error naming it, before any kernel runs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, RunError> {
         let bindings = validate::bind_inputs(&self.program, inputs)?;
+        self.run_bound(inputs, &bindings)
+    }
+
+    /// [`run`](Self::run) for a caller that has already checked `inputs` against
+    /// `program().inputs` (dtype, rank, every dim, byte length) and bound the program's
+    /// symbols from them into `bindings`: the driver, whose in-memory specialisation match
+    /// does exactly that, so a call validates once. Memory safety does not rest on the
+    /// caller: every buffer is still checked to hold the bytes the program's sizes need at
+    /// `bindings`, and the kernels' accesses are proved inside those sizes.
+    pub fn run_bound(
+        &self,
+        inputs: &[&Tensor],
+        bindings: &Bindings,
+    ) -> Result<Vec<Tensor>, RunError> {
         let mut outputs = self
             .program
             .outputs
             .iter()
             .map(|(spec, _)| {
-                let shape = validate::shape_of(spec, &bindings)?;
+                let shape = validate::shape_of(spec, bindings)?;
                 // Every output element is stored by the kernel rooted at it (kiln-sched lowers
                 // each output as a kernel over its whole shape), so no zeroing is needed.
                 Tensor::try_for_overwrite(spec.dtype, &shape, &self.pool).map_err(|source| {
@@ -170,15 +184,26 @@ impl CompiledProgram {
                 })
             })
             .collect::<Result<Vec<_>, RunError>>()?;
-        self.launch(inputs, &mut outputs, &bindings)?;
+        self.launch(inputs, &mut outputs, bindings)?;
         Ok(outputs)
     }
 
     /// Runs the program writing into `outputs`, whose dtypes and shapes must match.
     pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), RunError> {
         let bindings = validate::bind_inputs(&self.program, inputs)?;
-        validate::check_outputs(&self.program, outputs, &bindings)?;
-        self.launch(inputs, outputs, &bindings)
+        self.run_into_bound(inputs, outputs, &bindings)
+    }
+
+    /// [`run_into`](Self::run_into) with inputs already checked and bound by the caller, as
+    /// for [`run_bound`](Self::run_bound); the outputs are checked here.
+    pub fn run_into_bound(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        bindings: &Bindings,
+    ) -> Result<(), RunError> {
+        validate::check_outputs(&self.program, outputs, bindings)?;
+        self.launch(inputs, outputs, bindings)
     }
 
     fn launch(
@@ -222,7 +247,8 @@ impl CompiledProgram {
         for (b, (decl, &bytes)) in self.program.buffers.iter().zip(&sizes).enumerate() {
             let (ptr, len) = match &decl.kind {
                 BufKind::Input(i) => {
-                    let t = inputs.get(*i).ok_or(RunError::InputCount {
+                    let t = inputs.get(*i).ok_or(InputError::Count {
+                        role: Role::Input,
                         expected: i + 1,
                         found: inputs.len(),
                     })?;
@@ -231,7 +257,8 @@ impl CompiledProgram {
                 }
                 BufKind::Output(i) => {
                     let found = outputs.len();
-                    let t = outputs.get_mut(*i).ok_or(RunError::OutputCount {
+                    let t = outputs.get_mut(*i).ok_or(InputError::Count {
+                        role: Role::Output,
                         expected: i + 1,
                         found,
                     })?;

@@ -1,8 +1,9 @@
 //! Checks of the caller's tensors against the program, before any kernel runs: the kernels
 //! index buffers with sizes derived from these checks, so they are what keeps them in bounds.
-use kiln_ir::Tensor;
+use kiln_ir::input_error::{check_bytes, check_dtype};
+use kiln_ir::{InputError, Role, Tensor};
 use kiln_sched::{Program, TensorSpec};
-use kiln_shape::{BindError, Bindings, Expr, bind_shapes};
+use kiln_shape::{Bindings, Expr, bind_shapes};
 
 use crate::error::RunError;
 
@@ -14,35 +15,10 @@ pub(crate) fn eval(e: &Expr, b: &Bindings) -> Result<i64, RunError> {
     })
 }
 
-fn check_bytes(role: &'static str, spec: &TensorSpec, t: &Tensor) -> Result<(), RunError> {
-    let bytes = t
-        .shape
-        .iter()
-        .try_fold(t.dtype.size(), |acc, &d| acc.checked_mul(d));
-    if bytes != Some(t.data.len()) {
-        return Err(RunError::ByteLength {
-            role,
-            name: spec.name.clone(),
-            dtype: t.dtype,
-            shape: t.shape.clone(),
-            expected: bytes.map_or("more than usize::MAX".to_string(), |b| b.to_string()),
-            found: t.data.len(),
-        });
-    }
-    Ok(())
-}
-
-fn check_header(role: &'static str, spec: &TensorSpec, t: &Tensor) -> Result<(), RunError> {
-    if t.dtype != spec.dtype {
-        return Err(RunError::Dtype {
-            role,
-            name: spec.name.clone(),
-            expected: spec.dtype,
-            found: t.dtype,
-        });
-    }
+fn check_header(role: Role, spec: &TensorSpec, t: &Tensor) -> Result<(), InputError> {
+    check_dtype(role, &spec.name, spec.dtype, t)?;
     if t.shape.len() != spec.shape.len() {
-        return Err(RunError::Rank {
+        return Err(InputError::Rank {
             role,
             name: spec.name.clone(),
             expected: spec.shape.len(),
@@ -53,16 +29,18 @@ fn check_header(role: &'static str, spec: &TensorSpec, t: &Tensor) -> Result<(),
 }
 
 /// Binds the program's symbols from the input shapes, checking every input's dtype, rank,
-/// dims and byte length.
+/// dims and byte length (the checks a caller of [`crate::CompiledProgram::run_bound`] did).
 pub(crate) fn bind_inputs(program: &Program, inputs: &[&Tensor]) -> Result<Bindings, RunError> {
     if inputs.len() != program.inputs.len() {
-        return Err(RunError::InputCount {
+        return Err(InputError::Count {
+            role: Role::Input,
             expected: program.inputs.len(),
             found: inputs.len(),
-        });
+        }
+        .into());
     }
     for (spec, t) in program.inputs.iter().zip(inputs) {
-        check_header("input", spec, t)?;
+        check_header(Role::Input, spec, t)?;
     }
     let specs: Vec<(&str, &[Expr])> = program
         .inputs
@@ -70,9 +48,9 @@ pub(crate) fn bind_inputs(program: &Program, inputs: &[&Tensor]) -> Result<Bindi
         .map(|s| (s.name.as_str(), s.shape.as_slice()))
         .collect();
     let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape.as_slice()).collect();
-    let bindings = bind_shapes(&specs, &shapes).map_err(|e| bind_error(program, e))?;
+    let bindings = bind_shapes(&specs, &shapes).map_err(InputError::from)?;
     for (spec, t) in program.inputs.iter().zip(inputs) {
-        check_bytes("input", spec, t)?;
+        check_bytes(Role::Input, &spec.name, t)?;
     }
     for sym in &program.symbols {
         if bindings.get(sym).is_none() {
@@ -82,84 +60,23 @@ pub(crate) fn bind_inputs(program: &Program, inputs: &[&Tensor]) -> Result<Bindi
     Ok(bindings)
 }
 
-/// The shared binding's error in this backend's terms.
-fn bind_error(program: &Program, e: BindError) -> RunError {
-    let dim_error = |input: String, dim: usize, expected: String, found: i64| RunError::Dim {
-        role: "input",
-        name: input,
-        dim,
-        expected,
-        found: usize::try_from(found).unwrap_or(usize::MAX),
-    };
-    match e {
-        BindError::InputCount { expected, found } => RunError::InputCount { expected, found },
-        BindError::Rank {
-            input,
-            expected,
-            found,
-        } => RunError::Rank {
-            role: "input",
-            name: input,
-            expected,
-            found,
-        },
-        BindError::FixedDim {
-            input,
-            dim,
-            expected,
-            found,
-        } => dim_error(input, dim, expected.to_string(), found),
-        BindError::ExprDim {
-            input,
-            dim,
-            expected,
-            found,
-        } => dim_error(input, dim, expected, found),
-        BindError::BadSize { input, dim, found } => {
-            let expected = program
-                .inputs
-                .iter()
-                .find(|s| s.name == input)
-                .and_then(|s| s.shape.get(dim))
-                .map_or_else(|| "a size".to_string(), |e| e.to_string());
-            dim_error(input, dim, expected, found)
-        }
-        BindError::Conflict {
-            symbol,
-            first_input,
-            first_dim,
-            first_value,
-            second_input,
-            second_dim,
-            second_value,
-        } => RunError::InconsistentSymbol {
-            symbol,
-            first_input,
-            first_dim,
-            first_value,
-            second_input,
-            second_dim,
-            second_value,
-        },
-    }
-}
-
 /// Checks a concrete shape against a spec's dims under `b`.
 pub(crate) fn check_dims(
-    role: &'static str,
+    role: Role,
     spec: &TensorSpec,
     shape: &[usize],
     b: &Bindings,
 ) -> Result<(), RunError> {
     for (dim, (e, &size)) in spec.shape.iter().zip(shape).enumerate() {
         if usize::try_from(eval(e, b)?).ok() != Some(size) {
-            return Err(RunError::Dim {
+            return Err(InputError::Dim {
                 role,
                 name: spec.name.clone(),
                 dim,
                 expected: e.to_string(),
-                found: size,
-            });
+                found: i64::try_from(size).unwrap_or(i64::MAX),
+            }
+            .into());
         }
     }
     Ok(())
@@ -186,15 +103,17 @@ pub(crate) fn check_outputs(
     b: &Bindings,
 ) -> Result<(), RunError> {
     if outputs.len() != program.outputs.len() {
-        return Err(RunError::OutputCount {
+        return Err(InputError::Count {
+            role: Role::Output,
             expected: program.outputs.len(),
             found: outputs.len(),
-        });
+        }
+        .into());
     }
     for ((spec, _), t) in program.outputs.iter().zip(outputs) {
-        check_header("output", spec, t)?;
-        check_dims("output", spec, &t.shape, b)?;
-        check_bytes("output", spec, t)?;
+        check_header(Role::Output, spec, t)?;
+        check_dims(Role::Output, spec, &t.shape, b)?;
+        check_bytes(Role::Output, &spec.name, t)?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use kiln_cpu::{CpuArtifact, CpuError, RunError};
-use kiln_ir::{DType, Tensor};
+use kiln_ir::{DType, InputError, Role, Tensor};
 use kiln_shape::Policy;
 
 const SRC: &str = "graph a\ninput x: f32[N, C, H, W]\ninput s: f32[C, 1, 1]\n\
@@ -153,34 +153,37 @@ fn validation_errors_name_the_problem() {
     };
     assert_eq!(
         run(&good[..1]),
-        RunError::InputCount {
+        RunError::Input(InputError::Count {
+            role: Role::Input,
             expected: 2,
             found: 1
-        }
+        })
     );
     let mut wrong_dtype = good.clone();
     wrong_dtype[0] = tensor(DType::F64, &[2, 3, 9, 10], 1, 0.0, 1.0);
-    assert!(matches!(run(&wrong_dtype), RunError::Dtype { ref name, .. } if name == "x"));
+    assert!(
+        matches!(run(&wrong_dtype), RunError::Input(InputError::Dtype { ref name, .. }) if name == "x")
+    );
     let mut wrong_rank = good.clone();
     wrong_rank[1] = tensor(DType::F32, &[3, 1], 1, 0.0, 1.0);
     assert!(matches!(
         run(&wrong_rank),
-        RunError::Rank {
+        RunError::Input(InputError::Rank {
             expected: 3,
             found: 2,
             ..
-        }
+        })
     ));
     let mut wrong_dim = good.clone();
     wrong_dim[1] = tensor(DType::F32, &[3, 2, 1], 1, 0.0, 1.0);
     assert!(
         matches!(
             run(&wrong_dim),
-            RunError::Dim {
+            RunError::Input(InputError::Dim {
                 dim: 1,
                 found: 2,
                 ..
-            }
+            })
         ),
         "{}",
         run(&wrong_dim)
@@ -189,7 +192,7 @@ fn validation_errors_name_the_problem() {
     inconsistent[1] = tensor(DType::F32, &[4, 1, 1], 1, 0.0, 1.0);
     let e = run(&inconsistent);
     assert!(
-        matches!(e, RunError::InconsistentSymbol { ref symbol, first_value: 3, second_value: 4, .. } if symbol == "C"),
+        matches!(e, RunError::Input(InputError::Conflict { ref symbol, first_value: 3, second_value: 4, .. }) if symbol == "C"),
         "{e}"
     );
     assert!(
@@ -199,7 +202,10 @@ fn validation_errors_name_the_problem() {
     let mut short = good.clone();
     let n = short[0].data.len();
     short[0].data.truncate(n - 1);
-    assert!(matches!(run(&short), RunError::ByteLength { .. }));
+    assert!(matches!(
+        run(&short),
+        RunError::Input(InputError::Bytes { .. })
+    ));
 
     let refs: Vec<&Tensor> = good.iter().collect();
     let mut outs = compiled.run(&refs).unwrap();
@@ -207,12 +213,24 @@ fn validation_errors_name_the_problem() {
     let e = compiled
         .run_into(&refs, &mut outs)
         .expect_err("bad output shape");
-    assert!(matches!(e, RunError::Dim { role: "output", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            RunError::Input(InputError::Dim {
+                role: Role::Output,
+                ..
+            })
+        ),
+        "{e}"
+    );
     let mut outs = compiled.run(&refs).unwrap();
     outs.pop();
     assert!(matches!(
         compiled.run_into(&refs, &mut outs),
-        Err(RunError::OutputCount { .. })
+        Err(RunError::Input(InputError::Count {
+            role: Role::Output,
+            ..
+        }))
     ));
 }
 
@@ -229,5 +247,30 @@ fn run_into_reuses_outputs() {
     for _ in 0..3 {
         compiled.run_into(&refs, &mut outs).unwrap();
         assert_eq!(outs, want);
+    }
+}
+
+/// `run_bound` trusts the caller's checks, not its bindings: symbols bound larger than the
+/// tensors behind them are refused before any kernel runs (the buffer size check), and the
+/// right bindings compute what `run` does.
+#[test]
+fn run_bound_refuses_bindings_its_buffers_cannot_serve() {
+    let (compiled, _) = artifact();
+    let good = inputs();
+    let refs: Vec<&Tensor> = good.iter().collect();
+    let mut right = kiln_shape::Bindings::new();
+    for (sym, v) in [("N", 2), ("C", 3), ("H", 9), ("W", 10)] {
+        right.insert(sym, v);
+    }
+    assert_eq!(
+        compiled.run_bound(&refs, &right).expect("runs"),
+        compiled.run(&refs).expect("runs")
+    );
+    let mut wrong = right.clone();
+    wrong.insert("H", 90);
+    match compiled.run_bound(&refs, &wrong) {
+        Err(RunError::Size { msg, .. }) => assert!(msg.contains("bytes"), "{msg}"),
+        Err(RunError::Access(_)) => {}
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }

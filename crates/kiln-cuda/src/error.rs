@@ -1,6 +1,4 @@
 //! Errors of the CUDA backend: code generation, NVRTC, the driver, and input validation.
-use kiln_ir::DType;
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CudaError {
     /// The program's kernels would index outside their buffers at these sizes: a program
@@ -59,44 +57,10 @@ pub enum CudaError {
     },
     #[error("artifact's program is malformed: {0}")]
     BadProgram(#[from] kiln_sched::VerifyError),
-    #[error("expected {expected} inputs, found {found}")]
-    InputCount { expected: usize, found: usize },
-    #[error("input `{input}`: expected dtype {expected}, found {found}")]
-    InputDtype {
-        input: String,
-        expected: DType,
-        found: DType,
-    },
-    #[error("input `{input}`: expected rank {expected}, found rank {found}")]
-    InputRank {
-        input: String,
-        expected: usize,
-        found: usize,
-    },
-    #[error("input `{input}` dim {dim}: expected size {expected}, found {found}")]
-    InputDim {
-        input: String,
-        dim: usize,
-        expected: String,
-        found: usize,
-    },
-    #[error(
-        "input `{input}` dim {dim}: symbol `{symbol}` is {found} here but {first} at an earlier input"
-    )]
-    SymbolConflict {
-        input: String,
-        dim: usize,
-        symbol: String,
-        first: i64,
-        found: usize,
-    },
-    #[error("input `{input}`: {len} bytes do not hold {numel} elements of {dtype}")]
-    InputBytes {
-        input: String,
-        len: usize,
-        numel: usize,
-        dtype: DType,
-    },
+    /// A tensor that does not fit the program's specs (the shared type: input, dim,
+    /// expected, found).
+    #[error(transparent)]
+    Input(#[from] kiln_ir::InputError),
     #[error("cannot evaluate `{expr}` for {what}: {reason}")]
     Eval {
         what: String,

@@ -11,7 +11,7 @@ use common::{
 use kiln_cuda::{
     CudaDevice, CudaError, CudaProgram, KernelVariant, VariantPolicy, compile, nvrtc_available,
 };
-use kiln_ir::{DType, Tensor};
+use kiln_ir::{DType, InputError, Tensor};
 use kiln_sched::SchedOptions;
 
 /// The device, or `None` after printing why the test is skipped.
@@ -195,25 +195,26 @@ fn bad_inputs_are_rejected_before_launch() {
     let z64 = Tensor::zeros(DType::F64, &[5]);
     assert!(matches!(
         prog.run_host(&[&x]),
-        Err(CudaError::InputCount {
+        Err(CudaError::Input(InputError::Count {
             expected: 2,
-            found: 1
-        })
+            found: 1,
+            ..
+        }))
     ));
     assert!(matches!(
         prog.run_host(&[&x, &z64]),
-        Err(CudaError::InputDtype { .. })
+        Err(CudaError::Input(InputError::Dtype { .. }))
     ));
     assert!(matches!(
         prog.run_host(&[&x, &z6]),
-        Err(CudaError::InputDim {
+        Err(CudaError::Input(InputError::Dim {
             dim: 0,
             found: 6,
             ..
-        })
+        }))
     ));
     assert!(matches!(
         prog.run_host(&[&z, &z]),
-        Err(CudaError::InputRank { .. })
+        Err(CudaError::Input(InputError::Rank { .. }))
     ));
 }

@@ -17,7 +17,7 @@ use crate::graph::{Graph, InputDecl, NodeId, NodeKind};
 use crate::op::{Op, Operand};
 
 /// Prefixed to the canonical bytes; bump it whenever the encoding changes.
-pub const CANON_VERSION: &[u8] = b"kiln-canon-v1\0";
+pub const CANON_VERSION: &[u8] = b"kiln-canon-v2\0";
 
 #[derive(Serialize)]
 struct CanonicalGraph<'a> {

@@ -29,12 +29,9 @@ pub enum IrError {
     },
     #[error(transparent)]
     Bind(#[from] BindError),
-    #[error("input `{input}`: expected dtype {expected}, found {found}")]
-    InputDtype {
-        input: String,
-        expected: String,
-        found: String,
-    },
+    /// A caller's tensor does not fit the graph's declaration (the interpreter's check).
+    #[error(transparent)]
+    Input(#[from] crate::input_error::InputError),
     #[error("the graph has no outputs")]
     NoOutputs,
 }

@@ -16,11 +16,42 @@ use kiln_shape::Dim;
 /// The id of a node in its graph.
 pub type NodeId = NodeIndex<u32>;
 
+/// A graph input's declaration: the calling convention (name, dtype, dims) and its kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputDecl {
     pub name: String,
     pub dtype: DType,
     pub dims: Vec<Dim>,
+    pub kind: InputKind,
+}
+
+/// What a graph input is to its caller. To shape inference, the scheduler and the backends
+/// both are input buffers; they differ in who supplies them and in how they are keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum InputKind {
+    /// Passed with every call (`input x: f32[N, 3]`); dims may be symbols.
+    Data,
+    /// A weight (`param w: f32[64, 3]`): fixed dims, bound once when a compiled function is
+    /// instantiated (`kiln::CompiledFunction::bind`). Hashed by name, dtype and shape, never
+    /// by value, so models that differ only in their weights share compiled code.
+    Param,
+}
+
+impl InputDecl {
+    pub fn is_param(&self) -> bool {
+        self.kind == InputKind::Param
+    }
+
+    /// The fixed shape of a parameter (or of any input whose dims are all integers).
+    pub fn fixed_shape(&self) -> Option<Vec<usize>> {
+        self.dims
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(v) => usize::try_from(*v).ok(),
+                Dim::Sym(_) => None,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,12 +107,44 @@ impl Graph {
         dtype: DType,
         dims: Vec<Dim>,
     ) -> Result<NodeId, IrError> {
+        self.add_decl(name, dtype, dims, InputKind::Data)
+    }
+
+    /// Adds a parameter: a named weight of fixed shape, bound when the compiled function is
+    /// instantiated rather than passed per call (see [`InputKind::Param`]). It is the next
+    /// graph input, so interpreters and launchers take it in declaration order.
+    pub fn add_param(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[usize],
+    ) -> Result<NodeId, IrError> {
+        let dims = shape
+            .iter()
+            .map(|&d| i64::try_from(d).map(Dim::Fixed))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| IrError::Invalid {
+                node: name.to_string(),
+                op: "param".to_string(),
+                msg: format!("shape {shape:?} has a dim too large for a size"),
+            })?;
+        self.add_decl(name, dtype, dims, InputKind::Param)
+    }
+
+    fn add_decl(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        dims: Vec<Dim>,
+        kind: InputKind,
+    ) -> Result<NodeId, IrError> {
         let index = self.inputs.len();
         let id = self.add_node(name, NodeKind::Input(index))?;
         self.inputs.push(InputDecl {
             name: name.to_string(),
             dtype,
             dims,
+            kind,
         });
         Ok(id)
     }
@@ -121,8 +184,18 @@ impl Graph {
         Ok(())
     }
 
+    /// Every input in declaration order, data inputs and parameters alike (the order the
+    /// interpreter and the launchers take tensors in).
     pub fn inputs(&self) -> &[InputDecl] {
         &self.inputs
+    }
+    /// The parameters, in declaration order.
+    pub fn params(&self) -> impl Iterator<Item = &InputDecl> + '_ {
+        self.inputs.iter().filter(|d| d.is_param())
+    }
+    /// The data inputs (passed with every call), in declaration order.
+    pub fn data_inputs(&self) -> impl Iterator<Item = &InputDecl> + '_ {
+        self.inputs.iter().filter(|d| !d.is_param())
     }
     pub fn outputs(&self) -> &[NodeId] {
         &self.outputs

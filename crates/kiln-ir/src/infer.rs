@@ -166,7 +166,8 @@ fn op_error(node: &Node, op: &Op, e: OpError) -> IrError {
 pub(crate) fn declared_inputs(g: &Graph, found: usize) -> Result<&[InputDecl], IrError> {
     let decls = g.inputs();
     if found != decls.len() {
-        return Err(BindError::InputCount {
+        return Err(crate::input_error::InputError::Count {
+            role: crate::input_error::Role::Input,
             expected: decls.len(),
             found,
         }

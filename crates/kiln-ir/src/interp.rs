@@ -18,6 +18,7 @@ use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
 
 use crate::graph::{Graph, NodeKind};
 use crate::infer::{declared_inputs, infer_shapes, validate};
+use crate::input_error::{InputError, Role, check_bytes, check_dtype};
 use crate::op::Op;
 use crate::tensor::{Tensor, round_to};
 use crate::{dtype::DType, error::IrError};
@@ -96,48 +97,24 @@ pub(crate) fn broadcast_offsets(in_shape: &[usize], out_shape: &[usize]) -> Vec<
     gather_offsets(out_shape, &s)
 }
 
-fn input_error(input: &str, msg: String) -> IrError {
-    IrError::Invalid {
-        node: input.to_string(),
-        op: "input".to_string(),
-        msg,
-    }
-}
-
 /// Checks the inputs against the declarations and returns their shapes as i64.
 fn check_inputs(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Vec<i64>>, IrError> {
     let decls = declared_inputs(g, inputs.len())?;
     let mut shapes = Vec::with_capacity(inputs.len());
     for (decl, t) in decls.iter().zip(inputs) {
-        if t.dtype != decl.dtype {
-            return Err(IrError::InputDtype {
-                input: decl.name.clone(),
-                expected: decl.dtype.to_string(),
-                found: t.dtype.to_string(),
-            });
-        }
-        let bytes = t
-            .shape
-            .iter()
-            .try_fold(t.dtype.size(), |acc, &d| acc.checked_mul(d));
-        if bytes != Some(t.data.len()) {
-            return Err(input_error(
-                &decl.name,
-                format!(
-                    "a {} tensor of shape {:?} needs {} bytes, found {}",
-                    t.dtype,
-                    t.shape,
-                    bytes.map_or("too many".to_string(), |b| b.to_string()),
-                    t.data.len()
-                ),
-            ));
-        }
+        let role = if decl.is_param() {
+            Role::Param
+        } else {
+            Role::Input
+        };
+        check_dtype(role, &decl.name, decl.dtype, t)?;
+        check_bytes(role, &decl.name, t)?;
+        // Sizes are below usize::MAX / dtype size here, so they fit an i64 on 64-bit hosts.
         let shape = t
             .shape
             .iter()
-            .map(|&d| i64::try_from(d))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| input_error(&decl.name, format!("shape {:?} is too large", t.shape)))?;
+            .map(|&d| i64::try_from(d).unwrap_or(i64::MAX))
+            .collect();
         shapes.push(shape);
     }
     Ok(shapes)
@@ -199,7 +176,7 @@ pub fn interpret(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, IrError> {
     validate(g)?;
     let shapes = check_inputs(g, inputs)?;
     let decls = g.input_dims();
-    let bindings = bind_symbols(&decls, &shapes)?;
+    let bindings = bind_symbols(&decls, &shapes).map_err(InputError::from)?;
     let mut env = ShapeEnv::new();
     let specialised =
         specialize_inputs(&mut env, &decls, &bindings, &Policy::Static).map_err(|source| {

@@ -8,6 +8,7 @@ pub mod dtype;
 pub mod error;
 pub mod graph;
 pub mod infer;
+pub mod input_error;
 pub mod interp;
 pub mod op;
 pub mod parse;
@@ -17,8 +18,9 @@ pub mod tensor;
 
 pub use dtype::DType;
 pub use error::IrError;
-pub use graph::{Graph, InputDecl, Node, NodeId, NodeKind};
+pub use graph::{Graph, InputDecl, InputKind, Node, NodeId, NodeKind};
 pub use infer::{TensorType, ValueInfo, infer_shapes, validate, value_info};
+pub use input_error::{InputError, Role};
 pub use interp::interpret;
 pub use op::{
     BinaryOp, ConvParams, ConvTransposeParams, Op, Operand, PadMode, Pool2d, ReduceOp,

@@ -7,6 +7,7 @@
 //! p = max_pool2d(r, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1], ceil_mode=true)
 //! output p
 //! ```
+//! `param NAME: DTYPE[INT, ...]` declares a parameter (a weight bound once, not per call).
 //! One statement per line; `#` comments; `graph NAME` first, `output NAME, ...` exactly once
 //! and last. Errors are [`IrError::Parse`] with the 1-based line and column of the offending
 //! token.
@@ -14,7 +15,7 @@ use kiln_shape::Dim;
 
 use crate::dtype::DType;
 use crate::error::IrError;
-use crate::graph::{Graph, NodeId};
+use crate::graph::{Graph, InputKind, NodeId};
 use crate::infer::validate;
 
 #[path = "text/mod.rs"]
@@ -98,7 +99,11 @@ impl ParseState {
             "graph" => Err(c.error_here("the 'graph' statement may appear only once, first")),
             "input" => {
                 c.next_token();
-                input_statement(c, g)
+                input_statement(c, g, InputKind::Data)
+            }
+            "param" => {
+                c.next_token();
+                input_statement(c, g, InputKind::Param)
             }
             "output" => {
                 c.next_token();
@@ -107,7 +112,7 @@ impl ParseState {
                 Ok(())
             }
             _ if is_assignment => node_statement(c, g),
-            _ => Err(c.expected("a statement ('input', 'output' or 'NAME = op(...)')")),
+            _ => Err(c.expected("a statement ('input', 'param', 'output' or 'NAME = op(...)')")),
         }
     }
 }
@@ -134,10 +139,15 @@ fn defined_twice(err: IrError, line: usize, col: usize) -> IrError {
     }
 }
 
-/// `input NAME: DTYPE[DIM, ...]`, after the keyword.
-fn input_statement(c: &mut Cursor, g: &mut Graph) -> Result<(), IrError> {
-    let (name, line, col) = value_name(c, "the input's name after 'input'")?;
-    c.expect(&Tok::Colon, "':' after the input's name")?;
+/// `input NAME: DTYPE[DIM, ...]` or `param NAME: DTYPE[INT, ...]`, after the keyword. A
+/// parameter's dims are integers: it is bound once, with one shape.
+fn input_statement(c: &mut Cursor, g: &mut Graph, kind: InputKind) -> Result<(), IrError> {
+    let word = match kind {
+        InputKind::Data => "input",
+        InputKind::Param => "param",
+    };
+    let (name, line, col) = value_name(c, &format!("the {word}'s name after '{word}'"))?;
+    c.expect(&Tok::Colon, &format!("':' after the {word}'s name"))?;
     let (dtype_name, dline, dcol) = c.ident("a dtype (f32, f64, f16, bf16 or bool)")?;
     let dtype = DType::parse(&dtype_name).ok_or_else(|| {
         parse_error(
@@ -146,10 +156,24 @@ fn input_statement(c: &mut Cursor, g: &mut Graph) -> Result<(), IrError> {
             format!("unknown dtype '{dtype_name}' (expected f32, f64, f16, bf16 or bool)"),
         )
     })?;
-    c.expect(&Tok::LBracket, "'[' before the input's dimensions")?;
+    c.expect(
+        &Tok::LBracket,
+        &format!("'[' before the {word}'s dimensions"),
+    )?;
     let mut dims = Vec::new();
     if !c.eat(&Tok::RBracket) {
         loop {
+            if kind == InputKind::Param
+                && let Some(Token {
+                    tok: Tok::Ident(sym),
+                    ..
+                }) = c.peek()
+            {
+                return Err(c.error_here(format!(
+                    "a parameter's dims are integers, found the symbol '{sym}' (a size that \
+                     varies per call belongs to an 'input')"
+                )));
+            }
             dims.push(dimension(c)?);
             if !c.eat(&Tok::Comma) {
                 c.expect(&Tok::RBracket, "',' or ']' after a dimension")?;
@@ -157,10 +181,21 @@ fn input_statement(c: &mut Cursor, g: &mut Graph) -> Result<(), IrError> {
             }
         }
     }
-    c.expect_end("the input's dimensions")?;
-    g.add_input(&name, dtype, dims)
-        .map(drop)
-        .map_err(|e| defined_twice(e, line, col))
+    c.expect_end(&format!("the {word}'s dimensions"))?;
+    let added = match kind {
+        InputKind::Data => g.add_input(&name, dtype, dims),
+        InputKind::Param => {
+            let shape: Vec<usize> = dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(v) => usize::try_from(*v).unwrap_or(usize::MAX),
+                    Dim::Sym(_) => usize::MAX,
+                })
+                .collect();
+            g.add_param(&name, dtype, &shape)
+        }
+    };
+    added.map(drop).map_err(|e| defined_twice(e, line, col))
 }
 
 /// A declared dimension: a non-negative integer or a symbol name.

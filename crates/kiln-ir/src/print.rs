@@ -23,9 +23,10 @@ pub fn print(g: &Graph) -> String {
             NodeKind::Input(index) => {
                 if let Some(decl) = g.inputs().get(*index) {
                     let dims: Vec<String> = decl.dims.iter().map(Dim::to_string).collect();
+                    let word = if decl.is_param() { "param" } else { "input" };
                     let _ = writeln!(
                         out,
-                        "input {}: {}[{}]",
+                        "{word} {}: {}[{}]",
                         decl.name,
                         decl.dtype,
                         dims.join(", ")

@@ -78,7 +78,7 @@ fn structure_errors() {
         at(
             3,
             1,
-            "expected a statement ('input', 'output' or 'NAME = op(...)'), found 'relu'"
+            "expected a statement ('input', 'param', 'output' or 'NAME = op(...)'), found 'relu'"
         )
     );
     assert_eq!(

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use kiln_ir::Tensor;
 use kiln_sched::Program;
+use kiln_shape::Bindings;
 
 use crate::error::KilnError;
 use crate::options::Backend;
@@ -140,6 +141,15 @@ pub(crate) trait Runnable: Send + Sync {
     fn prove_accesses(&self, syms: &[i64]) -> Result<(), kiln_sched::AccessError>;
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError>;
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError>;
+    /// `run` on inputs the driver has checked against `program().inputs` and bound into
+    /// `bindings` (see [`Executable::run_bound`]).
+    fn run_bound(&self, inputs: &[&Tensor], bindings: &Bindings) -> Result<Vec<Tensor>, KilnError>;
+    fn run_into_bound(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        bindings: &Bindings,
+    ) -> Result<(), KilnError>;
 }
 
 impl Executable {
@@ -167,22 +177,51 @@ impl Executable {
     pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
         self.inner.run_into(inputs, outputs)
     }
+
+    /// Runs on inputs already checked against `program().inputs` (dtype, rank, dims, byte
+    /// lengths) and bound into `bindings`: the driver's specialisation match does that, so a
+    /// call validates once. The launcher still checks each buffer's bytes and proves the
+    /// accesses, so wrong bindings are an error, never an out-of-bounds access.
+    pub(crate) fn run_bound(
+        &self,
+        inputs: &[&Tensor],
+        bindings: &Bindings,
+    ) -> Result<Vec<Tensor>, KilnError> {
+        self.inner.run_bound(inputs, bindings)
+    }
+
+    pub(crate) fn run_into_bound(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        bindings: &Bindings,
+    ) -> Result<(), KilnError> {
+        self.inner.run_into_bound(inputs, outputs, bindings)
+    }
 }
 
 /// The artifact bytes of a backend's serde artifact (postcard: see FORMAT.md).
 pub(crate) fn encode<T: serde::Serialize>(
     artifact: &T,
-    err: fn(String) -> KilnError,
+    backend: &'static str,
 ) -> Result<Vec<u8>, KilnError> {
-    postcard::to_stdvec(artifact).map_err(|e| err(format!("cannot serialise the artifact: {e}")))
+    postcard::to_stdvec(artifact).map_err(|source| KilnError::Artifact {
+        backend,
+        action: "serialise",
+        source,
+    })
 }
 
 /// The artifact in bytes from a cache entry.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
-    err: fn(String) -> KilnError,
+    backend: &'static str,
 ) -> Result<T, KilnError> {
-    postcard::from_bytes(bytes).map_err(|e| err(format!("undecodable artifact: {e}")))
+    postcard::from_bytes(bytes).map_err(|source| KilnError::Artifact {
+        backend,
+        action: "decode",
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
-//! The errors a user of kiln sees.
-use kiln_ir::IrError;
+//! The errors a user of kiln sees. Each layer's typed error is kept as the source, so a
+//! caller can match on it (a Python binding can raise the right exception type); a caller's
+//! tensor that does not fit is [`KilnError::Input`] whichever layer noticed it.
+use kiln_cpu::{CpuError, RunError};
+use kiln_ir::{InputError, IrError};
 use kiln_sched::SchedError;
 
 #[derive(Debug, thiserror::Error)]
@@ -8,18 +11,31 @@ pub enum KilnError {
     Ir(#[from] IrError),
     #[error(transparent)]
     Sched(#[from] SchedError),
-    #[error("input `{input}`: expected dtype {expected}, found {found}")]
-    InputDtype {
-        input: String,
-        expected: String,
-        found: String,
-    },
-    #[error("expected {expected} inputs, found {found}")]
-    InputCount { expected: usize, found: usize },
+    /// A data input, parameter or caller-provided output does not fit what the graph (or its
+    /// compiled program) declares: names the tensor, the dim, expected and found.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Compiling or loading CPU code failed.
     #[error("CPU backend: {0}")]
-    Cpu(String),
+    Cpu(#[from] CpuError),
+    /// A compiled CPU program refused a call for a reason other than its inputs (a size that
+    /// cannot be evaluated, an output that cannot be allocated, a refused access range).
+    #[error("CPU backend: {0}")]
+    CpuRun(#[source] RunError),
+    #[cfg(feature = "cuda")]
     #[error("CUDA backend: {0}")]
-    Cuda(String),
+    Cuda(#[source] kiln_cuda::CudaError),
+    /// A backend's artifact bytes could not be encoded, or a cache entry's decoded.
+    #[error("{backend} backend: cannot {action} the artifact: {source}")]
+    Artifact {
+        backend: &'static str,
+        action: &'static str,
+        #[source]
+        source: postcard::Error,
+    },
+    /// A large graph is compiled on a thread with a stack sized to it.
+    #[error("cannot start the compile thread: {0}")]
+    CompileThread(#[source] std::io::Error),
     #[error("cannot emit {what}: {reason}")]
     Emit { what: &'static str, reason: String },
     /// NVRTC refused the generated source: one line here, the log and numbered source in
@@ -39,4 +55,25 @@ pub enum KilnError {
         backend: &'static str,
         reason: String,
     },
+}
+
+impl From<RunError> for KilnError {
+    /// An input error is reported as [`KilnError::Input`], like the driver's own.
+    fn from(e: RunError) -> KilnError {
+        match e {
+            RunError::Input(e) => KilnError::Input(e),
+            other => KilnError::CpuRun(other),
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl From<kiln_cuda::CudaError> for KilnError {
+    /// An input error is reported as [`KilnError::Input`], like the driver's own.
+    fn from(e: kiln_cuda::CudaError) -> KilnError {
+        match e {
+            kiln_cuda::CudaError::Input(e) => KilnError::Input(e),
+            other => KilnError::Cuda(other),
+        }
+    }
 }

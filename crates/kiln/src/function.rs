@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use kiln_cache::{Entry, EntryHeader, EntryMeta, Lookup, PutOutcome};
-use kiln_ir::{Graph, IrError, Tensor};
+use kiln_ir::{Graph, IrError};
 use kiln_shape::{
     Bindings, Dim, Expr, GuardSet, Policy, ShapeEnv, bind_shapes, bind_symbols, specialize_inputs,
 };
@@ -20,6 +20,8 @@ use crate::error::KilnError;
 use crate::key::{self, KeyComponent};
 use crate::options::DynamicPolicy;
 use crate::stats::{CompileReport, Outcome, PROCESS, Phases};
+
+mod call;
 
 /// Graphs up to this many nodes are compiled on the caller's thread.
 const LARGE_GRAPH_NODES: usize = 256;
@@ -56,18 +58,46 @@ pub struct CompiledFunction {
     graph: Graph,
     graph_key: KeyComponent,
     decls: Vec<(String, Vec<Dim>)>,
+    /// Each input's declared dims as expressions, built once: a call binds against them
+    /// without converting the declarations again.
+    decl_exprs: Vec<Vec<Expr>>,
+    /// The inputs a call checks: every input, or only the data inputs (parameters bound
+    /// with [`CompiledFunction::bind`] were checked once, then).
+    all_inputs: Vec<usize>,
+    data_inputs: Vec<usize>,
     state: Mutex<State>,
+}
+
+/// Which of a call's tensors were checked before the call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// None: every input is passed with the call.
+    Nothing,
+    /// The parameters, when they were bound.
+    Params,
 }
 
 impl CompiledFunction {
     pub(crate) fn new(compiler: Arc<CompilerInner>, graph: Graph) -> CompiledFunction {
         let graph_key = key::graph_component(&graph);
         let decls = graph.input_dims();
+        let decl_exprs = decls
+            .iter()
+            .map(|(_, dims)| dims.iter().map(Dim::to_expr).collect())
+            .collect();
+        let all_inputs = (0..decls.len()).collect();
+        let data_inputs = (graph.inputs().iter().enumerate())
+            .filter(|(_, d)| !d.is_param())
+            .map(|(i, _)| i)
+            .collect();
         CompiledFunction {
             compiler,
             graph,
             graph_key,
             decls,
+            decl_exprs,
+            all_inputs,
+            data_inputs,
             state: Mutex::new(State::default()),
         }
     }
@@ -78,76 +108,6 @@ impl CompiledFunction {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs the function, compiling (or loading) a specialisation first if no in-memory one
-    /// covers these inputs. Inputs are checked (count, dtype, rank, sizes) before any kernel runs.
-    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
-        let spec = self.specialization_for(inputs)?;
-        match spec.exec.run(inputs) {
-            Err(e) if self.drop_refusing(&spec, inputs, &e) => {
-                self.specialization_for(inputs)?.exec.run(inputs)
-            }
-            result => result,
-        }
-    }
-
-    /// Like [`run`](Self::run), writing into caller-provided outputs (no allocation).
-    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
-        let spec = self.specialization_for(inputs)?;
-        match spec.exec.run_into(inputs, outputs) {
-            Err(e) if self.drop_refusing(&spec, inputs, &e) => self
-                .specialization_for(inputs)?
-                .exec
-                .run_into(inputs, outputs),
-            result => result,
-        }
-    }
-
-    /// After `spec` failed to run: when it came from the cache and its program refuses these
-    /// inputs (a damaged entry: guards that admit sizes its kernels cannot serve), discards the
-    /// entry and forgets the specialisation, so that a retry compiles afresh. False when the
-    /// failure is the caller's (e.g. `run_into` outputs of the wrong shape).
-    fn drop_refusing(&self, spec: &Arc<Specialization>, inputs: &[&Tensor], e: &KilnError) -> bool {
-        let Some(entry) = &spec.origin else {
-            return false;
-        };
-        let shapes: Vec<Vec<i64>> = inputs
-            .iter()
-            .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-            .collect();
-        let Some(reason) = refusal(&self.graph, &spec.exec, &shapes) else {
-            return false;
-        };
-        if let Some(cache) = &self.compiler.cache {
-            cache.discard(entry, &format!("{reason} (the call failed: {e})"));
-        }
-        self.state().specs.retain(|s| !Arc::ptr_eq(s, spec));
-        true
-    }
-
-    fn specialization_for(&self, inputs: &[&Tensor]) -> Result<Arc<Specialization>, KilnError> {
-        let decls = self.graph.inputs();
-        if inputs.len() != decls.len() {
-            return Err(KilnError::InputCount {
-                expected: decls.len(),
-                found: inputs.len(),
-            });
-        }
-        for (d, t) in decls.iter().zip(inputs) {
-            if d.dtype != t.dtype {
-                return Err(KilnError::InputDtype {
-                    input: d.name.clone(),
-                    expected: d.dtype.to_string(),
-                    found: t.dtype.to_string(),
-                });
-            }
-        }
-        let shapes: Vec<Vec<i64>> = inputs
-            .iter()
-            .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-            .collect();
-        self.specialize(&shapes).map(|(s, _)| s)
     }
 
     /// Compiles (or loads) the specialisation for inputs of these shapes without running it:
@@ -301,7 +261,7 @@ impl CompiledFunction {
             let t = Instant::now();
             let result = backend::load(backend_kind, &entry.artifact)
                 .map_err(|e| e.to_string())
-                .and_then(|exec| match refusal(graph, &exec, shapes) {
+                .and_then(|exec| match refusal(graph, &exec, &inputs, shapes) {
                     None => Ok(exec),
                     Some(reason) => Err(reason),
                 });
@@ -438,7 +398,7 @@ impl CompiledFunction {
                 .name("kiln-compile".into())
                 .stack_size(stack)
                 .spawn_scoped(scope, run)
-                .map_err(|e| KilnError::Cpu(format!("cannot start the compile thread: {e}")))?
+                .map_err(KilnError::CompileThread)?
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
@@ -498,7 +458,12 @@ impl CompiledFunction {
 /// Why `exec` cannot serve inputs of these shapes for `graph`, if it cannot: its inputs or
 /// outputs disagree with the graph's, its input specs refuse the shapes, or its kernels would
 /// access memory outside their buffers at these sizes (`kiln_sched::Program::check_accesses`).
-fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<String> {
+fn refusal(
+    graph: &Graph,
+    exec: &Executable,
+    specialised: &[Vec<Expr>],
+    shapes: &[Vec<i64>],
+) -> Option<String> {
     let program = exec.program();
     let decls = graph.inputs();
     if program.inputs.len() != decls.len() || program.outputs.len() != graph.outputs().len() {
@@ -510,11 +475,19 @@ fn refusal(graph: &Graph, exec: &Executable, shapes: &[Vec<i64>]) -> Option<Stri
             graph.outputs().len()
         ));
     }
-    for (spec, decl) in program.inputs.iter().zip(decls) {
+    for ((spec, decl), dims) in program.inputs.iter().zip(decls).zip(specialised) {
         if spec.dtype != decl.dtype {
             return Some(format!(
                 "its input `{}` is {}, the graph's `{}` is {}",
                 spec.name, spec.dtype, decl.name, decl.dtype
+            ));
+        }
+        // The driver checks a call against the specialised shapes and hands the launcher the
+        // symbols it bound, so the program must declare exactly those shapes.
+        if spec.shape != *dims {
+            return Some(format!(
+                "its input `{}` has shape {:?}, the specialisation {:?}",
+                spec.name, spec.shape, dims
             ));
         }
     }

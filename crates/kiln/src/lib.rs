@@ -9,6 +9,12 @@
 //! let out = f.run(&[&x]).unwrap(); // first call: compile (or load from the cache), then run
 //! ```
 //!
+//! A graph's weights are parameters (`param w: f32[4, 8]`): [`CompiledFunction::bind`] checks
+//! them once and returns a [`Model`], called with the data inputs only; parameters are keyed by
+//! name, dtype and shape, never by value, so models differing only in weights share an entry.
+//! A caller's tensor that does not fit is [`KilnError::Input`] ([`InputError`]: the input or
+//! parameter, dim, expected and found), whichever layer found it.
+//!
 //! See ARCHITECTURE.md for the path of a compile through the cache, and `backend.rs` for the
 //! seam every code generator implements. Cargo feature `cuda` (on by default) builds the CUDA
 //! backend; without it kiln links no CUDA library and `Backend::Cuda` is reported unavailable.
@@ -19,6 +25,7 @@ mod error;
 mod explain;
 mod function;
 mod key;
+mod model;
 mod options;
 mod stats;
 mod toolchain;
@@ -29,10 +36,11 @@ pub use error::KilnError;
 pub use explain::{EntryExplanation, Explanation, NearestKey};
 pub use function::CompiledFunction;
 pub use key::{KeyComponent, kiln_identity};
+pub use model::Model;
 pub use options::{Backend, CacheSetting, CompileOptions, DynamicPolicy};
 pub use stats::{CompileReport, CounterSnapshot, Outcome, Phases, process_counters};
 pub use toolchain::{CudaToolchain, cuda_toolchain};
 
 pub use kiln_cache::{Cache, CacheConfig, CacheKey};
-pub use kiln_ir::{DType, Graph, Tensor, parse};
+pub use kiln_ir::{DType, Graph, InputError, Role, Tensor, parse};
 pub use kiln_shape::Policy;

@@ -3,7 +3,7 @@
 mod cache_support;
 
 use cache_support::{MUL, assert_matches_reference, compiler, data, entry_files, graph, shapes_of};
-use kiln::{DType, DynamicPolicy, KilnError, Outcome};
+use kiln::{DType, DynamicPolicy, InputError, KilnError, Outcome, Role};
 
 const FIXED: &str = "graph fixed
 input x: f32[N, 4]
@@ -21,14 +21,15 @@ fn wrong_inputs_are_typed_errors_naming_input_and_dim() {
 
     let wrong_dtype = data(DType::F64, &[3, 4], 2);
     match f.run(&[&good, &wrong_dtype]) {
-        Err(KilnError::InputDtype {
-            input,
+        Err(KilnError::Input(InputError::Dtype {
+            role: Role::Input,
+            name,
             expected,
             found,
-        }) => {
+        })) => {
             assert_eq!(
-                (input.as_str(), expected.as_str(), found.as_str()),
-                ("y", "f32", "f64")
+                (name.as_str(), expected, found),
+                ("y", DType::F32, DType::F64)
             );
         }
         other => panic!("expected a dtype error, got {other:?}"),
@@ -44,7 +45,7 @@ fn wrong_inputs_are_typed_errors_naming_input_and_dim() {
         let err = f
             .run(&[&good, &bad])
             .expect_err("bad shapes must be refused");
-        assert!(matches!(err, KilnError::Ir(_)), "{err:?}");
+        assert!(matches!(err, KilnError::Input(_)), "{err:?}");
         let text = err.to_string();
         for word in words {
             assert!(text.contains(word), "`{text}` should name {word}");
@@ -55,10 +56,11 @@ fn wrong_inputs_are_typed_errors_naming_input_and_dim() {
     }
     assert!(matches!(
         f.run(&[&good]),
-        Err(KilnError::InputCount {
+        Err(KilnError::Input(InputError::Count {
+            role: Role::Input,
             expected: 2,
             found: 1
-        })
+        }))
     ));
     let negative = vec![vec![-3, 4], vec![-3, 4]];
     assert!(

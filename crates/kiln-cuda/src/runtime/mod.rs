@@ -16,7 +16,7 @@ use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
-use kiln_ir::{DType, Tensor};
+use kiln_ir::{DType, InputError, Role, Tensor};
 use kiln_sched::{AccessCheck, BufKind, Program};
 
 use crate::artifact::CudaArtifact;
@@ -140,12 +140,15 @@ fn upload_on(stream: &Arc<CudaStream>, t: &Tensor) -> Result<DeviceTensor, CudaE
         })?;
     let bytes = byte_len(numel, t.dtype, "a tensor")?;
     if t.data.len() != bytes {
-        return Err(CudaError::InputBytes {
-            input: "(upload)".to_string(),
-            len: t.data.len(),
-            numel,
+        return Err(InputError::Bytes {
+            role: Role::Input,
+            name: "(upload)".to_string(),
             dtype: t.dtype,
-        });
+            shape: t.shape.clone(),
+            expected: bytes.to_string(),
+            found: t.data.len(),
+        }
+        .into());
     }
     let data = if bytes == 0 {
         alloc(stream, 0)?
@@ -310,6 +313,16 @@ impl CudaProgram {
     /// Runs the program on device inputs and returns its outputs, once the stream is done.
     pub fn run(&self, inputs: &[&DeviceTensor]) -> Result<Vec<DeviceTensor>, CudaError> {
         let bound = self.bind(inputs.iter().map(|t| (t.dtype, t.shape.as_slice())))?;
+        self.run_with(inputs, bound)
+    }
+
+    /// Runs on inputs whose symbols are bound (checked by the caller, or by [`Self::run`]).
+    /// Each input buffer is still checked to hold its declared bytes, and accesses proved.
+    fn run_with(
+        &self,
+        inputs: &[&DeviceTensor],
+        bound: validate::Bound,
+    ) -> Result<Vec<DeviceTensor>, CudaError> {
         let p = &self.program;
         // The kernels' offsets stay inside the buffers' declared sizes (proved once per symbol
         // values); each buffer below is checked to be that large.
@@ -322,7 +335,8 @@ impl CudaProgram {
             sizes.push(numel);
             let slot = match &decl.kind {
                 BufKind::Input(k) => {
-                    let t = inputs.get(*k).ok_or(CudaError::InputCount {
+                    let t = inputs.get(*k).ok_or(InputError::Count {
+                        role: Role::Input,
                         expected: p.inputs.len(),
                         found: inputs.len(),
                     })?;
@@ -528,12 +542,36 @@ impl CudaProgram {
 
     /// Host convenience: validates, uploads, runs and downloads.
     pub fn run_host(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, CudaError> {
-        self.bind(inputs.iter().map(|t| (t.dtype, t.shape.as_slice())))?;
+        let bound = self.bind(inputs.iter().map(|t| (t.dtype, t.shape.as_slice())))?;
+        self.host_with(inputs, bound)
+    }
+
+    /// [`run_host`](Self::run_host) for a caller that has checked `inputs` against
+    /// `program().inputs` and bound the program's symbols from them (the driver's
+    /// specialisation match), so a call validates once. Uploads still check byte lengths,
+    /// buffers their sizes, and accesses are proved, whatever the caller did.
+    pub fn run_host_bound(
+        &self,
+        inputs: &[&Tensor],
+        bindings: &kiln_shape::Bindings,
+    ) -> Result<Vec<Tensor>, CudaError> {
+        let bound = validate::bound(&self.program, bindings.clone())?;
+        self.host_with(inputs, bound)
+    }
+
+    fn host_with(
+        &self,
+        inputs: &[&Tensor],
+        bound: validate::Bound,
+    ) -> Result<Vec<Tensor>, CudaError> {
         let device_inputs = inputs
             .iter()
             .map(|t| upload_on(&self.stream, t))
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&DeviceTensor> = device_inputs.iter().collect();
-        self.run(&refs)?.iter().map(|t| t.download()).collect()
+        self.run_with(&refs, bound)?
+            .iter()
+            .map(|t| t.download())
+            .collect()
     }
 }

@@ -1,8 +1,8 @@
 //! Checking a call's inputs against the program's input specs before anything is launched, and
 //! binding the graph symbols from their shapes.
-use kiln_ir::DType;
+use kiln_ir::{DType, InputError, Role};
 use kiln_sched::Program;
-use kiln_shape::{BindError, Bindings, Expr, bind_shapes};
+use kiln_shape::{Bindings, Expr, bind_shapes};
 
 use crate::error::CudaError;
 
@@ -18,80 +18,26 @@ pub(crate) struct Bound {
     pub values: Vec<i64>,
 }
 
-/// The shared binding's error in this backend's terms.
-fn bind_error(e: BindError) -> CudaError {
-    let as_usize = |v: i64| usize::try_from(v).unwrap_or(usize::MAX);
-    match e {
-        BindError::InputCount { expected, found } => CudaError::InputCount { expected, found },
-        BindError::Rank {
-            input,
-            expected,
-            found,
-        } => CudaError::InputRank {
-            input,
-            expected,
-            found,
-        },
-        BindError::FixedDim {
-            input,
-            dim,
-            expected,
-            found,
-        } => CudaError::InputDim {
-            input,
-            dim,
-            expected: expected.to_string(),
-            found: as_usize(found),
-        },
-        BindError::ExprDim {
-            input,
-            dim,
-            expected,
-            found,
-        } => CudaError::InputDim {
-            input,
-            dim,
-            expected,
-            found: as_usize(found),
-        },
-        BindError::BadSize { input, dim, found } => CudaError::TooLarge {
-            what: format!("input `{input}` dim {dim}"),
-            value: found,
-            limit: "sizes must fit an i64".to_string(),
-        },
-        BindError::Conflict {
-            symbol,
-            first_value,
-            second_input,
-            second_dim,
-            second_value,
-            ..
-        } => CudaError::SymbolConflict {
-            input: second_input,
-            dim: second_dim,
-            symbol,
-            first: first_value,
-            found: as_usize(second_value),
-        },
-    }
-}
-
 /// Checks count, dtype, rank and every dim of `inputs`, binding the symbols through
 /// [`kiln_shape::bind_shapes`] (the mechanism every backend and the driver share).
 pub(crate) fn bind_inputs(p: &Program, inputs: &[InputMeta]) -> Result<Bound, CudaError> {
     if inputs.len() != p.inputs.len() {
-        return Err(CudaError::InputCount {
+        return Err(InputError::Count {
+            role: Role::Input,
             expected: p.inputs.len(),
             found: inputs.len(),
-        });
+        }
+        .into());
     }
     for (spec, meta) in p.inputs.iter().zip(inputs) {
         if meta.dtype != spec.dtype {
-            return Err(CudaError::InputDtype {
-                input: spec.name.clone(),
+            return Err(InputError::Dtype {
+                role: Role::Input,
+                name: spec.name.clone(),
                 expected: spec.dtype,
                 found: meta.dtype,
-            });
+            }
+            .into());
         }
     }
     let specs: Vec<(&str, &[Expr])> = p
@@ -100,7 +46,12 @@ pub(crate) fn bind_inputs(p: &Program, inputs: &[InputMeta]) -> Result<Bound, Cu
         .map(|s| (s.name.as_str(), s.shape.as_slice()))
         .collect();
     let shapes: Vec<&[usize]> = inputs.iter().map(|m| m.shape).collect();
-    let bindings = bind_shapes(&specs, &shapes).map_err(bind_error)?;
+    let bindings = bind_shapes(&specs, &shapes).map_err(InputError::from)?;
+    bound(p, bindings)
+}
+
+/// The program's symbol values from `bindings` (a symbol no input binds is an error).
+pub(crate) fn bound(p: &Program, bindings: Bindings) -> Result<Bound, CudaError> {
     let values = p
         .symbols
         .iter()
@@ -189,22 +140,26 @@ mod tests {
         let err = bind_inputs(&p, &[meta(DType::F32, &[7, 4]), meta(DType::F32, &[7, 3])]);
         assert!(matches!(
             err,
-            Err(CudaError::InputDim { ref input, dim: 1, found: 4, .. }) if input == "x"
+            Err(CudaError::Input(InputError::Dim { ref name, dim: 1, found: 4, .. })) if name == "x"
         ));
         let err = bind_inputs(&p, &[meta(DType::F32, &[7, 3]), meta(DType::F32, &[8, 3])]);
         assert!(matches!(
             err,
-            Err(CudaError::SymbolConflict { ref symbol, first: 7, found: 8, .. }) if symbol == "N"
+            Err(CudaError::Input(InputError::Conflict { ref symbol, first_value: 7, second_value: 8, .. })) if symbol == "N"
         ));
         let err = bind_inputs(&p, &[meta(DType::F16, &[7, 3]), meta(DType::F32, &[7, 3])]);
-        assert!(matches!(err, Err(CudaError::InputDtype { .. })));
+        assert!(matches!(
+            err,
+            Err(CudaError::Input(InputError::Dtype { .. }))
+        ));
         let err = bind_inputs(&p, &[meta(DType::F32, &[7, 3])]);
         assert!(matches!(
             err,
-            Err(CudaError::InputCount {
+            Err(CudaError::Input(InputError::Count {
                 expected: 2,
-                found: 1
-            })
+                found: 1,
+                ..
+            }))
         ));
     }
 }

@@ -4,15 +4,12 @@ use std::sync::{Arc, OnceLock};
 use kiln_cpu::{CompiledProgram, CpuArtifact};
 use kiln_ir::Tensor;
 use kiln_sched::Program;
+use kiln_shape::Bindings;
 
 use super::{BackendImpl, Emit, EmitOptions, Executable, Runnable, decode, encode};
 use crate::error::KilnError;
 
 pub(super) struct Cpu;
-
-fn err(e: impl std::fmt::Display) -> KilnError {
-    KilnError::Cpu(e.to_string())
-}
 
 impl BackendImpl for Cpu {
     fn target_id(&self) -> Result<String, KilnError> {
@@ -20,20 +17,23 @@ impl BackendImpl for Cpu {
         static CPU: OnceLock<Result<String, String>> = OnceLock::new();
         CPU.get_or_init(|| kiln_cpu::target_id().map_err(|e| e.to_string()))
             .clone()
-            .map_err(KilnError::Cpu)
+            .map_err(|reason| KilnError::BackendUnavailable {
+                backend: "cpu",
+                reason,
+            })
     }
 
     fn compile(&self, program: &Program) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
-        let (exec, artifact) = kiln_cpu::compile(program).map_err(err)?;
-        let bytes = encode(&artifact, KilnError::Cpu)?;
+        let (exec, artifact) = kiln_cpu::compile(program)?;
+        let bytes = encode(&artifact, "cpu")?;
         let exec = exec.with_artifact_digest(digest(&bytes));
         Ok((Executable::new(exec), bytes))
     }
 
     fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
-        let artifact: CpuArtifact = decode(bytes, KilnError::Cpu)?;
+        let artifact: CpuArtifact = decode(bytes, "cpu")?;
         // kiln_cpu::load verifies the artifact's program before installing its code.
-        let exec = kiln_cpu::load(&artifact).map_err(err)?;
+        let exec = kiln_cpu::load(&artifact)?;
         Ok(Executable::new(exec.with_artifact_digest(digest(bytes))))
     }
 
@@ -62,11 +62,24 @@ impl Runnable for CompiledProgram {
     }
 
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
-        CompiledProgram::run(self, inputs).map_err(err)
+        Ok(CompiledProgram::run(self, inputs)?)
     }
 
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
-        CompiledProgram::run_into(self, inputs, outputs).map_err(err)
+        Ok(CompiledProgram::run_into(self, inputs, outputs)?)
+    }
+
+    fn run_bound(&self, inputs: &[&Tensor], b: &Bindings) -> Result<Vec<Tensor>, KilnError> {
+        Ok(CompiledProgram::run_bound(self, inputs, b)?)
+    }
+
+    fn run_into_bound(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        b: &Bindings,
+    ) -> Result<(), KilnError> {
+        Ok(CompiledProgram::run_into_bound(self, inputs, outputs, b)?)
     }
 }
 

@@ -5,17 +5,15 @@
 use std::sync::{Arc, OnceLock};
 
 use kiln_cuda::{Arch, CudaArtifact, CudaDevice, CudaProgram};
-use kiln_ir::Tensor;
+use kiln_ir::input_error::{check_dtype, check_shape};
+use kiln_ir::{InputError, Role, Tensor};
 use kiln_sched::Program;
+use kiln_shape::Bindings;
 
 use super::{BackendImpl, Emit, EmitOptions, Executable, Runnable, decode, encode};
 use crate::error::KilnError;
 
 pub(super) struct Cuda;
-
-fn err(e: impl std::fmt::Display) -> KilnError {
-    KilnError::Cuda(e.to_string())
-}
 
 fn unavailable(reason: &str) -> KilnError {
     KilnError::BackendUnavailable {
@@ -52,23 +50,24 @@ impl BackendImpl for Cuda {
 
     fn compile(&self, program: &Program) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
         let device = device()?;
-        let artifact = kiln_cuda::compile(program, &device_arch()?).map_err(err)?;
-        let exec = CudaProgram::load(device, &artifact).map_err(err)?;
-        let bytes = encode(&artifact, KilnError::Cuda)?;
+        let artifact = kiln_cuda::compile(program, &device_arch()?)?;
+        let exec = CudaProgram::load(device, &artifact)?;
+        let bytes = encode(&artifact, "cuda")?;
         Ok((Executable::new(exec), bytes))
     }
 
     fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
-        let artifact: CudaArtifact = decode(bytes, KilnError::Cuda)?;
-        artifact.verify().map_err(err)?;
+        let artifact: CudaArtifact = decode(bytes, "cuda")?;
+        artifact.verify()?;
         let arch = device_arch()?;
         if artifact.arch != arch {
-            return Err(KilnError::Cuda(format!(
-                "artifact built for {}, this GPU is {arch}",
-                artifact.arch
-            )));
+            return Err(kiln_cuda::CudaError::ArchMismatch {
+                artifact_arch: artifact.arch.clone(),
+                device_arch: arch,
+            }
+            .into());
         }
-        let exec = CudaProgram::load(device()?, &artifact).map_err(err)?;
+        let exec = CudaProgram::load(device()?, &artifact)?;
         Ok(Executable::new(exec))
     }
 
@@ -151,27 +150,44 @@ impl Runnable for CudaProgram {
     }
 
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, KilnError> {
-        self.run_host(inputs).map_err(err)
+        Ok(self.run_host(inputs)?)
     }
 
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), KilnError> {
-        let results = self.run_host(inputs).map_err(err)?;
-        if results.len() != outputs.len() {
-            return Err(KilnError::Cuda(format!(
-                "expected {} outputs, found {}",
-                results.len(),
-                outputs.len()
-            )));
-        }
-        for (i, (r, o)) in results.into_iter().zip(outputs.iter_mut()).enumerate() {
-            if r.dtype != o.dtype || r.shape != o.shape {
-                return Err(KilnError::Cuda(format!(
-                    "output {i}: expected {}{:?}, found {}{:?}",
-                    r.dtype, r.shape, o.dtype, o.shape
-                )));
-            }
-            *o = r;
-        }
-        Ok(())
+        let results = self.run_host(inputs)?;
+        move_into(results, outputs)
     }
+
+    fn run_bound(&self, inputs: &[&Tensor], b: &Bindings) -> Result<Vec<Tensor>, KilnError> {
+        Ok(self.run_host_bound(inputs, b)?)
+    }
+
+    fn run_into_bound(
+        &self,
+        inputs: &[&Tensor],
+        outputs: &mut [Tensor],
+        b: &Bindings,
+    ) -> Result<(), KilnError> {
+        let results = self.run_host_bound(inputs, b)?;
+        move_into(results, outputs)
+    }
+}
+
+/// The downloaded results into the caller's outputs, which must match them.
+fn move_into(results: Vec<Tensor>, outputs: &mut [Tensor]) -> Result<(), KilnError> {
+    if results.len() != outputs.len() {
+        return Err(InputError::Count {
+            role: Role::Output,
+            expected: results.len(),
+            found: outputs.len(),
+        }
+        .into());
+    }
+    for (i, (r, o)) in results.into_iter().zip(outputs.iter_mut()).enumerate() {
+        let name = format!("#{i}");
+        check_dtype(Role::Output, &name, r.dtype, o)?;
+        check_shape(Role::Output, &name, &r.shape, o)?;
+        *o = r;
+    }
+    Ok(())
 }
