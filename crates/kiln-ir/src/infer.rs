@@ -5,6 +5,7 @@
 //! every size-dependent decision so that the decision becomes a guard — like PyTorch tracing
 //! with fake tensors.
 pub(crate) mod check;
+mod linalg;
 mod pool;
 mod shapes;
 

@@ -8,6 +8,7 @@
 mod elementwise;
 mod erf;
 mod layout;
+mod linalg;
 mod pool;
 mod reduce;
 
@@ -173,6 +174,7 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::Permute { x, dims } => layout::permute(get(*x)?, dims),
         Op::Transpose { x, dim0, dim1 } => layout::transpose(get(*x)?, *dim0, *dim1),
         Op::Expand { x, .. } => Ok(layout::expand(get(*x)?, shape)),
+        Op::MatMul { a, b } => Ok(linalg::matmul(get(*a)?, get(*b)?, dtype, shape)),
     }
 }
 

@@ -278,6 +278,12 @@ pub enum Op {
         x: NodeId,
         shape: Vec<Dim>,
     },
+    // Linear algebra (`build::linalg` has the composites: matmul's 1-D cases, mm, linear...).
+    /// `torch.matmul` of operands of rank >= 2 with broadcast batch dims.
+    MatMul {
+        a: NodeId,
+        b: NodeId,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -297,6 +303,10 @@ macro_rules! visit_input_ids {
                         visit(id);
                     }
                 }
+            }
+            Op::MatMul { a, b } => {
+                visit(a);
+                visit(b);
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -343,6 +353,7 @@ impl Op {
             Op::Unsqueeze { .. } => "unsqueeze",
             Op::Squeeze { .. } => "squeeze",
             Op::Expand { .. } => "expand",
+            Op::MatMul { .. } => "matmul",
         }
     }
 

@@ -147,6 +147,7 @@ fn call(g: &Graph, op: &Op) -> String {
             Some(ds) => format_call(name, &x(input), &[("dim", list(ds))]),
         },
         Op::Expand { x: input, shape } => format_call(name, &x(input), &[("size", list(shape))]),
+        Op::MatMul { a, b } => format_call(name, &[value(g, *a), value(g, *b)], &[]),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::ir::*;
 use crate::pool::reduction_of;
 
 mod dtypes;
+mod linalg;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -169,6 +170,9 @@ impl<'a> Lowerer<'a> {
 
     /// Emits a kernel computing node `n` into buffer `buf`.
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
+        if let NodeKind::Op(Op::MatMul { a, b }) = self.g.node(n).kind {
+            return self.lower_matmul(n, a, b, buf);
+        }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
         let mut blk = Block::default();
@@ -352,6 +356,11 @@ impl<'a> Lowerer<'a> {
             | Op::AdaptiveAvgPool2d { .. }
             | Op::AdaptiveMaxPool2d { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
+            // A library call writes the product into a buffer of its own.
+            Op::MatMul { .. } => {
+                let b = self.materialize(n)?;
+                Ok(self.load(blk, b, &shape, idx))
+            }
             Op::Reshape { x, .. } => {
                 let flat = contiguous_offset(&shape, idx);
                 if let Some(&b) = self.materialized.get(&x) {
@@ -492,7 +501,6 @@ impl<'a> Lowerer<'a> {
         Ok(())
     }
     /// Appends a library call (GEMM, convolution) to the launch order.
-    #[allow(dead_code, reason = "the linalg and convolution lowerings call it")]
     pub(crate) fn push_library(&mut self, call: LibraryCall) {
         self.steps.push(Step::Library(Box::new(call)));
     }

@@ -9,6 +9,8 @@
 //! one name per result. Arguments are checked as PyTorch checks them, with errors that name
 //! the node ([`IrError::Invalid`]); shapes are checked later by shape inference, on the
 //! primitive the error concerns.
+pub mod linalg;
+
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};
 use crate::infer::{ValueInfo, value_info};

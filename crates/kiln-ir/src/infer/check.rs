@@ -437,6 +437,7 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             })
         }
         Op::Expand { x, shape } => check_expand(lookup(*x)?, shape),
+        Op::MatMul { a, b } => super::linalg::check_matmul(lookup(*a)?, lookup(*b)?),
     }
 }
 

@@ -175,6 +175,29 @@ impl Bound<'_> {
         }
     }
 
+    /// A graph value by name; `None` when omitted or written `None` (linear's bias).
+    pub(crate) fn opt_value(&self, g: &Graph, param: &str) -> Result<Option<NodeId>, IrError> {
+        match self.get(param) {
+            None => Ok(None),
+            Some(arg) => match &arg.kind {
+                ArgKind::Name(n) => self.lookup(g, n, arg).map(Some),
+                _ => Err(self.mismatch(param, arg, "a value name or None")),
+            },
+        }
+    }
+
+    /// A number literal (int or float), `default` when omitted (addmm's `beta`, `alpha`).
+    pub(crate) fn number_or(&self, param: &str, default: f64) -> Result<f64, IrError> {
+        match self.get(param) {
+            None => Ok(default),
+            Some(arg) => match arg.kind {
+                ArgKind::Int(v) => Ok(v as f64),
+                ArgKind::Float(v) => Ok(v),
+                _ => Err(self.mismatch(param, arg, "a number")),
+            },
+        }
+    }
+
     fn as_int(&self, param: &str, arg: &Arg, expects: &str) -> Result<i64, IrError> {
         match arg.kind {
             ArgKind::Int(v) => Ok(v),

@@ -6,6 +6,8 @@
 //! beside its primitives); [`find`] searches them all. A composite's `build` receives the
 //! names the statement assigns: it must name its results exactly so (checking their count)
 //! and may add intermediate nodes under fresh names ([`crate::Graph::fresh_name`]).
+mod linalg;
+
 use super::bind::{Bound, Signature};
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};
@@ -21,7 +23,7 @@ pub(crate) struct CompositeDef {
 }
 
 /// Every family's composite table.
-const TABLES: &[&[CompositeDef]] = &[];
+const TABLES: &[&[CompositeDef]] = &[linalg::COMPOSITES];
 
 /// The composite op called `name`, if there is one.
 pub(crate) fn find(name: &str) -> Option<&'static CompositeDef> {
