@@ -163,3 +163,137 @@ proptest! {
         check_exact(&text, &inputs)?;
     }
 }
+
+fn compiler(dir: &std::path::Path) -> Compiler {
+    Compiler::new(
+        CompileOptions::default()
+            .dynamic(DynamicPolicy::Dynamic)
+            .cache_dir(dir),
+    )
+}
+
+/// A symbolic batch `N` through `linear`: the first call compiles (a miss), and after each
+/// reset the one dynamic entry on disk serves every other batch size (a hit), each result
+/// the interpreter's.
+#[test]
+fn one_dynamic_entry_serves_several_batch_sizes() {
+    let text = "graph lin\ninput x: f32[N, 8]\ninput w: f32[5, 8]\ninput b: f32[5]\n\
+                l = linear(x, w, b)\ny = gelu(l)\noutput y\n";
+    let g = kiln::parse(text).expect("parses");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = compiler(dir.path());
+    let f = c.compile(&g).expect("compiles");
+    for (i, n) in [2usize, 3, 7, 16, 2].into_iter().enumerate() {
+        f.reset();
+        let inputs = [
+            ints(DType::F32, &[n, 8], i as u64),
+            ints(DType::F32, &[5, 8], 11),
+            ints(DType::F32, &[5], 12),
+        ];
+        let refs: Vec<&Tensor> = inputs.iter().collect();
+        let got = f.run(&refs).expect("runs");
+        let outcome = f.last_report().expect("a report").outcome;
+        let want = if i == 0 {
+            kiln::Outcome::Miss
+        } else {
+            kiln::Outcome::Hit
+        };
+        assert_eq!(outcome, want, "N = {n}");
+        let expected = kiln_ir::interpret(&g, &inputs).expect("interprets");
+        assert_eq!(got[0].shape, [n, 5]);
+        let close = got[0]
+            .to_f32()
+            .iter()
+            .zip(expected[0].to_f32())
+            .all(|(a, b)| (a - b).abs() <= 1e-5 * b.abs().max(1.0));
+        assert!(
+            close,
+            "N = {n}: {:?} vs {:?}",
+            got[0].to_f32(),
+            expected[0].to_f32()
+        );
+    }
+    let counters = c.counters();
+    assert_eq!((counters.miss, counters.guard_miss), (1, 0), "{counters:?}");
+}
+
+/// Symbolic inner dims: `K == L` is a guard of the entry, so a call where they differ is a
+/// typed error naming the node and both shapes, never a panic or an out-of-bounds read.
+#[test]
+fn symbolic_inner_dims_that_differ_are_a_typed_error() {
+    let text = "graph mm\ninput a: f32[M, K]\ninput b: f32[L, N]\ny = matmul(a, b)\noutput y\n";
+    let g = kiln::parse(text).expect("parses");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = compiler(dir.path()).compile(&g).expect("compiles");
+    let good = [ints(DType::F32, &[2, 3], 1), ints(DType::F32, &[3, 4], 2)];
+    let out = f.run(&[&good[0], &good[1]]).expect("K == L runs");
+    assert_eq!(out[0].shape, [2, 4]);
+    let bad = [ints(DType::F32, &[2, 3], 1), ints(DType::F32, &[4, 5], 2)];
+    let err = f
+        .run(&[&bad[0], &bad[1]])
+        .expect_err("K != L is refused")
+        .to_string();
+    assert!(
+        err.contains("`y`")
+            && err.contains("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"),
+        "{err}"
+    );
+}
+
+/// `linear`'s `weight.T` is read in place: the program has one GEMM whose `b` operand is the
+/// weight's input buffer with unit row stride, the bias add and gelu fuse into one kernel
+/// that loads the GEMM's buffer, and no kernel copies the weight.
+#[test]
+fn linear_reads_the_transposed_weight_in_place() {
+    let text = "graph lin\ninput x: f32[6, 8]\ninput w: f32[5, 8]\ninput b: f32[5]\n\
+                l = linear(x, w, b)\ny = gelu(l)\noutput y\n";
+    let g = kiln::parse(text).expect("parses");
+    let c = Compiler::new(CompileOptions::default().no_cache());
+    let p = c
+        .schedule(&g, &[vec![6, 8], vec![5, 8], vec![5]])
+        .expect("schedules");
+    let gemms: Vec<_> = p
+        .library_calls()
+        .map(|call| match call {
+            kiln_sched::LibraryCall::Gemm(g) => g.clone(),
+            other => panic!("unexpected library call {other:?}"),
+        })
+        .collect();
+    assert_eq!(gemms.len(), 1);
+    let gm = &gemms[0];
+    assert_eq!(gm.b.buf, 1, "the weight's input buffer");
+    let (rs, cs) = (gm.b.row_stride.as_int(), gm.b.col_stride.as_int());
+    assert_eq!(
+        (rs, cs),
+        (Some(1), Some(8)),
+        "w.T: rows step 1, columns step K"
+    );
+    assert_eq!(
+        p.kernels.len(),
+        1,
+        "bias add and gelu in one kernel: {:?}",
+        p.kernels
+    );
+}
+
+/// A matmul that is a graph output is written straight into the output buffer.
+#[test]
+fn an_output_matmul_writes_the_output_buffer() {
+    let text = "graph mm\ninput a: f32[2, 3, 4]\ninput b: f32[4, 5]\ny = matmul(a, b)\noutput y\n";
+    let g = kiln::parse(text).expect("parses");
+    let c = Compiler::new(CompileOptions::default().no_cache());
+    let p = c
+        .schedule(&g, &[vec![2, 3, 4], vec![4, 5]])
+        .expect("schedules");
+    assert!(p.kernels.is_empty(), "no copy kernel: {:?}", p.kernels);
+    let call = p.library_calls().next().expect("one GEMM");
+    assert_eq!(call.writes(), p.outputs[0].1);
+    let kiln_sched::LibraryCall::Gemm(gm) = call else {
+        panic!("a GEMM")
+    };
+    assert_eq!(
+        gm.b.batch_strides[0].as_int(),
+        Some(0),
+        "b broadcast over the batch"
+    );
+}

@@ -215,3 +215,8 @@ fn f16_bf16_intermediates_round_like_pytorch() {
 fn unbatched_pooling_keeps_rank_3() {
     check_file("unbatched_pool.json");
 }
+
+#[test]
+fn matmul_family_matches_pytorch() {
+    check_file("linalg.json");
+}

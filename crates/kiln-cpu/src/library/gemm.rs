@@ -195,6 +195,51 @@ impl<T: 'static + Copy + Send + Sync> Call<'_, T> {
     }
 }
 
+/// `c = a @ b` for row-major f32 matrices (`a` m x k, `b` k x n, `c` m x n) with the same
+/// crate, settings and threads as the GEMM steps: the reference that benchmarks compare
+/// compiled matmuls with. Panics if a slice's length is not its matrix's.
+pub fn sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert_eq!(a.len(), m * k, "a is m x k");
+    assert_eq!(b.len(), k * n, "b is k x n");
+    assert_eq!(c.len(), m * n, "c is m x n");
+    let at = GemmAt {
+        batch: vec![],
+        m,
+        n,
+        k,
+        a: MatrixAt {
+            offset: 0,
+            batch_strides: vec![],
+            row_stride: k,
+            col_stride: 1,
+        },
+        b: MatrixAt {
+            offset: 0,
+            batch_strides: vec![],
+            row_stride: n,
+            col_stride: 1,
+        },
+        c: MatrixAt {
+            offset: 0,
+            batch_strides: vec![],
+            row_stride: n,
+            col_stride: 1,
+        },
+    };
+    if m == 0 || n == 0 {
+        return;
+    }
+    let addr = |p: *const f32| Addr(p as usize);
+    // The slices' lengths are the row-major extents checked above, as `launch` would prove.
+    typed(
+        &at,
+        [addr(a.as_ptr()), addr(b.as_ptr()), addr(c.as_mut_ptr())],
+        1.0,
+        0.0,
+        false,
+    );
+}
+
 pub(super) fn run(g: &Gemm, at: &GemmAt, ptrs: &[*mut u8]) -> Result<(), RunError> {
     check(g, at, ptrs)?;
     if at.m == 0 || at.n == 0 || at.batch.contains(&0) {

@@ -39,8 +39,13 @@ pub(crate) fn check_matmul(a: ValueInfo, b: ValueInfo) -> Result<ValueInfo, Stri
     })
 }
 
-fn show_matrix(rows: &Expr, cols: &Expr) -> String {
-    format!("{rows}x{cols}")
+/// `rows x cols` at this call's sizes (PyTorch's wording), from the env's hints.
+fn show_matrix(env: &ShapeEnv, rows: &Expr, cols: &Expr) -> String {
+    let value = |e: &Expr| {
+        env.size_hint(e)
+            .map_or_else(|_| e.to_string(), |v| v.to_string())
+    };
+    format!("{}x{}", value(rows), value(cols))
 }
 
 /// `[batch..., m, k] @ [batch..., k, n] -> [broadcast(batch...), m, n]`. Whether the two
@@ -60,10 +65,16 @@ pub(crate) fn matmul_shape(
     let (m, ka) = (&a[ra - 2], &a[ra - 1]);
     let (kb, n) = (&b[rb - 2], &b[rb - 1]);
     if ka != kb && !env.decide(&Cond::eq(ka.clone(), kb.clone()))? {
+        let symbolic = [m, ka, kb, n].iter().any(|e| e.as_int().is_none());
+        let exprs = if symbolic {
+            format!(" (symbolic {m}x{ka} and {kb}x{n})")
+        } else {
+            String::new()
+        };
         return Err(OpError::Invalid(format!(
-            "mat1 and mat2 shapes cannot be multiplied ({} and {})",
-            show_matrix(m, ka),
-            show_matrix(kb, n)
+            "mat1 and mat2 shapes cannot be multiplied ({} and {}){exprs}",
+            show_matrix(env, m, ka),
+            show_matrix(env, kb, n)
         )));
     }
     let mut out = broadcast(env, &a[..ra - 2], &b[..rb - 2]).map_err(|e| match e {
