@@ -183,27 +183,30 @@ fn main() {
         Some(i) => read_peers(args.get(i + 1).expect("--peers FILE")),
         None => Peers::new(),
     };
-    let mut rows: Vec<Row> = GEMMS
-        .iter()
-        .map(|&(case, dtype, m, k, n)| gemm_row(case, dtype, (m, k, n), &peers))
-        .collect();
-    rows.extend(linear_row(&peers));
-    for r in &rows {
-        let ratio = r.gflops / r.ref_gflops;
-        if json {
-            let row = serde_json::json!({
-                "case": r.case,
-                "gflops": (r.gflops * 10.0).round() / 10.0,
-                "reference": r.reference,
-                "reference_gflops": (r.ref_gflops * 10.0).round() / 10.0,
-                "ratio": (ratio * 1000.0).round() / 1000.0,
-            });
-            println!("{row}");
-        } else {
-            println!(
-                "{:<36} {:>7.1} GFLOP/s  vs {:>7.1} ({})  ratio {:.3}",
-                r.case, r.gflops, r.ref_gflops, r.reference, ratio
-            );
-        }
+    // Each row is printed as soon as it is measured.
+    for &(case, dtype, m, k, n) in &GEMMS {
+        print_row(&gemm_row(case, dtype, (m, k, n), &peers), json);
+    }
+    for r in linear_row(&peers) {
+        print_row(&r, json);
+    }
+}
+
+fn print_row(r: &Row, json: bool) {
+    let ratio = r.gflops / r.ref_gflops;
+    if json {
+        let row = serde_json::json!({
+            "case": r.case,
+            "gflops": (r.gflops * 10.0).round() / 10.0,
+            "reference": r.reference,
+            "reference_gflops": (r.ref_gflops * 10.0).round() / 10.0,
+            "ratio": (ratio * 1000.0).round() / 1000.0,
+        });
+        println!("{row}");
+    } else {
+        println!(
+            "{:<36} {:>7.1} GFLOP/s  vs {:>7.1} ({})  ratio {:.3}",
+            r.case, r.gflops, r.ref_gflops, r.reference, ratio
+        );
     }
 }

@@ -229,11 +229,10 @@ pub fn sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) 
     if m == 0 || n == 0 {
         return;
     }
-    let addr = |p: *const f32| Addr(p as usize);
     // The slices' lengths are the row-major extents checked above, as `launch` would prove.
     typed(
         &at,
-        [addr(a.as_ptr()), addr(b.as_ptr()), addr(c.as_mut_ptr())],
+        Ptrs::new(a.as_ptr(), b.as_ptr(), c.as_mut_ptr()),
         1.0,
         0.0,
         false,
@@ -245,34 +244,57 @@ pub(super) fn run(g: &Gemm, at: &GemmAt, ptrs: &[*mut u8]) -> Result<(), RunErro
     if at.m == 0 || at.n == 0 || at.batch.contains(&0) {
         return Ok(());
     }
-    let addr = |buf: u32| Addr(ptrs[buf as usize] as usize);
-    let (a, b, c) = (addr(g.a.buf), addr(g.b.buf), addr(g.c.buf));
     let read_c = g.beta != 0.0;
+    // The element type is the call's dtype, which the verifier checked against the buffers'.
+    fn ptrs_of<T>(g: &Gemm, ptrs: &[*mut u8]) -> Ptrs<T> {
+        let p = |buf: u32| ptrs[buf as usize] as *mut T;
+        Ptrs::new(p(g.a.buf), p(g.b.buf), p(g.c.buf))
+    }
     match g.dtype {
-        DType::F32 => typed(at, [a, b, c], g.alpha as f32, g.beta as f32, read_c),
-        DType::F64 => typed(at, [a, b, c], g.alpha, g.beta, read_c),
+        DType::F32 => typed(at, ptrs_of(g, ptrs), g.alpha as f32, g.beta as f32, read_c),
+        DType::F64 => typed(at, ptrs_of(g, ptrs), g.alpha, g.beta, read_c),
         DType::F16 => {
             let (alpha, beta) = (f16::from_f64(g.alpha), f16::from_f64(g.beta));
-            typed(at, [a, b, c], alpha, beta, read_c)
+            typed(at, ptrs_of::<f16>(g, ptrs), alpha, beta, read_c)
         }
-        DType::BF16 => bf16_via_f32(g, at, [a, b, c], read_c),
+        DType::BF16 => bf16_via_f32(g, at, ptrs_of::<bf16>(g, ptrs), read_c),
         other => return Err(fail(g, format!("GEMM of {other} is not supported"))),
     }
     Ok(())
 }
 
+/// The three operands' element pointers, typed so that the element type of a GEMM cannot
+/// differ from its buffers' (addresses inside, to cross to rayon workers).
+struct Ptrs<T> {
+    a: Addr,
+    b: Addr,
+    c: Addr,
+    _elem: std::marker::PhantomData<T>,
+}
+
+impl<T> Ptrs<T> {
+    fn new(a: *const T, b: *const T, c: *mut T) -> Ptrs<T> {
+        Ptrs {
+            a: Addr(a as usize),
+            b: Addr(b as usize),
+            c: Addr(c as usize),
+            _elem: std::marker::PhantomData,
+        }
+    }
+}
+
 fn typed<T: 'static + Copy + Send + Sync>(
     at: &GemmAt,
-    [a, b, c]: [Addr; 3],
+    p: Ptrs<T>,
     alpha: T,
     beta: T,
     read_c: bool,
 ) {
     Call {
         at,
-        a,
-        b,
-        c,
+        a: p.a,
+        b: p.b,
+        c: p.c,
         alpha,
         beta,
         read_c,
@@ -296,7 +318,8 @@ fn extent(m: &MatrixAt, batch: &[usize], rows: usize, cols: usize) -> usize {
 /// bf16: the reached part of each buffer widened to f32, one f32 GEMM (f32 accumulation, as
 /// PyTorch), and the reached part of `c` rounded back (an element the strides skip
 /// round-trips through f32 unchanged).
-fn bf16_via_f32(g: &Gemm, at: &GemmAt, [a, b, c]: [Addr; 3], read_c: bool) {
+fn bf16_via_f32(g: &Gemm, at: &GemmAt, p: Ptrs<bf16>, read_c: bool) {
+    let (a, b, c) = (p.a, p.b, p.c);
     let ext_a = extent(&at.a, &at.batch, at.m, at.k);
     let ext_b = extent(&at.b, &at.batch, at.k, at.n);
     let ext_c = extent(&at.c, &at.batch, at.m, at.n);
@@ -316,8 +339,7 @@ fn bf16_via_f32(g: &Gemm, at: &GemmAt, [a, b, c]: [Addr; 3], read_c: bool) {
     let wide = |v: &[bf16]| -> Vec<f32> { v.iter().map(|x| x.to_f32()).collect() };
     let (fa, fb) = (wide(va), wide(vb));
     let mut fc = if read_c { wide(vc) } else { vec![0.0; ext_c] };
-    let addr = |p: *const f32| Addr(p as usize);
-    let ptrs = [addr(fa.as_ptr()), addr(fb.as_ptr()), addr(fc.as_mut_ptr())];
+    let ptrs = Ptrs::new(fa.as_ptr(), fb.as_ptr(), fc.as_mut_ptr());
     typed(at, ptrs, g.alpha as f32, g.beta as f32, read_c);
     for (dst, &v) in vc.iter_mut().zip(&fc) {
         *dst = bf16::from_f32(v);
