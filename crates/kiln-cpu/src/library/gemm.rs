@@ -8,6 +8,7 @@
 //! strides that fit `isize`) before the one `unsafe` call site.
 use gemm::{Parallelism, f16};
 use half::bf16;
+use half::slice::HalfFloatSliceExt;
 use kiln_ir::DType;
 use kiln_sched::{Gemm, GemmAt, LibraryCall, MatrixAt};
 use rayon::prelude::*;
@@ -316,24 +317,26 @@ fn extent(m: &MatrixAt, batch: &[usize], rows: usize, cols: usize) -> usize {
 }
 
 /// A 16-bit float type that GEMMs compute in f32.
-trait Narrow: Copy {
-    fn wide(self) -> f32;
-    fn narrow(v: f32) -> Self;
+/// A 16-bit float type that GEMMs compute in f32. The slice conversions use the CPU's
+/// conversion instructions where it has them (F16C for f16), detected at run time by `half`.
+trait Narrow: Copy + Default {
+    fn widen(src: &[Self], dst: &mut [f32]);
+    fn narrow(src: &[f32], dst: &mut [Self]);
 }
 impl Narrow for f16 {
-    fn wide(self) -> f32 {
-        self.to_f32()
+    fn widen(src: &[f16], dst: &mut [f32]) {
+        src.convert_to_f32_slice(dst);
     }
-    fn narrow(v: f32) -> f16 {
-        f16::from_f32(v)
+    fn narrow(src: &[f32], dst: &mut [f16]) {
+        dst.convert_from_f32_slice(src);
     }
 }
 impl Narrow for bf16 {
-    fn wide(self) -> f32 {
-        self.to_f32()
+    fn widen(src: &[bf16], dst: &mut [f32]) {
+        src.convert_to_f32_slice(dst);
     }
-    fn narrow(v: f32) -> bf16 {
-        bf16::from_f32(v)
+    fn narrow(src: &[f32], dst: &mut [bf16]) {
+        dst.convert_from_f32_slice(src);
     }
 }
 
@@ -358,12 +361,14 @@ fn via_f32<T: Narrow>(g: &Gemm, at: &GemmAt, p: Ptrs<T>, read_c: bool) {
     let (va, vb) = (view(a, ext_a), view(b, ext_b));
     // `c` is not empty: `run` returned early for an empty product.
     let vc = unsafe { std::slice::from_raw_parts_mut(c.0 as *mut T, ext_c) };
-    let wide = |v: &[T]| -> Vec<f32> { v.iter().map(|x| x.wide()).collect() };
+    let wide = |v: &[T]| -> Vec<f32> {
+        let mut out = vec![0.0; v.len()];
+        T::widen(v, &mut out);
+        out
+    };
     let (fa, fb) = (wide(va), wide(vb));
     let mut fc = if read_c { wide(vc) } else { vec![0.0; ext_c] };
     let ptrs = Ptrs::new(fa.as_ptr(), fb.as_ptr(), fc.as_mut_ptr());
     typed(at, ptrs, g.alpha as f32, g.beta as f32, read_c);
-    for (dst, &v) in vc.iter_mut().zip(&fc) {
-        *dst = T::narrow(v);
-    }
+    T::narrow(&fc, vc);
 }
