@@ -348,3 +348,27 @@ fn large_threaded_products_match_the_interpreter() {
         assert_eq!(got[0].to_f64(), want[0].to_f64(), "{text}");
     }
 }
+
+/// A reshape (attention's split into heads) and a permute before a batched matmul read the
+/// input buffer in place: no copy kernel, and the interpreter's values.
+#[test]
+fn reshaped_and_permuted_operands_are_read_in_place() {
+    let text = "graph heads\ninput a: f32[6, 8]\ninput b: f32[2, 4, 6]\n\
+                r = reshape(a, [6, 2, 4])\nh = permute(r, [1, 0, 2])\ny = matmul(h, b)\noutput y\n";
+    let g = kiln::parse(text).expect("parses");
+    let c = Compiler::new(CompileOptions::default().no_cache());
+    let p = c
+        .schedule(&g, &[vec![6, 8], vec![2, 4, 6]])
+        .expect("schedules");
+    assert!(p.kernels.is_empty(), "no copy kernel: {:?}", p.kernels);
+    let inputs = [
+        ints(DType::F32, &[6, 8], 1),
+        ints(DType::F32, &[2, 4, 6], 2),
+    ];
+    let want = kiln_ir::interpret(&g, &inputs).expect("interprets");
+    for policy in [DynamicPolicy::Static, DynamicPolicy::Dynamic] {
+        let got = compile_run(text, policy, &inputs).expect("runs");
+        assert_eq!(got[0].shape, [2, 6, 6]);
+        assert_eq!(got[0].to_f64(), want[0].to_f64(), "{policy:?}");
+    }
+}

@@ -4,7 +4,8 @@
 //! graph output, else a temporary that elementwise users such as a bias add load, fused as any
 //! materialised value). The operands must be in buffers, but layout ops between a buffer and
 //! the matmul are not copied: a transpose or permute (linear's `weight.T`), an unsqueeze or an
-//! expand only change the strides the GEMM reads with, and a broadcast batch dim has stride 0.
+//! expand only change the strides the GEMM reads with (a broadcast batch dim has stride 0),
+//! and a reshape or squeeze reads its input's buffer with the new shape's strides.
 use kiln_ir::{NodeId, NodeKind, Op};
 use kiln_shape::Expr;
 
@@ -147,6 +148,11 @@ impl Lowerer<'_> {
                     out.push(if bcast { Expr::int(0) } else { s[j].clone() });
                 }
                 Ok((b, out))
+            }
+            // Keeping the element order, these read the (contiguous) buffer of their input.
+            Op::Reshape { x: inner, .. } | Op::Squeeze { x: inner, .. } => {
+                let b = self.materialize(inner)?;
+                Ok((b, contiguous_strides(&shape)))
             }
             _ => {
                 let b = self.materialize(x)?;
