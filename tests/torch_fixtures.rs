@@ -243,3 +243,8 @@ fn movement_ops_match_pytorch() {
 fn int64_tensors_and_argmax_argmin_max_min() {
     check_file("index.json");
 }
+
+#[test]
+fn matmul_family_matches_pytorch() {
+    check_file("linalg.json");
+}

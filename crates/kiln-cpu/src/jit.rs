@@ -77,9 +77,11 @@ pub(crate) fn describe(isa: &dyn TargetIsa) -> HostIsa {
 /// host with the same id, so the cache keys on it.
 pub fn target_id() -> Result<String, CpuError> {
     // The Cranelift crates are released together: cranelift-jit's version names them all.
+    // GEMM steps run library code, so its version is part of the key too.
     Ok(format!(
-        "{}|cranelift-{}",
+        "{}|{}|cranelift-{}",
         host()?.1.id(),
+        crate::library::GEMM_LIBRARY,
         cranelift_jit::VERSION
     ))
 }
@@ -116,6 +118,19 @@ pub fn emit_clif(program: &Program) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn target_id_names_the_gemm_library_as_locked() {
+        let id = super::target_id().expect("host ISA");
+        assert!(id.contains("|gemm-"), "{id}");
+        let version = crate::library::GEMM_LIBRARY.trim_start_matches("gemm-");
+        let lock = include_str!("../../../Cargo.lock");
+        let locked = format!("name = \"gemm\"\nversion = \"{version}\"\n");
+        assert!(
+            lock.contains(&locked),
+            "Cargo.lock does not pin gemm {version}"
+        );
+    }
+
     #[test]
     fn target_id_names_the_cranelift_version() {
         let id = super::target_id().expect("host ISA");

@@ -18,4 +18,5 @@ mod validate;
 pub use artifact::{CpuArtifact, KernelCode, RelocKind, RelocRecord, RelocTarget, compile, load};
 pub use error::{CpuError, RunError};
 pub use jit::{HostIsa, emit_clif, target_id};
+pub use library::sgemm;
 pub use run::CompiledProgram;

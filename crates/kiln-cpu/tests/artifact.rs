@@ -107,10 +107,10 @@ fn refuses_other_isa_flags_and_versions() {
         kiln_cpu::load(&truncated),
         Err(CpuError::KernelCount { .. })
     ));
-    // The target id is the ISA's plus the Cranelift version.
+    // The target id is the ISA's plus the GEMM library's and Cranelift's versions.
     let target = kiln_cpu::target_id().unwrap();
     assert!(
-        target.starts_with(&format!("{}|cranelift-", art.isa.id())),
+        target.starts_with(&format!("{}|gemm-", art.isa.id())) && target.contains("|cranelift-"),
         "{target}"
     );
 }

@@ -9,6 +9,7 @@ mod conv;
 mod flatten;
 mod movement;
 mod index;
+mod linalg;
 mod pool;
 mod shapes;
 

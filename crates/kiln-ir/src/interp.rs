@@ -11,6 +11,7 @@ mod erf;
 mod index;
 mod layout;
 mod movement;
+mod linalg;
 mod pool;
 mod reduce;
 
@@ -167,6 +168,7 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::ArgMax { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, true, shape),
         Op::ArgMin { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, false, shape),
         Op::CumSum { x, dim } => index::cumsum(get(*x)?, *dim, dtype),
+        Op::MatMul { a, b } => Ok(linalg::matmul(get(*a)?, get(*b)?, dtype, shape)),
     }
 }
 

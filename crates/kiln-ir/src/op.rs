@@ -396,6 +396,12 @@ pub enum Op {
         x: NodeId,
         dim: i64,
     },
+    // Linear algebra (`build::linalg` has the composites: matmul's 1-D cases, mm, linear...).
+    /// `torch.matmul` of operands of rank >= 2 with broadcast batch dims.
+    MatMul {
+        a: NodeId,
+        b: NodeId,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -415,6 +421,10 @@ macro_rules! visit_input_ids {
                         visit(id);
                     }
                 }
+            }
+            Op::MatMul { a, b } => {
+                visit(a);
+                visit(b);
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -491,6 +501,7 @@ impl Op {
             Op::ArgMax { .. } => "argmax",
             Op::ArgMin { .. } => "argmin",
             Op::CumSum { .. } => "cumsum",
+            Op::MatMul { .. } => "matmul",
         }
     }
 

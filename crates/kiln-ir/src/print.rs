@@ -212,6 +212,7 @@ fn call(g: &Graph, op: &Op) -> String {
         | Op::Select { .. }
         | Op::Pad { .. }
         | Op::Repeat { .. } => movement::call(g, op),
+        Op::MatMul { a, b } => format_call(name, &[value(g, *a), value(g, *b)], &[]),
     }
 }
 

@@ -24,6 +24,7 @@ mod flatten;
 mod movement;
 mod reuse;
 pub(crate) mod index;
+mod linalg;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).
@@ -190,6 +191,9 @@ impl<'a> Lowerer<'a> {
         ) = self.g.node(n).kind
         {
             return self.lower_movement_root(n, buf);
+        }
+        if let NodeKind::Op(Op::MatMul { a, b }) = self.g.node(n).kind {
+            return self.lower_matmul(n, a, b, buf);
         }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
@@ -386,6 +390,11 @@ impl<'a> Lowerer<'a> {
             | Op::CumSum { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Conv { .. } | Op::ConvTranspose2d { .. } => self.emit_conv(blk, n, idx),
+            // A library call writes the product into a buffer of its own.
+            Op::MatMul { .. } => {
+                let b = self.materialize(n)?;
+                Ok(self.load(blk, b, &shape, idx))
+            }
             Op::Reshape { x, .. } => {
                 let flat = contiguous_offset(&shape, idx);
                 if let Some(&b) = self.materialized.get(&x) {

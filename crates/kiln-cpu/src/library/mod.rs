@@ -10,6 +10,9 @@ use kiln_shape::Bindings;
 
 use crate::error::RunError;
 
+pub(crate) use gemm::LIBRARY as GEMM_LIBRARY;
+pub use gemm::sgemm;
+
 /// Runs one library step. `numels[b]` is buffer `b`'s element count at this launch.
 pub(crate) fn run(
     call: &LibraryCall,

@@ -14,6 +14,7 @@ pub mod activation;
 pub mod norm;
 mod parts;
 pub mod index;
+pub mod linalg;
 
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};

@@ -473,6 +473,7 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             super::index::check_arg(op.name(), lookup(*x)?, *dim, *keepdim)
         }
         Op::CumSum { x, dim } => super::index::check_cumsum(lookup(*x)?, *dim),
+        Op::MatMul { a, b } => super::linalg::check_matmul(lookup(*a)?, lookup(*b)?),
     }
 }
 

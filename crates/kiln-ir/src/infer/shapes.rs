@@ -298,6 +298,9 @@ pub(crate) fn infer_op(
     match op {
         Op::Binary { a, b, .. } => broadcast_operands(env, types, &[a, b]),
         Op::Where { cond, a, b } => broadcast_operands(env, types, &[cond, a, b]),
+        Op::MatMul { a, b } => {
+            super::linalg::matmul_shape(env, input_shape(types, *a)?, input_shape(types, *b)?)
+        }
         Op::Unary { x, .. } | Op::Cast { x, .. } | Op::Softmax { x, .. } | Op::CumSum { x, .. } => {
             Ok(input_shape(types, *x)?.to_vec())
         }

@@ -11,6 +11,7 @@ mod activation;
 mod norm;
 mod movement;
 mod index;
+mod linalg;
 
 use super::bind::{Bound, Signature};
 use crate::error::IrError;
@@ -33,6 +34,7 @@ const TABLES: &[&[CompositeDef]] = &[
     norm::NORMS,
     movement::COMPOSITES,
     index::INDEX,
+    linalg::COMPOSITES,
 ];
 
 /// The composite op called `name`, if there is one.
