@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Function:
     def __init__(self, native: Any) -> None:
         self._native = native
 
-    def __call__(self, *inputs: Any, out: Optional[Sequence[Any]] = None) -> Any:
+    def __call__(self, *inputs: Any, out: Sequence[Any] | None = None) -> Any:
         capsules = [to_capsule(x, f"input {i}") for i, x in enumerate(inputs)]
         if out is not None:
             out_capsules = [to_capsule(o, f"out {i}", writable=True) for i, o in enumerate(out)]
@@ -40,7 +41,7 @@ class Function:
             results = [from_kiln(a, torch_out) for a in self._native.run(capsules)]
         return results[0] if len(results) == 1 else tuple(results)
 
-    def last_report(self) -> Optional[dict]:
+    def last_report(self) -> dict | None:
         """How the last new specialisation was obtained: outcome, compile_ms, guards, key."""
         return self._native.last_report()
 
@@ -68,16 +69,16 @@ class Compiler:
 
     def __init__(
         self,
-        cache_dir: Union[str, os.PathLike, None] = None,
+        cache_dir: str | os.PathLike | None = None,
         backend: str = "cpu",
         dynamic: str = "dynamic",
-        index_limit: Optional[int] = None,
+        index_limit: int | None = None,
         cache: bool = True,
     ) -> None:
         path = None if cache_dir is None else os.fspath(cache_dir)
         self._native = _native.Compiler(path, backend, dynamic, index_limit, cache)
 
-    def compile(self, graph: Union[Graph, str]) -> Function:
+    def compile(self, graph: Graph | str) -> Function:
         """A callable for ``graph`` (a :class:`Graph` or ``.kiln`` text)."""
         if isinstance(graph, str):
             graph = parse(graph)
@@ -87,12 +88,16 @@ class Compiler:
         """This compiler's outcomes: memory, hit, miss, guard_miss, bypass."""
         return self._native.counters()
 
-    def cache_stats(self) -> Optional[dict]:
+    def cache_stats(self) -> dict | None:
         """The disk cache's entries, bytes and lifetime counters, or None without a cache."""
         return self._native.cache_stats()
 
+    def clear_cache(self) -> None:
+        """Removes every entry of the disk cache (no effect without one)."""
+        self._native.clear_cache()
+
     @property
-    def cache_dir(self) -> Optional[str]:
+    def cache_dir(self) -> str | None:
         return self._native.cache_dir
 
 
@@ -104,7 +109,7 @@ def counters() -> dict:
     return c
 
 
-def cache_stats(cache_dir: Union[str, os.PathLike, None] = None) -> Optional[dict]:
+def cache_stats(cache_dir: str | os.PathLike | None = None) -> dict | None:
     """Statistics of the cache at ``cache_dir`` (default: ``$KILN_CACHE_DIR`` or
     ``~/.cache/kiln``)."""
     return Compiler(cache_dir=cache_dir).cache_stats()

@@ -8,7 +8,8 @@ buffers, handed to ``numpy.from_dlpack``/``torch.from_dlpack`` without a copy.
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -38,14 +38,22 @@ impl PyGraph {
     /// The output names.
     #[getter]
     fn outputs(&self) -> Vec<String> {
-        self.graph.output_names().into_iter().map(String::from).collect()
+        self.graph
+            .output_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
     /// The graph in the `.kiln` text format.
     fn __str__(&self) -> String {
         kiln_ir::print(&self.graph)
     }
     fn __repr__(&self) -> String {
-        format!("<kiln.Graph {} ({} nodes)>", self.graph.name, self.graph.len())
+        format!(
+            "<kiln.Graph {} ({} nodes)>",
+            self.graph.name,
+            self.graph.len()
+        )
     }
 }
 
@@ -62,7 +70,9 @@ fn backend(name: &str) -> PyResult<Backend> {
     match name {
         "cpu" => Ok(Backend::Cpu),
         "cuda" => Ok(Backend::Cuda),
-        other => Err(errors::input(format!("backend must be \"cpu\" or \"cuda\", found {other:?}"))),
+        other => Err(errors::input(format!(
+            "backend must be \"cpu\" or \"cuda\", found {other:?}"
+        ))),
     }
 }
 
@@ -107,7 +117,9 @@ impl PyCompiler {
         }
         if let Some(limit) = index_limit {
             if limit <= 0 {
-                return Err(errors::input(format!("index_limit must be positive, found {limit}")));
+                return Err(errors::input(format!(
+                    "index_limit must be positive, found {limit}"
+                )));
             }
             opts = opts.index_limit(limit);
         }
@@ -128,6 +140,16 @@ impl PyCompiler {
     /// This compiler's counters: memory, hit, miss, guard_miss, bypass.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         snapshot_dict(py, self.compiler.counters())
+    }
+
+    /// Removes every entry of the disk cache (no effect without one).
+    fn clear_cache(&self) -> PyResult<()> {
+        match self.compiler.cache() {
+            Some(cache) => cache
+                .clear()
+                .map_err(|e| errors::CompileError::new_err(e.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// The disk cache's directory, or None without a cache.
@@ -263,10 +285,20 @@ impl PyFunction {
     /// The graph's input and output names.
     #[getter]
     fn input_names(&self) -> Vec<String> {
-        self.function.graph().inputs().iter().map(|d| d.name.clone()).collect()
+        self.function
+            .graph()
+            .inputs()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
     }
     #[getter]
     fn output_names(&self) -> Vec<String> {
-        self.function.graph().output_names().into_iter().map(String::from).collect()
+        self.function
+            .graph()
+            .output_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 }

@@ -113,7 +113,11 @@ fn read_capsule(capsule: &Bound<'_, PyAny>, what: &str) -> PyResult<Borrowed> {
     })?;
     let ndim = usize::try_from(t.ndim).map_err(|_| errors::input(format!("{what}: bad rank")))?;
     // SAFETY: DLPack guarantees `ndim` entries behind `shape` (and `strides` when non-null).
-    let dims: &[i64] = if ndim == 0 { &[] } else { unsafe { std::slice::from_raw_parts(t.shape, ndim) } };
+    let dims: &[i64] = if ndim == 0 {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(t.shape, ndim) }
+    };
     let strides: Option<&[i64]> = (!t.strides.is_null() && ndim > 0)
         .then(|| unsafe { std::slice::from_raw_parts(t.strides, ndim) });
     let shape: Vec<usize> = dims
@@ -128,8 +132,10 @@ fn read_capsule(capsule: &Bound<'_, PyAny>, what: &str) -> PyResult<Borrowed> {
             )));
         }
     }
-    let bytes = kiln_ir::byte_size(dtype, &shape).map_err(|e| errors::input(format!("{what}: {e}")))?;
-    let offset = usize::try_from(t.byte_offset).map_err(|_| errors::input(format!("{what}: bad offset")))?;
+    let bytes =
+        kiln_ir::byte_size(dtype, &shape).map_err(|e| errors::input(format!("{what}: {e}")))?;
+    let offset =
+        usize::try_from(t.byte_offset).map_err(|_| errors::input(format!("{what}: bad offset")))?;
     let ptr = (t.data as *mut u8).wrapping_add(offset);
     Ok(Borrowed {
         dtype,
@@ -228,7 +234,11 @@ fn export<'py>(py: Python<'py>, mut tensor: Tensor) -> PyResult<Bound<'py, PyAny
     }));
     // SAFETY: a capsule over our boxed struct; its destructor frees it unless consumed.
     unsafe {
-        let raw = pyo3::ffi::PyCapsule_New(managed as *mut c_void, CAPSULE.as_ptr(), Some(capsule_destructor));
+        let raw = pyo3::ffi::PyCapsule_New(
+            managed as *mut c_void,
+            CAPSULE.as_ptr(),
+            Some(capsule_destructor),
+        );
         if raw.is_null() {
             delete_exported(managed);
         }

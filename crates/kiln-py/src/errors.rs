@@ -6,13 +6,48 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-create_exception!(kiln, Error, PyException, "Base class of every error kiln raises.");
-create_exception!(kiln, ParseError, Error, "A .kiln source that does not parse.");
-create_exception!(kiln, GraphError, Error, "A graph that is not valid (dtypes, ranks, arguments).");
-create_exception!(kiln, ShapeError, Error, "Shapes that do not fit the graph or its guards.");
-create_exception!(kiln, InputError, Error, "Call arguments that do not match the graph's inputs.");
-create_exception!(kiln, BackendUnavailable, Error, "A backend this build or machine lacks.");
-create_exception!(kiln, CompileError, Error, "Code generation or a backend failed.");
+create_exception!(
+    kiln,
+    Error,
+    PyException,
+    "Base class of every error kiln raises."
+);
+create_exception!(
+    kiln,
+    ParseError,
+    Error,
+    "A .kiln source that does not parse."
+);
+create_exception!(
+    kiln,
+    GraphError,
+    Error,
+    "A graph that is not valid (dtypes, ranks, arguments)."
+);
+create_exception!(
+    kiln,
+    ShapeError,
+    Error,
+    "Shapes that do not fit the graph or its guards."
+);
+create_exception!(
+    kiln,
+    InputError,
+    Error,
+    "Call arguments that do not match the graph's inputs."
+);
+create_exception!(
+    kiln,
+    BackendUnavailable,
+    Error,
+    "A backend this build or machine lacks."
+);
+create_exception!(
+    kiln,
+    CompileError,
+    Error,
+    "Code generation or a backend failed."
+);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
