@@ -16,6 +16,9 @@ from kiln import _aten
 
 log = logging.getLogger("kiln.torch")
 
+# Op names that ran eagerly since the last `kiln.torch.clear_fallback_ops()`.
+FALLBACK_OPS: set = set()
+
 _DTYPES = {
     torch.float32: "f32",
     torch.float64: "f64",
@@ -57,6 +60,7 @@ class KilnSubgraph(torch.nn.Module):
 
     def _fall_back(self, e: Exception) -> None:
         log.warning("kiln: partition %s runs eagerly in PyTorch: %s", self.name, e)
+        FALLBACK_OPS.update(_op_name(n) for n in self.eager.graph.nodes if n.op == "call_function")
         self.fn = None
 
     def forward(self, *args: Any) -> Any:
@@ -102,6 +106,7 @@ def compile_graph_module(gm: torch.fx.GraphModule, options: Any) -> Callable:
     fallback = sorted(
         {_op_name(n) for n in gm.graph.nodes if n.op == "call_function" and not _aten.supported(n)}
     )
+    FALLBACK_OPS.update(fallback)
     if fallback:
         log.info("kiln: %d op kinds run eagerly in PyTorch: %s", len(fallback), ", ".join(fallback))
     partitioner = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)

@@ -64,8 +64,10 @@ def backend(
 
     options = Options(cache_dir=cache_dir, index_limit=index_limit, dynamic=dynamic)
 
+    from functorch.compile import make_boxed_func
+
     def compile_graph(gm: torch.fx.GraphModule, example_inputs: Any) -> Callable:
-        return _compile_aten(gm, example_inputs, options)
+        return make_boxed_func(_compile_aten(gm, example_inputs, options))
 
     return aot_autograd(
         fw_compiler=compile_graph,
@@ -90,6 +92,16 @@ def clear_cache(cache_dir: str | None = None) -> None:
     """Empties kiln's disk cache (``cache_dir=None``: the default one), as
     ``FxGraphCache.clear()`` does for Inductor's."""
     kiln.Compiler(cache_dir=cache_dir).clear_cache()
+
+
+def fallback_ops() -> set:
+    """The ATen ops that ran eagerly in PyTorch (not in kiln) since the last
+    ``clear_fallback_ops()``: ops kiln has no lowering for, and ops of partitions kiln refused."""
+    return set(_fx.FALLBACK_OPS)
+
+
+def clear_fallback_ops() -> None:
+    _fx.FALLBACK_OPS.clear()
 
 
 def counters() -> dict:
