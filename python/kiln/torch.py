@@ -104,6 +104,12 @@ def clear_fallback_ops() -> None:
     _fx.FALLBACK_OPS.clear()
 
 
+def kiln_seconds() -> float:
+    """Seconds spent in kiln itself by the torch backend in this process: translating
+    partitions, compiling or loading them from the cache, and their first runs."""
+    return _fx.KILN_SECONDS[0]
+
+
 def counters() -> dict:
     """kiln's process counters (also mirrored in ``torch._dynamo.utils.counters["kiln"]``)."""
     return kiln.counters()
