@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,13 @@ class Function:
     def last_report(self) -> dict | None:
         """How the last new specialisation was obtained: outcome, compile_ms, guards, key."""
         return self._native.last_report()
+
+    def explain(self, *shapes: Sequence[int]) -> dict | None:
+        """What the cache would do for inputs of these shapes, without compiling: the key, its
+        components, the entries under it, which guard fails, and the verdict ("hit",
+        "guard_miss" or "miss"). None without a disk cache."""
+        text = self._native.explain([list(s) for s in shapes])
+        return None if text is None else json.loads(text)
 
     def reset(self) -> None:
         """Forgets in-memory specialisations: the next call goes through the disk cache."""

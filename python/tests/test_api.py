@@ -136,3 +136,12 @@ def test_the_gil_is_released_while_kernels_run() -> None:
     assert end - start > 0.02, "the call was too short to tell"
     inside = [s for s in ticks if start + 0.005 < s < end - 0.005]
     assert inside, "no other thread ran while kiln ran: the GIL was held"
+
+
+def test_explain_says_what_the_cache_would_do(compiler: kiln.Compiler) -> None:
+    f = compiler.compile(RELU_EXP)
+    assert f.explain([4])["verdict"] == "miss"
+    f(np.ones(4, dtype=np.float32))
+    e = f.explain([9])
+    assert e["verdict"] == "hit" and e["key_exists"]
+    assert any(c["name"] == "graph" for c in e["components"]) or e["components"]

@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn external_memory_is_borrowed_until_the_owner_drops() {
         use std::sync::atomic::{AtomicBool, Ordering};
-        struct Owner(Arc<AtomicBool>, Vec<u8>);
+        struct Owner(Arc<AtomicBool>, #[allow(dead_code)] Vec<u8>);
         impl Drop for Owner {
             fn drop(&mut self) {
                 self.0.store(true, Ordering::SeqCst);

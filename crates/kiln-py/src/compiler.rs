@@ -134,6 +134,7 @@ impl PyCompiler {
         let f = self.compiler.compile(&graph.graph).map_err(to_py)?;
         Ok(PyFunction {
             function: Arc::new(f),
+            compiler: self.compiler.clone(),
         })
     }
 
@@ -217,6 +218,7 @@ pub fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 #[pyclass(module = "kiln._native", name = "Function", frozen)]
 pub struct PyFunction {
     function: Arc<CompiledFunction>,
+    compiler: Arc<Compiler>,
 }
 
 fn tensors(capsules: Vec<Bound<'_, PyAny>>, role: &str) -> PyResult<Vec<Tensor>> {
@@ -275,6 +277,23 @@ impl PyFunction {
         d.set_item("guards", r.guards)?;
         d.set_item("key", r.key.map(|k| k.to_string()))?;
         Ok(Some(d))
+    }
+
+    /// What the cache would do for inputs of these shapes, without compiling: the key, its
+    /// components, the entries under it and which guard fails, as JSON (see
+    /// `kiln::Explanation`). None without a disk cache.
+    fn explain(&self, shapes: Vec<Vec<i64>>) -> PyResult<Option<String>> {
+        let Some(cache) = self.compiler.cache() else {
+            return Ok(None);
+        };
+        let dynamic = self.compiler.options().dynamic;
+        let e = self
+            .function
+            .explain(cache, &shapes, dynamic)
+            .map_err(to_py)?;
+        serde_json::to_string(&e)
+            .map(Some)
+            .map_err(|e| errors::CompileError::new_err(e.to_string()))
     }
 
     /// Drops the in-memory specialisations, so the next call goes through the disk cache.

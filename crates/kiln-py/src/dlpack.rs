@@ -125,12 +125,10 @@ fn read_capsule(capsule: &Bound<'_, PyAny>, what: &str) -> PyResult<Borrowed> {
         .map(|&d| usize::try_from(d))
         .collect::<Result<_, _>>()
         .map_err(|_| errors::input(format!("{what}: negative dim in {dims:?}")))?;
-    if let Some(strides) = strides {
-        if !is_contiguous(&shape, strides) {
-            return Err(errors::input(format!(
-                "{what}: strides {strides:?} are not C-contiguous for shape {shape:?}"
-            )));
-        }
+    if let Some(strides) = strides.filter(|s| !is_contiguous(&shape, s)) {
+        return Err(errors::input(format!(
+            "{what}: strides {strides:?} are not C-contiguous for shape {shape:?}"
+        )));
     }
     let bytes =
         kiln_ir::byte_size(dtype, &shape).map_err(|e| errors::input(format!("{what}: {e}")))?;
