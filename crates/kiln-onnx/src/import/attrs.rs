@@ -31,6 +31,10 @@ impl<'a> Attrs<'a> {
         self.get(name).and_then(|a| a.f).unwrap_or(default)
     }
 
+    pub fn float_opt(&self, name: &str) -> Option<f32> {
+        self.get(name).and_then(|a| a.f)
+    }
+
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
         self.get(name).map(|a| a.ints.clone())
     }

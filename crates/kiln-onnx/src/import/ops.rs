@@ -69,14 +69,23 @@ fn binary(op_type: &str) -> Option<BinaryOp> {
 }
 
 /// Input `i` of `node` (empty names are absent optional inputs).
-fn input<'n>(node: &'n NodeProto, i: usize) -> Option<&'n str> {
+pub(crate) fn input<'n>(node: &'n NodeProto, i: usize) -> Option<&'n str> {
     node.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
 }
 
 impl Importer<'_> {
-    fn arg(&self, node: &NodeProto, i: usize) -> Result<kiln_ir::NodeId, OnnxError> {
+    pub(crate) fn arg_at(&self, node: &NodeProto, i: usize) -> Result<kiln_ir::NodeId, OnnxError> {
         let name = input(node, i).ok_or_else(|| Attrs::new(node).err(format!("input {i} is missing")))?;
         self.node_of(name, &format!("input {i} of `{}`", super::node_name(node)))
+    }
+
+    /// The value of a one-element constant (a folded initializer), e.g. `Clip`'s bounds.
+    pub(crate) fn scalar_constant(&self, name: &str) -> Option<f64> {
+        let Some(Value::Node(id)) = self.values.get(name) else { return None };
+        match &self.g.node(*id).kind {
+            kiln_ir::NodeKind::Constant(t) if t.numel() == 1 => t.to_f64().first().copied(),
+            _ => None,
+        }
     }
 
     fn ints_input(&self, node: &NodeProto, i: usize) -> Result<Option<Vec<i64>>, NodeError> {
@@ -129,18 +138,18 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
     let op_type = super::op_type(node);
     let a = Attrs::new(node);
     if let Some(op) = unary(&op_type) {
-        let x = imp.arg(node, 0)?;
+        let x = imp.arg_at(node, 0)?;
         return imp.define(node, 0, Op::Unary { op, x });
     }
     if let Some(op) = binary(&op_type) {
         // Variadic Sum/Max/Min fold left.
-        let mut acc = imp.arg(node, 0)?;
+        let mut acc = imp.arg_at(node, 0)?;
         if node.input.len() == 1 {
             imp.alias(node, 0, acc);
             return Ok(());
         }
         for i in 1..node.input.len() {
-            let b = imp.arg(node, i)?;
+            let b = imp.arg_at(node, i)?;
             let op = Op::Binary { op, a: Operand::Value(acc), b: Operand::Value(b) };
             if i + 1 == node.input.len() {
                 return imp.define(node, 0, op);
@@ -151,7 +160,7 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
         return Ok(());
     }
     if let Some(op) = reduce_op(&op_type) {
-        let x = imp.arg(node, 0)?;
+        let x = imp.arg_at(node, 0)?;
         let axes_from_input = (op_type == "ReduceSum" && imp.opset >= 13) || imp.opset >= 18;
         let axes = if axes_from_input { imp.ints_input(node, 1)? } else { a.ints("axes") };
         let axes = axes.unwrap_or_default();
@@ -164,37 +173,37 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
     }
     match op_type.as_str() {
         "Identity" => {
-            let x = imp.arg(node, 0)?;
+            let x = imp.arg_at(node, 0)?;
             imp.alias(node, 0, x);
             Ok(())
         }
         "Dropout" if node.output.len() <= 1 => {
-            let x = imp.arg(node, 0)?;
+            let x = imp.arg_at(node, 0)?;
             imp.alias(node, 0, x);
             Ok(())
         }
         "Where" => {
-            let (c, x, y) = (imp.arg(node, 0)?, imp.arg(node, 1)?, imp.arg(node, 2)?);
+            let (c, x, y) = (imp.arg_at(node, 0)?, imp.arg_at(node, 1)?, imp.arg_at(node, 2)?);
             imp.define(node, 0, Op::Where { cond: Operand::Value(c), a: Operand::Value(x), b: Operand::Value(y) })
         }
         "Cast" => {
-            let x = imp.arg(node, 0)?;
+            let x = imp.arg_at(node, 0)?;
             let dtype = cast_dtype(a.int("to", 0)).ok_or(NodeError::Unsupported)?;
             imp.define(node, 0, Op::Cast { x, dtype })
         }
         "Softmax" if imp.opset >= 13 => {
-            let x = imp.arg(node, 0)?;
+            let x = imp.arg_at(node, 0)?;
             imp.define(node, 0, Op::Softmax { x, dim: a.int("axis", -1) })
         }
         "Transpose" => {
-            let x = imp.arg(node, 0)?;
+            let x = imp.arg_at(node, 0)?;
             let rank = kiln_ir::value_info(&imp.g, x)?.rank.ok_or(NodeError::Unsupported)?;
             let perm = a.ints("perm").unwrap_or_else(|| (0..rank as i64).rev().collect());
             imp.define(node, 0, Op::Permute { x, dims: perm })
         }
         "Unsqueeze" | "Squeeze" => squeeze(imp, node, &op_type == "Unsqueeze"),
         "GlobalAveragePool" | "GlobalMaxPool" => {
-            let x = imp.arg(node, 0)?;
+            let x = imp.arg_at(node, 0)?;
             let op = if op_type == "GlobalAveragePool" {
                 Op::AdaptiveAvgPool2d { x, output_size: [1, 1] }
             } else {
@@ -202,14 +211,25 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
             };
             imp.define(node, 0, op)
         }
+        "Softmax" => {
+            // Before opset 13 Softmax flattens from `axis` (default 1): the same as a softmax
+            // over the last dim only when `axis` is the last dim.
+            let x = imp.arg_at(node, 0)?;
+            let rank = kiln_ir::value_info(&imp.g, x)?.rank.ok_or(NodeError::Unsupported)? as i64;
+            let axis = a.int("axis", 1);
+            if axis != -1 && axis != rank - 1 {
+                return Err(NodeError::Unsupported);
+            }
+            imp.define(node, 0, Op::Softmax { x, dim: -1 })
+        }
         "Constant" => constant(imp, node, &a),
-        _ => Err(NodeError::Unsupported),
+        other => super::models::import_model_op(imp, node, other).unwrap_or(Err(NodeError::Unsupported)),
     }
 }
 
 fn squeeze(imp: &mut Importer, node: &NodeProto, unsqueeze: bool) -> R {
     let a = Attrs::new(node);
-    let x = imp.arg(node, 0)?;
+    let x = imp.arg_at(node, 0)?;
     let axes = if imp.opset >= 13 { imp.ints_input(node, 1)? } else { a.ints("axes") };
     if !unsqueeze {
         return imp.define(node, 0, Op::Squeeze { x, dims: axes });
