@@ -242,6 +242,39 @@ fn clip_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     Ok(())
 }
 
+/// `ConstantOfShape(shape)`: the `value` attribute (default float 0) broadcast to a shape
+/// folded at import; never materialised (an expand of a one-element constant).
+fn constant_of_shape(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let Some(Value::Ints(shape)) = input(node, 0).and_then(|n| imp.values.get(n)).cloned() else {
+        return Err(NodeError::Unsupported);
+    };
+    let value = match a.tensor("value") {
+        Some(t) => crate::tensor::tensor_from_proto(t, imp.dir)?,
+        None => kiln_ir::Tensor::from_f32(&[1], &[0.0]),
+    };
+    let base = imp.out_name(node, 0);
+    let scalar = kiln_ir::Tensor::from_f64(value.dtype, &[], &value.to_f64()[..1]);
+    let n = imp.g.fresh_name(&format!("{base}_value"));
+    let c = imp.g.add_constant(&n, scalar)?;
+    let id = imp.g.add_op(&base, Op::Expand { x: c, shape })?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+/// `Expand(x, shape)` with a shape folded at import.
+fn expand_node(imp: &mut Importer, node: &NodeProto) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let Some(Value::Ints(shape)) = input(node, 1).and_then(|n| imp.values.get(n)).cloned() else {
+        return Err(NodeError::Unsupported);
+    };
+    // ONNX broadcasts both ways; where the target says 1, keep the input's size (-1).
+    let shape = shape.into_iter().map(|d| if d == Dim::Fixed(1) { Dim::Fixed(-1) } else { d }).collect();
+    let name = imp.out_name(node, 0);
+    let id = imp.g.add_op(&name, Op::Expand { x, shape })?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
 /// The ops of this module, or `None` for an op type it does not handle.
 pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) -> Option<R> {
     let a = Attrs::new(node);
@@ -262,6 +295,8 @@ pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) ->
         "Reshape" => reshape_node(imp, node, &a),
         "Concat" => concat_node(imp, node, &a),
         "Clip" => clip_node(imp, node, &a),
+        "ConstantOfShape" => constant_of_shape(imp, node, &a),
+        "Expand" => expand_node(imp, node),
         "LeakyRelu" | "Elu" | "Selu" | "HardSwish" | "HardSigmoid" | "Softplus" | "Mish" => {
             activation_node(imp, node, &a, op)
         }
