@@ -7,9 +7,9 @@
 pub(crate) mod check;
 mod conv;
 mod flatten;
-mod movement;
 mod index;
 mod linalg;
+mod movement;
 mod pool;
 mod shapes;
 

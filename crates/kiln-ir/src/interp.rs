@@ -10,8 +10,8 @@ mod elementwise;
 mod erf;
 mod index;
 mod layout;
-mod movement;
 mod linalg;
+mod movement;
 mod pool;
 mod reduce;
 

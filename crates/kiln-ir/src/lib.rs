@@ -23,8 +23,8 @@ pub use infer::{TensorType, ValueInfo, infer_shapes, validate, value_info};
 pub use input_error::{InputError, Role};
 pub use interp::interpret;
 pub use op::{
-    BinaryOp, ConvParams, ConvTransposeParams, Op, Operand, PadMode, Pool2d, ReduceOp,
-    SliceBounds, Split, UnaryOp,
+    BinaryOp, ConvParams, ConvTransposeParams, Op, Operand, PadMode, Pool2d, ReduceOp, SliceBounds,
+    Split, UnaryOp,
 };
 pub use parse::parse;
 pub use print::print;

@@ -39,6 +39,9 @@ enum Kind {
     Heap,
     /// An anonymous mapping of `cap` bytes.
     Mapped,
+    /// Memory kiln does not own (a NumPy array or torch tensor borrowed through DLPack): the
+    /// storage's `owner` keeps it alive and is dropped instead of freeing the block.
+    External,
 }
 
 /// A block of memory and how to free it.
@@ -103,6 +106,8 @@ impl Block {
                 unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) };
             }
             Kind::Mapped => unmap(self.ptr.as_ptr(), self.cap),
+            // Freed by its owner (see `Storage::from_external`).
+            Kind::External => {}
         }
     }
 }
@@ -192,6 +197,8 @@ pub struct Storage {
     len: usize,
     /// Where the block goes back to on drop, if its pool still exists.
     home: Option<Weak<PoolShared>>,
+    /// What keeps an external block alive (see [`Storage::from_external`]).
+    _owner: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Storage {
@@ -201,7 +208,33 @@ impl Storage {
             block: Some(Block::alloc(bytes)?),
             len: bytes,
             home: None,
+            _owner: None,
         })
+    }
+
+    /// Wraps `len` bytes at `ptr` that kiln does not own, without copying: `owner` keeps
+    /// them alive (e.g. a reference to the Python object that exported them) and is dropped
+    /// with the storage. Cloning copies the bytes into kiln's own memory.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads of `len` initialised bytes, and for writes when the
+    /// storage is used mutably, for as long as `owner` lives; nothing else may write them
+    /// while the storage is borrowed mutably.
+    pub unsafe fn from_external(
+        ptr: NonNull<u8>,
+        len: usize,
+        owner: Box<dyn std::any::Any + Send + Sync>,
+    ) -> Storage {
+        Storage {
+            block: Some(Block {
+                ptr,
+                cap: len,
+                kind: Kind::External,
+            }),
+            len,
+            home: None,
+            _owner: Some(owner),
+        }
     }
 
     /// Shortens the bytes to `len` (no effect if already shorter); the block is kept.
@@ -239,6 +272,10 @@ impl Drop for Storage {
         let Some(block) = self.block.take() else {
             return;
         };
+        if block.kind == Kind::External {
+            // The owner drops with `self` and releases the memory.
+            return;
+        }
         match self.home.as_ref().and_then(Weak::upgrade) {
             Some(pool) => pool.give_back(block),
             None => block.free(),
@@ -276,6 +313,7 @@ impl From<Vec<u8>> for Storage {
             block: Some(block),
             len: v.len(),
             home: None,
+            _owner: None,
         }
     }
 }
@@ -341,6 +379,7 @@ impl BufferPool {
             block: Some(block),
             len: bytes,
             home: Some(Arc::downgrade(&self.shared)),
+            _owner: None,
         })
     }
 
@@ -458,5 +497,30 @@ mod tests {
         assert_eq!(s.clone(), s);
         assert_eq!(s.into_vec(), vec![1, 2, 3]);
         assert_eq!(Storage::try_zeroed(5).unwrap().into_vec(), vec![0; 5]);
+    }
+
+    #[test]
+    fn external_memory_is_borrowed_until_the_owner_drops() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        struct Owner(Arc<AtomicBool>, #[allow(dead_code)] Vec<u8>);
+        impl Drop for Owner {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let mut bytes = vec![1u8, 2, 3, 4];
+        let ptr = NonNull::new(bytes.as_mut_ptr()).unwrap();
+        let owner = Owner(dropped.clone(), bytes);
+        // SAFETY: the Vec's buffer lives in `owner`, which the storage keeps.
+        let mut s = unsafe { Storage::from_external(ptr, 4, Box::new(owner)) };
+        assert_eq!(s.as_ptr(), ptr.as_ptr() as *const u8);
+        s[0] = 9;
+        let copy = s.clone();
+        assert_ne!(copy.as_ptr(), s.as_ptr());
+        assert_eq!(&copy[..], &[9, 2, 3, 4]);
+        assert!(!dropped.load(Ordering::SeqCst));
+        drop(s);
+        assert!(dropped.load(Ordering::SeqCst));
     }
 }

@@ -222,7 +222,10 @@ fn batch_norm_with_running_stats_of_the_wrong_size_is_refused() {
                y = batch_norm(x, rm, rv)\noutput y\n";
     let (node, msg) = error(src, &[x, rm, rv]);
     assert_eq!(node, "y_minus_running_mean");
-    assert!(msg.contains("cannot broadcast") && msg.contains("[4, 1]"), "{msg}");
+    assert!(
+        msg.contains("cannot broadcast") && msg.contains("[4, 1]"),
+        "{msg}"
+    );
 }
 
 #[test]

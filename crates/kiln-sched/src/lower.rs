@@ -21,10 +21,10 @@ use crate::pool::reduction_of;
 mod conv;
 mod dtypes;
 mod flatten;
-mod movement;
-mod reuse;
 pub(crate) mod index;
 mod linalg;
+mod movement;
+mod reuse;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
 /// Knobs that change generated code (all of them are part of the cache key).

@@ -9,12 +9,12 @@
 //! one name per result. Arguments are checked as PyTorch checks them, with errors that name
 //! the node ([`IrError::Invalid`]); shapes are checked later by shape inference, on the
 //! primitive the error concerns.
-pub mod conv;
 pub mod activation;
-pub mod norm;
-mod parts;
+pub mod conv;
 pub mod index;
 pub mod linalg;
+pub mod norm;
+mod parts;
 
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};

@@ -6,12 +6,12 @@
 //! beside its primitives); [`find`] searches them all. A composite's `build` receives the
 //! names the statement assigns: it must name its results exactly so (checking their count)
 //! and may add intermediate nodes under fresh names ([`crate::Graph::fresh_name`]).
-mod conv;
 mod activation;
-mod norm;
-mod movement;
+mod conv;
 mod index;
 mod linalg;
+mod movement;
+mod norm;
 
 use super::bind::{Bound, Signature};
 use crate::error::IrError;
