@@ -69,7 +69,7 @@ fn binary(op_type: &str) -> Option<BinaryOp> {
 }
 
 /// Input `i` of `node` (empty names are absent optional inputs).
-pub(crate) fn input<'n>(node: &'n NodeProto, i: usize) -> Option<&'n str> {
+pub(crate) fn input(node: &NodeProto, i: usize) -> Option<&str> {
     node.input
         .get(i)
         .map(String::as_str)
