@@ -11,7 +11,7 @@ tensors in give torch tensors out. ``torch.compile(fn, backend="kiln")`` works o
 package is installed (see :mod:`kiln.torch`).
 """
 
-from kiln._api import Compiler, Function, Graph, cache_stats, counters, parse
+from kiln._api import Compiler, Function, Graph, Model, cache_stats, counters, parse
 from kiln._native import (
     BackendUnavailable,
     CompileError,
@@ -32,6 +32,7 @@ __all__ = [
     "GraphError",
     "InputError",
     "KilnError",
+    "Model",
     "ParseError",
     "ShapeError",
     "__version__",

@@ -53,6 +53,13 @@ class Function:
         text = self._native.explain([list(s) for s in shapes])
         return None if text is None else json.loads(text)
 
+    def bind(self, params: dict) -> Model:
+        """Binds the graph's parameters (``param w: ...``) by name, checked once; the returned
+        :class:`Model` is called with the data inputs only. The arrays are borrowed (not
+        copied) for the model's lifetime."""
+        caps = [(name, to_capsule(a, f"parameter {name}")) for name, a in params.items()]
+        return Model(self._native.bind(caps))
+
     def reset(self) -> None:
         """Forgets in-memory specialisations: the next call goes through the disk cache."""
         self._native.reset()
@@ -64,6 +71,23 @@ class Function:
     @property
     def output_names(self) -> list:
         return self._native.output_names
+
+
+class Model:
+    """A :class:`Function` with its parameters bound: call it with the data inputs."""
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    def __call__(self, *inputs: Any, out: Sequence[Any] | None = None) -> Any:
+        capsules = [to_capsule(x, f"input {i}") for i, x in enumerate(inputs)]
+        if out is not None:
+            self._native.run(capsules, [to_capsule(o, f"out {i}", True) for i, o in enumerate(out)])
+            results = list(out)
+        else:
+            torch_out = wants_torch(inputs)
+            results = [from_kiln(a, torch_out) for a in self._native.run(capsules)]
+        return results[0] if len(results) == 1 else tuple(results)
 
 
 class Compiler:
@@ -123,4 +147,4 @@ def cache_stats(cache_dir: str | os.PathLike | None = None) -> dict | None:
     return Compiler(cache_dir=cache_dir).cache_stats()
 
 
-__all__ = ["Compiler", "Function", "Graph", "cache_stats", "counters", "parse", "np"]
+__all__ = ["Compiler", "Function", "Graph", "Model", "cache_stats", "counters", "parse", "np"]

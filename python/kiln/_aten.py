@@ -46,6 +46,7 @@ class Ctx:
         self.names: dict = {}
         self.taken: set = set()
         self.symbols: dict = {}
+        self.by_expr: dict = {}
 
     def fresh(self, base: str) -> str:
         base = base if base.isidentifier() and base not in _RESERVED else f"v_{base}"
@@ -91,21 +92,27 @@ class Ctx:
         raise Unsupported(f"argument {a!r}")
 
     def symbol(self, node: torch.fx.Node) -> str:
-        """A SymInt node as the kiln symbol it is (a plain symbol of the inputs' dims)."""
+        """A SymInt node as the kiln symbol of an input dim with that size."""
         val = node.meta.get("val")
         if isinstance(val, torch.SymInt):
-            expr = val.node.expr
-            if getattr(expr, "is_Symbol", False) and str(expr) in self.symbols:
-                return str(expr)
+            name = self.by_expr.get(str(val.node.expr))
+            if name is not None:
+                return name
         raise Unsupported(f"{node.name} is not a value kiln knows")
 
     def dim(self, d: Any) -> str:
-        """A declared input dim: an integer, or a symbol (a compound size gets its own)."""
+        """A declared input dim: an integer, or a symbol of its own, named by position.
+
+        Every symbolic dim gets its own kiln symbol (`s0`, `s1`, ... in order), not Dynamo's:
+        Dynamo's names and its duck sizing (equal sizes sharing one symbol) change between
+        traces of the same code, and the kiln graph, hence its cache key, must not. kiln's
+        own guards relate the dims where an op needs it (broadcasting records `s1 == s2`).
+        """
         if isinstance(d, int):
             return str(d)
-        expr = d.node.expr
-        name = str(expr) if getattr(expr, "is_Symbol", False) else self.fresh("d")
+        name = f"s{len(self.symbols)}"
         self.symbols[name] = d
+        self.by_expr.setdefault(str(d.node.expr), name)
         return name
 
 
@@ -384,7 +391,9 @@ def translate(name: str, gm: torch.fx.GraphModule) -> Translation:
             val = node.meta.get("val")
             if isinstance(val, torch.Tensor):
                 dims = ", ".join(c.dim(d) for d in val.shape)
-                kname = c.fresh(node.name)
+                # By position, not Dynamo's placeholder name, which differs between traces
+                # (kiln hashes input names into the key).
+                kname = c.fresh(f"in{len(tensor_args)}")
                 c.names[node] = kname
                 inputs.append(f"input {kname}: {c.v(val.dtype)}[{dims}]")
                 tensor_args.append(i)

@@ -145,3 +145,19 @@ def test_explain_says_what_the_cache_would_do(compiler: kiln.Compiler) -> None:
     e = f.explain([9])
     assert e["verdict"] == "hit" and e["key_exists"]
     assert any(c["name"] == "graph" for c in e["components"]) or e["components"]
+
+
+def test_parameters_are_bound_once_and_share_one_entry(compiler: kiln.Compiler) -> None:
+    g = (
+        "graph affine\ninput x: f32[N, 2]\nparam w: f32[2]\nparam b: f32[2]\n"
+        "t = mul(x, w)\ny = add(t, b)\noutput y"
+    )
+    f = compiler.compile(g)
+    x = np.ones((3, 2), dtype=np.float32)
+    m1 = f.bind({"w": np.array([2.0, 3.0], dtype=np.float32), "b": np.zeros(2, np.float32)})
+    m2 = f.bind({"w": np.array([-1.0, 1.0], dtype=np.float32), "b": np.ones(2, np.float32)})
+    np.testing.assert_array_equal(m1(x), np.tile([2.0, 3.0], (3, 1)))
+    np.testing.assert_array_equal(m2(x), np.tile([0.0, 2.0], (3, 1)))
+    assert compiler.counters()["miss"] == 1
+    with pytest.raises(kiln.InputError, match="w"):
+        f.bind({"w": np.ones(3, np.float32), "b": np.zeros(2, np.float32)})

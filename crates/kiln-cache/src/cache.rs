@@ -249,6 +249,18 @@ impl Cache {
 
     /// Reads and verifies one entry; counts and handles every failure.
     fn load_verified(&self, key: &CacheKey, name: &str) -> Option<Entry> {
+        self.load_verified_as(key, name, Foreign::Count)
+    }
+
+    /// [`Cache::load_verified`], where an entry signed with another secret (or unsigned) is
+    /// counted only if `foreign` says so: the lock-free pass leaves it, untouched and
+    /// uncounted, to the full walk, which counts it once.
+    pub(crate) fn load_verified_as(
+        &self,
+        key: &CacheKey,
+        name: &str,
+        foreign: Foreign,
+    ) -> Option<Entry> {
         let bytes = match self.storage.read(key, name) {
             Ok(bytes) => bytes,
             // Evicted or cleared by another process since the listing.
@@ -261,7 +273,9 @@ impl Cache {
         match decode(&bytes, name, key, self.secret.as_deref()) {
             Ok(entry) => Some(entry),
             Err(reject @ (Reject::Unsigned | Reject::BadSignature)) => {
-                self.keep_foreign_signature(key, name, &reject);
+                if foreign == Foreign::Count {
+                    self.keep_foreign_signature(key, name, &reject);
+                }
                 None
             }
             Err(reject) => {
@@ -514,4 +528,12 @@ impl Drop for Cache {
     fn drop(&mut self) {
         self.join_write_backs();
     }
+}
+
+/// Whether a read counts an entry signed with another secret (see
+/// [`Cache::load_verified_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Foreign {
+    Count,
+    LeaveToTheFullWalk,
 }

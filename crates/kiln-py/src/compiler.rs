@@ -296,6 +296,22 @@ impl PyFunction {
             .map_err(|e| errors::CompileError::new_err(e.to_string()))
     }
 
+    /// Binds the graph's parameters (name -> DLPack capsule of the weight, borrowed for the
+    /// model's lifetime, not copied), checked once; the model is called with data inputs only.
+    fn bind(&self, params: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<PyModel> {
+        let tensors = params
+            .into_iter()
+            .map(|(name, cap)| {
+                let t = tensor_from_capsule(cap, &format!("parameter `{name}`"))?;
+                Ok((name, t))
+            })
+            .collect::<PyResult<Vec<(String, Tensor)>>>()?;
+        let model = kiln::Model::from_shared(self.function.clone(), tensors).map_err(to_py)?;
+        Ok(PyModel {
+            model: Arc::new(model),
+        })
+    }
+
     /// Drops the in-memory specialisations, so the next call goes through the disk cache.
     fn reset(&self) {
         self.function.reset();
@@ -319,5 +335,47 @@ impl PyFunction {
             .into_iter()
             .map(String::from)
             .collect()
+    }
+}
+
+/// A compiled function with its parameters bound (`Function.bind`): called with the data
+/// inputs only.
+#[pyclass(module = "kiln._native", name = "Model", frozen)]
+pub struct PyModel {
+    model: Arc<kiln::Model>,
+}
+
+#[pymethods]
+impl PyModel {
+    /// As `Function.run`, with the data inputs only.
+    #[pyo3(signature = (inputs, out=None))]
+    fn run(
+        &self,
+        py: Python<'_>,
+        inputs: Vec<Bound<'_, PyAny>>,
+        out: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<Vec<KilnArray>> {
+        let inputs = tensors(inputs, "input")?;
+        let m = self.model.clone();
+        match out {
+            None => {
+                let outs = py
+                    .detach(move || {
+                        let refs: Vec<&Tensor> = inputs.iter().collect();
+                        m.run(&refs)
+                    })
+                    .map_err(to_py)?;
+                Ok(outs.into_iter().map(KilnArray::new).collect())
+            }
+            Some(out) => {
+                let mut outs = tensors(out, "out")?;
+                py.detach(|| {
+                    let refs: Vec<&Tensor> = inputs.iter().collect();
+                    m.run_into(&refs, &mut outs)
+                })
+                .map_err(to_py)?;
+                Ok(Vec::new())
+            }
+        }
     }
 }

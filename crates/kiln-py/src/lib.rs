@@ -15,6 +15,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<compiler::PyGraph>()?;
     m.add_class::<compiler::PyCompiler>()?;
     m.add_class::<compiler::PyFunction>()?;
+    m.add_class::<compiler::PyModel>()?;
     m.add_class::<dlpack::KilnArray>()?;
     m.add_function(wrap_pyfunction!(compiler::parse, m)?)?;
     m.add_function(wrap_pyfunction!(compiler::counters, m)?)?;

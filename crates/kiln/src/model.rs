@@ -52,6 +52,16 @@ impl CompiledFunction {
 }
 
 impl Model {
+    /// [`CompiledFunction::bind`] for a function shared with other owners (the Python
+    /// binding keeps its functions in an `Arc`); models of one function share its
+    /// specialisations.
+    pub fn from_shared<K: Into<String>>(
+        function: Arc<CompiledFunction>,
+        params: impl IntoIterator<Item = (K, Tensor)>,
+    ) -> Result<Model, KilnError> {
+        Model::new(function, params)
+    }
+
     fn new<K: Into<String>>(
         function: Arc<CompiledFunction>,
         params: impl IntoIterator<Item = (K, Tensor)>,

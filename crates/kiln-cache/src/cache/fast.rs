@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use kiln_shape::GuardSet;
 
-use super::Cache;
+use super::{Cache, Foreign};
 use crate::counters::Event;
 use crate::entry::{Entry, EntryHeader};
 use crate::index::GuardIndex;
@@ -87,7 +87,7 @@ impl Cache {
             if !admitted {
                 continue;
             }
-            let entry = self.load_verified(key, name)?;
+            let entry = self.load_verified_as(key, name, Foreign::LeaveToTheFullWalk)?;
             // Verified guards and header, as on the full path; a stale header is its to count.
             if entry.header != *expect {
                 return None;
