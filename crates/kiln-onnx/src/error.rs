@@ -21,8 +21,8 @@ pub enum OnnxError {
     },
     #[error("the model has no graph")]
     NoGraph,
-    #[error("the model imports opset {version} of the default domain; kiln imports 7 to {max}")]
-    Opset { version: i64, max: i64 },
+    #[error("the model imports opset {version} of the default domain; kiln imports {min} to {max}")]
+    Opset { version: i64, min: i64, max: i64 },
     #[error("tensor `{name}`: {msg}")]
     Tensor { name: String, msg: String },
     #[error("tensor `{name}`: external data `{location}` is refused: {reason}")]

@@ -26,6 +26,7 @@ pub(crate) fn kiln_dtype(code: i32) -> Option<DType> {
         FLOAT16 => DType::F16,
         BFLOAT16 => DType::BF16,
         BOOL => DType::Bool,
+        INT64 => DType::I64,
         _ => return None,
     })
 }

@@ -21,6 +21,9 @@ pub(crate) use attrs::Attrs;
 
 /// The newest opset of the default domain the importer knows (ONNX 1.23).
 pub const MAX_OPSET: i64 = 25;
+/// The oldest: opset 6 (ONNX's pytorch-converted test models); the legacy `broadcast`/`axis`
+/// attributes of its binary ops are refused as unsupported where they change the result.
+pub const MIN_OPSET: i64 = 6;
 
 /// An imported model: the graph and the values of its parameters, to bind when the compiled
 /// function is instantiated.
@@ -60,9 +63,10 @@ fn opset_of(m: &ModelProto) -> Result<i64, OnnxError> {
         })
         .and_then(|o| o.version)
         .unwrap_or(1);
-    if !(7..=MAX_OPSET).contains(&version) {
+    if !(MIN_OPSET..=MAX_OPSET).contains(&version) {
         return Err(OnnxError::Opset {
             version,
+            min: MIN_OPSET,
             max: MAX_OPSET,
         });
     }
@@ -92,10 +96,20 @@ pub fn import_model(m: &ModelProto, dir: &Path) -> Result<Model, OnnxError> {
         }
     }
     let mut unsupported = Vec::new();
+    // Outputs of unsupported nodes, and of nodes reading them: skipped, so that the error
+    // lists every unsupported node of the model, not the first one's consequences.
+    let mut skipped: std::collections::HashSet<&str> = Default::default();
     for node in &graph.node {
+        if node.input.iter().any(|i| skipped.contains(i.as_str())) {
+            skipped.extend(node.output.iter().map(String::as_str));
+            continue;
+        }
         match ops::import_node(&mut imp, node) {
             Ok(()) => {}
-            Err(ops::NodeError::Unsupported) => unsupported.push((node_name(node), op_type(node))),
+            Err(ops::NodeError::Unsupported) => {
+                unsupported.push((node_name(node), op_type(node)));
+                skipped.extend(node.output.iter().map(String::as_str));
+            }
             Err(ops::NodeError::Failed(e)) => return Err(e),
         }
     }
@@ -153,7 +167,11 @@ impl Importer<'_> {
     fn initializer(&mut self, t: &TensorProto) -> Result<(), OnnxError> {
         let onnx_name = t.name.clone().unwrap_or_default();
         let code = t.data_type.unwrap_or(0);
-        if kiln_dtype(code).is_none() {
+        // Integer initializers are shapes, axes and indices folded at import.
+        if code == crate::tensor::INT64
+            || code == crate::tensor::INT32
+            || kiln_dtype(code).is_none()
+        {
             let ints = int_values(t, self.dir)?;
             self.values.insert(
                 onnx_name,

@@ -361,6 +361,211 @@ fn expand_node(imp: &mut Importer, node: &NodeProto) -> R {
     Ok(())
 }
 
+/// `onnx` axes/starts/ends from an input (opset >= 10) or an attribute.
+fn ints_of(
+    imp: &Importer,
+    node: &NodeProto,
+    a: &Attrs,
+    i: usize,
+    attr: &str,
+    by_input: bool,
+) -> Result<Option<Vec<i64>>, NodeError> {
+    if by_input {
+        imp.ints_arg(node, i)
+    } else {
+        Ok(a.ints(attr))
+    }
+}
+
+fn slice_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let by_input = imp.opset >= 10;
+    let mut x = imp.arg_at(node, 0)?;
+    let starts = ints_of(imp, node, a, 1, "starts", by_input)?.ok_or(NodeError::Unsupported)?;
+    let ends = ints_of(imp, node, a, 2, "ends", by_input)?.ok_or(NodeError::Unsupported)?;
+    let axes = ints_of(imp, node, a, 3, "axes", by_input)?
+        .unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = if by_input {
+        imp.ints_arg(node, 4)?
+    } else {
+        None
+    }
+    .unwrap_or_else(|| vec![1; starts.len()]);
+    if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+        return Err(a
+            .err("starts, ends, axes and steps differ in length")
+            .into());
+    }
+    let base = imp.out_name(node, 0);
+    for (k, (((&s, &e), &ax), &st)) in starts.iter().zip(&ends).zip(&axes).zip(&steps).enumerate() {
+        if st <= 0 {
+            return Err(NodeError::Unsupported); // negative steps: kiln slices forward only
+        }
+        // ONNX clamps huge ends (INT64_MAX means "to the end").
+        let end = if e >= i64::MAX / 2 { None } else { Some(e) };
+        let name = if k + 1 == starts.len() {
+            base.clone()
+        } else {
+            imp.g.fresh_name(&format!("{base}_{k}"))
+        };
+        x = movement::slice(&mut imp.g, &name, x, ax, Some(s), end, st)?;
+    }
+    imp.bind_out(node, 0, x);
+    Ok(())
+}
+
+fn split_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let axis = a.int("axis", 0);
+    let sizes = if imp.opset >= 13 {
+        imp.ints_arg(node, 1)?
+    } else {
+        a.ints("split").filter(|v| !v.is_empty())
+    };
+    let split = match sizes {
+        Some(v) => kiln_ir::Split::Sections(v),
+        None => kiln_ir::Split::Chunks(node.output.len() as i64),
+    };
+    let names: Vec<String> = (0..node.output.len())
+        .map(|k| imp.out_name(node, k))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ids = movement::split(&mut imp.g, &refs, x, split, axis)?;
+    for (k, id) in ids.into_iter().enumerate() {
+        imp.bind_out(node, k, id);
+    }
+    Ok(())
+}
+
+fn pad_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let (pads, value) = if imp.opset >= 11 {
+        let pads = imp.ints_arg(node, 1)?.ok_or(NodeError::Unsupported)?;
+        let value = match input(node, 2) {
+            None => 0.0,
+            Some(n) => imp.scalar_constant(n).ok_or(NodeError::Unsupported)?,
+        };
+        (pads, value)
+    } else {
+        (
+            a.ints("pads").unwrap_or_default(),
+            f64::from(a.float("value", 0.0)),
+        )
+    };
+    if input(node, 3).is_some() {
+        return Err(NodeError::Unsupported); // axes
+    }
+    let mode = match a.string("mode").as_deref().unwrap_or("constant") {
+        "constant" => kiln_ir::PadMode::Constant,
+        "reflect" => kiln_ir::PadMode::Reflect,
+        "edge" => kiln_ir::PadMode::Replicate,
+        _ => return Err(NodeError::Unsupported),
+    };
+    // ONNX: [x1_begin, x2_begin, ..., x1_end, x2_end, ...]; PyTorch: last dim first, (left, right).
+    let rank = pads.len() / 2;
+    let mut torch_pads = Vec::with_capacity(pads.len());
+    for d in (0..rank).rev() {
+        torch_pads.extend([pads[d], pads[rank + d]]);
+    }
+    // Trailing zero pairs (leading dims) may be dropped, as PyTorch allows.
+    while torch_pads.len() > 2 && torch_pads[torch_pads.len() - 2..] == [0, 0] {
+        torch_pads.truncate(torch_pads.len() - 2);
+    }
+    let name = imp.out_name(node, 0);
+    let value = (mode == kiln_ir::PadMode::Constant).then_some(value);
+    let id = movement::pad(&mut imp.g, &name, x, &torch_pads, mode, value)?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+fn prelu_node(imp: &mut Importer, node: &NodeProto) -> R {
+    let (x, mut slope) = (imp.arg_at(node, 0)?, imp.arg_at(node, 1)?);
+    let base = imp.out_name(node, 0);
+    use kiln_ir::{BinaryOp, Operand};
+    // Before opset 7 a 1-d slope is per channel (dim 1), not right-aligned.
+    let rank = kiln_ir::value_info(&imp.g, x)?
+        .rank
+        .ok_or(NodeError::Unsupported)?;
+    if imp.opset < 7 && kiln_ir::value_info(&imp.g, slope)?.rank == Some(1) && rank > 2 {
+        for k in 0..rank - 2 {
+            let n = imp.g.fresh_name(&format!("{base}_slope{k}"));
+            slope = imp.g.add_op(&n, Op::Unsqueeze { x: slope, dim: -1 })?;
+        }
+    }
+    let n = imp.g.fresh_name(&format!("{base}_neg"));
+    let neg = imp.g.add_op(
+        &n,
+        Op::Binary {
+            op: BinaryOp::Lt,
+            a: Operand::Value(x),
+            b: Operand::Scalar(0.0),
+        },
+    )?;
+    let n = imp.g.fresh_name(&format!("{base}_scaled"));
+    let scaled = imp.g.add_op(
+        &n,
+        Op::Binary {
+            op: BinaryOp::Mul,
+            a: Operand::Value(x),
+            b: Operand::Value(slope),
+        },
+    )?;
+    let id = imp.g.add_op(
+        &base,
+        Op::Where {
+            cond: Operand::Value(neg),
+            a: Operand::Value(scaled),
+            b: Operand::Value(x),
+        },
+    )?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+fn conv_transpose_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let (x, w) = (imp.arg_at(node, 0)?, imp.arg_at(node, 1)?);
+    let bias = imp.opt_arg(node, 2)?;
+    if a.string("auto_pad").is_some_and(|p| p != "NOTSET") || a.ints("output_shape").is_some() {
+        return Err(NodeError::Unsupported);
+    }
+    let pads = symmetric(&a.ints("pads").unwrap_or_default(), 2).ok_or(NodeError::Unsupported)?;
+    let params = kiln_ir::ConvTransposeParams {
+        stride: pair(a.ints("strides"), 1)?,
+        padding: [pads[0], pads[1]],
+        output_padding: pair(a.ints("output_padding"), 0)?,
+        dilation: pair(a.ints("dilations"), 1)?,
+        groups: a.int("group", 1),
+    };
+    let name = imp.out_name(node, 0);
+    let id = conv::conv_transpose2d(&mut imp.g, &name, x, w, bias, params)?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+fn tile_node(imp: &mut Importer, node: &NodeProto) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let repeats = imp.ints_arg(node, 1)?.ok_or(NodeError::Unsupported)?;
+    let name = imp.out_name(node, 0);
+    let id = movement::repeat(&mut imp.g, &name, x, &repeats)?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+fn log_softmax_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let rank = kiln_ir::value_info(&imp.g, x)?
+        .rank
+        .ok_or(NodeError::Unsupported)? as i64;
+    let axis = a.int("axis", if imp.opset >= 13 { -1 } else { 1 });
+    // Before opset 13 the op flattens from `axis`: the same only for the last dim.
+    if imp.opset < 13 && axis != -1 && axis != rank - 1 {
+        return Err(NodeError::Unsupported);
+    }
+    let name = imp.out_name(node, 0);
+    let id = activation::log_softmax(&mut imp.g, &name, x, axis)?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
 /// The ops of this module, or `None` for an op type it does not handle.
 pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) -> Option<R> {
     let a = Attrs::new(node);
@@ -382,6 +587,13 @@ pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) ->
         "Concat" => concat_node(imp, node, &a),
         "Clip" => clip_node(imp, node, &a),
         "ConstantOfShape" => constant_of_shape(imp, node, &a),
+        "Slice" => slice_node(imp, node, &a),
+        "Split" => split_node(imp, node, &a),
+        "Pad" => pad_node(imp, node, &a),
+        "PRelu" => prelu_node(imp, node),
+        "ConvTranspose" => conv_transpose_node(imp, node, &a),
+        "Tile" => tile_node(imp, node),
+        "LogSoftmax" => log_softmax_node(imp, node, &a),
         "Expand" => expand_node(imp, node),
         "LeakyRelu" | "Elu" | "Selu" | "HardSwish" | "HardSigmoid" | "Softplus" | "Mish" => {
             activation_node(imp, node, &a, op)

@@ -94,6 +94,15 @@ impl Importer<'_> {
         }
     }
 
+    /// [`Importer::ints_input`], for the model ops.
+    pub(crate) fn ints_arg(
+        &self,
+        node: &NodeProto,
+        i: usize,
+    ) -> Result<Option<Vec<i64>>, NodeError> {
+        self.ints_input(node, i)
+    }
+
     fn ints_input(&self, node: &NodeProto, i: usize) -> Result<Option<Vec<i64>>, NodeError> {
         let Some(name) = input(node, i) else {
             return Ok(None);
@@ -150,6 +159,15 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
         return imp.define(node, 0, Op::Unary { op, x });
     }
     if let Some(op) = binary(&op_type) {
+        // Before opset 7, `broadcast=1` with an `axis` aligned the second operand at that
+        // axis, not on the right as numpy (and kiln) do.
+        let has_axis = node
+            .attribute
+            .iter()
+            .any(|x| x.name.as_deref() == Some("axis"));
+        if a.int("broadcast", 0) == 1 && has_axis {
+            return Err(NodeError::Unsupported);
+        }
         // Variadic Sum/Max/Min fold left.
         let mut acc = imp.arg_at(node, 0)?;
         if node.input.len() == 1 {
@@ -202,7 +220,9 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
             imp.alias(node, 0, x);
             Ok(())
         }
-        "Dropout" if node.output.len() <= 1 => {
+        // In inference Dropout is the identity; its mask output (if any) is left undefined, so
+        // a model that reads it fails to import naming it.
+        "Dropout" => {
             let x = imp.arg_at(node, 0)?;
             imp.alias(node, 0, x);
             Ok(())
@@ -328,7 +348,9 @@ fn constant(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
         return Ok(());
     }
     let t = a.tensor("value").ok_or(NodeError::Unsupported)?;
-    if crate::tensor::kiln_dtype(t.data_type.unwrap_or(0)).is_none() {
+    let code = t.data_type.unwrap_or(0);
+    let is_int = code == crate::tensor::INT64 || code == crate::tensor::INT32;
+    if is_int || crate::tensor::kiln_dtype(code).is_none() {
         let ints = crate::tensor::int_values(t, imp.dir)?;
         imp.values.insert(
             onnx,
