@@ -19,7 +19,8 @@ impl Model {
     pub fn param(&mut self, base: &str, shape: &[usize]) -> String {
         let name = self.fresh(base);
         let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        self.lines.push(format!("param {name}: f32[{}]", dims.join(", ")));
+        self.lines
+            .push(format!("param {name}: f32[{}]", dims.join(", ")));
         self.params.push((name.clone(), shape.to_vec()));
         name
     }
@@ -42,18 +43,36 @@ impl Model {
     }
 
     /// conv2d (no bias) + batch_norm (eval) [+ relu].
-    pub fn conv_bn(&mut self, x: &str, cin: usize, cout: usize, k: usize, stride: usize, relu: bool) -> String {
+    pub fn conv_bn(
+        &mut self,
+        x: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        relu: bool,
+    ) -> String {
         let w = self.param("w", &[cout, cin, k, k]);
         let pad = k / 2;
-        let c = self.op("c", format!("conv2d({x}, {w}, stride=[{stride}, {stride}], padding=[{pad}, {pad}])"));
+        let c = self.op(
+            "c",
+            format!("conv2d({x}, {w}, stride=[{stride}, {stride}], padding=[{pad}, {pad}])"),
+        );
         let y = self.batch_norm(&c, cout);
-        if relu { self.op("r", format!("relu({y})")) } else { y }
+        if relu {
+            self.op("r", format!("relu({y})"))
+        } else {
+            y
+        }
     }
 
     pub fn batch_norm(&mut self, x: &str, c: usize) -> String {
         let (m, v) = (self.param("mean", &[c]), self.param("var", &[c]));
         let (g, b) = (self.param("gamma", &[c]), self.param("beta", &[c]));
-        self.op("bn", format!("batch_norm({x}, {m}, {v}, weight={g}, bias={b})"))
+        self.op(
+            "bn",
+            format!("batch_norm({x}, {m}, {v}, weight={g}, bias={b})"),
+        )
     }
 
     pub fn linear(&mut self, x: &str, fin: usize, fout: usize) -> String {
@@ -72,7 +91,10 @@ pub fn small_cnn() -> (String, Vec<(String, Vec<usize>)>) {
     let g = m.op("g", format!("adaptive_avg_pool2d({y}, output_size=[1, 1])"));
     let f = m.op("f", format!("flatten({g}, start_dim=1)"));
     let out = m.linear(&f, 32, 10);
-    (m.text("small_cnn", &["x: f32[N, 3, 32, 32]"], &[&out]), m.params)
+    (
+        m.text("small_cnn", &["x: f32[N, 3, 32, 32]"], &[&out]),
+        m.params,
+    )
 }
 
 /// A pre-norm transformer block on `[B, T, 64]`: 4-head attention and a gelu MLP.
@@ -83,7 +105,11 @@ pub fn transformer_block() -> (String, Vec<(String, Vec<usize>)>) {
     let (g1, b1) = (m.param("ln_g", &[d]), m.param("ln_b", &[d]));
     let h = m.op("h", format!("layer_norm(x, [{d}], weight={g1}, bias={b1})"));
     let mut qkv = Vec::new();
-    for (name, perm) in [("q", "[0, 2, 1, 3]"), ("k", "[0, 2, 3, 1]"), ("v", "[0, 2, 1, 3]")] {
+    for (name, perm) in [
+        ("q", "[0, 2, 1, 3]"),
+        ("k", "[0, 2, 3, 1]"),
+        ("v", "[0, 2, 1, 3]"),
+    ] {
         let p = m.linear(&h, d, d);
         let r = m.op(name, format!("reshape({p}, [B, T, {heads}, {hd}])"));
         qkv.push(m.op(name, format!("permute({r}, {perm})")));
@@ -97,26 +123,39 @@ pub fn transformer_block() -> (String, Vec<(String, Vec<usize>)>) {
     let a = m.linear(&o, d, d);
     let r1 = m.op("res", format!("add(x, {a})"));
     let (g2, b2) = (m.param("ln_g", &[d]), m.param("ln_b", &[d]));
-    let h2 = m.op("h", format!("layer_norm({r1}, [{d}], weight={g2}, bias={b2})"));
+    let h2 = m.op(
+        "h",
+        format!("layer_norm({r1}, [{d}], weight={g2}, bias={b2})"),
+    );
     let u = m.linear(&h2, d, 4 * d);
     let u = m.op("gelu", format!("gelu({u})"));
     let dn = m.linear(&u, 4 * d, d);
     let y = m.op("y", format!("add({r1}, {dn})"));
-    (m.text("transformer_block", &["x: f32[B, T, 64]"], &[&y]), m.params)
+    (
+        m.text("transformer_block", &["x: f32[B, T, 64]"], &[&y]),
+        m.params,
+    )
 }
 
 /// torchvision's ResNet-18 on `[N, 3, 224, 224]`, batch norm in eval mode.
 pub fn resnet18() -> (String, Vec<(String, Vec<usize>)>) {
     let mut m = Model::default();
     let y = m.conv_bn("x", 3, 64, 7, 2, true);
-    let mut y = m.op("pool", format!("max_pool2d({y}, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])"));
+    let mut y = m.op(
+        "pool",
+        format!("max_pool2d({y}, kernel_size=[3, 3], stride=[2, 2], padding=[1, 1])"),
+    );
     let mut cin = 64;
     for (cout, stride) in [(64, 1), (128, 2), (256, 2), (512, 2)] {
         for block in 0..2 {
             let s = if block == 0 { stride } else { 1 };
             let a = m.conv_bn(&y, cin, cout, 3, s, true);
             let b = m.conv_bn(&a, cout, cout, 3, 1, false);
-            let skip = if s != 1 || cin != cout { m.conv_bn(&y, cin, cout, 1, s, false) } else { y.clone() };
+            let skip = if s != 1 || cin != cout {
+                m.conv_bn(&y, cin, cout, 1, s, false)
+            } else {
+                y.clone()
+            };
             let sum = m.op("sum", format!("add({b}, {skip})"));
             y = m.op("r", format!("relu({sum})"));
             cin = cout;
@@ -125,5 +164,8 @@ pub fn resnet18() -> (String, Vec<(String, Vec<usize>)>) {
     let g = m.op("g", format!("adaptive_avg_pool2d({y}, output_size=[1, 1])"));
     let f = m.op("f", format!("flatten({g}, start_dim=1)"));
     let out = m.linear(&f, 512, 1000);
-    (m.text("resnet18", &["x: f32[N, 3, 224, 224]"], &[&out]), m.params)
+    (
+        m.text("resnet18", &["x: f32[N, 3, 224, 224]"], &[&out]),
+        m.params,
+    )
 }
