@@ -14,6 +14,7 @@ use crate::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto};
 use crate::tensor::{int_values, kiln_dtype, tensor_from_proto};
 
 mod attrs;
+mod layout;
 mod models;
 mod ops;
 
