@@ -10,7 +10,7 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::Variable;
 use kiln_sched::{ReduceKind, Reduction, reduce_var};
 
-use super::kernel::KernelEmitter;
+use super::emitter::KernelEmitter;
 use super::ops::{compute_type, convert, fconst};
 
 /// The loop-carried state of the nest.

@@ -5,88 +5,19 @@
 //! row the outer loop variables come from div/mod of the row number, and every access's
 //! offset `coeff * inner + rest` has its `rest` computed once (strength reduction). The inner
 //! loop is a 128-bit vector loop with a scalar tail where [`plan::simd_compute`] allows it.
-use std::collections::HashMap;
-
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value, types};
-use cranelift_frontend::FunctionBuilder;
-use kiln_ir::{DType, UnaryOp};
-use kiln_sched::{BufId, Instr, Kernel, Program, ScalarOp, outer_var};
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
+use kiln_ir::DType;
+use kiln_sched::{BufId, Kernel, ScalarOp, outer_var};
 use kiln_shape::{Expr, Factor};
 
-use super::index::{IndexEmitter, Terms};
-use super::ops::{self, compute_type, fconst};
-use super::{mathops, memory, plan, pool, reduce, row, row_reduce};
+use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
+use super::index::Terms;
+use super::ops::{self, compute_type};
+use super::plan::lanes::OutputLanes;
+use super::{memory, plan, pool, reduce, row, row_reduce};
 
-/// How an access's offset is computed at a point of the row.
-#[derive(Clone)]
-pub(crate) enum Access {
-    /// `coeff * inner + rest`, both computed once per row.
-    Linear {
-        coeff: Value,
-        coeff_const: Option<i64>,
-        rest: Value,
-    },
-    /// The offset does not depend on the inner variable: loaded once per row (loads only).
-    Hoisted(Value),
-    /// Not linear in the inner variable (a reshape's div/mod): the whole expression per point.
-    Full,
-    /// The offset at this point is this value (a loop-carried induction variable).
-    At(Value),
-    /// A vector of outputs' window elements ([`pool`]): lane 0 at `along`'s offset, the
-    /// other lanes `lane_stride` elements apart.
-    Strided {
-        along: Box<Access>,
-        lane_stride: i64,
-    },
-}
-
-/// A row's access plans: the body's loads (indexed like the body) and the stores.
-pub(crate) struct RowAccesses {
-    loads: Vec<Option<Access>>,
-    stores: Vec<Option<Access>>,
-}
-
-pub(crate) struct KernelEmitter<'p, 'f, 'b> {
-    pub b: &'b mut FunctionBuilder<'f>,
-    pub program: &'p Program,
-    pub idx: IndexEmitter,
-    bases: HashMap<BufId, Value>,
-    /// No buffer the kernel loads is one it stores to, so a point may be computed twice
-    /// (kiln-sched gives every kernel fresh output buffers; checked, not assumed).
-    loads_never_written: bool,
-}
-
-pub(crate) fn arg(v: Value) -> BlockArg {
-    BlockArg::Value(v)
-}
-
-impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
-    pub fn new(b: &'b mut FunctionBuilder<'f>, program: &'p Program) -> Self {
-        KernelEmitter {
-            b,
-            program,
-            idx: IndexEmitter::new(),
-            bases: HashMap::new(),
-            loads_never_written: false,
-        }
-    }
-
-    pub fn buffer_dtype(&self, buf: BufId) -> Result<DType, String> {
-        self.program
-            .buffers
-            .get(buf as usize)
-            .map(|d| d.dtype)
-            .ok_or_else(|| format!("buffer {buf} is not declared"))
-    }
-
-    pub fn base(&self, buf: BufId) -> Result<Value, String> {
-        self.bases
-            .get(&buf)
-            .copied()
-            .ok_or_else(|| format!("buffer {buf} was not loaded"))
-    }
-
+impl KernelEmitter<'_, '_, '_> {
     /// Emits the whole function body for `kernel` into the builder (entry block included).
     pub fn emit(&mut self, kernel: &Kernel) -> Result<(), String> {
         let mut k = plan::collapse(kernel);
@@ -100,7 +31,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                 .map_or(DType::Bool, |d| d.dtype)
         };
         let simd = plan::simd_compute(&k, &dtype_of);
-        let lanes_plan = pool::plan(&k, &dtype_of);
+        let lanes_plan = plan::lanes::plan(&k, &dtype_of);
 
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
@@ -271,7 +202,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         &mut self,
         k: &Kernel,
         inner: &str,
-        lanes: &pool::OutputLanes,
+        lanes: &OutputLanes,
         col: Value,
         col_end: Value,
         plans: &RowAccesses,
@@ -370,29 +301,6 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         Ok(out)
     }
 
-    /// The element offset of an access at inner position `i`.
-    fn offset(&mut self, a: &Access, full: &Expr, i: Value) -> Result<Value, String> {
-        Ok(match a {
-            Access::Strided { along, .. } => self.offset(along, full, i)?,
-            Access::Linear {
-                coeff_const: Some(0),
-                rest,
-                ..
-            } => *rest,
-            Access::Linear {
-                coeff_const: Some(1),
-                rest,
-                ..
-            } => self.b.ins().iadd(*rest, i),
-            Access::Linear { coeff, rest, .. } => {
-                let scaled = self.b.ins().imul(*coeff, i);
-                self.b.ins().iadd(*rest, scaled)
-            }
-            Access::At(v) => *v,
-            Access::Hoisted(_) | Access::Full => self.idx.expr(self.b, full)?,
-        })
-    }
-
     /// One point (or `lanes` points when `vector`) at inner position `i`.
     fn emit_point(
         &mut self,
@@ -401,7 +309,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         i: Value,
         plans: &RowAccesses,
         vector: bool,
-        lanes: Option<&pool::OutputLanes>,
+        lanes: Option<&OutputLanes>,
     ) -> Result<(), String> {
         self.idx.push();
         self.idx.bind(inner, i);
@@ -413,186 +321,5 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         self.finish_point(k, i, plans, vector, reduced)?;
         self.idx.pop();
         Ok(())
-    }
-
-    /// The kernel body and stores of the point(s) at `i` (bound by the caller), given the
-    /// point's reduced value.
-    pub(crate) fn finish_point(
-        &mut self,
-        k: &Kernel,
-        i: Value,
-        plans: &RowAccesses,
-        vector: bool,
-        reduced: Option<Value>,
-    ) -> Result<(), String> {
-        let values = self.emit_instrs(&k.body, Some(&plans.loads), i, vector, reduced)?;
-        for (s, a) in k.stores.iter().zip(&plans.stores) {
-            let dtype = self.buffer_dtype(s.buf)?;
-            let off = match a {
-                Some(a) => self.offset(a, &s.offset, i)?,
-                None => self.idx.expr(self.b, &s.offset)?,
-            };
-            let addr = memory::address(self.b, dtype, self.base(s.buf)?, off);
-            let v = *values
-                .get(s.value as usize)
-                .ok_or_else(|| format!("store of undefined value {}", s.value))?;
-            memory::store(self.b, dtype, addr, v)?;
-        }
-        Ok(())
-    }
-
-    /// Emits `instrs` in order and returns their values. `loads` gives the row's access plans
-    /// (kernel body) or `None` (reduction body: offsets computed in full).
-    pub fn emit_instrs(
-        &mut self,
-        instrs: &[Instr],
-        loads: Option<&[Option<Access>]>,
-        i: Value,
-        vector: bool,
-        reduced: Option<Value>,
-    ) -> Result<Vec<Value>, String> {
-        let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
-        let get = |vals: &[Value], id: u32| {
-            vals.get(id as usize)
-                .copied()
-                .ok_or_else(|| format!("use of undefined value {id}"))
-        };
-        for (n, instr) in instrs.iter().enumerate() {
-            let ty = compute_type(instr.dtype, vector);
-            let v = match &instr.op {
-                ScalarOp::Load { buf, offset } => {
-                    let dtype = self.buffer_dtype(*buf)?;
-                    let access = loads.and_then(|l| l.get(n).cloned().flatten());
-                    let v = match access {
-                        Some(Access::Hoisted(v)) if vector => self.b.ins().splat(ty, v),
-                        Some(Access::Hoisted(v)) => v,
-                        // A broadcast operand of a vectorised reduction run (never hoisted
-                        // there: its window may be empty): one element, splatted.
-                        Some(Access::Linear {
-                            coeff_const: Some(0),
-                            rest,
-                            ..
-                        }) if vector => {
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, rest);
-                            let v = memory::load(self.b, dtype, addr, false)?;
-                            let v = ops::convert(self.b, v, ty.lane_type());
-                            self.b.ins().splat(ty, v)
-                        }
-                        Some(Access::Strided { along, lane_stride }) if vector => {
-                            let off = self.offset(&along, offset, i)?;
-                            let base = self.base(*buf)?;
-                            pool::strided_load(self, dtype, base, off, lane_stride, ty)?
-                        }
-                        Some(a) => {
-                            let off = self.offset(&a, offset, i)?;
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, vector)?
-                        }
-                        None => {
-                            let off = self.idx.expr(self.b, offset)?;
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, vector)?
-                        }
-                    };
-                    ops::convert(self.b, v, ty)
-                }
-                ScalarOp::Const(c) => {
-                    let c = if instr.dtype == DType::Bool {
-                        f64::from(u8::from(*c != 0.0))
-                    } else {
-                        *c
-                    };
-                    fconst(self.b, ty, c)
-                }
-                ScalarOp::Index(e) => {
-                    let iv = self.idx.expr(self.b, e)?;
-                    let v = self.b.ins().fcvt_from_sint(ty.lane_type(), iv);
-                    if vector { self.b.ins().splat(ty, v) } else { v }
-                }
-                ScalarOp::Unary(op, a_id) => {
-                    let a = get(&vals, *a_id)?;
-                    // sigmoid(relu(x)): the argument is never negative.
-                    let after_relu = instrs.get(*a_id as usize).is_some_and(|i| {
-                        matches!(i.op, ScalarOp::Unary(UnaryOp::Relu, _)) && i.dtype == instr.dtype
-                    });
-                    if *op == UnaryOp::Sigmoid && after_relu {
-                        let v = mathops::sigmoid_nonnegative(self.b, a)?;
-                        ops::convert(self.b, v, ty)
-                    } else {
-                        ops::unary(self.b, *op, a, ty, instr.dtype == DType::Bool)?
-                    }
-                }
-                ScalarOp::Binary(op, a_id, c_id) => {
-                    let a = get(&vals, *a_id)?;
-                    let c = get(&vals, *c_id)?;
-                    let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
-                    let non_nan_const = |id: u32| {
-                        instrs
-                            .get(id as usize)
-                            .is_some_and(|i| matches!(i.op, ScalarOp::Const(v) if !v.is_nan()))
-                    };
-                    let cheap = if non_nan_const(*c_id) {
-                        ops::extremum_with_constant(self.b, *op, a, c)
-                    } else if non_nan_const(*a_id) {
-                        ops::extremum_with_constant(self.b, *op, c, a)
-                    } else {
-                        None
-                    };
-                    let fused =
-                        || ops::exact_mul_add(self.b, instrs, &vals, *op, (*a_id, *c_id), ty);
-                    match cheap.or_else(fused) {
-                        Some(v) => ops::convert(self.b, v, ty),
-                        None => ops::binary(self.b, *op, a, c, ty)?,
-                    }
-                }
-                ScalarOp::Select(c, a, x) => {
-                    let c = get(&vals, *c)?;
-                    let a = ops::convert(self.b, get(&vals, *a)?, ty);
-                    let x = ops::convert(self.b, get(&vals, *x)?, ty);
-                    let m = ops::truthy(self.b, c);
-                    let m = if vector || !ops::ty_of(self.b, c).is_vector() {
-                        m
-                    } else {
-                        return Err("vector condition in a scalar select".into());
-                    };
-                    ops::select(self.b, m, a, x)
-                }
-                ScalarOp::Cast(a) => {
-                    let a = get(&vals, *a)?;
-                    ops::cast(self.b, a, instr.dtype, ty)?
-                }
-                ScalarOp::Reduced => {
-                    let acc = reduced.ok_or("`Reduced` outside a kernel with a reduction")?;
-                    ops::convert(self.b, acc, ty)
-                }
-            };
-            vals.push(v);
-        }
-        Ok(vals)
-    }
-
-    /// `for (i = lo; i < hi; i += step) body(i)`; returns the first `i` not run (for a tail).
-    pub fn counted_loop(
-        &mut self,
-        lo: Value,
-        hi: Value,
-        step: i64,
-        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), String>,
-    ) -> Result<Value, String> {
-        let head = self.b.create_block();
-        let i = self.b.append_block_param(head, types::I64);
-        let body_block = self.b.create_block();
-        let exit = self.b.create_block();
-        let done = self.b.append_block_param(exit, types::I64);
-        self.b.ins().jump(head, &[arg(lo)]);
-        self.b.switch_to_block(head);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, hi);
-        self.b.ins().brif(more, body_block, &[], exit, &[arg(i)]);
-        self.b.switch_to_block(body_block);
-        body(self, i)?;
-        let next = self.b.ins().iadd_imm_s(i, step);
-        self.b.ins().jump(head, &[arg(next)]);
-        self.b.switch_to_block(exit);
-        Ok(done)
     }
 }

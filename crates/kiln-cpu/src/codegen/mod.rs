@@ -2,6 +2,8 @@
 //!
 //! See `doc/CODEGEN.md` for the loop structure, the SIMD rules and the dtype handling.
 mod arg_reduce;
+mod body;
+mod emitter;
 mod index;
 mod kernel;
 mod mathops;
@@ -12,7 +14,6 @@ mod pool;
 mod reduce;
 mod row;
 mod row_reduce;
-mod window;
 
 use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName, types};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
@@ -42,7 +43,7 @@ pub(crate) fn build_function(
         Function::with_name_signature(UserFuncName::user(0, index), kernel_signature(call_conv));
     let mut ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut ctx);
-    let mut emitter = kernel::KernelEmitter::new(&mut b, program);
+    let mut emitter = emitter::KernelEmitter::new(&mut b, program);
     emitter.emit(kernel).map_err(|msg| CpuError::Codegen {
         kernel: kernel.name.clone(),
         msg,

@@ -25,10 +25,10 @@ use cranelift_frontend::Variable;
 use kiln_ir::DType;
 use kiln_sched::{ReduceKind, Reduction, ScalarOp, reduce_var};
 
-use super::kernel::{Access, KernelEmitter};
+use super::emitter::{Access, KernelEmitter};
 use super::memory::vectorizable;
 use super::ops::{bitcast, compute_type, convert, fconst};
-use super::window::{WindowPlan, plan_windows};
+use super::plan::window::{WindowPlan, plan_windows};
 
 /// Emits the reduction at the current point and returns the accumulated value (scalar).
 pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, String> {

@@ -20,10 +20,10 @@ use kiln_ir::DType;
 use kiln_sched::{Kernel, Reduction, reduce_var};
 use kiln_shape::Expr;
 
-use super::kernel::{Access, KernelEmitter, RowAccesses, arg};
+use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
 use super::ops::{compute_type, convert, fconst};
+use super::plan::window::{WindowPlan, plan_windows};
 use super::reduce::{self, VectorAccs};
-use super::window::{WindowPlan, plan_windows};
 
 /// Longest output row reduced as one nest (two f64x2 accumulators per output for f32 sums).
 const MAX_ROW: i64 = 8;

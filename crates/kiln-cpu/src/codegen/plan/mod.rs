@@ -5,6 +5,9 @@ use kiln_shape::Expr;
 
 use super::memory::vectorizable;
 
+pub(crate) mod lanes;
+pub(crate) mod window;
+
 /// The kernel with its two innermost dims merged while every load and store walks them
 /// contiguously (`coeff(o[n-2]) == coeff(o[n-1]) * dims[n-1]`), repeatedly. A small innermost
 /// dim (`[N, C, 7]`) then no longer limits the vector loop. Kernels with a reduction keep their
