@@ -11,7 +11,7 @@ use cranelift_frontend::Variable;
 use kiln_sched::{ReduceKind, Reduction, reduce_var};
 
 use super::emitter::KernelEmitter;
-use super::ops::{compute_type, convert, fconst};
+use super::ops::{Width, compute_type, convert, fconst};
 
 /// The loop-carried state of the nest.
 struct State {
@@ -26,7 +26,7 @@ pub(crate) fn emit(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, Stri
     if !red.valid.is_empty() {
         return Err("an arg reduction with window conditions is not supported".into());
     }
-    let ty = compute_type(red.acc, false);
+    let ty = compute_type(red.acc, Width::Scalar);
     let largest = red.kind == ReduceKind::ArgMax;
     let state = State {
         best: e.b.declare_var(ty),
@@ -87,7 +87,7 @@ fn element(
 ) -> Result<(), String> {
     e.idx.push();
     let at = e.b.ins().iconst(types::I64, 0);
-    let vals = e.emit_instrs(&red.body, None, at, false, None);
+    let vals = e.emit_instrs(&red.body, None, at, Width::Scalar, None);
     e.idx.pop();
     let vals = vals?;
     let v = *vals

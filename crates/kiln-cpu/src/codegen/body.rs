@@ -7,7 +7,7 @@ use kiln_shape::Expr;
 use super::emitter::{Access, KernelEmitter, RowAccesses};
 use super::mathops;
 use super::memory;
-use super::ops::{self, bitcast, compute_type, fconst};
+use super::ops::{self, Width, bitcast, compute_type, fconst};
 
 impl KernelEmitter<'_, '_, '_> {
     /// The element offset of an access at inner position `i`.
@@ -40,10 +40,10 @@ impl KernelEmitter<'_, '_, '_> {
         k: &Kernel,
         i: Value,
         plans: &RowAccesses,
-        vector: bool,
+        width: Width,
         reduced: Option<Value>,
     ) -> Result<(), String> {
-        let values = self.emit_instrs(&k.body, Some(&plans.loads), i, vector, reduced)?;
+        let values = self.emit_instrs(&k.body, Some(&plans.loads), i, width, reduced)?;
         for (s, a) in k.stores.iter().zip(&plans.stores) {
             let dtype = self.buffer_dtype(s.buf)?;
             let off = match a {
@@ -66,9 +66,10 @@ impl KernelEmitter<'_, '_, '_> {
         instrs: &[Instr],
         loads: Option<&[Option<Access>]>,
         i: Value,
-        vector: bool,
+        width: Width,
         reduced: Option<Value>,
     ) -> Result<Vec<Value>, String> {
+        let vector = width == Width::Vector;
         let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
         let get = |vals: &[Value], id: u32| {
             vals.get(id as usize)
@@ -76,7 +77,7 @@ impl KernelEmitter<'_, '_, '_> {
                 .ok_or_else(|| format!("use of undefined value {id}"))
         };
         for (n, instr) in instrs.iter().enumerate() {
-            let ty = compute_type(instr.dtype, vector);
+            let ty = compute_type(instr.dtype, width);
             let v = match &instr.op {
                 ScalarOp::Load { buf, offset } => {
                     let dtype = self.buffer_dtype(*buf)?;
@@ -92,7 +93,7 @@ impl KernelEmitter<'_, '_, '_> {
                             ..
                         }) if vector => {
                             let addr = memory::address(self.b, dtype, self.base(*buf)?, rest);
-                            let v = memory::load(self.b, dtype, addr, false)?;
+                            let v = memory::load(self.b, dtype, addr, Width::Scalar)?;
                             let v = ops::convert(self.b, v, ty.lane_type());
                             self.b.ins().splat(ty, v)
                         }
@@ -104,12 +105,12 @@ impl KernelEmitter<'_, '_, '_> {
                         Some(a) => {
                             let off = self.offset(&a, offset, i)?;
                             let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, vector)?
+                            memory::load(self.b, dtype, addr, width)?
                         }
                         None => {
                             let off = self.idx.expr(self.b, offset)?;
                             let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, vector)?
+                            memory::load(self.b, dtype, addr, width)?
                         }
                     };
                     ops::convert(self.b, v, ty)
@@ -203,22 +204,22 @@ pub(crate) fn strided_load(
     match stride {
         0 => {
             let addr = memory::address(e.b, dtype, base, offset);
-            let v = memory::load(e.b, dtype, addr, false)?;
+            let v = memory::load(e.b, dtype, addr, Width::Scalar)?;
             let v = ops::convert(e.b, v, ty.lane_type());
             Ok(e.b.ins().splat(ty, v))
         }
         1 => {
             let addr = memory::address(e.b, dtype, base, offset);
-            memory::load(e.b, dtype, addr, true)
+            memory::load(e.b, dtype, addr, Width::Vector)
         }
         // Elements 0, 2, 4, 6: lanes 0 and 2 of the vector at 0, then lanes 1 and 3 of the
         // vector at 3 (never reading past element 6, the last one the window touches).
         2 if ty == types::F32X4 && dtype == DType::F32 => {
             let addr = memory::address(e.b, dtype, base, offset);
-            let first = memory::load(e.b, dtype, addr, true)?;
+            let first = memory::load(e.b, dtype, addr, Width::Vector)?;
             let second_off = e.b.ins().iadd_imm_s(offset, 3);
             let addr = memory::address(e.b, dtype, base, second_off);
-            let second = memory::load(e.b, dtype, addr, true)?;
+            let second = memory::load(e.b, dtype, addr, Width::Vector)?;
             let (x, y) = (
                 bitcast(e.b, types::I8X16, first),
                 bitcast(e.b, types::I8X16, second),
@@ -237,7 +238,7 @@ pub(crate) fn strided_load(
             for lane in 0..lane_count {
                 let off = e.b.ins().iadd_imm_s(offset, lane * stride);
                 let addr = memory::address(e.b, dtype, base, off);
-                let x = memory::load(e.b, dtype, addr, false)?;
+                let x = memory::load(e.b, dtype, addr, Width::Scalar)?;
                 let x = ops::convert(e.b, x, ty.lane_type());
                 v = Some(match v {
                     None => e.b.ins().scalar_to_vector(ty, x),

@@ -68,11 +68,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
     }
 
     pub fn buffer_dtype(&self, buf: BufId) -> Result<DType, String> {
-        self.program
-            .buffers
-            .get(buf as usize)
-            .map(|d| d.dtype)
-            .ok_or_else(|| format!("buffer {buf} is not declared"))
+        super::plan::buffer_dtype(self.program, buf)
     }
 
     pub fn base(&self, buf: BufId) -> Result<Value, String> {

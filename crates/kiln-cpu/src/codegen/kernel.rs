@@ -5,34 +5,94 @@
 //! row the outer loop variables come from div/mod of the row number, and every access's
 //! offset `coeff * inner + rest` has its `rest` computed once (strength reduction). The inner
 //! loop is a 128-bit vector loop with a scalar tail where [`plan::simd_compute`] allows it.
+//! The loop form of a row is planned first ([`plan::plan_kernel`]); this driver emits the
+//! function's skeleton and hands the columns to the emission modules.
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types};
 use kiln_ir::DType;
 use kiln_sched::{BufId, Kernel, ScalarOp, outer_var};
 use kiln_shape::{Expr, Factor};
 
 use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
 use super::index::Terms;
-use super::ops::{self, compute_type};
+use super::ops::{self, Width, compute_type};
 use super::plan::lanes::OutputLanes;
-use super::{memory, plan, pool, reduce, row, row_reduce};
+use super::plan::{KernelPlan, RowForm};
+use super::{memory, plan, pool, reduce, row};
+
+/// The values every row of the function uses, computed once before the row loop.
+struct Rows {
+    /// The innermost dim (columns per row).
+    width: Value,
+    outer_dims: Vec<Value>,
+    /// The pinned sums ([`row::pinned_sums`]) carried from row to row.
+    sums: Vec<Terms>,
+    end: Value,
+    exit: Block,
+}
+
+/// The form of one emitted point.
+#[derive(Clone, Copy)]
+enum Point<'a> {
+    /// One output.
+    Scalar,
+    /// A vector of neighbouring outputs (the vector loop, no reduction).
+    Vector,
+    /// A vector of outputs whose reduction runs in lanes ([`pool`]).
+    Lanes(&'a OutputLanes),
+}
+
+/// Which accesses of a kernel [`KernelEmitter::row_accesses`] plans.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Accessed {
+    /// The body's loads (indexed like the body; hoisted when the row does not move them).
+    Loads,
+    Stores,
+}
 
 impl KernelEmitter<'_, '_, '_> {
     /// Emits the whole function body for `kernel` into the builder (entry block included).
     pub fn emit(&mut self, kernel: &Kernel) -> Result<(), String> {
-        let mut k = plan::collapse(kernel);
-        if k.dims.is_empty() {
-            k.dims.push(Expr::int(1));
+        let plan = plan::plan_kernel(self.program, kernel)?;
+        let k = &plan.kernel;
+        let (start, end) = self.entry(k);
+        let exit = self.b.create_block();
+        let n = k.dims.len();
+        let width = self.idx.expr(self.b, &k.dims[n - 1])?;
+        let mut outer_dims = vec![];
+        for d in &k.dims[..n - 1] {
+            outer_dims.push(self.idx.expr(self.b, d)?);
         }
-        let dtype_of = |buf: u32| {
-            self.program
-                .buffers
-                .get(buf as usize)
-                .map_or(DType::Bool, |d| d.dtype)
-        };
-        let simd = plan::simd_compute(&k, &dtype_of);
-        let lanes_plan = plan::lanes::plan(&k, &dtype_of);
+        let has_work = self.b.ins().icmp(IntCC::SignedLessThan, start, end);
+        let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, width, 0);
+        let go = self.b.ins().band(has_work, positive);
+        let setup = self.b.create_block();
+        self.b.ins().brif(go, setup, &[], exit, &[]);
 
+        self.b.switch_to_block(setup);
+        self.idx.set_fast_vars(row::fast_vars(k));
+        let lanes = match &plan.form {
+            RowForm::Lanes(lanes) => Some(lanes),
+            _ => None,
+        };
+        let sums = row::pinned_sums(k, lanes, &self.idx);
+        let rows = Rows {
+            width,
+            outer_dims,
+            sums,
+            end,
+            exit,
+        };
+        self.row_loop(&plan, &rows, start)?;
+
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// The entry block: the symbols and the base pointers of the buffers `k` uses are loaded
+    /// once. Returns the task's `(start, end)`.
+    fn entry(&mut self, k: &Kernel) -> (Value, Value) {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
@@ -56,23 +116,20 @@ impl KernelEmitter<'_, '_, '_> {
                 .load(types::I64, flags, bufs, (buf as usize * 8) as i32);
             self.bases.insert(buf, ptr);
         }
+        (start, end)
+    }
 
-        let exit = self.b.create_block();
-        let n = k.dims.len();
-        let width = self.idx.expr(self.b, &k.dims[n - 1])?;
-        let mut outer_dims = vec![];
-        for d in &k.dims[..n - 1] {
-            outer_dims.push(self.idx.expr(self.b, d)?);
-        }
-        let has_work = self.b.ins().icmp(IntCC::SignedLessThan, start, end);
-        let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, width, 0);
-        let go = self.b.ins().band(has_work, positive);
-        let setup = self.b.create_block();
-        self.b.ins().brif(go, setup, &[], exit, &[]);
-
-        self.b.switch_to_block(setup);
-        self.idx.set_fast_vars(row::fast_vars(&k));
-        let sums = row::pinned_sums(&k, lanes_plan.as_ref(), &self.idx);
+    /// The loop over the rows of `[start, end)`: (row, col, flat) and the pinned sums are
+    /// carried from row to row; each row runs its columns `[col, min(width, col + end -
+    /// flat))`.
+    fn row_loop(&mut self, plan: &KernelPlan, rows: &Rows, start: Value) -> Result<(), String> {
+        let Rows {
+            width,
+            ref outer_dims,
+            ref sums,
+            end,
+            exit,
+        } = *rows;
         let row0 = self.b.ins().udiv(start, width);
         let row_start = self.b.ins().imul(row0, width);
         let col0 = self.b.ins().isub(start, row_start);
@@ -87,11 +144,7 @@ impl KernelEmitter<'_, '_, '_> {
             .map(|_| self.b.append_block_param(head, types::I64))
             .collect();
         let mut args = vec![arg(row0), arg(col0), arg(start)];
-        args.extend(
-            self.row_sums(row0, &outer_dims, &sums)?
-                .into_iter()
-                .map(arg),
-        );
+        args.extend(self.row_sums(row0, outer_dims, sums)?.into_iter().map(arg));
         self.b.ins().jump(head, &args);
 
         self.b.switch_to_block(head);
@@ -105,58 +158,75 @@ impl KernelEmitter<'_, '_, '_> {
         let count = self.b.ins().smin(left_in_row, left_in_range);
         let col_end = self.b.ins().iadd(col, count);
         self.idx.push();
-        self.bind_outer_vars(row, &outer_dims);
+        self.bind_outer_vars(row, outer_dims);
         for (terms, v) in sums.iter().zip(&pinned) {
             self.idx.pin(terms.clone(), *v);
         }
-        let inner = outer_var(n - 1);
-        let whole_rows = match (simd, &lanes_plan) {
-            (None, None) => row_reduce::plan(self, &k, &inner)?,
-            _ => None,
-        };
-        let plans = RowAccesses {
-            loads: self.row_accesses(&k, &inner, true)?,
-            stores: self.row_accesses(&k, &inner, false)?,
-        };
-        let mut tail_start = col;
-        if let Some(compute) = simd {
-            // Two vectors per iteration: two independent dependency chains for the out-of-order
-            // core (a fused exp/sigmoid chain is ~40 operations deep), then one more vector.
-            let lanes: i64 = if compute == DType::F64 { 2 } else { 4 };
-            let limit2 = self.b.ins().iadd_imm_s(col_end, -(2 * lanes - 1));
-            let rest = self.counted_loop(col, limit2, 2 * lanes, &mut |s: &mut Self, i| {
-                s.emit_point(&k, &inner, i, &plans, true, None)?;
-                let next = s.b.ins().iadd_imm_s(i, lanes);
-                s.emit_point(&k, &inner, next, &plans, true, None)
-            })?;
-            let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
-            tail_start = self.counted_loop(rest, limit, lanes, &mut |s: &mut Self, i| {
-                s.emit_point(&k, &inner, i, &plans, true, None)
-            })?;
-        }
-        if let Some(lanes) = &lanes_plan {
-            tail_start = self.interior_lanes(&k, &inner, lanes, col, col_end, &plans)?;
-        } else if let Some(plan) = whole_rows {
-            tail_start = self.whole_row(&k, &inner, plan, (col, count), &plans)?;
-        }
-        self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
-            s.emit_point(&k, &inner, i, &plans, false, None)
-        })?;
+        self.row_columns(plan, (col, count, col_end))?;
         self.idx.pop();
         let next_row = self.b.ins().iadd_imm_s(row, 1);
         let zero = self.b.ins().iconst(types::I64, 0);
         let next_flat = self.b.ins().iadd(flat, count);
         let mut args = vec![arg(next_row), arg(zero), arg(next_flat)];
         args.extend(
-            self.row_sums(next_row, &outer_dims, &sums)?
+            self.row_sums(next_row, outer_dims, sums)?
                 .into_iter()
                 .map(arg),
         );
         self.b.ins().jump(head, &args);
-
-        self.b.switch_to_block(exit);
-        self.b.ins().return_(&[]);
         Ok(())
+    }
+
+    /// The `count` columns `[col, col_end)` of the current row: the plan's row form, then
+    /// the scalar points left.
+    fn row_columns(
+        &mut self,
+        plan: &KernelPlan,
+        (col, count, col_end): (Value, Value, Value),
+    ) -> Result<(), String> {
+        let k = &plan.kernel;
+        let inner = outer_var(k.dims.len() - 1);
+        let plans = RowAccesses {
+            loads: self.row_accesses(k, &inner, Accessed::Loads)?,
+            stores: self.row_accesses(k, &inner, Accessed::Stores)?,
+        };
+        let tail_start = match &plan.form {
+            RowForm::Vector(compute) => {
+                self.vector_columns(k, &inner, *compute, (col, col_end), &plans)?
+            }
+            RowForm::Lanes(lanes) => self.interior_lanes(k, &inner, lanes, col, col_end, &plans)?,
+            RowForm::WholeRows(rows) => self.whole_row(k, &inner, *rows, (col, count), &plans)?,
+            RowForm::Points => col,
+        };
+        self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
+            s.emit_point(k, &inner, i, &plans, Point::Scalar)
+        })?;
+        Ok(())
+    }
+
+    /// The vector loop over the columns `[col, col_end)`; returns the first column left for
+    /// the scalar tail.
+    fn vector_columns(
+        &mut self,
+        k: &Kernel,
+        inner: &str,
+        compute: DType,
+        (col, col_end): (Value, Value),
+        plans: &RowAccesses,
+    ) -> Result<Value, String> {
+        // Two vectors per iteration: two independent dependency chains for the out-of-order
+        // core (a fused exp/sigmoid chain is ~40 operations deep), then one more vector.
+        let lanes = plan::vector_lanes(compute);
+        let limit2 = self.b.ins().iadd_imm_s(col_end, -(2 * lanes - 1));
+        let rest = self.counted_loop(col, limit2, 2 * lanes, &mut |s: &mut Self, i| {
+            s.emit_point(k, inner, i, plans, Point::Vector)?;
+            let next = s.b.ins().iadd_imm_s(i, lanes);
+            s.emit_point(k, inner, next, plans, Point::Vector)
+        })?;
+        let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
+        self.counted_loop(rest, limit, lanes, &mut |s: &mut Self, i| {
+            s.emit_point(k, inner, i, plans, Point::Vector)
+        })
     }
 
     /// Binds the outer loop variables of row number `row` (innermost first: div/mod by the
@@ -219,13 +289,13 @@ impl KernelEmitter<'_, '_, '_> {
             hi = self.b.ins().smin(hi, v);
         }
         hi = self.b.ins().smax(hi, lo);
-        let width = i64::from(compute_type(lanes.compute, true).lane_count());
+        let width = i64::from(compute_type(lanes.compute, Width::Vector).lane_count());
         self.counted_loop(col, lo, 1, &mut |s: &mut Self, i| {
-            s.emit_point(k, inner, i, plans, false, None)
+            s.emit_point(k, inner, i, plans, Point::Scalar)
         })?;
         let limit = self.b.ins().iadd_imm_s(hi, -(width - 1));
         let done = self.counted_loop(lo, limit, width, &mut |s: &mut Self, i| {
-            s.emit_point(k, inner, i, plans, true, Some(lanes))
+            s.emit_point(k, inner, i, plans, Point::Lanes(lanes))
         })?;
         // Interior columns left over that do not fill a vector: one more vector ending at
         // `hi`, overlapping columns already done, instead of a scalar point each (a scalar
@@ -248,19 +318,20 @@ impl KernelEmitter<'_, '_, '_> {
         self.b.ins().brif(go, overlap, &[], join, &[arg(done)]);
         self.b.switch_to_block(overlap);
         let last = self.b.ins().iadd_imm_s(hi, -width);
-        self.emit_point(k, inner, last, plans, true, Some(lanes))?;
+        self.emit_point(k, inner, last, plans, Point::Lanes(lanes))?;
         self.b.ins().jump(join, &[arg(hi)]);
         self.b.switch_to_block(join);
         Ok(tail)
     }
 
-    /// Per-row access plans of the body's loads (`loads`: indexed like `body`) or the stores.
+    /// Per-row access plans of the body's loads or stores (`which`).
     fn row_accesses(
         &mut self,
         k: &Kernel,
         inner: &str,
-        loads: bool,
+        which: Accessed,
     ) -> Result<Vec<Option<Access>>, String> {
+        let loads = which == Accessed::Loads;
         let offsets: Vec<Option<(BufId, &Expr, DType)>> = if loads {
             k.body
                 .iter()
@@ -286,8 +357,8 @@ impl KernelEmitter<'_, '_, '_> {
                     let bdt = self.buffer_dtype(buf)?;
                     let offset = self.idx.expr(self.b, &rest)?;
                     let addr = memory::address(self.b, bdt, self.base(buf)?, offset);
-                    let v = memory::load(self.b, bdt, addr, false)?;
-                    Access::Hoisted(ops::convert(self.b, v, compute_type(dtype, false)))
+                    let v = memory::load(self.b, bdt, addr, Width::Scalar)?;
+                    Access::Hoisted(ops::convert(self.b, v, compute_type(dtype, Width::Scalar)))
                 }
                 Some((c, rest)) => Access::Linear {
                     coeff: self.idx.expr(self.b, &c)?,
@@ -301,24 +372,27 @@ impl KernelEmitter<'_, '_, '_> {
         Ok(out)
     }
 
-    /// One point (or `lanes` points when `vector`) at inner position `i`.
+    /// The point(s) at inner position `i`, in the form `point`.
     fn emit_point(
         &mut self,
         k: &Kernel,
         inner: &str,
         i: Value,
         plans: &RowAccesses,
-        vector: bool,
-        lanes: Option<&OutputLanes>,
+        point: Point,
     ) -> Result<(), String> {
         self.idx.push();
         self.idx.bind(inner, i);
-        let reduced = match (&k.reduce, lanes) {
-            (Some(_), Some(lanes)) if vector => Some(pool::emit_lanes(self, lanes)?),
+        let reduced = match (&k.reduce, point) {
+            (Some(_), Point::Lanes(lanes)) => Some(pool::emit_lanes(self, lanes)?),
             (Some(r), _) => Some(reduce::emit_reduction(self, r)?),
             (None, _) => None,
         };
-        self.finish_point(k, i, plans, vector, reduced)?;
+        let width = match point {
+            Point::Scalar => Width::Scalar,
+            Point::Vector | Point::Lanes(_) => Width::Vector,
+        };
+        self.finish_point(k, i, plans, width, reduced)?;
         self.idx.pop();
         Ok(())
     }

@@ -13,7 +13,7 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::DType;
 
 use super::mathops;
-use super::ops::{bitcast, compute_type, convert, mask_to_float, truthy};
+use super::ops::{Width, bitcast, compute_type, convert, mask_to_float, truthy};
 
 /// Buffers are `Vec<u8>`-backed, so no access is assumed aligned; none traps (the launcher
 /// validated every size before running).
@@ -98,24 +98,16 @@ fn split_constant(b: &FunctionBuilder, offset: Value) -> (Value, i64) {
     (x, c)
 }
 
-/// Whether `vector` accesses to a buffer of `dtype` are supported in a loop computing in
-/// `compute` (F32 or F64).
-pub(crate) fn vectorizable(dtype: DType, compute: DType) -> bool {
-    match compute {
-        DType::F64 => dtype == DType::F64,
-        _ => matches!(dtype, DType::F32 | DType::F16 | DType::BF16),
-    }
-}
-
-/// Loads the element(s) at `addr`, widened to the compute type (a vector when `vector`).
+/// Loads the element(s) at `addr`, widened to the compute type (at `width`).
 pub(crate) fn load(
     b: &mut FunctionBuilder,
     dtype: DType,
     addr: Address,
-    vector: bool,
+    width: Width,
 ) -> Result<Value, String> {
+    let vector = width == Width::Vector;
     let Address { ptr: addr, disp } = addr;
-    let ty = compute_type(dtype, vector);
+    let ty = compute_type(dtype, width);
     Ok(match dtype {
         DType::F32 | DType::F64 => b.ins().load(ty, flags(), addr, disp),
         DType::F16 | DType::BF16 => {
@@ -154,7 +146,8 @@ pub(crate) fn store(
 ) -> Result<(), String> {
     let Address { ptr: addr, disp } = addr;
     let vector = b.func.dfg.value_type(value).is_vector();
-    let ty: Type = compute_type(dtype, vector);
+    let width = if vector { Width::Vector } else { Width::Scalar };
+    let ty: Type = compute_type(dtype, width);
     let v = convert(b, value, ty);
     match dtype {
         DType::F32 | DType::F64 => {

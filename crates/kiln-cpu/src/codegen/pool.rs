@@ -23,7 +23,7 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use kiln_sched::{ReduceKind, Reduction, reduce_var};
 
 use super::emitter::{Access, KernelEmitter};
-use super::ops::{self, bitcast, compute_type, fconst};
+use super::ops::{self, Width, bitcast, compute_type, fconst};
 use super::plan::lanes::{MAX_UNROLLED_ROW, OutputLanes};
 use super::plan::window::plan_windows;
 use super::reduce;
@@ -32,7 +32,7 @@ use super::reduce;
 /// returns the accumulated vector.
 pub(crate) fn emit_lanes(e: &mut KernelEmitter, lanes: &OutputLanes) -> Result<Value, String> {
     let red = &lanes.interior;
-    let vty = compute_type(lanes.compute, true);
+    let vty = compute_type(lanes.compute, Width::Vector);
     let acc = e.b.declare_var(vty);
     let init = fconst(e.b, vty, reduce::identity(red.kind));
     e.b.def_var(acc, init);
@@ -123,7 +123,7 @@ fn element(
     acc: cranelift_frontend::Variable,
     nan: cranelift_frontend::Variable,
 ) -> Result<(), String> {
-    let vals = e.emit_instrs(&red.body, Some(loads), r, true, None)?;
+    let vals = e.emit_instrs(&red.body, Some(loads), r, Width::Vector, None)?;
     let v = *vals
         .get(red.value as usize)
         .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;

@@ -5,8 +5,8 @@ use kiln_sched::{Kernel, ReduceKind, Reduction, ScalarOp, reduce_var};
 use kiln_shape::{CmpOp, Cond, Expr};
 
 use super::body_simd_compute;
+use super::vectorizable;
 use super::window::plan_windows;
-use crate::codegen::memory::vectorizable;
 
 /// f32 window sums in f32 lanes: 64 elements keep the error near 64 ulp of the partial sums,
 /// well inside the f32 tolerance; larger windows use the scalar path's f64 accumulation.
