@@ -1,13 +1,19 @@
 //! Emission of a point's instructions, loads and stores from the row's access forms.
-use cranelift_codegen::ir::{InstBuilder, Value, types};
-use kiln_ir::{DType, UnaryOp};
-use kiln_sched::{Instr, Kernel, ScalarOp};
+use cranelift_codegen::ir::{InstBuilder, Type, Value, types};
+use kiln_ir::{BinaryOp, DType, UnaryOp};
+use kiln_sched::{BufId, Instr, Kernel, ScalarOp};
 use kiln_shape::Expr;
 
 use super::emitter::{Access, KernelEmitter, RowAccesses};
 use super::mathops;
 use super::memory;
 use super::ops::{self, Width, bitcast, compute_type, fconst};
+
+fn get(vals: &[Value], id: u32) -> Result<Value, String> {
+    vals.get(id as usize)
+        .copied()
+        .ok_or_else(|| format!("use of undefined value {id}"))
+}
 
 impl KernelEmitter<'_, '_, '_> {
     /// The element offset of an access at inner position `i`.
@@ -59,6 +65,81 @@ impl KernelEmitter<'_, '_, '_> {
         Ok(())
     }
 
+    /// A load at inner position `i` through its row access form (`None`: the offset in
+    /// full), converted to `ty`.
+    fn load_value(
+        &mut self,
+        (buf, offset): (BufId, &Expr),
+        access: Option<Access>,
+        i: Value,
+        (ty, width): (Type, Width),
+    ) -> Result<Value, String> {
+        let dtype = self.buffer_dtype(buf)?;
+        let v = match access {
+            Some(Access::Hoisted(v)) if width == Width::Vector => self.b.ins().splat(ty, v),
+            Some(Access::Hoisted(v)) => v,
+            // A broadcast operand of a vectorised reduction run (never hoisted
+            // there: its window may be empty): one element, splatted.
+            Some(Access::Linear {
+                coeff_const: Some(0),
+                rest,
+                ..
+            }) if width == Width::Vector => {
+                let addr = memory::address(self.b, dtype, self.base(buf)?, rest);
+                let v = memory::load(self.b, dtype, addr, Width::Scalar)?;
+                let v = ops::convert(self.b, v, ty.lane_type());
+                self.b.ins().splat(ty, v)
+            }
+            Some(Access::Strided { along, lane_stride }) if width == Width::Vector => {
+                let off = self.offset(&along, offset, i)?;
+                let base = self.base(buf)?;
+                strided_load(self, dtype, base, off, lane_stride, ty)?
+            }
+            Some(a) => {
+                let off = self.offset(&a, offset, i)?;
+                let addr = memory::address(self.b, dtype, self.base(buf)?, off);
+                memory::load(self.b, dtype, addr, width)?
+            }
+            None => {
+                let off = self.idx.expr(self.b, offset)?;
+                let addr = memory::address(self.b, dtype, self.base(buf)?, off);
+                memory::load(self.b, dtype, addr, width)?
+            }
+        };
+        Ok(ops::convert(self.b, v, ty))
+    }
+
+    /// A binary instruction of `instrs` on earlier values `vals`: a max/min with a non-NaN
+    /// constant or an exact multiply-add when one applies, else the plain operation.
+    fn binary_value(
+        &mut self,
+        instrs: &[Instr],
+        vals: &[Value],
+        (op, a_id, c_id): (BinaryOp, u32, u32),
+        ty: Type,
+    ) -> Result<Value, String> {
+        let a = get(vals, a_id)?;
+        let c = get(vals, c_id)?;
+        let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
+        let non_nan_const = |id: u32| {
+            instrs
+                .get(id as usize)
+                .is_some_and(|i| matches!(i.op, ScalarOp::Const(v) if !v.is_nan()))
+        };
+        let cheap = if non_nan_const(c_id) {
+            ops::extremum_with_constant(self.b, op, a, c)
+        } else if non_nan_const(a_id) {
+            ops::extremum_with_constant(self.b, op, c, a)
+        } else {
+            None
+        };
+        let fused = || ops::exact_mul_add(self.b, instrs, vals, op, (a_id, c_id), ty);
+        Ok(match cheap.or_else(fused) {
+            Some(v) => ops::convert(self.b, v, ty),
+            None => ops::binary(self.b, op, a, c, ty)?,
+        })
+    }
+
     /// Emits `instrs` in order and returns their values. `loads` gives the row's access plans
     /// (kernel body) or `None` (reduction body: offsets computed in full).
     pub fn emit_instrs(
@@ -71,49 +152,12 @@ impl KernelEmitter<'_, '_, '_> {
     ) -> Result<Vec<Value>, String> {
         let vector = width == Width::Vector;
         let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
-        let get = |vals: &[Value], id: u32| {
-            vals.get(id as usize)
-                .copied()
-                .ok_or_else(|| format!("use of undefined value {id}"))
-        };
         for (n, instr) in instrs.iter().enumerate() {
             let ty = compute_type(instr.dtype, width);
             let v = match &instr.op {
                 ScalarOp::Load { buf, offset } => {
-                    let dtype = self.buffer_dtype(*buf)?;
                     let access = loads.and_then(|l| l.get(n).cloned().flatten());
-                    let v = match access {
-                        Some(Access::Hoisted(v)) if vector => self.b.ins().splat(ty, v),
-                        Some(Access::Hoisted(v)) => v,
-                        // A broadcast operand of a vectorised reduction run (never hoisted
-                        // there: its window may be empty): one element, splatted.
-                        Some(Access::Linear {
-                            coeff_const: Some(0),
-                            rest,
-                            ..
-                        }) if vector => {
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, rest);
-                            let v = memory::load(self.b, dtype, addr, Width::Scalar)?;
-                            let v = ops::convert(self.b, v, ty.lane_type());
-                            self.b.ins().splat(ty, v)
-                        }
-                        Some(Access::Strided { along, lane_stride }) if vector => {
-                            let off = self.offset(&along, offset, i)?;
-                            let base = self.base(*buf)?;
-                            strided_load(self, dtype, base, off, lane_stride, ty)?
-                        }
-                        Some(a) => {
-                            let off = self.offset(&a, offset, i)?;
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, width)?
-                        }
-                        None => {
-                            let off = self.idx.expr(self.b, offset)?;
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, width)?
-                        }
-                    };
-                    ops::convert(self.b, v, ty)
+                    self.load_value((*buf, offset), access, i, (ty, width))?
                 }
                 ScalarOp::Const(c) => {
                     let c = if instr.dtype == DType::Bool {
@@ -142,27 +186,7 @@ impl KernelEmitter<'_, '_, '_> {
                     }
                 }
                 ScalarOp::Binary(op, a_id, c_id) => {
-                    let a = get(&vals, *a_id)?;
-                    let c = get(&vals, *c_id)?;
-                    let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
-                    let non_nan_const = |id: u32| {
-                        instrs
-                            .get(id as usize)
-                            .is_some_and(|i| matches!(i.op, ScalarOp::Const(v) if !v.is_nan()))
-                    };
-                    let cheap = if non_nan_const(*c_id) {
-                        ops::extremum_with_constant(self.b, *op, a, c)
-                    } else if non_nan_const(*a_id) {
-                        ops::extremum_with_constant(self.b, *op, c, a)
-                    } else {
-                        None
-                    };
-                    let fused =
-                        || ops::exact_mul_add(self.b, instrs, &vals, *op, (*a_id, *c_id), ty);
-                    match cheap.or_else(fused) {
-                        Some(v) => ops::convert(self.b, v, ty),
-                        None => ops::binary(self.b, *op, a, c, ty)?,
-                    }
+                    self.binary_value(instrs, &vals, (*op, *a_id, *c_id), ty)?
                 }
                 ScalarOp::Select(c, a, x) => {
                     let c = get(&vals, *c)?;

@@ -317,17 +317,7 @@ fn vector_run(
     let more = e.b.ins().icmp(IntCC::SignedLessThan, r, limit);
     e.b.ins().brif(more, body, &[], exit, &[BlockArg::Value(r)]);
     e.b.switch_to_block(body);
-    let mut offsets = carried[1..].iter();
-    let walked: Vec<Option<Access>> = loads
-        .iter()
-        .map(|a| match a {
-            Some(Access::Linear {
-                coeff_const: Some(1),
-                ..
-            }) => offsets.next().map(|v| Access::At(*v)),
-            other => other.clone(),
-        })
-        .collect();
+    let walked = walked_accesses(loads, &carried[1..]);
     e.idx.push();
     e.idx.bind(&var, r);
     let vals = e.emit_instrs(&red.body, Some(&walked), r, Width::Vector, None);
@@ -355,6 +345,22 @@ fn vector_run(
         accs.add(e, red.kind, v);
     }
     Ok(tail)
+}
+
+/// `loads` with each contiguous access replaced by its loop-carried offset in `offsets`
+/// (in order).
+fn walked_accesses(loads: &[Option<Access>], offsets: &[Value]) -> Vec<Option<Access>> {
+    let mut offsets = offsets.iter();
+    loads
+        .iter()
+        .map(|a| match a {
+            Some(Access::Linear {
+                coeff_const: Some(1),
+                ..
+            }) => offsets.next().map(|v| Access::At(*v)),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// Lanes 2 and 3 of an f32x4, promoted to f64x2.
