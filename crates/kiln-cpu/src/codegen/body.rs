@@ -5,19 +5,25 @@ use kiln_sched::{BufId, Instr, Kernel, ScalarOp};
 use kiln_shape::Expr;
 
 use super::emitter::{Access, KernelEmitter, RowAccesses};
+use super::error::CodegenError;
 use super::mathops;
 use super::memory;
 use super::ops::{self, Width, bitcast, compute_type, fconst};
 
-fn get(vals: &[Value], id: u32) -> Result<Value, String> {
+fn get(vals: &[Value], id: u32) -> Result<Value, CodegenError> {
     vals.get(id as usize)
         .copied()
-        .ok_or_else(|| format!("use of undefined value {id}"))
+        .ok_or(CodegenError::UndefinedValue { id })
 }
 
 impl KernelEmitter<'_, '_, '_> {
     /// The element offset of an access at inner position `i`.
-    pub(crate) fn offset(&mut self, a: &Access, full: &Expr, i: Value) -> Result<Value, String> {
+    pub(crate) fn offset(
+        &mut self,
+        a: &Access,
+        full: &Expr,
+        i: Value,
+    ) -> Result<Value, CodegenError> {
         Ok(match a {
             Access::Strided { along, .. } => self.offset(along, full, i)?,
             Access::Linear {
@@ -48,7 +54,7 @@ impl KernelEmitter<'_, '_, '_> {
         plans: &RowAccesses,
         width: Width,
         reduced: Option<Value>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CodegenError> {
         let values = self.emit_instrs(&k.body, Some(&plans.loads), i, width, reduced)?;
         for (s, a) in k.stores.iter().zip(&plans.stores) {
             let dtype = self.buffer_dtype(s.buf)?;
@@ -59,7 +65,7 @@ impl KernelEmitter<'_, '_, '_> {
             let addr = memory::address(self.b, dtype, self.base(s.buf)?, off);
             let v = *values
                 .get(s.value as usize)
-                .ok_or_else(|| format!("store of undefined value {}", s.value))?;
+                .ok_or(CodegenError::UndefinedStoreValue { id: s.value })?;
             memory::store(self.b, dtype, addr, v)?;
         }
         Ok(())
@@ -73,7 +79,7 @@ impl KernelEmitter<'_, '_, '_> {
         access: Option<Access>,
         i: Value,
         (ty, width): (Type, Width),
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         let dtype = self.buffer_dtype(buf)?;
         let v = match access {
             Some(Access::Hoisted(v)) if width == Width::Vector => self.b.ins().splat(ty, v),
@@ -117,7 +123,7 @@ impl KernelEmitter<'_, '_, '_> {
         vals: &[Value],
         (op, a_id, c_id): (BinaryOp, u32, u32),
         ty: Type,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         let a = get(vals, a_id)?;
         let c = get(vals, c_id)?;
         let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
@@ -149,7 +155,7 @@ impl KernelEmitter<'_, '_, '_> {
         i: Value,
         width: Width,
         reduced: Option<Value>,
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, CodegenError> {
         let vector = width == Width::Vector;
         let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
         for (n, instr) in instrs.iter().enumerate() {
@@ -196,7 +202,7 @@ impl KernelEmitter<'_, '_, '_> {
                     let m = if vector || !ops::ty_of(self.b, c).is_vector() {
                         m
                     } else {
-                        return Err("vector condition in a scalar select".into());
+                        return Err(CodegenError::VectorConditionInScalarSelect);
                     };
                     ops::select(self.b, m, a, x)
                 }
@@ -205,7 +211,7 @@ impl KernelEmitter<'_, '_, '_> {
                     ops::cast(self.b, a, instr.dtype, ty)?
                 }
                 ScalarOp::Reduced => {
-                    let acc = reduced.ok_or("`Reduced` outside a kernel with a reduction")?;
+                    let acc = reduced.ok_or(CodegenError::ReducedOutsideReduction)?;
                     ops::convert(self.b, acc, ty)
                 }
             };
@@ -223,7 +229,7 @@ pub(crate) fn strided_load(
     offset: Value,
     stride: i64,
     ty: cranelift_codegen::ir::Type,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let lane_count = i64::from(ty.lane_count());
     match stride {
         0 => {
@@ -269,7 +275,7 @@ pub(crate) fn strided_load(
                     Some(v) => e.b.ins().insertlane(v, x, lane as u8),
                 });
             }
-            v.ok_or_else(|| "a vector without lanes".to_string())
+            v.ok_or(CodegenError::EmptyVector)
         }
     }
 }

@@ -10,6 +10,7 @@ use kiln_ir::DType;
 use kiln_sched::{BufId, Program};
 use kiln_shape::Expr;
 
+use super::error::CodegenError;
 use super::index::IndexEmitter;
 use super::plan::window::WindowPlan;
 
@@ -67,15 +68,15 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         }
     }
 
-    pub fn buffer_dtype(&self, buf: BufId) -> Result<DType, String> {
+    pub fn buffer_dtype(&self, buf: BufId) -> Result<DType, CodegenError> {
         super::plan::buffer_dtype(self.program, buf)
     }
 
-    pub fn base(&self, buf: BufId) -> Result<Value, String> {
+    pub fn base(&self, buf: BufId) -> Result<Value, CodegenError> {
         self.bases
             .get(&buf)
             .copied()
-            .ok_or_else(|| format!("buffer {buf} was not loaded"))
+            .ok_or(CodegenError::BufferNotLoaded { buf })
     }
 
     /// `for (i = lo; i < hi; i += step) body(i)`; returns the first `i` not run (for a tail).
@@ -84,8 +85,8 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         lo: Value,
         hi: Value,
         step: i64,
-        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), String>,
-    ) -> Result<Value, String> {
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), CodegenError>,
+    ) -> Result<Value, CodegenError> {
         let head = self.b.create_block();
         let i = self.b.append_block_param(head, types::I64);
         let body_block = self.b.create_block();
@@ -112,7 +113,7 @@ impl WindowPlan {
         e: &mut KernelEmitter,
         level: usize,
         dim: &Expr,
-    ) -> Result<(Value, Value), String> {
+    ) -> Result<(Value, Value), CodegenError> {
         let (lo, hi) = self.bound_exprs(level, dim);
         Ok((e.idx.expr(e.b, &lo)?, e.idx.expr(e.b, &hi)?))
     }

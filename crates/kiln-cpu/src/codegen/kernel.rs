@@ -14,6 +14,7 @@ use kiln_sched::{BufId, Kernel, ScalarOp, outer_var};
 use kiln_shape::{Expr, Factor};
 
 use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
+use super::error::CodegenError;
 use super::index::Terms;
 use super::ops::{self, Width, compute_type};
 use super::plan::lanes::OutputLanes;
@@ -52,7 +53,7 @@ enum Accessed {
 
 impl KernelEmitter<'_, '_, '_> {
     /// Emits the whole function body for `kernel` into the builder (entry block included).
-    pub fn emit(&mut self, kernel: &Kernel) -> Result<(), String> {
+    pub fn emit(&mut self, kernel: &Kernel) -> Result<(), CodegenError> {
         let plan = plan::plan_kernel(self.program, kernel)?;
         let k = &plan.kernel;
         let (start, end) = self.entry(k);
@@ -122,7 +123,12 @@ impl KernelEmitter<'_, '_, '_> {
     /// The loop over the rows of `[start, end)`: (row, col, flat) and the pinned sums are
     /// carried from row to row; each row runs its columns `[col, min(width, col + end -
     /// flat))`.
-    fn row_loop(&mut self, plan: &KernelPlan, rows: &Rows, start: Value) -> Result<(), String> {
+    fn row_loop(
+        &mut self,
+        plan: &KernelPlan,
+        rows: &Rows,
+        start: Value,
+    ) -> Result<(), CodegenError> {
         let Rows {
             width,
             ref outer_dims,
@@ -183,7 +189,7 @@ impl KernelEmitter<'_, '_, '_> {
         &mut self,
         plan: &KernelPlan,
         (col, count, col_end): (Value, Value, Value),
-    ) -> Result<(), String> {
+    ) -> Result<(), CodegenError> {
         let k = &plan.kernel;
         let inner = outer_var(k.dims.len() - 1);
         let plans = RowAccesses {
@@ -213,7 +219,7 @@ impl KernelEmitter<'_, '_, '_> {
         compute: DType,
         (col, col_end): (Value, Value),
         plans: &RowAccesses,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         // Two vectors per iteration: two independent dependency chains for the out-of-order
         // core (a fused exp/sigmoid chain is ~40 operations deep), then one more vector.
         let lanes = plan::vector_lanes(compute);
@@ -251,7 +257,7 @@ impl KernelEmitter<'_, '_, '_> {
         row: Value,
         outer_dims: &[Value],
         sums: &[Terms],
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, CodegenError> {
         self.idx.push();
         self.bind_outer_vars(row, outer_dims);
         let mut out = Vec::with_capacity(sums.len());
@@ -276,7 +282,7 @@ impl KernelEmitter<'_, '_, '_> {
         col: Value,
         col_end: Value,
         plans: &RowAccesses,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         let mut lo = col;
         for x in &lanes.lower {
             let v = self.idx.expr(self.b, x)?;
@@ -330,7 +336,7 @@ impl KernelEmitter<'_, '_, '_> {
         k: &Kernel,
         inner: &str,
         which: Accessed,
-    ) -> Result<Vec<Option<Access>>, String> {
+    ) -> Result<Vec<Option<Access>>, CodegenError> {
         let loads = which == Accessed::Loads;
         let offsets: Vec<Option<(BufId, &Expr, DType)>> = if loads {
             k.body
@@ -380,7 +386,7 @@ impl KernelEmitter<'_, '_, '_> {
         i: Value,
         plans: &RowAccesses,
         point: Point,
-    ) -> Result<(), String> {
+    ) -> Result<(), CodegenError> {
         self.idx.push();
         self.idx.bind(inner, i);
         let reduced = match (&k.reduce, point) {

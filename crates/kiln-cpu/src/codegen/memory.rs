@@ -12,6 +12,7 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::DType;
 
+use super::error::{CodegenError, MemAccess};
 use super::mathops;
 use super::ops::{Width, bitcast, compute_type, convert, mask_to_float, truthy};
 
@@ -104,7 +105,7 @@ pub(crate) fn load(
     dtype: DType,
     addr: Address,
     width: Width,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let vector = width == Width::Vector;
     let Address { ptr: addr, disp } = addr;
     let ty = compute_type(dtype, width);
@@ -127,13 +128,23 @@ pub(crate) fn load(
             let set = b.ins().icmp_imm_s(IntCC::NotEqual, byte, 0);
             mask_to_float(b, ty, set)
         }
-        DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+        DType::Bool => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Load,
+            });
+        }
         // i64 is computed in f64: exact below 2^53 (CODEGEN.md, "dtypes").
         DType::I64 if !vector => {
             let int = b.ins().load(types::I64, flags(), addr, disp);
             b.ins().fcvt_from_sint(types::F64, int)
         }
-        DType::I64 => return Err("i64 buffers are not accessed by vector loops".into()),
+        DType::I64 => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Load,
+            });
+        }
     })
 }
 
@@ -143,7 +154,7 @@ pub(crate) fn store(
     dtype: DType,
     addr: Address,
     value: Value,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let Address { ptr: addr, disp } = addr;
     let vector = b.func.dfg.value_type(value).is_vector();
     let width = if vector { Width::Vector } else { Width::Scalar };
@@ -174,12 +185,22 @@ pub(crate) fn store(
             let set = truthy(b, v);
             b.ins().store(flags(), set, addr, disp);
         }
-        DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+        DType::Bool => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Store,
+            });
+        }
         DType::I64 if !vector => {
             let int = super::ops::f64_to_i64_torch(b, v);
             b.ins().store(flags(), int, addr, disp);
         }
-        DType::I64 => return Err("i64 buffers are not accessed by vector loops".into()),
+        DType::I64 => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Store,
+            });
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod arg_reduce;
 mod body;
 mod emitter;
+mod error;
 mod index;
 mod kernel;
 mod mathops;
@@ -21,6 +22,8 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_sched::{Kernel, Program};
 
 use crate::error::CpuError;
+
+pub use error::{CodegenError, MemAccess};
 
 /// `extern "C" fn(bufs: *const *mut u8, syms: *const i64, start: i64, end: i64)`.
 pub(crate) fn kernel_signature(call_conv: CallConv) -> Signature {
@@ -44,9 +47,9 @@ pub(crate) fn build_function(
     let mut ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut ctx);
     let mut emitter = emitter::KernelEmitter::new(&mut b, program);
-    emitter.emit(kernel).map_err(|msg| CpuError::Codegen {
+    emitter.emit(kernel).map_err(|source| CpuError::Codegen {
         kernel: kernel.name.clone(),
-        msg,
+        source,
     })?;
     b.seal_all_blocks();
     b.finalize(frontend);

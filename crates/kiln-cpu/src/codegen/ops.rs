@@ -8,6 +8,7 @@ use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, 
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::{BinaryOp, DType, UnaryOp};
 
+use super::error::CodegenError;
 use super::mathops;
 
 /// Whether a value is one element or a 128-bit vector of them (4 f32 or 2 f64 lanes).
@@ -110,7 +111,7 @@ pub(crate) fn unary(
     x: Value,
     out_ty: Type,
     bool_out: bool,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let ty = ty_of(b, x);
     let v = match op {
         UnaryOp::Neg => b.ins().fneg(x),
@@ -220,7 +221,7 @@ pub(crate) fn binary(
     x: Value,
     y: Value,
     out_ty: Type,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let cmp = |b: &mut FunctionBuilder, cc: FloatCC| {
         let m = b.ins().fcmp(cc, x, y);
         mask_to_float(b, out_ty, m)
@@ -277,7 +278,7 @@ pub(crate) fn cast(
     v: Value,
     to: DType,
     out_ty: Type,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let v = convert(b, v, out_ty);
     Ok(match to {
         DType::Bool => {

@@ -23,6 +23,7 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use kiln_sched::{ReduceKind, Reduction, reduce_var};
 
 use super::emitter::{Access, KernelEmitter};
+use super::error::CodegenError;
 use super::ops::{self, Width, bitcast, compute_type, fconst};
 use super::plan::lanes::{MAX_UNROLLED_ROW, OutputLanes};
 use super::plan::window::plan_windows;
@@ -30,7 +31,10 @@ use super::reduce;
 
 /// Emits the reduction for the lanes starting at output column `i` (bound by the caller) and
 /// returns the accumulated vector.
-pub(crate) fn emit_lanes(e: &mut KernelEmitter, lanes: &OutputLanes) -> Result<Value, String> {
+pub(crate) fn emit_lanes(
+    e: &mut KernelEmitter,
+    lanes: &OutputLanes,
+) -> Result<Value, CodegenError> {
     let red = &lanes.interior;
     let vty = compute_type(lanes.compute, Width::Vector);
     let acc = e.b.declare_var(vty);
@@ -63,7 +67,7 @@ fn nest(
     level: usize,
     acc: cranelift_frontend::Variable,
     nan: cranelift_frontend::Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let red = &lanes.interior;
     let (lo, hi) = windows.bounds(e, level, &red.dims[level])?;
     let var = reduce_var(level);
@@ -122,11 +126,11 @@ fn element(
     r: Value,
     acc: cranelift_frontend::Variable,
     nan: cranelift_frontend::Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let vals = e.emit_instrs(&red.body, Some(loads), r, Width::Vector, None)?;
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     let a = e.b.use_var(acc);
     let combined = match red.kind {
         ReduceKind::Sum => e.b.ins().fadd(a, v),

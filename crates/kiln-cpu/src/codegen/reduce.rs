@@ -26,12 +26,16 @@ use kiln_ir::DType;
 use kiln_sched::{ReduceKind, Reduction, ScalarOp, reduce_var};
 
 use super::emitter::{Access, KernelEmitter};
+use super::error::CodegenError;
 use super::ops::{Width, bitcast, compute_type, convert, fconst};
 use super::plan::reduce::{unrolled_vectors, vector_compute};
 use super::plan::window::{WindowPlan, plan_windows};
 
 /// Emits the reduction at the current point and returns the accumulated value (scalar).
-pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, String> {
+pub(crate) fn emit_reduction(
+    e: &mut KernelEmitter,
+    red: &Reduction,
+) -> Result<Value, CodegenError> {
     if red.kind.is_arg() {
         return super::arg_reduce::emit(e, red);
     }
@@ -87,7 +91,7 @@ pub(crate) fn accesses(
     e: &mut KernelEmitter,
     red: &Reduction,
     var: &str,
-) -> Result<Vec<Option<Access>>, String> {
+) -> Result<Vec<Option<Access>>, CodegenError> {
     let mut out = Vec::with_capacity(red.body.len());
     for instr in &red.body {
         let ScalarOp::Load { offset, .. } = &instr.op else {
@@ -114,7 +118,7 @@ fn nest(
     dims: &[Value],
     level: usize,
     acc: Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let (lo, hi) = plan.bounds(e, level, &red.dims[level])?;
     let var = reduce_var(level);
     let innermost = level + 1 == dims.len();
@@ -235,7 +239,7 @@ pub(crate) fn unrolled_vector_run(
     accs: &VectorAccs,
     lo: Value,
     vectors: i64,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let var = reduce_var(red.dims.len() - 1);
     let lanes = i64::from(compute_type(accs.compute, Width::Vector).lane_count());
     let mut parts = Vec::with_capacity(vectors as usize);
@@ -250,7 +254,7 @@ pub(crate) fn unrolled_vector_run(
         parts.push(
             *vals
                 .get(red.value as usize)
-                .ok_or_else(|| format!("reduction value {} is undefined", red.value))?,
+                .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?,
         );
     }
     while parts.len() > 1 {
@@ -278,7 +282,7 @@ fn vector_run(
     accs: &VectorAccs,
     lo: Value,
     hi: Value,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let var = reduce_var(red.dims.len() - 1);
     let vty = compute_type(accs.compute, Width::Vector);
     let lanes = i64::from(vty.lane_count());
@@ -325,7 +329,7 @@ fn vector_run(
     let vals = vals?;
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     match partial {
         Some(p) => {
             let a = e.b.use_var(p);
@@ -381,7 +385,7 @@ pub(crate) fn element(
     plan: &WindowPlan,
     loads: Option<(&[Option<Access>], Value)>,
     acc: Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let mut all: Option<Value> = None;
     for c in &plan.residual {
         let v = e.idx.cond(e.b, c)?;
@@ -405,7 +409,7 @@ pub(crate) fn element(
     e.idx.pop();
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     let v = convert(e.b, v, accumulator_type(red));
     let a = e.b.use_var(acc);
     let combined = combine(e, red.kind, a, v);

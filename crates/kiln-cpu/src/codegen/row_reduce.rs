@@ -19,6 +19,7 @@ use cranelift_frontend::Variable;
 use kiln_sched::{Kernel, Reduction, reduce_var};
 
 use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
+use super::error::CodegenError;
 use super::ops::{Width, compute_type, convert, fconst};
 use super::plan::reduce::RowPlan;
 use super::plan::window::{WindowPlan, plan_windows};
@@ -31,7 +32,7 @@ pub(crate) fn emit_row(
     red: &Reduction,
     inner: &str,
     plan: RowPlan,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, CodegenError> {
     let windows = plan_windows(red);
     let accs: Vec<VectorAccs> = (0..plan.width)
         .map(|_| VectorAccs::new(e, red, plan.compute))
@@ -75,7 +76,7 @@ struct Row<'a> {
 
 impl Row<'_> {
     /// The reduction loops from `level` inward; at the innermost level, every output's run.
-    fn nest(&self, e: &mut KernelEmitter, level: usize) -> Result<(), String> {
+    fn nest(&self, e: &mut KernelEmitter, level: usize) -> Result<(), CodegenError> {
         let last = self.red.dims.len() - 1;
         if level < last {
             let (lo, hi) = self.windows.bounds(e, level, &self.red.dims[level])?;
@@ -101,7 +102,7 @@ impl Row<'_> {
     }
 
     /// Output `col`'s innermost run: whole vectors unrolled, then the scalar tail.
-    fn run(&self, e: &mut KernelEmitter, col: usize) -> Result<(), String> {
+    fn run(&self, e: &mut KernelEmitter, col: usize) -> Result<(), CodegenError> {
         let RowPlan {
             compute,
             vectors,
@@ -141,11 +142,11 @@ impl KernelEmitter<'_, '_, '_> {
         plan: RowPlan,
         (col, count): (Value, Value),
         plans: &RowAccesses,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         let red = k
             .reduce
             .as_ref()
-            .ok_or("a whole-row plan without a reduction")?;
+            .ok_or(CodegenError::WholeRowWithoutReduction)?;
         let starts = self.b.ins().icmp_imm_s(IntCC::Equal, col, 0);
         let full = self.b.ins().icmp_imm_s(IntCC::Equal, count, plan.width);
         let whole = self.b.ins().band(starts, full);

@@ -5,6 +5,8 @@ use kiln_ir::DType;
 use kiln_sched::{BufId, Kernel, Program, ScalarOp, outer_var};
 use kiln_shape::Expr;
 
+use crate::codegen::error::CodegenError;
+
 pub(crate) mod lanes;
 pub(crate) mod reduce;
 pub(crate) mod window;
@@ -46,17 +48,17 @@ pub(crate) struct KernelPlan {
 }
 
 /// The dtype of a declared buffer of `program`.
-pub(crate) fn buffer_dtype(program: &Program, buf: BufId) -> Result<DType, String> {
+pub(crate) fn buffer_dtype(program: &Program, buf: BufId) -> Result<DType, CodegenError> {
     program
         .buffers
         .get(buf as usize)
         .map(|d| d.dtype)
-        .ok_or_else(|| format!("buffer {buf} is not declared"))
+        .ok_or(CodegenError::UndeclaredBuffer { buf })
 }
 
 /// Plans `kernel` of `program`: collapses its dims, then picks the row form (a vector loop,
 /// lanes of outputs, whole rows, or points).
-pub(crate) fn plan_kernel(program: &Program, kernel: &Kernel) -> Result<KernelPlan, String> {
+pub(crate) fn plan_kernel(program: &Program, kernel: &Kernel) -> Result<KernelPlan, CodegenError> {
     let mut k = collapse(kernel);
     if k.dims.is_empty() {
         k.dims.push(Expr::int(1));

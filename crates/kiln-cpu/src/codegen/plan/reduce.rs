@@ -8,6 +8,7 @@ use kiln_shape::Expr;
 
 use super::window::{WindowPlan, plan_windows};
 use super::{buffer_dtype, vector_lanes, vectorizable};
+use crate::codegen::error::CodegenError;
 
 /// Longest output row reduced as one nest (two f64x2 accumulators per output for f32 sums).
 const MAX_ROW: i64 = 8;
@@ -29,7 +30,7 @@ pub(crate) fn row_plan(
     program: &Program,
     k: &Kernel,
     inner: &str,
-) -> Result<Option<RowPlan>, String> {
+) -> Result<Option<RowPlan>, CodegenError> {
     let (Some(red), Some(width)) = (&k.reduce, k.dims.last().and_then(Expr::as_int)) else {
         return Ok(None);
     };
@@ -63,7 +64,7 @@ pub(crate) fn vector_compute(
     program: &Program,
     red: &Reduction,
     plan: &WindowPlan,
-) -> Result<Option<DType>, String> {
+) -> Result<Option<DType>, CodegenError> {
     let Some(last) = red.dims.len().checked_sub(1) else {
         return Ok(None);
     };
