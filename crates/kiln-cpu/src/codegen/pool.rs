@@ -17,7 +17,7 @@
 //! Max/min combine with a compare+select (one `maxps`/`minps`) plus a NaN flag per lane
 //! (`x != x` or-ed up), applied once after the window: PyTorch's max pooling propagates NaN.
 //! f32 sums accumulate in f32 lanes, so they are planned only for constant windows of at most
-//! [`MAX_F32_SUM_WINDOW`] elements.
+//! `MAX_F32_SUM_WINDOW` elements (`plan::lanes`).
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use kiln_sched::{ReduceKind, Reduction, reduce_var};

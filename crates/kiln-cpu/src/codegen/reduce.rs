@@ -3,7 +3,7 @@
 //! The accumulator starts at 0 / -inf / +inf. A `valid` condition that is linear in one
 //! reduction variable with coefficient ±1 (pooling's padding and window ends, adaptive
 //! windows) becomes a bound of that variable's loop, computed once before the loop
-//! ([`super::window`]): the interior then runs without a branch per element and padding is
+//! ([`super::plan::window`]): the interior then runs without a branch per element and padding is
 //! never loaded. Other conditions are checked per element by a branch. Load offsets are split
 //! as `coeff * r + rest` over the innermost reduction variable `r`, with `rest` computed once
 //! per run of the innermost loop (strength reduction).

@@ -4,9 +4,10 @@
 //! rows of 64 bytes, then the next output's 16 rows of the next 64 bytes. The hardware
 //! prefetchers follow that poorly: a C model of both orders on the development machine
 //! streamed 17 GB/s per thread point by point and 31 GB/s reading each input row once, left
-//! to right. So when a row of outputs is short and constant (at most [`MAX_ROW`] points),
-//! its windows share their rows (no loop bound depends on the output column) and the
-//! innermost run is straight-line vector code ([`crate::codegen::plan::reduce::unrolled_vectors`]), the row is
+//! to right. So when a row of outputs is short and constant (at most `MAX_ROW` points), its
+//! windows share their rows (no loop bound depends on the output column) and the innermost
+//! run is straight-line vector code ([`crate::codegen::plan::reduce::unrolled_vectors`]),
+//! as planned by [`crate::codegen::plan::reduce::row_plan`], the row is
 //! emitted as one nest: the outer reduction loops run once, and at each window row every
 //! output's run is added into that output's own vector accumulators, left to right. Each
 //! output then finishes as a point would (the kernel body's epilogue and its stores).
