@@ -5,8 +5,13 @@
 pub enum CpuError {
     #[error("the host ISA is not supported by Cranelift: {0}")]
     HostIsa(String),
-    #[error("kernel `{kernel}`: {msg}")]
-    Codegen { kernel: String, msg: String },
+    /// The backend could not emit a kernel (the typed reason is the source).
+    #[error("kernel `{kernel}`: {source}")]
+    Codegen {
+        kernel: String,
+        #[source]
+        source: crate::codegen::CodegenError,
+    },
     #[error("kernel `{kernel}`: Cranelift failed: {msg}")]
     Cranelift { kernel: String, msg: String },
     #[error("artifact was compiled by kiln-cpu {found}, this is kiln-cpu {expected}: recompile it")]

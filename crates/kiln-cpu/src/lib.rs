@@ -16,6 +16,7 @@ mod run;
 mod validate;
 
 pub use artifact::{CpuArtifact, KernelCode, RelocKind, RelocRecord, RelocTarget, compile, load};
+pub use codegen::{CodegenError, MemAccess};
 pub use error::{CpuError, RunError};
 pub use jit::{HostIsa, emit_clif, target_id};
 pub use library::sgemm;

@@ -10,8 +10,9 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::Variable;
 use kiln_sched::{ReduceKind, Reduction, reduce_var};
 
-use super::kernel::KernelEmitter;
-use super::ops::{compute_type, convert, fconst};
+use super::emitter::KernelEmitter;
+use super::error::CodegenError;
+use super::ops::{Width, compute_type, convert, fconst};
 
 /// The loop-carried state of the nest.
 struct State {
@@ -22,11 +23,11 @@ struct State {
 
 /// Emits the reduction at the current point; returns the index as an f64 (i64 values are
 /// computed in f64).
-pub(crate) fn emit(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, String> {
+pub(crate) fn emit(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, CodegenError> {
     if !red.valid.is_empty() {
-        return Err("an arg reduction with window conditions is not supported".into());
+        return Err(CodegenError::UnsupportedWindowedReduction { kind: red.kind });
     }
-    let ty = compute_type(red.acc, false);
+    let ty = compute_type(red.acc, Width::Scalar);
     let largest = red.kind == ReduceKind::ArgMax;
     let state = State {
         best: e.b.declare_var(ty),
@@ -62,7 +63,7 @@ fn nest(
     dims: &[Value],
     level: usize,
     largest: bool,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     if level == dims.len() {
         return element(e, red, state, largest);
     }
@@ -84,15 +85,15 @@ fn element(
     red: &Reduction,
     state: &State,
     largest: bool,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     e.idx.push();
     let at = e.b.ins().iconst(types::I64, 0);
-    let vals = e.emit_instrs(&red.body, None, at, false, None);
+    let vals = e.emit_instrs(&red.body, None, at, Width::Scalar, None);
     e.idx.pop();
     let vals = vals?;
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     let best = e.b.use_var(state.best);
     let v = convert(e.b, v, e.b.func.dfg.value_type(best));
     let cc = if largest {

@@ -23,6 +23,8 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use kiln_shape::{Atom, CmpOp, Cond, Expr, Factor};
 
+use super::error::CodegenError;
+
 /// Terms of an expression (coefficient, factors), its constant left out: the key of a pinned
 /// sum.
 pub(crate) type Terms = Vec<(i64, Vec<Factor>)>;
@@ -124,7 +126,7 @@ impl IndexEmitter {
     }
 
     /// `e` as an i64 value; an unbound symbol is an error naming it.
-    pub fn expr(&mut self, b: &mut FunctionBuilder, e: &Expr) -> Result<Value, String> {
+    pub fn expr(&mut self, b: &mut FunctionBuilder, e: &Expr) -> Result<Value, CodegenError> {
         if let Some(c) = e.as_int() {
             return Ok(b.ins().iconst(types::I64, c));
         }
@@ -163,7 +165,7 @@ impl IndexEmitter {
         &mut self,
         b: &mut FunctionBuilder,
         terms: &[(i64, &[Factor])],
-    ) -> Result<Option<Value>, String> {
+    ) -> Result<Option<Value>, CodegenError> {
         let mut acc: Option<Value> = None;
         for &(coeff, factors) in terms {
             let mut prod: Option<Value> = None;
@@ -188,11 +190,14 @@ impl IndexEmitter {
         Ok(acc)
     }
 
-    fn atom(&mut self, b: &mut FunctionBuilder, a: &Atom) -> Result<Value, String> {
+    fn atom(&mut self, b: &mut FunctionBuilder, a: &Atom) -> Result<Value, CodegenError> {
         Ok(match a {
-            Atom::Sym(name) => self
-                .lookup_var(name)
-                .ok_or_else(|| format!("symbol `{name}` has no value in this kernel"))?,
+            Atom::Sym(name) => {
+                self.lookup_var(name)
+                    .ok_or_else(|| CodegenError::UnboundSymbol {
+                        name: name.to_string(),
+                    })?
+            }
             Atom::FloorDiv(x, y) => {
                 let (x, y) = (self.expr(b, x)?, self.expr(b, y)?);
                 floor_div(b, x, y)
@@ -212,7 +217,7 @@ impl IndexEmitter {
                         Some(p) => b.ins().smax(p, v),
                     });
                 }
-                acc.ok_or("min/max without arguments")?
+                acc.ok_or(CodegenError::EmptyMinMax)?
             }
             Atom::Add(x, y) => {
                 let (x, y) = (self.expr(b, x)?, self.expr(b, y)?);
@@ -226,7 +231,7 @@ impl IndexEmitter {
     }
 
     /// `c` as an i8 truth value (1 or 0).
-    pub fn cond(&mut self, b: &mut FunctionBuilder, c: &Cond) -> Result<Value, String> {
+    pub fn cond(&mut self, b: &mut FunctionBuilder, c: &Cond) -> Result<Value, CodegenError> {
         let (l, r) = (self.expr(b, c.lhs())?, self.expr(b, c.rhs())?);
         let cc = match c.op() {
             CmpOp::Eq => IntCC::Equal,

@@ -5,103 +5,95 @@
 //! row the outer loop variables come from div/mod of the row number, and every access's
 //! offset `coeff * inner + rest` has its `rest` computed once (strength reduction). The inner
 //! loop is a 128-bit vector loop with a scalar tail where [`plan::simd_compute`] allows it.
-use std::collections::HashMap;
-
+//! The loop form of a row is planned first ([`plan::plan_kernel`]); this driver emits the
+//! function's skeleton and hands the columns to the emission modules.
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value, types};
-use cranelift_frontend::FunctionBuilder;
-use kiln_ir::{DType, UnaryOp};
-use kiln_sched::{BufId, Instr, Kernel, Program, ScalarOp, outer_var};
+use cranelift_codegen::ir::{Block, InstBuilder, MemFlagsData, Value, types};
+use kiln_ir::DType;
+use kiln_sched::{BufId, Kernel, ScalarOp, outer_var};
 use kiln_shape::{Expr, Factor};
 
-use super::index::{IndexEmitter, Terms};
-use super::ops::{self, compute_type, fconst};
-use super::{mathops, memory, plan, pool, reduce, row, row_reduce};
+use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
+use super::error::CodegenError;
+use super::index::Terms;
+use super::ops::{self, Width, compute_type};
+use super::plan::lanes::OutputLanes;
+use super::plan::{KernelPlan, RowForm};
+use super::{memory, plan, pool, reduce, row};
 
-/// How an access's offset is computed at a point of the row.
-#[derive(Clone)]
-pub(crate) enum Access {
-    /// `coeff * inner + rest`, both computed once per row.
-    Linear {
-        coeff: Value,
-        coeff_const: Option<i64>,
-        rest: Value,
-    },
-    /// The offset does not depend on the inner variable: loaded once per row (loads only).
-    Hoisted(Value),
-    /// Not linear in the inner variable (a reshape's div/mod): the whole expression per point.
-    Full,
-    /// The offset at this point is this value (a loop-carried induction variable).
-    At(Value),
-    /// A vector of outputs' window elements ([`pool`]): lane 0 at `along`'s offset, the
-    /// other lanes `lane_stride` elements apart.
-    Strided {
-        along: Box<Access>,
-        lane_stride: i64,
-    },
+/// The values every row of the function uses, computed once before the row loop.
+struct Rows {
+    /// The innermost dim (columns per row).
+    width: Value,
+    outer_dims: Vec<Value>,
+    /// The pinned sums ([`row::pinned_sums`]) carried from row to row.
+    sums: Vec<Terms>,
+    end: Value,
+    exit: Block,
 }
 
-/// A row's access plans: the body's loads (indexed like the body) and the stores.
-pub(crate) struct RowAccesses {
-    loads: Vec<Option<Access>>,
-    stores: Vec<Option<Access>>,
+/// The form of one emitted point.
+#[derive(Clone, Copy)]
+enum Point<'a> {
+    /// One output.
+    Scalar,
+    /// A vector of neighbouring outputs (the vector loop, no reduction).
+    Vector,
+    /// A vector of outputs whose reduction runs in lanes ([`pool`]).
+    Lanes(&'a OutputLanes),
 }
 
-pub(crate) struct KernelEmitter<'p, 'f, 'b> {
-    pub b: &'b mut FunctionBuilder<'f>,
-    pub program: &'p Program,
-    pub idx: IndexEmitter,
-    bases: HashMap<BufId, Value>,
-    /// No buffer the kernel loads is one it stores to, so a point may be computed twice
-    /// (kiln-sched gives every kernel fresh output buffers; checked, not assumed).
-    loads_never_written: bool,
+/// Which accesses of a kernel [`KernelEmitter::row_accesses`] plans.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Accessed {
+    /// The body's loads (indexed like the body; hoisted when the row does not move them).
+    Loads,
+    Stores,
 }
 
-pub(crate) fn arg(v: Value) -> BlockArg {
-    BlockArg::Value(v)
-}
-
-impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
-    pub fn new(b: &'b mut FunctionBuilder<'f>, program: &'p Program) -> Self {
-        KernelEmitter {
-            b,
-            program,
-            idx: IndexEmitter::new(),
-            bases: HashMap::new(),
-            loads_never_written: false,
-        }
-    }
-
-    pub fn buffer_dtype(&self, buf: BufId) -> Result<DType, String> {
-        self.program
-            .buffers
-            .get(buf as usize)
-            .map(|d| d.dtype)
-            .ok_or_else(|| format!("buffer {buf} is not declared"))
-    }
-
-    pub fn base(&self, buf: BufId) -> Result<Value, String> {
-        self.bases
-            .get(&buf)
-            .copied()
-            .ok_or_else(|| format!("buffer {buf} was not loaded"))
-    }
-
+impl KernelEmitter<'_, '_, '_> {
     /// Emits the whole function body for `kernel` into the builder (entry block included).
-    pub fn emit(&mut self, kernel: &Kernel) -> Result<(), String> {
-        let mut k = plan::collapse(kernel);
-        if k.dims.is_empty() {
-            k.dims.push(Expr::int(1));
+    pub fn emit(&mut self, kernel: &Kernel) -> Result<(), CodegenError> {
+        let plan = plan::plan_kernel(self.program, kernel)?;
+        let k = &plan.kernel;
+        let (start, end) = self.entry(k);
+        let exit = self.b.create_block();
+        let n = k.dims.len();
+        let width = self.idx.expr(self.b, &k.dims[n - 1])?;
+        let mut outer_dims = vec![];
+        for d in &k.dims[..n - 1] {
+            outer_dims.push(self.idx.expr(self.b, d)?);
         }
-        let dtype_of = |buf: u32| {
-            self.program
-                .buffers
-                .get(buf as usize)
-                .map_or(DType::Bool, |d| d.dtype)
-        };
-        let simd = plan::simd_compute(&k, &dtype_of);
-        let lanes_plan = pool::plan(&k, &dtype_of);
+        let has_work = self.b.ins().icmp(IntCC::SignedLessThan, start, end);
+        let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, width, 0);
+        let go = self.b.ins().band(has_work, positive);
+        let setup = self.b.create_block();
+        self.b.ins().brif(go, setup, &[], exit, &[]);
 
+        self.b.switch_to_block(setup);
+        self.idx.set_fast_vars(row::fast_vars(k));
+        let lanes = match &plan.form {
+            RowForm::Lanes(lanes) => Some(lanes),
+            _ => None,
+        };
+        let sums = row::pinned_sums(k, lanes, &self.idx);
+        let rows = Rows {
+            width,
+            outer_dims,
+            sums,
+            end,
+            exit,
+        };
+        self.row_loop(&plan, &rows, start)?;
+
+        self.b.switch_to_block(exit);
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// The entry block: the symbols and the base pointers of the buffers `k` uses are loaded
+    /// once. Returns the task's `(start, end)`.
+    fn entry(&mut self, k: &Kernel) -> (Value, Value) {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
@@ -125,23 +117,25 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                 .load(types::I64, flags, bufs, (buf as usize * 8) as i32);
             self.bases.insert(buf, ptr);
         }
+        (start, end)
+    }
 
-        let exit = self.b.create_block();
-        let n = k.dims.len();
-        let width = self.idx.expr(self.b, &k.dims[n - 1])?;
-        let mut outer_dims = vec![];
-        for d in &k.dims[..n - 1] {
-            outer_dims.push(self.idx.expr(self.b, d)?);
-        }
-        let has_work = self.b.ins().icmp(IntCC::SignedLessThan, start, end);
-        let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, width, 0);
-        let go = self.b.ins().band(has_work, positive);
-        let setup = self.b.create_block();
-        self.b.ins().brif(go, setup, &[], exit, &[]);
-
-        self.b.switch_to_block(setup);
-        self.idx.set_fast_vars(row::fast_vars(&k));
-        let sums = row::pinned_sums(&k, lanes_plan.as_ref(), &self.idx);
+    /// The loop over the rows of `[start, end)`: (row, col, flat) and the pinned sums are
+    /// carried from row to row; each row runs its columns `[col, min(width, col + end -
+    /// flat))`.
+    fn row_loop(
+        &mut self,
+        plan: &KernelPlan,
+        rows: &Rows,
+        start: Value,
+    ) -> Result<(), CodegenError> {
+        let Rows {
+            width,
+            ref outer_dims,
+            ref sums,
+            end,
+            exit,
+        } = *rows;
         let row0 = self.b.ins().udiv(start, width);
         let row_start = self.b.ins().imul(row0, width);
         let col0 = self.b.ins().isub(start, row_start);
@@ -156,11 +150,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             .map(|_| self.b.append_block_param(head, types::I64))
             .collect();
         let mut args = vec![arg(row0), arg(col0), arg(start)];
-        args.extend(
-            self.row_sums(row0, &outer_dims, &sums)?
-                .into_iter()
-                .map(arg),
-        );
+        args.extend(self.row_sums(row0, outer_dims, sums)?.into_iter().map(arg));
         self.b.ins().jump(head, &args);
 
         self.b.switch_to_block(head);
@@ -174,58 +164,75 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         let count = self.b.ins().smin(left_in_row, left_in_range);
         let col_end = self.b.ins().iadd(col, count);
         self.idx.push();
-        self.bind_outer_vars(row, &outer_dims);
+        self.bind_outer_vars(row, outer_dims);
         for (terms, v) in sums.iter().zip(&pinned) {
             self.idx.pin(terms.clone(), *v);
         }
-        let inner = outer_var(n - 1);
-        let whole_rows = match (simd, &lanes_plan) {
-            (None, None) => row_reduce::plan(self, &k, &inner)?,
-            _ => None,
-        };
-        let plans = RowAccesses {
-            loads: self.row_accesses(&k, &inner, true)?,
-            stores: self.row_accesses(&k, &inner, false)?,
-        };
-        let mut tail_start = col;
-        if let Some(compute) = simd {
-            // Two vectors per iteration: two independent dependency chains for the out-of-order
-            // core (a fused exp/sigmoid chain is ~40 operations deep), then one more vector.
-            let lanes: i64 = if compute == DType::F64 { 2 } else { 4 };
-            let limit2 = self.b.ins().iadd_imm_s(col_end, -(2 * lanes - 1));
-            let rest = self.counted_loop(col, limit2, 2 * lanes, &mut |s: &mut Self, i| {
-                s.emit_point(&k, &inner, i, &plans, true, None)?;
-                let next = s.b.ins().iadd_imm_s(i, lanes);
-                s.emit_point(&k, &inner, next, &plans, true, None)
-            })?;
-            let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
-            tail_start = self.counted_loop(rest, limit, lanes, &mut |s: &mut Self, i| {
-                s.emit_point(&k, &inner, i, &plans, true, None)
-            })?;
-        }
-        if let Some(lanes) = &lanes_plan {
-            tail_start = self.interior_lanes(&k, &inner, lanes, col, col_end, &plans)?;
-        } else if let Some(plan) = whole_rows {
-            tail_start = self.whole_row(&k, &inner, plan, (col, count), &plans)?;
-        }
-        self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
-            s.emit_point(&k, &inner, i, &plans, false, None)
-        })?;
+        self.row_columns(plan, (col, count, col_end))?;
         self.idx.pop();
         let next_row = self.b.ins().iadd_imm_s(row, 1);
         let zero = self.b.ins().iconst(types::I64, 0);
         let next_flat = self.b.ins().iadd(flat, count);
         let mut args = vec![arg(next_row), arg(zero), arg(next_flat)];
         args.extend(
-            self.row_sums(next_row, &outer_dims, &sums)?
+            self.row_sums(next_row, outer_dims, sums)?
                 .into_iter()
                 .map(arg),
         );
         self.b.ins().jump(head, &args);
-
-        self.b.switch_to_block(exit);
-        self.b.ins().return_(&[]);
         Ok(())
+    }
+
+    /// The `count` columns `[col, col_end)` of the current row: the plan's row form, then
+    /// the scalar points left.
+    fn row_columns(
+        &mut self,
+        plan: &KernelPlan,
+        (col, count, col_end): (Value, Value, Value),
+    ) -> Result<(), CodegenError> {
+        let k = &plan.kernel;
+        let inner = outer_var(k.dims.len() - 1);
+        let plans = RowAccesses {
+            loads: self.row_accesses(k, &inner, Accessed::Loads)?,
+            stores: self.row_accesses(k, &inner, Accessed::Stores)?,
+        };
+        let tail_start = match &plan.form {
+            RowForm::Vector(compute) => {
+                self.vector_columns(k, &inner, *compute, (col, col_end), &plans)?
+            }
+            RowForm::Lanes(lanes) => self.interior_lanes(k, &inner, lanes, col, col_end, &plans)?,
+            RowForm::WholeRows(rows) => self.whole_row(k, &inner, *rows, (col, count), &plans)?,
+            RowForm::Points => col,
+        };
+        self.counted_loop(tail_start, col_end, 1, &mut |s: &mut Self, i| {
+            s.emit_point(k, &inner, i, &plans, Point::Scalar)
+        })?;
+        Ok(())
+    }
+
+    /// The vector loop over the columns `[col, col_end)`; returns the first column left for
+    /// the scalar tail.
+    fn vector_columns(
+        &mut self,
+        k: &Kernel,
+        inner: &str,
+        compute: DType,
+        (col, col_end): (Value, Value),
+        plans: &RowAccesses,
+    ) -> Result<Value, CodegenError> {
+        // Two vectors per iteration: two independent dependency chains for the out-of-order
+        // core (a fused exp/sigmoid chain is ~40 operations deep), then one more vector.
+        let lanes = plan::vector_lanes(compute);
+        let limit2 = self.b.ins().iadd_imm_s(col_end, -(2 * lanes - 1));
+        let rest = self.counted_loop(col, limit2, 2 * lanes, &mut |s: &mut Self, i| {
+            s.emit_point(k, inner, i, plans, Point::Vector)?;
+            let next = s.b.ins().iadd_imm_s(i, lanes);
+            s.emit_point(k, inner, next, plans, Point::Vector)
+        })?;
+        let limit = self.b.ins().iadd_imm_s(col_end, -(lanes - 1));
+        self.counted_loop(rest, limit, lanes, &mut |s: &mut Self, i| {
+            s.emit_point(k, inner, i, plans, Point::Vector)
+        })
     }
 
     /// Binds the outer loop variables of row number `row` (innermost first: div/mod by the
@@ -250,7 +257,7 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         row: Value,
         outer_dims: &[Value],
         sums: &[Terms],
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, CodegenError> {
         self.idx.push();
         self.bind_outer_vars(row, outer_dims);
         let mut out = Vec::with_capacity(sums.len());
@@ -271,11 +278,11 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         &mut self,
         k: &Kernel,
         inner: &str,
-        lanes: &pool::OutputLanes,
+        lanes: &OutputLanes,
         col: Value,
         col_end: Value,
         plans: &RowAccesses,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         let mut lo = col;
         for x in &lanes.lower {
             let v = self.idx.expr(self.b, x)?;
@@ -288,13 +295,13 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
             hi = self.b.ins().smin(hi, v);
         }
         hi = self.b.ins().smax(hi, lo);
-        let width = i64::from(compute_type(lanes.compute, true).lane_count());
+        let width = i64::from(compute_type(lanes.compute, Width::Vector).lane_count());
         self.counted_loop(col, lo, 1, &mut |s: &mut Self, i| {
-            s.emit_point(k, inner, i, plans, false, None)
+            s.emit_point(k, inner, i, plans, Point::Scalar)
         })?;
         let limit = self.b.ins().iadd_imm_s(hi, -(width - 1));
         let done = self.counted_loop(lo, limit, width, &mut |s: &mut Self, i| {
-            s.emit_point(k, inner, i, plans, true, Some(lanes))
+            s.emit_point(k, inner, i, plans, Point::Lanes(lanes))
         })?;
         // Interior columns left over that do not fill a vector: one more vector ending at
         // `hi`, overlapping columns already done, instead of a scalar point each (a scalar
@@ -317,19 +324,20 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         self.b.ins().brif(go, overlap, &[], join, &[arg(done)]);
         self.b.switch_to_block(overlap);
         let last = self.b.ins().iadd_imm_s(hi, -width);
-        self.emit_point(k, inner, last, plans, true, Some(lanes))?;
+        self.emit_point(k, inner, last, plans, Point::Lanes(lanes))?;
         self.b.ins().jump(join, &[arg(hi)]);
         self.b.switch_to_block(join);
         Ok(tail)
     }
 
-    /// Per-row access plans of the body's loads (`loads`: indexed like `body`) or the stores.
+    /// Per-row access plans of the body's loads or stores (`which`).
     fn row_accesses(
         &mut self,
         k: &Kernel,
         inner: &str,
-        loads: bool,
-    ) -> Result<Vec<Option<Access>>, String> {
+        which: Accessed,
+    ) -> Result<Vec<Option<Access>>, CodegenError> {
+        let loads = which == Accessed::Loads;
         let offsets: Vec<Option<(BufId, &Expr, DType)>> = if loads {
             k.body
                 .iter()
@@ -355,8 +363,8 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
                     let bdt = self.buffer_dtype(buf)?;
                     let offset = self.idx.expr(self.b, &rest)?;
                     let addr = memory::address(self.b, bdt, self.base(buf)?, offset);
-                    let v = memory::load(self.b, bdt, addr, false)?;
-                    Access::Hoisted(ops::convert(self.b, v, compute_type(dtype, false)))
+                    let v = memory::load(self.b, bdt, addr, Width::Scalar)?;
+                    Access::Hoisted(ops::convert(self.b, v, compute_type(dtype, Width::Scalar)))
                 }
                 Some((c, rest)) => Access::Linear {
                     coeff: self.idx.expr(self.b, &c)?,
@@ -370,229 +378,28 @@ impl<'p, 'f, 'b> KernelEmitter<'p, 'f, 'b> {
         Ok(out)
     }
 
-    /// The element offset of an access at inner position `i`.
-    fn offset(&mut self, a: &Access, full: &Expr, i: Value) -> Result<Value, String> {
-        Ok(match a {
-            Access::Strided { along, .. } => self.offset(along, full, i)?,
-            Access::Linear {
-                coeff_const: Some(0),
-                rest,
-                ..
-            } => *rest,
-            Access::Linear {
-                coeff_const: Some(1),
-                rest,
-                ..
-            } => self.b.ins().iadd(*rest, i),
-            Access::Linear { coeff, rest, .. } => {
-                let scaled = self.b.ins().imul(*coeff, i);
-                self.b.ins().iadd(*rest, scaled)
-            }
-            Access::At(v) => *v,
-            Access::Hoisted(_) | Access::Full => self.idx.expr(self.b, full)?,
-        })
-    }
-
-    /// One point (or `lanes` points when `vector`) at inner position `i`.
+    /// The point(s) at inner position `i`, in the form `point`.
     fn emit_point(
         &mut self,
         k: &Kernel,
         inner: &str,
         i: Value,
         plans: &RowAccesses,
-        vector: bool,
-        lanes: Option<&pool::OutputLanes>,
-    ) -> Result<(), String> {
+        point: Point,
+    ) -> Result<(), CodegenError> {
         self.idx.push();
         self.idx.bind(inner, i);
-        let reduced = match (&k.reduce, lanes) {
-            (Some(_), Some(lanes)) if vector => Some(pool::emit_lanes(self, lanes)?),
+        let reduced = match (&k.reduce, point) {
+            (Some(_), Point::Lanes(lanes)) => Some(pool::emit_lanes(self, lanes)?),
             (Some(r), _) => Some(reduce::emit_reduction(self, r)?),
             (None, _) => None,
         };
-        self.finish_point(k, i, plans, vector, reduced)?;
+        let width = match point {
+            Point::Scalar => Width::Scalar,
+            Point::Vector | Point::Lanes(_) => Width::Vector,
+        };
+        self.finish_point(k, i, plans, width, reduced)?;
         self.idx.pop();
         Ok(())
-    }
-
-    /// The kernel body and stores of the point(s) at `i` (bound by the caller), given the
-    /// point's reduced value.
-    pub(crate) fn finish_point(
-        &mut self,
-        k: &Kernel,
-        i: Value,
-        plans: &RowAccesses,
-        vector: bool,
-        reduced: Option<Value>,
-    ) -> Result<(), String> {
-        let values = self.emit_instrs(&k.body, Some(&plans.loads), i, vector, reduced)?;
-        for (s, a) in k.stores.iter().zip(&plans.stores) {
-            let dtype = self.buffer_dtype(s.buf)?;
-            let off = match a {
-                Some(a) => self.offset(a, &s.offset, i)?,
-                None => self.idx.expr(self.b, &s.offset)?,
-            };
-            let addr = memory::address(self.b, dtype, self.base(s.buf)?, off);
-            let v = *values
-                .get(s.value as usize)
-                .ok_or_else(|| format!("store of undefined value {}", s.value))?;
-            memory::store(self.b, dtype, addr, v)?;
-        }
-        Ok(())
-    }
-
-    /// Emits `instrs` in order and returns their values. `loads` gives the row's access plans
-    /// (kernel body) or `None` (reduction body: offsets computed in full).
-    pub fn emit_instrs(
-        &mut self,
-        instrs: &[Instr],
-        loads: Option<&[Option<Access>]>,
-        i: Value,
-        vector: bool,
-        reduced: Option<Value>,
-    ) -> Result<Vec<Value>, String> {
-        let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
-        let get = |vals: &[Value], id: u32| {
-            vals.get(id as usize)
-                .copied()
-                .ok_or_else(|| format!("use of undefined value {id}"))
-        };
-        for (n, instr) in instrs.iter().enumerate() {
-            let ty = compute_type(instr.dtype, vector);
-            let v = match &instr.op {
-                ScalarOp::Load { buf, offset } => {
-                    let dtype = self.buffer_dtype(*buf)?;
-                    let access = loads.and_then(|l| l.get(n).cloned().flatten());
-                    let v = match access {
-                        Some(Access::Hoisted(v)) if vector => self.b.ins().splat(ty, v),
-                        Some(Access::Hoisted(v)) => v,
-                        // A broadcast operand of a vectorised reduction run (never hoisted
-                        // there: its window may be empty): one element, splatted.
-                        Some(Access::Linear {
-                            coeff_const: Some(0),
-                            rest,
-                            ..
-                        }) if vector => {
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, rest);
-                            let v = memory::load(self.b, dtype, addr, false)?;
-                            let v = ops::convert(self.b, v, ty.lane_type());
-                            self.b.ins().splat(ty, v)
-                        }
-                        Some(Access::Strided { along, lane_stride }) if vector => {
-                            let off = self.offset(&along, offset, i)?;
-                            let base = self.base(*buf)?;
-                            pool::strided_load(self, dtype, base, off, lane_stride, ty)?
-                        }
-                        Some(a) => {
-                            let off = self.offset(&a, offset, i)?;
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, vector)?
-                        }
-                        None => {
-                            let off = self.idx.expr(self.b, offset)?;
-                            let addr = memory::address(self.b, dtype, self.base(*buf)?, off);
-                            memory::load(self.b, dtype, addr, vector)?
-                        }
-                    };
-                    ops::convert(self.b, v, ty)
-                }
-                ScalarOp::Const(c) => {
-                    let c = if instr.dtype == DType::Bool {
-                        f64::from(u8::from(*c != 0.0))
-                    } else {
-                        *c
-                    };
-                    fconst(self.b, ty, c)
-                }
-                ScalarOp::Index(e) => {
-                    let iv = self.idx.expr(self.b, e)?;
-                    let v = self.b.ins().fcvt_from_sint(ty.lane_type(), iv);
-                    if vector { self.b.ins().splat(ty, v) } else { v }
-                }
-                ScalarOp::Unary(op, a_id) => {
-                    let a = get(&vals, *a_id)?;
-                    // sigmoid(relu(x)): the argument is never negative.
-                    let after_relu = instrs.get(*a_id as usize).is_some_and(|i| {
-                        matches!(i.op, ScalarOp::Unary(UnaryOp::Relu, _)) && i.dtype == instr.dtype
-                    });
-                    if *op == UnaryOp::Sigmoid && after_relu {
-                        let v = mathops::sigmoid_nonnegative(self.b, a)?;
-                        ops::convert(self.b, v, ty)
-                    } else {
-                        ops::unary(self.b, *op, a, ty, instr.dtype == DType::Bool)?
-                    }
-                }
-                ScalarOp::Binary(op, a_id, c_id) => {
-                    let a = get(&vals, *a_id)?;
-                    let c = get(&vals, *c_id)?;
-                    let c = ops::convert(self.b, c, ops::ty_of(self.b, a));
-                    let non_nan_const = |id: u32| {
-                        instrs
-                            .get(id as usize)
-                            .is_some_and(|i| matches!(i.op, ScalarOp::Const(v) if !v.is_nan()))
-                    };
-                    let cheap = if non_nan_const(*c_id) {
-                        ops::extremum_with_constant(self.b, *op, a, c)
-                    } else if non_nan_const(*a_id) {
-                        ops::extremum_with_constant(self.b, *op, c, a)
-                    } else {
-                        None
-                    };
-                    let fused =
-                        || ops::exact_mul_add(self.b, instrs, &vals, *op, (*a_id, *c_id), ty);
-                    match cheap.or_else(fused) {
-                        Some(v) => ops::convert(self.b, v, ty),
-                        None => ops::binary(self.b, *op, a, c, ty)?,
-                    }
-                }
-                ScalarOp::Select(c, a, x) => {
-                    let c = get(&vals, *c)?;
-                    let a = ops::convert(self.b, get(&vals, *a)?, ty);
-                    let x = ops::convert(self.b, get(&vals, *x)?, ty);
-                    let m = ops::truthy(self.b, c);
-                    let m = if vector || !ops::ty_of(self.b, c).is_vector() {
-                        m
-                    } else {
-                        return Err("vector condition in a scalar select".into());
-                    };
-                    ops::select(self.b, m, a, x)
-                }
-                ScalarOp::Cast(a) => {
-                    let a = get(&vals, *a)?;
-                    ops::cast(self.b, a, instr.dtype, ty)?
-                }
-                ScalarOp::Reduced => {
-                    let acc = reduced.ok_or("`Reduced` outside a kernel with a reduction")?;
-                    ops::convert(self.b, acc, ty)
-                }
-            };
-            vals.push(v);
-        }
-        Ok(vals)
-    }
-
-    /// `for (i = lo; i < hi; i += step) body(i)`; returns the first `i` not run (for a tail).
-    pub fn counted_loop(
-        &mut self,
-        lo: Value,
-        hi: Value,
-        step: i64,
-        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), String>,
-    ) -> Result<Value, String> {
-        let head = self.b.create_block();
-        let i = self.b.append_block_param(head, types::I64);
-        let body_block = self.b.create_block();
-        let exit = self.b.create_block();
-        let done = self.b.append_block_param(exit, types::I64);
-        self.b.ins().jump(head, &[arg(lo)]);
-        self.b.switch_to_block(head);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, hi);
-        self.b.ins().brif(more, body_block, &[], exit, &[arg(i)]);
-        self.b.switch_to_block(body_block);
-        body(self, i)?;
-        let next = self.b.ins().iadd_imm_s(i, step);
-        self.b.ins().jump(head, &[arg(next)]);
-        self.b.switch_to_block(exit);
-        Ok(done)
     }
 }

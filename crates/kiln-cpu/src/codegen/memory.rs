@@ -12,8 +12,9 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::DType;
 
+use super::error::{CodegenError, MemAccess};
 use super::mathops;
-use super::ops::{bitcast, compute_type, convert, mask_to_float, truthy};
+use super::ops::{Width, bitcast, compute_type, convert, mask_to_float, truthy};
 
 /// Buffers are `Vec<u8>`-backed, so no access is assumed aligned; none traps (the launcher
 /// validated every size before running).
@@ -98,24 +99,16 @@ fn split_constant(b: &FunctionBuilder, offset: Value) -> (Value, i64) {
     (x, c)
 }
 
-/// Whether `vector` accesses to a buffer of `dtype` are supported in a loop computing in
-/// `compute` (F32 or F64).
-pub(crate) fn vectorizable(dtype: DType, compute: DType) -> bool {
-    match compute {
-        DType::F64 => dtype == DType::F64,
-        _ => matches!(dtype, DType::F32 | DType::F16 | DType::BF16),
-    }
-}
-
-/// Loads the element(s) at `addr`, widened to the compute type (a vector when `vector`).
+/// Loads the element(s) at `addr`, widened to the compute type (at `width`).
 pub(crate) fn load(
     b: &mut FunctionBuilder,
     dtype: DType,
     addr: Address,
-    vector: bool,
-) -> Result<Value, String> {
+    width: Width,
+) -> Result<Value, CodegenError> {
+    let vector = width == Width::Vector;
     let Address { ptr: addr, disp } = addr;
-    let ty = compute_type(dtype, vector);
+    let ty = compute_type(dtype, width);
     Ok(match dtype {
         DType::F32 | DType::F64 => b.ins().load(ty, flags(), addr, disp),
         DType::F16 | DType::BF16 => {
@@ -135,13 +128,23 @@ pub(crate) fn load(
             let set = b.ins().icmp_imm_s(IntCC::NotEqual, byte, 0);
             mask_to_float(b, ty, set)
         }
-        DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+        DType::Bool => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Load,
+            });
+        }
         // i64 is computed in f64: exact below 2^53 (CODEGEN.md, "dtypes").
         DType::I64 if !vector => {
             let int = b.ins().load(types::I64, flags(), addr, disp);
             b.ins().fcvt_from_sint(types::F64, int)
         }
-        DType::I64 => return Err("i64 buffers are not accessed by vector loops".into()),
+        DType::I64 => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Load,
+            });
+        }
     })
 }
 
@@ -151,10 +154,11 @@ pub(crate) fn store(
     dtype: DType,
     addr: Address,
     value: Value,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let Address { ptr: addr, disp } = addr;
     let vector = b.func.dfg.value_type(value).is_vector();
-    let ty: Type = compute_type(dtype, vector);
+    let width = if vector { Width::Vector } else { Width::Scalar };
+    let ty: Type = compute_type(dtype, width);
     let v = convert(b, value, ty);
     match dtype {
         DType::F32 | DType::F64 => {
@@ -181,12 +185,22 @@ pub(crate) fn store(
             let set = truthy(b, v);
             b.ins().store(flags(), set, addr, disp);
         }
-        DType::Bool => return Err("bool buffers are not accessed by vector loops".into()),
+        DType::Bool => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Store,
+            });
+        }
         DType::I64 if !vector => {
             let int = super::ops::f64_to_i64_torch(b, v);
             b.ins().store(flags(), int, addr, disp);
         }
-        DType::I64 => return Err("i64 buffers are not accessed by vector loops".into()),
+        DType::I64 => {
+            return Err(CodegenError::VectorAccess {
+                dtype,
+                access: MemAccess::Store,
+            });
+        }
     }
     Ok(())
 }

@@ -2,6 +2,9 @@
 //!
 //! See `doc/CODEGEN.md` for the loop structure, the SIMD rules and the dtype handling.
 mod arg_reduce;
+mod body;
+mod emitter;
+mod error;
 mod index;
 mod kernel;
 mod mathops;
@@ -12,7 +15,6 @@ mod pool;
 mod reduce;
 mod row;
 mod row_reduce;
-mod window;
 
 use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName, types};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
@@ -20,6 +22,8 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_sched::{Kernel, Program};
 
 use crate::error::CpuError;
+
+pub use error::{CodegenError, MemAccess};
 
 /// `extern "C" fn(bufs: *const *mut u8, syms: *const i64, start: i64, end: i64)`.
 pub(crate) fn kernel_signature(call_conv: CallConv) -> Signature {
@@ -42,10 +46,10 @@ pub(crate) fn build_function(
         Function::with_name_signature(UserFuncName::user(0, index), kernel_signature(call_conv));
     let mut ctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut ctx);
-    let mut emitter = kernel::KernelEmitter::new(&mut b, program);
-    emitter.emit(kernel).map_err(|msg| CpuError::Codegen {
+    let mut emitter = emitter::KernelEmitter::new(&mut b, program);
+    emitter.emit(kernel).map_err(|source| CpuError::Codegen {
         kernel: kernel.name.clone(),
-        msg,
+        source,
     })?;
     b.seal_all_blocks();
     b.finalize(frontend);

@@ -8,16 +8,23 @@ use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, 
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::{BinaryOp, DType, UnaryOp};
 
+use super::error::CodegenError;
 use super::mathops;
 
-/// The CLIF type of `dtype`'s compute type, scalar or with `lanes` lanes (1, or 4 for f32 and
-/// 2 for f64 in the 128-bit vector loop).
-pub(crate) fn compute_type(dtype: DType, vector: bool) -> Type {
-    match (dtype.compute() == DType::F64, vector) {
-        (false, false) => types::F32,
-        (true, false) => types::F64,
-        (false, true) => types::F32X4,
-        (true, true) => types::F64X2,
+/// Whether a value is one element or a 128-bit vector of them (4 f32 or 2 f64 lanes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Width {
+    Scalar,
+    Vector,
+}
+
+/// The CLIF type of `dtype`'s compute type at `width`.
+pub(crate) fn compute_type(dtype: DType, width: Width) -> Type {
+    match (dtype.compute() == DType::F64, width) {
+        (false, Width::Scalar) => types::F32,
+        (true, Width::Scalar) => types::F64,
+        (false, Width::Vector) => types::F32X4,
+        (true, Width::Vector) => types::F64X2,
     }
 }
 
@@ -104,7 +111,7 @@ pub(crate) fn unary(
     x: Value,
     out_ty: Type,
     bool_out: bool,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let ty = ty_of(b, x);
     let v = match op {
         UnaryOp::Neg => b.ins().fneg(x),
@@ -214,7 +221,7 @@ pub(crate) fn binary(
     x: Value,
     y: Value,
     out_ty: Type,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let cmp = |b: &mut FunctionBuilder, cc: FloatCC| {
         let m = b.ins().fcmp(cc, x, y);
         mask_to_float(b, out_ty, m)
@@ -271,7 +278,7 @@ pub(crate) fn cast(
     v: Value,
     to: DType,
     out_ty: Type,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let v = convert(b, v, out_ty);
     Ok(match to {
         DType::Bool => {

@@ -17,148 +17,26 @@
 //! Max/min combine with a compare+select (one `maxps`/`minps`) plus a NaN flag per lane
 //! (`x != x` or-ed up), applied once after the window: PyTorch's max pooling propagates NaN.
 //! f32 sums accumulate in f32 lanes, so they are planned only for constant windows of at most
-//! [`MAX_F32_SUM_WINDOW`] elements.
+//! `MAX_F32_SUM_WINDOW` elements (`plan::lanes`).
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
-use kiln_ir::DType;
-use kiln_sched::{Kernel, ReduceKind, Reduction, ScalarOp, reduce_var};
-use kiln_shape::{CmpOp, Cond, Expr};
+use kiln_sched::{ReduceKind, Reduction, reduce_var};
 
-use super::kernel::{Access, KernelEmitter};
-use super::memory::{self, vectorizable};
-use super::ops::{self, bitcast, compute_type, fconst};
-use super::plan;
+use super::emitter::{Access, KernelEmitter};
+use super::error::CodegenError;
+use super::ops::{self, Width, bitcast, compute_type, fconst};
+use super::plan::lanes::{MAX_UNROLLED_ROW, OutputLanes};
+use super::plan::window::plan_windows;
 use super::reduce;
-use super::window::plan_windows;
-
-/// f32 window sums in f32 lanes: 64 elements keep the error near 64 ulp of the partial sums,
-/// well inside the f32 tolerance; larger windows use the scalar path's f64 accumulation.
-const MAX_F32_SUM_WINDOW: i64 = 64;
-
-/// Innermost window rows of at most this many elements are unrolled.
-const MAX_UNROLLED_ROW: i64 = 8;
-
-/// How a kernel's reduction runs in lanes over the inner output dim.
-pub(crate) struct OutputLanes {
-    pub compute: DType,
-    /// Inclusive lower bounds of the interior columns (outer variables and symbols only).
-    pub lower: Vec<Expr>,
-    /// Exclusive upper bounds of the interior columns.
-    pub upper: Vec<Expr>,
-    /// The reduction with the conditions that mention the output column removed.
-    pub interior: Reduction,
-    /// Per reduction-body instruction: the stride of a load along the output column.
-    pub strides: Vec<Option<i64>>,
-}
-
-/// The lane plan of `k`, or `None` when its reduction does not fit (see the module docs).
-pub(crate) fn plan(k: &Kernel, buffer_dtype: &dyn Fn(u32) -> DType) -> Option<OutputLanes> {
-    let red = k.reduce.as_ref()?;
-    let inner = kiln_sched::outer_var(k.dims.len().checked_sub(1)?);
-    let compute = plan::body_simd_compute(k, buffer_dtype)?;
-    if red.acc.compute() != compute || red.dims.is_empty() || red.kind.is_arg() {
-        return None;
-    }
-    if red.kind == ReduceKind::Sum && compute != DType::F64 {
-        let window = red
-            .dims
-            .iter()
-            .try_fold(1i64, |acc, d| acc.checked_mul(d.as_int()?))?;
-        if window > MAX_F32_SUM_WINDOW {
-            return None;
-        }
-    }
-    let mut strides = Vec::with_capacity(red.body.len());
-    for instr in &red.body {
-        if instr.dtype.compute() != compute {
-            return None;
-        }
-        strides.push(match &instr.op {
-            ScalarOp::Load { buf, offset } => {
-                let stride = offset.linear_in(&inner)?.0.as_int()?;
-                let dtype = buffer_dtype(*buf);
-                let widened = matches!(dtype, DType::F16 | DType::BF16);
-                if stride < 0 || !vectorizable(dtype, compute) || (widened && stride > 1) {
-                    return None;
-                }
-                Some(stride)
-            }
-            ScalarOp::Index(e) if e.mentions(&inner) => return None,
-            ScalarOp::Reduced => return None,
-            _ => None,
-        });
-    }
-    let (mut lower, mut upper, mut kept) = (vec![], vec![], vec![]);
-    for c in &red.valid {
-        if !c.lhs().mentions(&inner) && !c.rhs().mentions(&inner) {
-            kept.push(c.clone());
-            continue;
-        }
-        let (a, h) = half_line(c, red, &inner)?;
-        // a*o + h >= 0: o >= ceil(-h/a) for a > 0, o <= floor(h/-a) for a < 0.
-        if a > 0 {
-            lower.push((&(-&h) + &Expr::int(a - 1)).floor_div(&Expr::int(a)));
-        } else {
-            upper.push(&h.floor_div(&Expr::int(-a)) + &Expr::int(1));
-        }
-    }
-    let interior = Reduction {
-        valid: kept,
-        ..red.clone()
-    };
-    // Conditions shared by all lanes must become loop bounds: no per-element branches.
-    if !plan_windows(&interior).residual.is_empty() {
-        return None;
-    }
-    Some(OutputLanes {
-        compute,
-        lower,
-        upper,
-        interior,
-        strides,
-    })
-}
-
-/// `c` at its worst corner of the reduction box as `a*o + h >= 0` (`o` the output column):
-/// `None` unless `c` is linear in `o` with a constant nonzero coefficient and in every
-/// reduction variable with constant coefficients.
-fn half_line(c: &Cond, red: &Reduction, inner: &str) -> Option<(i64, Expr)> {
-    let f = c.lhs() - c.rhs();
-    let (a, mut rest) = f.linear_in(inner)?;
-    let a = a.as_int().filter(|a| *a != 0)?;
-    // Normalise to `a*o + g >= 0` (`at_least`) or `a*o + g < 0`, over the integers.
-    let (at_least, shift) = match c.op() {
-        CmpOp::Ge => (true, 0),
-        CmpOp::Gt => (true, -1),
-        CmpOp::Lt => (false, 0),
-        CmpOp::Le => (false, -1),
-        CmpOp::Eq | CmpOp::Ne => return None,
-    };
-    rest = &rest + &Expr::int(shift);
-    // The worst value of sum(b_j * r_j) over the box: its minimum for `>= 0`, its maximum for
-    // `< 0` (an empty box has no elements, so any value is safe there).
-    for (j, dim) in red.dims.iter().enumerate() {
-        let (b, g) = rest.linear_in(&reduce_var(j))?;
-        let b = b.as_int()?;
-        let far = &Expr::int(b) * &(dim - &Expr::int(1));
-        rest = if (b < 0) == at_least { &g + &far } else { g };
-    }
-    if (0..red.dims.len()).any(|j| rest.mentions(&reduce_var(j))) {
-        return None;
-    }
-    Some(if at_least {
-        (a, rest)
-    } else {
-        // a*o + g < 0  <=>  -a*o - g - 1 >= 0
-        (-a, &(-&rest) - &Expr::int(1))
-    })
-}
 
 /// Emits the reduction for the lanes starting at output column `i` (bound by the caller) and
 /// returns the accumulated vector.
-pub(crate) fn emit_lanes(e: &mut KernelEmitter, lanes: &OutputLanes) -> Result<Value, String> {
+pub(crate) fn emit_lanes(
+    e: &mut KernelEmitter,
+    lanes: &OutputLanes,
+) -> Result<Value, CodegenError> {
     let red = &lanes.interior;
-    let vty = compute_type(lanes.compute, true);
+    let vty = compute_type(lanes.compute, Width::Vector);
     let acc = e.b.declare_var(vty);
     let init = fconst(e.b, vty, reduce::identity(red.kind));
     e.b.def_var(acc, init);
@@ -184,12 +62,12 @@ pub(crate) fn emit_lanes(e: &mut KernelEmitter, lanes: &OutputLanes) -> Result<V
 fn nest(
     e: &mut KernelEmitter,
     lanes: &OutputLanes,
-    windows: &super::window::WindowPlan,
+    windows: &super::plan::window::WindowPlan,
     dims: &[Value],
     level: usize,
     acc: cranelift_frontend::Variable,
     nan: cranelift_frontend::Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let red = &lanes.interior;
     let (lo, hi) = windows.bounds(e, level, &red.dims[level])?;
     let var = reduce_var(level);
@@ -248,11 +126,11 @@ fn element(
     r: Value,
     acc: cranelift_frontend::Variable,
     nan: cranelift_frontend::Variable,
-) -> Result<(), String> {
-    let vals = e.emit_instrs(&red.body, Some(loads), r, true, None)?;
+) -> Result<(), CodegenError> {
+    let vals = e.emit_instrs(&red.body, Some(loads), r, Width::Vector, None)?;
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     let a = e.b.use_var(acc);
     let combined = match red.kind {
         ReduceKind::Sum => e.b.ins().fadd(a, v),
@@ -271,63 +149,4 @@ fn element(
         e.b.def_var(nan, flags);
     }
     Ok(())
-}
-
-/// Loads the lanes `offset + l * stride` of a buffer of `dtype`, widened to `ty` (a vector).
-pub(crate) fn strided_load(
-    e: &mut KernelEmitter,
-    dtype: DType,
-    base: Value,
-    offset: Value,
-    stride: i64,
-    ty: cranelift_codegen::ir::Type,
-) -> Result<Value, String> {
-    let lane_count = i64::from(ty.lane_count());
-    match stride {
-        0 => {
-            let addr = memory::address(e.b, dtype, base, offset);
-            let v = memory::load(e.b, dtype, addr, false)?;
-            let v = ops::convert(e.b, v, ty.lane_type());
-            Ok(e.b.ins().splat(ty, v))
-        }
-        1 => {
-            let addr = memory::address(e.b, dtype, base, offset);
-            memory::load(e.b, dtype, addr, true)
-        }
-        // Elements 0, 2, 4, 6: lanes 0 and 2 of the vector at 0, then lanes 1 and 3 of the
-        // vector at 3 (never reading past element 6, the last one the window touches).
-        2 if ty == types::F32X4 && dtype == DType::F32 => {
-            let addr = memory::address(e.b, dtype, base, offset);
-            let first = memory::load(e.b, dtype, addr, true)?;
-            let second_off = e.b.ins().iadd_imm_s(offset, 3);
-            let addr = memory::address(e.b, dtype, base, second_off);
-            let second = memory::load(e.b, dtype, addr, true)?;
-            let (x, y) = (
-                bitcast(e.b, types::I8X16, first),
-                bitcast(e.b, types::I8X16, second),
-            );
-            // Shuffle bytes: 0..16 from `x`, 16..32 from `y`.
-            let mask: Vec<u8> = [0u8, 8, 20, 28]
-                .iter()
-                .flat_map(|&start| start..start + 4)
-                .collect();
-            let mask = e.b.func.dfg.immediates.push(mask.into());
-            let picked = e.b.ins().shuffle(x, y, mask);
-            Ok(bitcast(e.b, ty, picked))
-        }
-        _ => {
-            let mut v: Option<Value> = None;
-            for lane in 0..lane_count {
-                let off = e.b.ins().iadd_imm_s(offset, lane * stride);
-                let addr = memory::address(e.b, dtype, base, off);
-                let x = memory::load(e.b, dtype, addr, false)?;
-                let x = ops::convert(e.b, x, ty.lane_type());
-                v = Some(match v {
-                    None => e.b.ins().scalar_to_vector(ty, x),
-                    Some(v) => e.b.ins().insertlane(v, x, lane as u8),
-                });
-            }
-            v.ok_or_else(|| "a vector without lanes".to_string())
-        }
-    }
 }

@@ -3,7 +3,7 @@
 //! The accumulator starts at 0 / -inf / +inf. A `valid` condition that is linear in one
 //! reduction variable with coefficient ±1 (pooling's padding and window ends, adaptive
 //! windows) becomes a bound of that variable's loop, computed once before the loop
-//! ([`super::window`]): the interior then runs without a branch per element and padding is
+//! ([`super::plan::window`]): the interior then runs without a branch per element and padding is
 //! never loaded. Other conditions are checked per element by a branch. Load offsets are split
 //! as `coeff * r + rest` over the innermost reduction variable `r`, with `rest` computed once
 //! per run of the innermost loop (strength reduction).
@@ -25,13 +25,17 @@ use cranelift_frontend::Variable;
 use kiln_ir::DType;
 use kiln_sched::{ReduceKind, Reduction, ScalarOp, reduce_var};
 
-use super::kernel::{Access, KernelEmitter};
-use super::memory::vectorizable;
-use super::ops::{bitcast, compute_type, convert, fconst};
-use super::window::{WindowPlan, plan_windows};
+use super::emitter::{Access, KernelEmitter};
+use super::error::CodegenError;
+use super::ops::{Width, bitcast, compute_type, convert, fconst};
+use super::plan::reduce::{unrolled_vectors, vector_compute};
+use super::plan::window::{WindowPlan, plan_windows};
 
 /// Emits the reduction at the current point and returns the accumulated value (scalar).
-pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<Value, String> {
+pub(crate) fn emit_reduction(
+    e: &mut KernelEmitter,
+    red: &Reduction,
+) -> Result<Value, CodegenError> {
     if red.kind.is_arg() {
         return super::arg_reduce::emit(e, red);
     }
@@ -44,7 +48,7 @@ pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<V
         dims.push(e.idx.expr(e.b, d)?);
     }
     let plan = plan_windows(red);
-    let vector = vector_compute(e, red, &plan)?.map(|c| VectorAccs::new(e, red, c));
+    let vector = vector_compute(e.program, red, &plan)?.map(|c| VectorAccs::new(e, red, c));
     if dims.is_empty() {
         element(e, red, &plan, None, acc)?;
     } else {
@@ -54,7 +58,7 @@ pub(crate) fn emit_reduction(e: &mut KernelEmitter, red: &Reduction) -> Result<V
         v.combine_into(e, red, acc);
     }
     let total = e.b.use_var(acc);
-    Ok(convert(e.b, total, compute_type(red.acc, false)))
+    Ok(convert(e.b, total, compute_type(red.acc, Width::Scalar)))
 }
 
 pub(crate) fn identity(kind: ReduceKind) -> f64 {
@@ -68,7 +72,7 @@ pub(crate) fn identity(kind: ReduceKind) -> f64 {
 pub(crate) fn accumulator_type(red: &Reduction) -> Type {
     match red.kind {
         ReduceKind::Sum => types::F64,
-        _ => compute_type(red.acc, false),
+        _ => compute_type(red.acc, Width::Scalar),
     }
 }
 
@@ -81,59 +85,13 @@ fn combine(e: &mut KernelEmitter, kind: ReduceKind, a: Value, v: Value) -> Value
     }
 }
 
-/// The compute type of a vectorised innermost run, or `None` when it stays scalar: residual
-/// per-element conditions, mixed compute types, a load that is neither contiguous nor
-/// broadcast along the innermost variable, a buffer without vector loads, or an index
-/// expression of the innermost variable.
-pub(crate) fn vector_compute(
-    e: &KernelEmitter,
-    red: &Reduction,
-    plan: &WindowPlan,
-) -> Result<Option<DType>, String> {
-    let Some(last) = red.dims.len().checked_sub(1) else {
-        return Ok(None);
-    };
-    if !plan.residual.is_empty() || red.kind.is_arg() {
-        return Ok(None);
-    }
-    let var = reduce_var(last);
-    let Some(compute) = red.body.first().map(|i| i.dtype.compute()) else {
-        return Ok(None);
-    };
-    // A run known to be shorter than one vector (a 3-wide pooling window) would only pay for
-    // the vector accumulators and their horizontal combine.
-    let lanes = i64::from(compute_type(compute, true).lane_count());
-    if red.dims[last].as_int().is_some_and(|d| d < lanes) {
-        return Ok(None);
-    }
-    for instr in &red.body {
-        if instr.dtype.compute() != compute {
-            return Ok(None);
-        }
-        match &instr.op {
-            ScalarOp::Load { buf, offset } => {
-                let unit_or_broadcast = offset
-                    .linear_in(&var)
-                    .is_some_and(|(c, _)| matches!(c.as_int(), Some(0 | 1)));
-                if !unit_or_broadcast || !vectorizable(e.buffer_dtype(*buf)?, compute) {
-                    return Ok(None);
-                }
-            }
-            ScalarOp::Index(x) if x.mentions(&var) => return Ok(None),
-            ScalarOp::Reduced => return Ok(None),
-            _ => {}
-        }
-    }
-    Ok(Some(compute))
-}
-
 /// Access plans of the reduction body's loads along `var` (indexed like the body). Loads are
 /// never hoisted out of the loop: a window may be empty, and its elements may lie in padding.
 pub(crate) fn accesses(
     e: &mut KernelEmitter,
     red: &Reduction,
     var: &str,
-) -> Result<Vec<Option<Access>>, String> {
+) -> Result<Vec<Option<Access>>, CodegenError> {
     let mut out = Vec::with_capacity(red.body.len());
     for instr in &red.body {
         let ScalarOp::Load { offset, .. } = &instr.op else {
@@ -160,7 +118,7 @@ fn nest(
     dims: &[Value],
     level: usize,
     acc: Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let (lo, hi) = plan.bounds(e, level, &red.dims[level])?;
     let var = reduce_var(level);
     let innermost = level + 1 == dims.len();
@@ -215,7 +173,7 @@ const MAX_F32_PARTIAL_RUN: i64 = 64;
 
 impl VectorAccs {
     pub(crate) fn new(e: &mut KernelEmitter, red: &Reduction, compute: DType) -> Self {
-        let vty = compute_type(compute, true);
+        let vty = compute_type(compute, Width::Vector);
         let sum = red.kind == ReduceKind::Sum;
         let acc_ty = if sum { types::F64X2 } else { vty };
         let parts = if sum && compute != DType::F64 { 2 } else { 1 };
@@ -270,24 +228,6 @@ impl VectorAccs {
     }
 }
 
-/// Longest innermost run (elements) emitted as straight-line vector code.
-const MAX_UNROLLED_VECTOR_RUN: i64 = 64;
-
-/// `(whole vectors, leftover elements)` of an innermost run that is emitted unrolled: one of
-/// constant length, at most [`MAX_UNROLLED_VECTOR_RUN`], that no window condition bounds (an
-/// adaptive pooling window of equal-size windows, a short `sum` over the last dim).
-pub(crate) fn unrolled_vectors(
-    red: &Reduction,
-    plan: &WindowPlan,
-    compute: DType,
-) -> Option<(i64, i64)> {
-    let last = red.dims.len().checked_sub(1)?;
-    let run = red.dims[last].as_int()?;
-    let lanes = i64::from(compute_type(compute, true).lane_count());
-    (plan.is_full(last) && (lanes..=MAX_UNROLLED_VECTOR_RUN).contains(&run))
-        .then_some((run / lanes, run % lanes))
-}
-
 /// The vector part of a short constant innermost run starting at `lo`, unrolled: `vectors`
 /// loads at constant offsets combined as a balanced tree (independent adds instead of one
 /// dependency chain, and for f32 sums one promotion to f64 per run), then added into `accs`.
@@ -299,22 +239,22 @@ pub(crate) fn unrolled_vector_run(
     accs: &VectorAccs,
     lo: Value,
     vectors: i64,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let var = reduce_var(red.dims.len() - 1);
-    let lanes = i64::from(compute_type(accs.compute, true).lane_count());
+    let lanes = i64::from(compute_type(accs.compute, Width::Vector).lane_count());
     let mut parts = Vec::with_capacity(vectors as usize);
     for j in 0..vectors {
         // Contiguous loads are at `rest + r`: constant displacements from one row address.
         let r = e.b.ins().iadd_imm_s(lo, j * lanes);
         e.idx.push();
         e.idx.bind(&var, r);
-        let vals = e.emit_instrs(&red.body, Some(loads), r, true, None);
+        let vals = e.emit_instrs(&red.body, Some(loads), r, Width::Vector, None);
         e.idx.pop();
         let vals = vals?;
         parts.push(
             *vals
                 .get(red.value as usize)
-                .ok_or_else(|| format!("reduction value {} is undefined", red.value))?,
+                .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?,
         );
     }
     while parts.len() > 1 {
@@ -342,9 +282,9 @@ fn vector_run(
     accs: &VectorAccs,
     lo: Value,
     hi: Value,
-) -> Result<Value, String> {
+) -> Result<Value, CodegenError> {
     let var = reduce_var(red.dims.len() - 1);
-    let vty = compute_type(accs.compute, true);
+    let vty = compute_type(accs.compute, Width::Vector);
     let lanes = i64::from(vty.lane_count());
     let partial = accs.f32_partial_runs.then(|| {
         let p = e.b.declare_var(vty);
@@ -381,25 +321,15 @@ fn vector_run(
     let more = e.b.ins().icmp(IntCC::SignedLessThan, r, limit);
     e.b.ins().brif(more, body, &[], exit, &[BlockArg::Value(r)]);
     e.b.switch_to_block(body);
-    let mut offsets = carried[1..].iter();
-    let walked: Vec<Option<Access>> = loads
-        .iter()
-        .map(|a| match a {
-            Some(Access::Linear {
-                coeff_const: Some(1),
-                ..
-            }) => offsets.next().map(|v| Access::At(*v)),
-            other => other.clone(),
-        })
-        .collect();
+    let walked = walked_accesses(loads, &carried[1..]);
     e.idx.push();
     e.idx.bind(&var, r);
-    let vals = e.emit_instrs(&red.body, Some(&walked), r, true, None);
+    let vals = e.emit_instrs(&red.body, Some(&walked), r, Width::Vector, None);
     e.idx.pop();
     let vals = vals?;
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     match partial {
         Some(p) => {
             let a = e.b.use_var(p);
@@ -421,6 +351,22 @@ fn vector_run(
     Ok(tail)
 }
 
+/// `loads` with each contiguous access replaced by its loop-carried offset in `offsets`
+/// (in order).
+fn walked_accesses(loads: &[Option<Access>], offsets: &[Value]) -> Vec<Option<Access>> {
+    let mut offsets = offsets.iter();
+    loads
+        .iter()
+        .map(|a| match a {
+            Some(Access::Linear {
+                coeff_const: Some(1),
+                ..
+            }) => offsets.next().map(|v| Access::At(*v)),
+            other => other.clone(),
+        })
+        .collect()
+}
+
 /// Lanes 2 and 3 of an f32x4, promoted to f64x2.
 fn high_half_f64(e: &mut KernelEmitter, v: Value) -> Value {
     let bytes = bitcast(e.b, types::I8X16, v);
@@ -439,7 +385,7 @@ pub(crate) fn element(
     plan: &WindowPlan,
     loads: Option<(&[Option<Access>], Value)>,
     acc: Variable,
-) -> Result<(), String> {
+) -> Result<(), CodegenError> {
     let mut all: Option<Value> = None;
     for c in &plan.residual {
         let v = e.idx.cond(e.b, c)?;
@@ -459,11 +405,11 @@ pub(crate) fn element(
         Some((l, i)) => (Some(l), i),
         None => (None, e.b.ins().iconst(types::I64, 0)),
     };
-    let vals = e.emit_instrs(&red.body, plans, i, false, None)?;
+    let vals = e.emit_instrs(&red.body, plans, i, Width::Scalar, None)?;
     e.idx.pop();
     let v = *vals
         .get(red.value as usize)
-        .ok_or_else(|| format!("reduction value {} is undefined", red.value))?;
+        .ok_or(CodegenError::UndefinedReductionValue { id: red.value })?;
     let v = convert(e.b, v, accumulator_type(red));
     let a = e.b.use_var(acc);
     let combined = combine(e, red.kind, a, v);

@@ -13,8 +13,8 @@ use kiln_sched::{Instr, Kernel, Reduction, ScalarOp, outer_var, reduce_var};
 use kiln_shape::Expr;
 
 use super::index::{IndexEmitter, Terms, factors_mention};
-use super::pool::OutputLanes;
-use super::window::plan_windows;
+use super::plan::lanes::OutputLanes;
+use super::plan::window::plan_windows;
 
 /// The inner loop variable and the reduction variables of `k` (`k.dims` not empty).
 pub(crate) fn fast_vars(k: &Kernel) -> Vec<String> {

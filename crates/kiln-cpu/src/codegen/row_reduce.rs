@@ -4,9 +4,10 @@
 //! rows of 64 bytes, then the next output's 16 rows of the next 64 bytes. The hardware
 //! prefetchers follow that poorly: a C model of both orders on the development machine
 //! streamed 17 GB/s per thread point by point and 31 GB/s reading each input row once, left
-//! to right. So when a row of outputs is short and constant (at most [`MAX_ROW`] points),
-//! its windows share their rows (no loop bound depends on the output column) and the
-//! innermost run is straight-line vector code ([`reduce::unrolled_vectors`]), the row is
+//! to right. So when a row of outputs is short and constant (at most `MAX_ROW` points), its
+//! windows share their rows (no loop bound depends on the output column) and the innermost
+//! run is straight-line vector code ([`crate::codegen::plan::reduce::unrolled_vectors`]),
+//! as planned by [`crate::codegen::plan::reduce::row_plan`], the row is
 //! emitted as one nest: the outer reduction loops run once, and at each window row every
 //! output's run is added into that output's own vector accumulators, left to right. Each
 //! output then finishes as a point would (the kernel body's epilogue and its stores).
@@ -16,56 +17,14 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::Variable;
-use kiln_ir::DType;
 use kiln_sched::{Kernel, Reduction, reduce_var};
-use kiln_shape::Expr;
 
-use super::kernel::{Access, KernelEmitter, RowAccesses, arg};
-use super::ops::{compute_type, convert, fconst};
+use super::emitter::{Access, KernelEmitter, RowAccesses, arg};
+use super::error::CodegenError;
+use super::ops::{Width, compute_type, convert, fconst};
+use super::plan::reduce::RowPlan;
+use super::plan::window::{WindowPlan, plan_windows};
 use super::reduce::{self, VectorAccs};
-use super::window::{WindowPlan, plan_windows};
-
-/// Longest output row reduced as one nest (two f64x2 accumulators per output for f32 sums).
-const MAX_ROW: i64 = 8;
-
-/// How a kernel's rows are reduced whole.
-#[derive(Clone, Copy)]
-pub(crate) struct RowPlan {
-    /// Outputs per row.
-    pub width: i64,
-    compute: DType,
-    /// Whole vectors and leftover elements of each output's innermost run.
-    vectors: i64,
-    remainder: i64,
-}
-
-/// The plan of `k` when its rows are reduced whole (see the module docs), else `None`.
-/// `inner` is the innermost output variable.
-pub(crate) fn plan(e: &KernelEmitter, k: &Kernel, inner: &str) -> Result<Option<RowPlan>, String> {
-    let (Some(red), Some(width)) = (&k.reduce, k.dims.last().and_then(Expr::as_int)) else {
-        return Ok(None);
-    };
-    if !(2..=MAX_ROW).contains(&width) || red.dims.len() < 2 {
-        return Ok(None);
-    }
-    let windows = plan_windows(red);
-    let Some(compute) = reduce::vector_compute(e, red, &windows)? else {
-        return Ok(None);
-    };
-    let Some((vectors, remainder)) = reduce::unrolled_vectors(red, &windows, compute) else {
-        return Ok(None);
-    };
-    let shared = red.dims.iter().enumerate().all(|(level, dim)| {
-        let (lo, hi) = windows.bound_exprs(level, dim);
-        !lo.mentions(inner) && !hi.mentions(inner) && !dim.mentions(inner)
-    });
-    Ok(shared.then_some(RowPlan {
-        width,
-        compute,
-        vectors,
-        remainder,
-    }))
-}
 
 /// Emits the reductions of the current row's `width` outputs (inner variable 0..width) and
 /// returns each output's reduced value, as [`reduce::emit_reduction`] would for one point.
@@ -74,7 +33,7 @@ pub(crate) fn emit_row(
     red: &Reduction,
     inner: &str,
     plan: RowPlan,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, CodegenError> {
     let windows = plan_windows(red);
     let accs: Vec<VectorAccs> = (0..plan.width)
         .map(|_| VectorAccs::new(e, red, plan.compute))
@@ -101,7 +60,7 @@ pub(crate) fn emit_row(
     for (a, s) in accs.iter().zip(&scalars) {
         a.combine_into(e, red, *s);
         let total = e.b.use_var(*s);
-        out.push(convert(e.b, total, compute_type(red.acc, false)));
+        out.push(convert(e.b, total, compute_type(red.acc, Width::Scalar)));
     }
     Ok(out)
 }
@@ -118,7 +77,7 @@ struct Row<'a> {
 
 impl Row<'_> {
     /// The reduction loops from `level` inward; at the innermost level, every output's run.
-    fn nest(&self, e: &mut KernelEmitter, level: usize) -> Result<(), String> {
+    fn nest(&self, e: &mut KernelEmitter, level: usize) -> Result<(), CodegenError> {
         let last = self.red.dims.len() - 1;
         if level < last {
             let (lo, hi) = self.windows.bounds(e, level, &self.red.dims[level])?;
@@ -144,7 +103,7 @@ impl Row<'_> {
     }
 
     /// Output `col`'s innermost run: whole vectors unrolled, then the scalar tail.
-    fn run(&self, e: &mut KernelEmitter, col: usize) -> Result<(), String> {
+    fn run(&self, e: &mut KernelEmitter, col: usize) -> Result<(), CodegenError> {
         let RowPlan {
             compute,
             vectors,
@@ -159,7 +118,7 @@ impl Row<'_> {
         if remainder == 0 {
             return Ok(());
         }
-        let lanes = i64::from(compute_type(compute, true).lane_count());
+        let lanes = i64::from(compute_type(compute, Width::Vector).lane_count());
         let end = e.b.ins().iconst(types::I64, vectors * lanes + remainder);
         let scalar = self.scalars[col];
         e.counted_loop(tail, end, 1, &mut |e: &mut KernelEmitter, r| {
@@ -184,11 +143,11 @@ impl KernelEmitter<'_, '_, '_> {
         plan: RowPlan,
         (col, count): (Value, Value),
         plans: &RowAccesses,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, CodegenError> {
         let red = k
             .reduce
             .as_ref()
-            .ok_or("a whole-row plan without a reduction")?;
+            .ok_or(CodegenError::WholeRowWithoutReduction)?;
         let starts = self.b.ins().icmp_imm_s(IntCC::Equal, col, 0);
         let full = self.b.ins().icmp_imm_s(IntCC::Equal, count, plan.width);
         let whole = self.b.ins().band(starts, full);
@@ -202,7 +161,7 @@ impl KernelEmitter<'_, '_, '_> {
             let i = self.b.ins().iconst(types::I64, c as i64);
             self.idx.push();
             self.idx.bind(inner, i);
-            let res = self.finish_point(k, i, plans, false, Some(r));
+            let res = self.finish_point(k, i, plans, Width::Scalar, Some(r));
             self.idx.pop();
             res?;
         }

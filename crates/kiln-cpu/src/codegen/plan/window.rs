@@ -7,11 +7,8 @@
 //! `[max(0, lo...), min(dim, hi...))`, computed once before the loop. The interior of the
 //! window then runs without a per-element branch, and elements outside (padding) are never
 //! visited, exactly as the per-element branch did. Other conditions stay per element.
-use cranelift_codegen::ir::Value;
 use kiln_sched::{Reduction, reduce_var};
 use kiln_shape::{CmpOp, Cond, Expr};
-
-use super::kernel::KernelEmitter;
 
 /// Loop bounds per reduction level, and the conditions left to check per element.
 pub(crate) struct WindowPlan {
@@ -82,7 +79,7 @@ impl WindowPlan {
 
     /// The bounds of `level`'s loop as expressions: `max(0, lower...)` and
     /// `min(dim, upper...)`. Those of outer variables only are pinned per row
-    /// ([`super::row`]), so a pooling window's row range is not recomputed at every point.
+    /// ([`crate::codegen::row`]), so a pooling window's row range is not recomputed at every point.
     pub fn bound_exprs(&self, level: usize, dim: &Expr) -> (Expr, Expr) {
         let mut lower = vec![Expr::int(0)];
         lower.extend(self.lower.get(level).into_iter().flatten().cloned());
@@ -92,17 +89,5 @@ impl WindowPlan {
             Expr::max_of(&lower).unwrap_or_else(|| Expr::int(0)),
             Expr::min_of(&upper).unwrap_or_else(|| dim.clone()),
         )
-    }
-
-    /// The bounds `[lo, hi)` of `level`'s loop, emitted where the loop starts (the outer
-    /// reduction variables are bound). `hi` may be below `lo`: the loop then does not run.
-    pub fn bounds(
-        &self,
-        e: &mut KernelEmitter,
-        level: usize,
-        dim: &Expr,
-    ) -> Result<(Value, Value), String> {
-        let (lo, hi) = self.bound_exprs(level, dim);
-        Ok((e.idx.expr(e.b, &lo)?, e.idx.expr(e.b, &hi)?))
     }
 }

@@ -1,9 +1,83 @@
-//! Loop planning: collapsing contiguous dims and deciding whether the inner loop vectorises.
+//! Loop planning: plain data about a kernel (which loop form each row runs, the vector
+//! compute type, window bounds), decided before any CLIF is emitted. No Cranelift types
+//! here: the emission modules consume these plans, and nothing here imports them.
 use kiln_ir::DType;
-use kiln_sched::{Kernel, ScalarOp, outer_var};
+use kiln_sched::{BufId, Kernel, Program, ScalarOp, outer_var};
 use kiln_shape::Expr;
 
-use super::memory::vectorizable;
+use crate::codegen::error::CodegenError;
+
+pub(crate) mod lanes;
+pub(crate) mod reduce;
+pub(crate) mod window;
+
+/// Whether `vector` accesses to a buffer of `dtype` are supported in a loop computing in
+/// `compute` (F32 or F64).
+pub(crate) fn vectorizable(dtype: DType, compute: DType) -> bool {
+    match compute {
+        DType::F64 => dtype == DType::F64,
+        _ => matches!(dtype, DType::F32 | DType::F16 | DType::BF16),
+    }
+}
+
+/// Lanes of the 128-bit vector loop computing in `compute`: 4 f32 or 2 f64.
+pub(crate) fn vector_lanes(compute: DType) -> i64 {
+    if compute.compute() == DType::F64 {
+        2
+    } else {
+        4
+    }
+}
+
+/// How the columns of a row are computed besides the scalar tail loop.
+pub(crate) enum RowForm {
+    /// A vector loop in this compute type (no reduction).
+    Vector(DType),
+    /// The reduction runs in lanes over the inner output dim ([`lanes`]).
+    Lanes(lanes::OutputLanes),
+    /// Rows covered whole by a task are reduced as one nest ([`reduce::RowPlan`]).
+    WholeRows(reduce::RowPlan),
+    /// Point by point only.
+    Points,
+}
+
+/// A kernel ready for emission: its dims collapsed (at least one) and its row form.
+pub(crate) struct KernelPlan {
+    pub kernel: Kernel,
+    pub form: RowForm,
+}
+
+/// The dtype of a declared buffer of `program`.
+pub(crate) fn buffer_dtype(program: &Program, buf: BufId) -> Result<DType, CodegenError> {
+    program
+        .buffers
+        .get(buf as usize)
+        .map(|d| d.dtype)
+        .ok_or(CodegenError::UndeclaredBuffer { buf })
+}
+
+/// Plans `kernel` of `program`: collapses its dims, then picks the row form (a vector loop,
+/// lanes of outputs, whole rows, or points).
+pub(crate) fn plan_kernel(program: &Program, kernel: &Kernel) -> Result<KernelPlan, CodegenError> {
+    let mut k = collapse(kernel);
+    if k.dims.is_empty() {
+        k.dims.push(Expr::int(1));
+    }
+    // An undeclared buffer never vectorises; the emission reports it where it is used.
+    let dtype_of = |buf: u32| buffer_dtype(program, buf).unwrap_or(DType::Bool);
+    let form = if let Some(compute) = simd_compute(&k, &dtype_of) {
+        RowForm::Vector(compute)
+    } else if let Some(lanes) = lanes::plan(&k, &dtype_of) {
+        RowForm::Lanes(lanes)
+    } else {
+        let inner = outer_var(k.dims.len() - 1);
+        match reduce::row_plan(program, &k, &inner)? {
+            Some(rows) => RowForm::WholeRows(rows),
+            None => RowForm::Points,
+        }
+    };
+    Ok(KernelPlan { kernel: k, form })
+}
 
 /// The kernel with its two innermost dims merged while every load and store walks them
 /// contiguously (`coeff(o[n-2]) == coeff(o[n-1]) * dims[n-1]`), repeatedly. A small innermost
