@@ -41,6 +41,20 @@ pub enum Command {
     Cache(CacheArgs),
     /// Which libraries kiln finds (libnvrtc, the CUDA driver), and the cache it would use.
     Doctor(DoctorArgs),
+    /// What an ONNX model holds: opset, inputs, outputs, op counts, and what kiln cannot import.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The `.onnx` file.
+    pub model: std::path::PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Accepted as by every subcommand; inspecting reads no cache.
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 }
 
 #[derive(Debug, Args)]

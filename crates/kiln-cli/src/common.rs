@@ -12,8 +12,29 @@ use kiln_ir::IrError;
 use crate::cli::{BackendArg, CompileFlags, DynamicArg, SharedCompileArgs};
 use crate::error::{CliError, CliResult};
 
-/// Reads and parses a `.kiln` file; parse errors carry `file:line:col`.
+/// A graph and the parameter values its file carries (an ONNX model's initializers; none for
+/// `.kiln` text, whose parameters come from `--param`).
+pub type LoadedModel = (Graph, Vec<(String, kiln::Tensor)>);
+
+/// Loads a `.kiln` graph or, for a `.onnx` file, imports the model with its weights.
+pub fn load_model(path: &Path) -> CliResult<LoadedModel> {
+    if path.extension().is_some_and(|e| e == "onnx") {
+        let m = kiln_onnx::load(path).map_err(|source| CliError::Onnx {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        return Ok((m.graph, m.params));
+    }
+    Ok((load_graph_text(path)?, Vec::new()))
+}
+
+/// [`load_model`] without the weights (compile and explain need only dtypes and shapes).
 pub fn load_graph(path: &Path) -> CliResult<Graph> {
+    load_model(path).map(|(g, _)| g)
+}
+
+/// Reads and parses a `.kiln` file; parse errors carry `file:line:col`.
+fn load_graph_text(path: &Path) -> CliResult<Graph> {
     let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
         what: "graph file",
         path: path.to_path_buf(),

@@ -26,6 +26,13 @@ pub enum CliError {
         col: usize,
         msg: String,
     },
+    /// An ONNX model kiln cannot import.
+    #[error("{}: {source}", .path.display())]
+    Onnx {
+        path: PathBuf,
+        #[source]
+        source: Box<kiln_onnx::OnnxError>,
+    },
     #[error("{}: {source}", .path.display())]
     Graph {
         path: PathBuf,

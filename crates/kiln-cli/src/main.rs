@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use kiln_cli::cli::{CacheCommand, Cli, Command};
 use kiln_cli::common::open_cache;
 use kiln_cli::error::CliResult;
-use kiln_cli::{cache_admin, compile, doctor, explain, run};
+use kiln_cli::{cache_admin, compile, doctor, explain, inspect, run};
 
 /// `KILN_LOG`, else `RUST_LOG`, else warnings only; always to stderr.
 fn init_logging() {
@@ -43,6 +43,7 @@ fn dispatch(cli: Cli) -> CliResult<()> {
         Command::Run(args) => run::run(args),
         Command::Compile(args) => compile::compile(args),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Inspect(args) => inspect::inspect(args),
         Command::Cache(args) => {
             let dir = args.cache.cache_dir.as_ref();
             match args.command {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::cli::RunArgs;
 use crate::common::{
-    by_order, check_size, compile_with, in_graph, key_note, load_graph, split_assignment,
+    by_order, check_size, compile_with, in_graph, key_note, load_model, split_assignment,
 };
 use crate::error::{CliError, CliResult};
 use crate::npy::{self, Conversion, Converted};
@@ -22,15 +22,21 @@ struct InputNote {
 }
 
 pub fn run(args: RunArgs) -> CliResult<()> {
-    let graph = load_graph(&args.graph)?;
+    let (graph, builtin) = load_model(&args.graph)?;
     let mode = if args.exact_inputs {
         Conversion::Exact
     } else {
         Conversion::Round
     };
     let (inputs, mut notes) = read_inputs(&graph, &args.inputs, mode)?;
-    let (params, param_notes) = read_params(&graph, &args, mode)?;
-    notes.extend(param_notes);
+    // An ONNX model carries its weights; a .kiln graph's come from --param/--params.
+    let params = if builtin.is_empty() {
+        let (params, param_notes) = read_params(&graph, &args, mode)?;
+        notes.extend(param_notes);
+        params
+    } else {
+        builtin
+    };
 
     let f = compile_with(&args.graph, &graph, &args.flags, &args.shared)?;
     let shapes: Vec<Vec<i64>> = inputs
