@@ -50,40 +50,47 @@ fn lookup_in<T>(
         .ok_or_else(|| format!("operand #{} is not defined before this node", id.index()))
 }
 
+/// One node's dtype and rank from the checks, given its operands' (`lookup`).
+fn node_info(g: &Graph, id: NodeId, lookup: &check::Lookup) -> Result<ValueInfo, IrError> {
+    let node = g.node(id);
+    match &node.kind {
+        NodeKind::Input(i) => {
+            let decl = g
+                .inputs()
+                .get(*i)
+                .ok_or_else(|| invalid(node, "input", format!("input #{i} is not declared")))?;
+            Ok(ValueInfo {
+                dtype: decl.dtype,
+                rank: Some(decl.dims.len()),
+            })
+        }
+        NodeKind::Constant(t) => check_constant(t).map_err(|m| invalid(node, "tensor", m)),
+        NodeKind::Op(op) => check_op(op, lookup).map_err(|m| invalid(node, op.name(), m)),
+    }
+}
+
 /// Checks every node without sizes: arity, argument values, dtypes, ranks, dims in range,
 /// pooling parameters; there must be at least one output. Errors name the node.
 pub fn validate(g: &Graph) -> Result<(), IrError> {
     if g.outputs().is_empty() {
         return Err(IrError::NoOutputs);
     }
+    for decl in g.inputs() {
+        if let Some(v) = decl.dims.iter().find_map(|d| match d {
+            kiln_shape::Dim::Fixed(v) if *v < 0 => Some(*v),
+            _ => None,
+        }) {
+            let node = g.node(g.find(&decl.name).expect("every input is a node"));
+            return Err(invalid(
+                node,
+                "input",
+                format!("declared size {v} is negative (expected >= 0)"),
+            ));
+        }
+    }
     let mut infos: Vec<ValueInfo> = Vec::with_capacity(g.len());
     for id in g.node_ids() {
-        let node = g.node(id);
-        let info = match &node.kind {
-            NodeKind::Input(i) => {
-                let decl = g
-                    .inputs()
-                    .get(*i)
-                    .ok_or_else(|| invalid(node, "input", format!("input #{i} is not declared")))?;
-                if let Some(v) = decl.dims.iter().find_map(|d| match d {
-                    kiln_shape::Dim::Fixed(v) if *v < 0 => Some(*v),
-                    _ => None,
-                }) {
-                    return Err(invalid(
-                        node,
-                        "input",
-                        format!("declared size {v} is negative (expected >= 0)"),
-                    ));
-                }
-                ValueInfo {
-                    dtype: decl.dtype,
-                    rank: Some(decl.dims.len()),
-                }
-            }
-            NodeKind::Constant(t) => check_constant(t).map_err(|m| invalid(node, "tensor", m))?,
-            NodeKind::Op(op) => check_op(op, &|o| lookup_in(&infos, o, |i| *i))
-                .map_err(|m| invalid(node, op.name(), m))?,
-        };
+        let info = node_info(g, id, &|o| lookup_in(&infos, o, |i| *i))?;
         infos.push(info);
     }
     Ok(())
@@ -93,41 +100,24 @@ pub fn validate(g: &Graph) -> Result<(), IrError> {
 /// [`validate`] runs on it and its operands: what a graph builder needs to expand a
 /// composite (`batch_norm` reduces every dim but 1) before the graph has sizes.
 pub fn value_info(g: &Graph, id: NodeId) -> Result<ValueInfo, IrError> {
-    let mut memo: std::collections::HashMap<NodeId, ValueInfo> = Default::default();
-    // Operands come before their users, so visiting ancestors in id order needs no recursion.
+    // The ancestors of `id`; operands come before their users, so checking them in id order
+    // finds every operand's info already computed.
+    let mut seen = std::collections::BTreeSet::new();
     let mut needed = vec![id];
-    let mut order = Vec::new();
     while let Some(n) = needed.pop() {
-        if order.contains(&n) {
-            continue;
-        }
-        order.push(n);
-        if let NodeKind::Op(op) = &g.node(n).kind {
+        if seen.insert(n)
+            && let NodeKind::Op(op) = &g.node(n).kind
+        {
             needed.extend(op.inputs());
         }
     }
-    order.sort();
-    for n in order {
-        let node = g.node(n);
-        let info = match &node.kind {
-            NodeKind::Input(i) => {
-                let decl = g
-                    .inputs()
-                    .get(*i)
-                    .ok_or_else(|| invalid(node, "input", format!("input #{i} is not declared")))?;
-                ValueInfo {
-                    dtype: decl.dtype,
-                    rank: Some(decl.dims.len()),
-                }
-            }
-            NodeKind::Constant(t) => check_constant(t).map_err(|m| invalid(node, "tensor", m))?,
-            NodeKind::Op(op) => check_op(op, &|o| {
-                memo.get(&o)
-                    .copied()
-                    .ok_or_else(|| format!("operand #{} is not defined", o.index()))
-            })
-            .map_err(|m| invalid(node, op.name(), m))?,
-        };
+    let mut memo: std::collections::HashMap<NodeId, ValueInfo> = Default::default();
+    for n in seen {
+        let info = node_info(g, n, &|o| {
+            memo.get(&o)
+                .copied()
+                .ok_or_else(|| format!("operand #{} is not defined", o.index()))
+        })?;
         memo.insert(n, info);
     }
     Ok(memo[&id])

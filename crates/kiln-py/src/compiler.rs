@@ -241,28 +241,8 @@ impl PyFunction {
         inputs: Vec<Bound<'_, PyAny>>,
         out: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Vec<KilnArray>> {
-        let inputs = tensors(inputs, "input")?;
-        let f = self.function.clone();
-        match out {
-            None => {
-                let outs = py
-                    .detach(move || {
-                        let refs: Vec<&Tensor> = inputs.iter().collect();
-                        f.run(&refs)
-                    })
-                    .map_err(to_py)?;
-                Ok(outs.into_iter().map(KilnArray::new).collect())
-            }
-            Some(out) => {
-                let mut outs = tensors(out, "out")?;
-                let result = py.detach(|| {
-                    let refs: Vec<&Tensor> = inputs.iter().collect();
-                    f.run_into(&refs, &mut outs)
-                });
-                result.map_err(to_py)?;
-                Ok(Vec::new())
-            }
-        }
+        let f = &self.function;
+        call(py, inputs, out, |i| f.run(i), |i, o| f.run_into(i, o))
     }
 
     /// The report of the last specialisation: outcome ("memory", "hit", "miss", ...),
@@ -355,27 +335,34 @@ impl PyModel {
         inputs: Vec<Bound<'_, PyAny>>,
         out: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Vec<KilnArray>> {
-        let inputs = tensors(inputs, "input")?;
-        let m = self.model.clone();
-        match out {
-            None => {
-                let outs = py
-                    .detach(move || {
-                        let refs: Vec<&Tensor> = inputs.iter().collect();
-                        m.run(&refs)
-                    })
-                    .map_err(to_py)?;
-                Ok(outs.into_iter().map(KilnArray::new).collect())
-            }
-            Some(out) => {
-                let mut outs = tensors(out, "out")?;
-                py.detach(|| {
-                    let refs: Vec<&Tensor> = inputs.iter().collect();
-                    m.run_into(&refs, &mut outs)
-                })
+        let m = &self.model;
+        call(py, inputs, out, |i| m.run(i), |i, o| m.run_into(i, o))
+    }
+}
+
+/// One call of a function or model on borrowed inputs: fresh outputs handed over, or (with
+/// `out`) written into the caller's arrays and an empty list returned; the GIL is released
+/// while kiln compiles and runs.
+fn call(
+    py: Python<'_>,
+    inputs: Vec<Bound<'_, PyAny>>,
+    out: Option<Vec<Bound<'_, PyAny>>>,
+    run: impl Fn(&[&Tensor]) -> Result<Vec<Tensor>, kiln::KilnError> + Sync,
+    run_into: impl Fn(&[&Tensor], &mut [Tensor]) -> Result<(), kiln::KilnError> + Sync,
+) -> PyResult<Vec<KilnArray>> {
+    let inputs = tensors(inputs, "input")?;
+    match out {
+        None => {
+            let outs = py
+                .detach(|| run(&inputs.iter().collect::<Vec<_>>()))
                 .map_err(to_py)?;
-                Ok(Vec::new())
-            }
+            Ok(outs.into_iter().map(KilnArray::new).collect())
+        }
+        Some(out) => {
+            let mut outs = tensors(out, "out")?;
+            py.detach(|| run_into(&inputs.iter().collect::<Vec<_>>(), &mut outs))
+                .map_err(to_py)?;
+            Ok(Vec::new())
         }
     }
 }
