@@ -7,6 +7,7 @@
 pub(crate) mod check;
 mod conv;
 mod flatten;
+mod grad;
 mod index;
 mod linalg;
 mod movement;

@@ -8,6 +8,7 @@
 mod conv;
 mod elementwise;
 mod erf;
+mod grad;
 mod index;
 mod layout;
 mod linalg;
@@ -169,6 +170,21 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         Op::ArgMin { x, dim, .. } => index::arg_extreme(get(*x)?, *dim, false, shape),
         Op::CumSum { x, dim } => index::cumsum(get(*x)?, *dim, dtype),
         Op::MatMul { a, b } => Ok(linalg::matmul(get(*a)?, get(*b)?, dtype, shape)),
+        Op::SumTo { x, .. } => Ok(grad::sum_to(get(*x)?, dtype, shape)),
+        Op::ExpandAs { x, .. } => Ok(layout::expand(get(*x)?, shape)),
+        Op::ReshapeAs { x, .. } => Ok(layout::reshape(get(*x)?, shape)),
+        Op::SliceScatter {
+            input,
+            src,
+            dim,
+            bounds,
+        } => Ok(grad::slice_scatter(
+            get(*input)?,
+            get(*src)?,
+            *dim,
+            bounds,
+            dtype,
+        )),
     }
 }
 

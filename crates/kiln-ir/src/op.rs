@@ -402,6 +402,35 @@ pub enum Op {
         a: NodeId,
         b: NodeId,
     },
+    // Gradient family (`build/grad.rs`, `infer/grad.rs`, `interp/grad.rs`): the ops backward
+    // graphs are made of whose result has another value's shape. That value (`like`) is read
+    // for its shape only, never its data, so a backward graph states "the shape of x" without
+    // writing sizes and stays symbolic (one backward entry serves every batch size).
+    /// `sum_to(x, like)`: `x` summed over the dims in which `like`'s shape broadcasts to `x`'s
+    /// (x's extra leading dims, and dims where `like` has size 1), giving `like`'s shape: the
+    /// adjoint of broadcasting (`at::sum_to`).
+    SumTo {
+        x: NodeId,
+        like: NodeId,
+    },
+    /// `expand_as(x, like)`: `x` broadcast to `like`'s shape (`Tensor.expand_as`).
+    ExpandAs {
+        x: NodeId,
+        like: NodeId,
+    },
+    /// `reshape_as(x, like)`: `x` reshaped to `like`'s shape (`Tensor.reshape_as`).
+    ReshapeAs {
+        x: NodeId,
+        like: NodeId,
+    },
+    /// `slice_scatter(input, src, dim, start, end, step)`: a copy of `input` with `src` written
+    /// into the slice `bounds` of `dim` (`torch.slice_scatter`); the adjoint of a slice.
+    SliceScatter {
+        input: NodeId,
+        src: NodeId,
+        dim: i64,
+        bounds: SliceBounds,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -425,6 +454,14 @@ macro_rules! visit_input_ids {
             Op::MatMul { a, b } => {
                 visit(a);
                 visit(b);
+            }
+            Op::SumTo { x, like } | Op::ExpandAs { x, like } | Op::ReshapeAs { x, like } => {
+                visit(x);
+                visit(like);
+            }
+            Op::SliceScatter { input, src, .. } => {
+                visit(input);
+                visit(src);
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -502,6 +539,10 @@ impl Op {
             Op::ArgMin { .. } => "argmin",
             Op::CumSum { .. } => "cumsum",
             Op::MatMul { .. } => "matmul",
+            Op::SumTo { .. } => "sum_to",
+            Op::ExpandAs { .. } => "expand_as",
+            Op::ReshapeAs { .. } => "reshape_as",
+            Op::SliceScatter { .. } => "slice_scatter",
         }
     }
 

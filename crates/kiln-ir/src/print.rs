@@ -213,6 +213,12 @@ fn call(g: &Graph, op: &Op) -> String {
         | Op::Pad { .. }
         | Op::Repeat { .. } => movement::call(g, op),
         Op::MatMul { a, b } => format_call(name, &[value(g, *a), value(g, *b)], &[]),
+        Op::SumTo { x: input, like }
+        | Op::ExpandAs { x: input, like }
+        | Op::ReshapeAs { x: input, like } => {
+            format_call(name, &[value(g, *input), value(g, *like)], &[])
+        }
+        Op::SliceScatter { .. } => movement::slice_scatter_call(g, op),
     }
 }
 

@@ -395,7 +395,7 @@ impl<'a> Lowerer<'a> {
                 let b = self.materialize(n)?;
                 Ok(self.load(blk, b, &shape, idx))
             }
-            Op::Reshape { x, .. } => {
+            Op::Reshape { x, .. } | Op::ReshapeAs { x, .. } => {
                 let flat = contiguous_offset(&shape, idx);
                 if let Some(&b) = self.materialized.get(&x) {
                     let dtype = self.buffers[b as usize].dtype;
@@ -450,7 +450,7 @@ impl<'a> Lowerer<'a> {
                     .collect();
                 self.emit(blk, x, &xi, ctx)
             }
-            Op::Expand { x, .. } => {
+            Op::Expand { x, .. } | Op::ExpandAs { x, .. } => {
                 let xs = self.shape(x).to_vec();
                 let xi = self.broadcast_idx(n, &xs, &shape, idx)?;
                 self.emit(blk, x, &xi, ctx)
@@ -463,6 +463,10 @@ impl<'a> Lowerer<'a> {
             | Op::Select { .. }
             | Op::Pad { .. }
             | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
+            Op::SumTo { .. } | Op::SliceScatter { .. } => Err(SchedError::Unsupported {
+                node: self.g.node(n).name.clone(),
+                msg: format!("{} is not lowered yet", op.name()),
+            }),
         }
     }
 

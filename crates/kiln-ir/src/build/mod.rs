@@ -11,6 +11,7 @@
 //! primitive the error concerns.
 pub mod activation;
 pub mod conv;
+pub mod grad;
 pub mod index;
 pub mod linalg;
 pub mod norm;

@@ -7,7 +7,7 @@ use crate::graph::NodeId;
 use crate::op::{Op, PadMode, SliceBounds, Split};
 
 /// Calls `f` with every multi-index of `shape`, in C order.
-fn each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
+pub(super) fn each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
     if shape.contains(&0) {
         return;
     }
@@ -29,12 +29,12 @@ fn each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
     }
 }
 
-fn offset(shape: &[usize], idx: &[usize]) -> usize {
+pub(super) fn offset(shape: &[usize], idx: &[usize]) -> usize {
     strides(shape).iter().zip(idx).map(|(s, i)| s * i).sum()
 }
 
 /// Wraps a possibly negative dim (validated by inference).
-fn wrap(d: i64, rank: usize) -> usize {
+pub(super) fn wrap(d: i64, rank: usize) -> usize {
     let r = rank.max(1) as i64;
     (if d < 0 { d + r } else { d }) as usize
 }
@@ -139,7 +139,7 @@ fn clamp_bound(b: Option<i64>, size: i64, default: i64) -> i64 {
 }
 
 /// The first element and the step of a slice of a dim of `size`.
-fn slice_start(size: i64, bounds: &SliceBounds) -> (i64, i64) {
+pub(super) fn slice_start(size: i64, bounds: &SliceBounds) -> (i64, i64) {
     match bounds {
         SliceBounds::Range { start, step, .. } => (clamp_bound(*start, size, 0), *step),
         SliceBounds::Narrow { start, .. } => (if *start < 0 { start + size } else { *start }, 1),

@@ -74,3 +74,39 @@ pub(super) fn call(g: &Graph, op: &Op) -> String {
         _ => unreachable!("not a movement op: {name}"),
     }
 }
+
+/// `slice_scatter(input, src, dim=d, start=.., end=.., step=..)`; the bounds of a narrow or
+/// a split part (as the adjoints of those slices carry) print in their own keywords.
+pub(super) fn slice_scatter_call(g: &Graph, op: &Op) -> String {
+    let Op::SliceScatter {
+        input,
+        src,
+        dim,
+        bounds,
+    } = op
+    else {
+        unreachable!("slice_scatter_call is only called for slice_scatter")
+    };
+    let mut kw: Vec<(&str, String)> = vec![("dim", dim.to_string())];
+    match bounds {
+        SliceBounds::Range { start, end, step } => {
+            kw.extend(start.map(|s| ("start", s.to_string())));
+            kw.extend(end.map(|e| ("end", e.to_string())));
+            if *step != 1 {
+                kw.push(("step", step.to_string()));
+            }
+        }
+        SliceBounds::Narrow { start, length } => {
+            kw.push(("narrow_start", start.to_string()));
+            kw.push(("length", length.to_string()));
+        }
+        SliceBounds::Part {
+            split,
+            index,
+            count,
+        } => {
+            kw.push(("part", format!("{split:?}/{index}/{count}")));
+        }
+    }
+    format_call(op.name(), &[value(g, *input), value(g, *src)], &kw)
+}

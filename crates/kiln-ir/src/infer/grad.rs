@@ -1,0 +1,155 @@
+//! Checks and shape rules of the gradient family (`sum_to`, `expand_as`, `reshape_as`,
+//! `slice_scatter`): the result takes another value's shape, and every size-dependent
+//! decision (is this dim broadcast? do the element counts agree?) goes through the shape
+//! environment, so it becomes a guard only where the symbols' ranges do not decide it.
+use kiln_shape::{Cond, Expr, ShapeEnv};
+
+use super::OpError;
+use super::TensorType;
+use super::check::{Lookup, ValueInfo, normalize_dim};
+use super::movement::slice_range;
+use super::shapes::{known_one, show_shape};
+use crate::graph::NodeId;
+use crate::op::Op;
+
+/// Dtype and rank of a gradient-family op (no sizes needed).
+pub(crate) fn check(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String> {
+    let rank_of = |id: NodeId| -> Result<Option<usize>, String> { Ok(lookup(id)?.rank) };
+    match op {
+        Op::SumTo { x, like } | Op::ExpandAs { x, like } | Op::ReshapeAs { x, like } => {
+            let xi = lookup(*x)?;
+            let rank = rank_of(*like)?;
+            if let (Some(xr), Some(lr)) = (xi.rank, rank) {
+                if matches!(op, Op::SumTo { .. }) && xr < lr {
+                    return Err(format!(
+                        "cannot sum a rank-{xr} tensor to the shape of a rank-{lr} tensor \
+                         (sum_to only removes dims)"
+                    ));
+                }
+                if matches!(op, Op::ExpandAs { .. }) && xr > lr {
+                    return Err(format!(
+                        "cannot expand a rank-{xr} tensor to the shape of a rank-{lr} tensor \
+                         (expand only adds leading dims)"
+                    ));
+                }
+            }
+            Ok(ValueInfo {
+                dtype: xi.dtype,
+                rank,
+            })
+        }
+        Op::SliceScatter {
+            input, src, dim, ..
+        } => {
+            let i = lookup(*input)?;
+            let s = lookup(*src)?;
+            if i.dtype != s.dtype {
+                return Err(format!(
+                    "src has dtype {} but input has dtype {} (slice_scatter needs one dtype)",
+                    s.dtype, i.dtype
+                ));
+            }
+            if let (Some(ir), Some(sr)) = (i.rank, s.rank) {
+                if ir != sr {
+                    return Err(format!(
+                        "src has rank {sr} but input has rank {ir} (slice_scatter needs equal ranks)"
+                    ));
+                }
+                normalize_dim(*dim, ir)?;
+            }
+            Ok(i)
+        }
+        _ => unreachable!("grad::check is only called for gradient-family ops"),
+    }
+}
+
+fn shape_of(types: &[TensorType], id: NodeId) -> Result<&[Expr], OpError> {
+    types
+        .get(id.index())
+        .map(|t| t.shape.as_slice())
+        .ok_or_else(|| OpError::Invalid(format!("operand #{} is not defined", id.index())))
+}
+
+fn equal(env: &mut ShapeEnv, a: &Expr, b: &Expr) -> Result<bool, OpError> {
+    Ok(a == b || env.decide(&Cond::eq(a.clone(), b.clone()))?)
+}
+
+fn numel(shape: &[Expr]) -> Expr {
+    shape.iter().fold(Expr::int(1), |acc, d| &acc * d)
+}
+
+/// The shape of a gradient-family op's result.
+pub(crate) fn infer(
+    op: &Op,
+    types: &[TensorType],
+    env: &mut ShapeEnv,
+) -> Result<Vec<Expr>, OpError> {
+    match op {
+        Op::SumTo { x, like } => {
+            let (xs, ls) = (shape_of(types, *x)?, shape_of(types, *like)?);
+            let lead = xs.len() - ls.len();
+            for (i, l) in ls.iter().enumerate() {
+                let d = &xs[lead + i];
+                if !equal(env, d, l)? && !known_one(env, l)? {
+                    return Err(OpError::Invalid(format!(
+                        "cannot sum shape {} to shape {}: dim {i} of the target is {l}, which is \
+                         neither 1 nor the source's {d}",
+                        show_shape(xs),
+                        show_shape(ls)
+                    )));
+                }
+            }
+            Ok(ls.to_vec())
+        }
+        Op::ExpandAs { x, like } => {
+            let (xs, ls) = (shape_of(types, *x)?, shape_of(types, *like)?);
+            let lead = ls.len() - xs.len();
+            for (i, d) in xs.iter().enumerate() {
+                let l = &ls[lead + i];
+                if !equal(env, d, l)? && !known_one(env, d)? {
+                    return Err(OpError::Invalid(format!(
+                        "cannot expand shape {} to shape {}: dim {i} is {d}, which is neither 1 \
+                         nor the target's {l}",
+                        show_shape(xs),
+                        show_shape(ls)
+                    )));
+                }
+            }
+            Ok(ls.to_vec())
+        }
+        Op::ReshapeAs { x, like } => {
+            let (xs, ls) = (shape_of(types, *x)?, shape_of(types, *like)?);
+            if !equal(env, &numel(xs), &numel(ls))? {
+                return Err(OpError::Invalid(format!(
+                    "cannot reshape shape {} into shape {}: the element counts differ",
+                    show_shape(xs),
+                    show_shape(ls)
+                )));
+            }
+            Ok(ls.to_vec())
+        }
+        Op::SliceScatter {
+            input,
+            src,
+            dim,
+            bounds,
+        } => {
+            let (is, ss) = (shape_of(types, *input)?, shape_of(types, *src)?);
+            let range = slice_range(env, is, *dim, bounds).map_err(OpError::Invalid)?;
+            let d = normalize_dim(*dim, is.len()).map_err(OpError::Invalid)?;
+            for (i, (a, b)) in is.iter().zip(ss).enumerate() {
+                let want = if i == d { &range.len } else { a };
+                if !equal(env, want, b)? {
+                    return Err(OpError::Invalid(format!(
+                        "src has shape {} but the slice of input {} it is written into has {want} \
+                         at dim {i}",
+                        show_shape(ss),
+                        show_shape(is)
+                    )));
+                }
+            }
+            Ok(is.to_vec())
+        }
+        _ => unreachable!("grad::infer is only called for gradient-family ops"),
+    }
+}
