@@ -431,6 +431,15 @@ pub enum Op {
         dim: i64,
         bounds: SliceBounds,
     },
+    /// `cat_part(x, parts, dim, index)`: block `index` of `x` cut along `dim` into blocks the
+    /// sizes of `parts`' dims (`parts` are read for their shapes only): the adjoint of
+    /// `cat(parts, dim)`, whose block offsets may be symbolic.
+    CatPart {
+        x: NodeId,
+        parts: Vec<NodeId>,
+        dim: i64,
+        index: usize,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -462,6 +471,12 @@ macro_rules! visit_input_ids {
             Op::SliceScatter { input, src, .. } => {
                 visit(input);
                 visit(src);
+            }
+            Op::CatPart { x, parts, .. } => {
+                visit(x);
+                for id in parts {
+                    visit(id);
+                }
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -543,6 +558,7 @@ impl Op {
             Op::ExpandAs { .. } => "expand_as",
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
+            Op::CatPart { .. } => "cat_part",
         }
     }
 

@@ -463,6 +463,20 @@ impl<'a> Lowerer<'a> {
             | Op::Select { .. }
             | Op::Pad { .. }
             | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
+            Op::CatPart {
+                x,
+                ref parts,
+                dim,
+                index,
+            } => {
+                let d = norm_dim(dim, idx.len());
+                let shapes: Vec<Vec<Expr>> =
+                    parts.iter().map(|&p| self.shape(p).to_vec()).collect();
+                let refs: Vec<&[Expr]> = shapes.iter().map(Vec::as_slice).collect();
+                let mut xi = idx.to_vec();
+                xi[d] = &kiln_ir::infer::cat_part_offset(&refs, d, index) + &idx[d];
+                self.emit(blk, x, &xi, ctx)
+            }
             Op::SumTo { .. } | Op::SliceScatter { .. } => Err(SchedError::Unsupported {
                 node: self.g.node(n).name.clone(),
                 msg: format!("{} is not lowered yet", op.name()),
