@@ -71,6 +71,12 @@ fn node_info(g: &Graph, id: NodeId, lookup: &check::Lookup) -> Result<ValueInfo,
     }
 }
 
+/// The dtype and rank of node `id` given the infos of the nodes before it (`done`, indexed by
+/// node id): [`value_info`] for a walk that already has them.
+pub fn value_info_in(g: &Graph, id: NodeId, done: &[ValueInfo]) -> Result<ValueInfo, IrError> {
+    node_info(g, id, &|i| lookup_in(done, i, |x| *x))
+}
+
 /// The dtype and rank of `op`'s result given its operands' (`lookup`), or the check's message:
 /// for a transform that adds nodes and tracks their infos itself (autodiff), where
 /// [`value_info`] would walk the graph again for every node.
