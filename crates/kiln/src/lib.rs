@@ -45,7 +45,10 @@ pub use trainer::Trainer;
 
 /// Reverse-mode autodiff (the `kiln-grad` crate): [`grad`] builds the joint forward and
 /// backward graph, [`train_step`] a training step with an optimizer's update.
-pub use kiln_grad::{GradError, GradSpec, Optimizer, Seed, TrainSpec, grad, grad_name, train_step};
+pub use kiln_grad::{
+    GradError, GradSpec, Optimizer, Partition, Seed, TrainSpec, grad, grad_name, partition,
+    train_step,
+};
 
 pub use kiln_cache::{Cache, CacheConfig, CacheKey};
 pub use kiln_ir::{DType, Graph, InputError, Role, Tensor, parse};
