@@ -14,6 +14,7 @@ mod movement;
 mod pool;
 mod shapes;
 
+pub use grad::sum_to_dims;
 pub use movement::{SliceRange, pad_pairs, select_index, slice_range};
 pub use shapes::{known_one, squeezed_dims};
 
