@@ -27,6 +27,14 @@ pub enum GradError {
         op: String,
         reason: String,
     },
+    #[error(
+        "the training step needs the name `{name}` for {what}, but graph `{graph}` already uses it; rename that node"
+    )]
+    NameTaken {
+        name: String,
+        what: String,
+        graph: String,
+    },
     #[error("cotangent of `{output}`: {msg}")]
     Cotangent { output: String, msg: String },
     #[error("while building the backward of node `{node}`: {source}")]

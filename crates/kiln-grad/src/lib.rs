@@ -14,10 +14,14 @@
 //! See `doc/AUTODIFF.md` for the rules' conventions (PyTorch's at kinks and ties) and the list
 //! of ops with and without a rule.
 mod error;
+mod partition;
+mod train;
 mod transform;
 mod vjp;
 
 pub use error::GradError;
+pub use partition::{Partition, partition};
+pub use train::{ADAM_BIAS1, ADAM_BIAS2_SQRT, Optimizer, TrainSpec, train_step, updated_name};
 pub use transform::grad;
 pub use vjp::Cx;
 

@@ -15,6 +15,7 @@ mod pool;
 mod shapes;
 
 pub use grad::cat_part_offset;
+pub use grad::sum_to_dims;
 pub use movement::{SliceRange, pad_pairs, select_index, slice_range};
 pub use shapes::{known_one, squeezed_dims};
 

@@ -105,6 +105,45 @@ pub fn cat_part_offset(shapes: &[&[Expr]], dim: usize, index: usize) -> Expr {
         .fold(Expr::int(0), |acc, s| &acc + &s[dim])
 }
 
+/// The dims of `xs` that `sum_to(x, like)` sums over, ascending: `x`'s extra leading dims, and
+/// each dim where `like` is 1 and `x` is not known to equal it. The env answers each question
+/// (so a symbol that may be 1 becomes a guard), in the same order for inference and lowering.
+fn sum_to_dims_of(env: &mut ShapeEnv, xs: &[Expr], ls: &[Expr]) -> Result<Vec<usize>, OpError> {
+    let lead = xs.len() - ls.len();
+    let mut dims: Vec<usize> = (0..lead).collect();
+    for (i, l) in ls.iter().enumerate() {
+        let d = &xs[lead + i];
+        if equal(env, d, l)? {
+            continue;
+        }
+        if !known_one(env, l)? {
+            return Err(OpError::Invalid(format!(
+                "cannot sum shape {} to shape {}: dim {i} of the target is {l}, which is \
+                 neither 1 nor the source's {d}",
+                show_shape(xs),
+                show_shape(ls)
+            )));
+        }
+        dims.push(lead + i);
+    }
+    Ok(dims)
+}
+
+/// [`sum_to_dims_of`] for the scheduler, which lowers a `sum_to` that inference accepted.
+pub fn sum_to_dims(env: &mut ShapeEnv, xs: &[Expr], ls: &[Expr]) -> Result<Vec<usize>, String> {
+    if xs.len() < ls.len() {
+        return Err(format!(
+            "cannot sum a rank-{} tensor to a rank-{} shape",
+            xs.len(),
+            ls.len()
+        ));
+    }
+    sum_to_dims_of(env, xs, ls).map_err(|e| match e {
+        OpError::Invalid(m) => m,
+        OpError::Shape(s) => s.to_string(),
+    })
+}
+
 /// The shape of a gradient-family op's result.
 pub(crate) fn infer(
     op: &Op,
@@ -114,18 +153,7 @@ pub(crate) fn infer(
     match op {
         Op::SumTo { x, like } => {
             let (xs, ls) = (shape_of(types, *x)?, shape_of(types, *like)?);
-            let lead = xs.len() - ls.len();
-            for (i, l) in ls.iter().enumerate() {
-                let d = &xs[lead + i];
-                if !equal(env, d, l)? && !known_one(env, l)? {
-                    return Err(OpError::Invalid(format!(
-                        "cannot sum shape {} to shape {}: dim {i} of the target is {l}, which is \
-                         neither 1 nor the source's {d}",
-                        show_shape(xs),
-                        show_shape(ls)
-                    )));
-                }
-            }
+            sum_to_dims_of(env, xs, ls)?;
             Ok(ls.to_vec())
         }
         Op::ExpandAs { x, like } => {
