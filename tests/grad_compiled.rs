@@ -12,7 +12,7 @@ use kiln_grad::{GradSpec, grad};
 use serde_json::Value;
 
 /// Fixture cases whose forward op has no backward rule on main yet (branches convgrad and
-/// poolgrad), or a kiln/PyTorch disagreement kept out of the compiled check.
+/// poolgrad).
 const NOT_YET: &[&str] = &[
     "conv2d",
     "conv2d_groups_dilation",
@@ -20,10 +20,6 @@ const NOT_YET: &[&str] = &[
     "avg_pool2d",
     "adaptive_avg_pool2d",
 ];
-
-/// The fixture's joint graphs that compile with main's lowering (those without sum_to and
-/// slice_scatter); every one must once branch prims is merged.
-const MIN_FIXTURE_COMPILED: usize = 29;
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -84,32 +80,17 @@ fn run(f: &kiln::CompiledFunction, inputs: &[Tensor]) -> Result<Vec<Tensor>, Str
     f.run(&refs).map_err(|e| e.to_string())
 }
 
-/// What a set of joint graphs gave: the disagreements, described, and the graphs the CPU
-/// backend refused because an op of theirs is not lowered yet.
+/// What a set of joint graphs gave: how many compiled, and every disagreement, described.
 #[derive(Default)]
 struct Tally {
     compiled: usize,
     errors: Vec<String>,
-    not_lowered: Vec<String>,
 }
 
 impl Tally {
-    /// Fails on any disagreement; with `strict`, also on any graph that did not compile.
-    fn check(&self, strict: bool, min_compiled: usize) {
+    fn check(&self, want_compiled: usize) {
         assert!(self.errors.is_empty(), "{}", self.errors.join("\n"));
-        if strict {
-            assert!(
-                self.not_lowered.is_empty(),
-                "{}",
-                self.not_lowered.join("\n")
-            );
-        }
-        assert!(
-            self.compiled >= min_compiled,
-            "only {} joint graphs compiled; not lowered:\n{}",
-            self.compiled,
-            self.not_lowered.join("\n")
-        );
+        assert_eq!(self.compiled, want_compiled, "every joint graph compiled");
     }
 }
 
@@ -136,10 +117,6 @@ fn compiled_matches(
         .and_then(|f| run(&f, inputs));
     let got = match got {
         Ok(o) => o,
-        // sum_to and slice_scatter: their CPU lowering is on branch prims.
-        Err(e) if e.contains("is not lowered yet") => {
-            return tally.not_lowered.push(format!("{what}: {e}"));
-        }
         Err(e) => return tally.errors.push(format!("{what}: compiled: {e}")),
     };
     tally.compiled += 1;
@@ -160,7 +137,8 @@ fn fixture_cases() -> Vec<Value> {
     doc["cases"].as_array().unwrap().clone()
 }
 
-fn fixture_graphs_compile(dtype: DType) -> Tally {
+/// The tally over the fixture's cases, and how many ran.
+fn fixture_graphs_compile(dtype: DType) -> (Tally, usize) {
     let mut tally = Tally::default();
     let mut ran = 0;
     for case in fixture_cases() {
@@ -194,30 +172,19 @@ fn fixture_graphs_compile(dtype: DType) -> Tally {
         );
     }
     assert!(ran >= 90, "{ran} cases ran");
-    tally
+    (tally, ran)
 }
 
 #[test]
 fn fixture_joint_graphs_compile_f64() {
-    let t = fixture_graphs_compile(DType::F64);
-    eprintln!(
-        "{} compiled, {} not lowered",
-        t.compiled,
-        t.not_lowered.len()
-    );
-    t.check(false, MIN_FIXTURE_COMPILED);
+    let (tally, ran) = fixture_graphs_compile(DType::F64);
+    tally.check(ran);
 }
 
 #[test]
 fn fixture_joint_graphs_compile_f32() {
-    fixture_graphs_compile(DType::F32).check(false, MIN_FIXTURE_COMPILED);
-}
-
-#[test]
-#[ignore = "needs the CPU lowering of sum_to and slice_scatter (branch prims)"]
-fn every_fixture_joint_graph_compiles() {
-    fixture_graphs_compile(DType::F64).check(true, 0);
-    fixture_graphs_compile(DType::F32).check(true, 0);
+    let (tally, ran) = fixture_graphs_compile(DType::F32);
+    tally.check(ran);
 }
 
 /// A deterministic generator (tests must not depend on a global seed).
@@ -241,7 +208,7 @@ impl Lcg {
 fn random_graphs_compile(dtype: DType, seed: u64) -> Tally {
     let mut rng = Lcg(seed);
     let mut tally = Tally::default();
-    for i in 0..16 {
+    for i in 0..RANDOM_GRAPHS {
         let choices: Vec<u32> = (0..9).map(|_| rng.next() as u32).collect();
         let rg = random_graph::random_graph(&choices, dtype.name());
         let g = kiln::parse(&rg.text).unwrap();
@@ -268,15 +235,20 @@ fn random_graphs_compile(dtype: DType, seed: u64) -> Tally {
     tally
 }
 
+/// Random graphs per dtype (each compile is a Cranelift build of the whole joint graph).
+const RANDOM_GRAPHS: usize = 12;
+
 #[test]
-#[ignore = "needs the CPU lowering of sum_to and slice_scatter (branch prims)"]
-fn every_random_joint_graph_compiles() {
-    random_graphs_compile(DType::F64, 11).check(true, 0);
-    random_graphs_compile(DType::F32, 12).check(true, 0);
+fn random_joint_graphs_compile_f64() {
+    random_graphs_compile(DType::F64, 11).check(RANDOM_GRAPHS);
 }
 
-/// Unary math, softmax, a permute, cumsum and a mean over the symbolic batch: a backward
-/// with no sum_to or slice_scatter, which main's CPU lowering compiles.
+#[test]
+fn random_joint_graphs_compile_f32() {
+    random_graphs_compile(DType::F32, 12).check(RANDOM_GRAPHS);
+}
+
+/// Unary math, softmax, a permute, cumsum and a mean over the symbolic batch.
 const SYMBOLIC: &str = "graph g
 input x: DT[N, 4]
 t = tanh(x)
@@ -288,7 +260,7 @@ y = mean(e, dim=1)
 output y
 ";
 
-/// An MLP layer: linear (a broadcast bias), layer_norm, gelu.
+/// An MLP layer: linear (a broadcast bias, summed back over the batch), layer_norm, gelu.
 const SYMBOLIC_MLP: &str = "graph g
 input x: DT[N, 4]
 input w: DT[3, 4]
@@ -389,7 +361,6 @@ fn symbolic_batch_joint_graph_is_one_entry_f32() {
 }
 
 #[test]
-#[ignore = "needs the CPU lowering of sum_to (branch prims)"]
 fn symbolic_batch_mlp_joint_graph_is_one_entry() {
     symbolic_batch(SYMBOLIC_MLP, &["x", "w", "b"], DType::F64);
     symbolic_batch(SYMBOLIC_MLP, &["x", "w", "b"], DType::F32);
