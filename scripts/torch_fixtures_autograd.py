@@ -11,7 +11,7 @@ index returned), sqrt at 0 (inf), clamp and hardtanh at their bounds (the bound 
 gradient). Tensors are stored as the little-endian f64 bytes in hex, so no value is rounded.
 
 It also writes tests/fixtures/torch/conv_model_grad.json: the gradients of
-`sum(conv2(conv1(x)))` for the seed's two convolutions (`tests/conv_grad_model.rs`). Rerun
+`sum(conv2(conv1(x)))` for the seed's two convolutions (`tests/conv_model_grad.rs`). Rerun
 after adding a case:
 
     python3 scripts/torch_fixtures_autograd.py
