@@ -10,6 +10,7 @@
 mod elementwise;
 mod layout;
 mod linalg;
+mod pad;
 mod reduce;
 
 use kiln_ir::build::grad as gb;
