@@ -477,6 +477,9 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
             super::grad::check(op, lookup)
         }
+        Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+            super::conv_grad::check(op, lookup)
+        }
     }
 }
 

@@ -410,6 +410,9 @@ pub(crate) fn infer_op(
         Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
             super::grad::infer(op, types, env)
         }
+        Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+            super::conv_grad::infer(op, types, env)
+        }
     }
 }
 
