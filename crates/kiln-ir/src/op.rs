@@ -431,6 +431,15 @@ pub enum Op {
         dim: i64,
         bounds: SliceBounds,
     },
+    /// `cat_part(x, parts, dim, index)`: block `index` of `x` cut along `dim` into blocks the
+    /// sizes of `parts`' dims (`parts` are read for their shapes only): the adjoint of
+    /// `cat(parts, dim)`, whose block offsets may be symbolic.
+    CatPart {
+        x: NodeId,
+        parts: Vec<NodeId>,
+        dim: i64,
+        index: usize,
+    },
     // Conv backward family (`infer/conv_grad.rs`, `interp/conv_grad.rs`, kiln-sched
     // `lower/conv_grad.rs`): the gradients of `Op::Conv`, run as library steps.
     /// `convolution_backward_input(grad_output, weight, input_like, ...)`: the gradient of a
@@ -481,6 +490,12 @@ macro_rules! visit_input_ids {
             Op::SliceScatter { input, src, .. } => {
                 visit(input);
                 visit(src);
+            }
+            Op::CatPart { x, parts, .. } => {
+                visit(x);
+                for id in parts {
+                    visit(id);
+                }
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -578,6 +593,7 @@ impl Op {
             Op::ExpandAs { .. } => "expand_as",
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
+            Op::CatPart { .. } => "cat_part",
             Op::ConvBackwardInput { .. } => "convolution_backward_input",
             Op::ConvBackwardWeight { .. } => "convolution_backward_weight",
         }
