@@ -7,7 +7,9 @@ Each case is a graph with inputs x, w and grad_output gy and two outputs:
 PyTorch's answer is `x.grad` and `w.grad` after `conv(x, w).backward(gy)` (asymmetric padding
 as `F.pad` before an unpadded conv, which is what PyTorch's `padding="same"` does for an even
 kernel). Values are small integers, so every sum is exact and kiln must match bit for bit.
-Rerun after adding a case:
+tests/fixtures/torch/conv_grad_model.json holds whole backward graphs (tests/conv_grad.rs
+builds them with kiln_grad::grad of `sum(y * y)` and compiles them once for two shapes) with
+torch's gradients. Rerun after adding a case:
 
     python3 scripts/torch_fixtures_conv_grad.py
 """
@@ -22,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from torch_fixtures import OUT, Case, gen, graph  # noqa: E402
+from torch_fixtures import OUT, Case, encode, gen, graph  # noqa: E402
 
 F32, F64 = torch.float32, torch.float64
 NAME = {F32: "f32", F64: "f64"}
@@ -106,7 +108,52 @@ def cases() -> list[Case]:
     return c
 
 
+def model_cases():
+    """Whole backward graphs (kiln_grad::grad of `sum(y * y)`), each run on two shapes: the
+    forward text, the inputs to differentiate, and per run the inputs and torch's grads."""
+    f32 = "f32"
+    specs = [
+        ("conv2d_bias_stride2", f"x: {f32}[N, 3, H, W]; w: {f32}[4, 3, 3, 3]; b: {f32}[4]",
+         "y = conv2d(x, w, b, stride=2, padding=1)", ["x", "w", "b"],
+         [[(2, 3, 7, 8), (4, 3, 3, 3), (4,)], [(3, 3, 8, 5), (4, 3, 3, 3), (4,)]],
+         lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), F32),
+        ("conv1d_same_even_groups2_f64", "x: f64[N, 4, L]; w: f64[6, 2, 4]",
+         'y = conv1d(x, w, padding="same", groups=2)', ["x", "w"],
+         [[(2, 4, 9), (6, 2, 4)], [(3, 4, 12), (6, 2, 4)]],
+         lambda x, w: F.conv1d(x, w, padding="same", groups=2), F64),
+        ("conv2d_depthwise_stride2", f"x: {f32}[N, 3, H, W]; w: {f32}[3, 1, 3, 3]",
+         "y = conv2d(x, w, stride=2, padding=1, groups=3)", ["x", "w"],
+         [[(2, 3, 9, 6), (3, 1, 3, 3)], [(4, 3, 6, 9), (3, 1, 3, 3)]],
+         lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=3), F32),
+        ("conv_transpose2d_full", f"x: {f32}[N, 4, H, W]; w: {f32}[4, 3, 3, 2]",
+         "y = conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2, "
+         "dilation=2)", ["x", "w"],
+         [[(2, 4, 3, 4), (4, 3, 3, 2)], [(3, 4, 4, 3), (4, 3, 3, 2)]],
+         lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1,
+                                         groups=2, dilation=2), F32),
+    ]
+    out = []
+    for i, (name, decls, body, wrt, runs, fn, dtype) in enumerate(specs):
+        doc = {"name": name, "graph": graph(name, decls, body + "; z = mul(y, y)", "z"),
+               "wrt": wrt, "runs": []}
+        for j, shapes in enumerate(runs):
+            inputs = [ints(s, dtype, 100 * i + 10 * j + k, -2, 3)
+                      for k, s in enumerate(shapes)]
+            leaves = [t.clone().requires_grad_(True) for t in inputs]
+            y = fn(*leaves)
+            (y * y).sum().backward()
+            doc["runs"].append({"inputs": [encode(t) for t in inputs],
+                                "grads": [encode(t.grad) for t in leaves]})
+        out.append(doc)
+    return out
+
+
 def main() -> None:
+    models = {"generator": "scripts/torch_fixtures_conv_grad.py", "torch": torch.__version__,
+              "cases": model_cases()}
+    mpath = OUT / "conv_grad_model.json"
+    mpath.write_text(json.dumps(models, indent=1) + "\n")
+    print(f"{mpath}: {len(models['cases'])} models")
     cs = cases()
     doc = {
         "generator": "scripts/torch_fixtures_conv_grad.py",

@@ -308,3 +308,77 @@ proptest! {
         }
     }
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("fixture hex"))
+        .collect()
+}
+
+fn fixture_tensor(v: &serde_json::Value) -> Tensor {
+    Tensor {
+        dtype: DType::parse(v["dtype"].as_str().expect("dtype")).expect("a kiln dtype"),
+        shape: v["shape"]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .map(|d| d.as_u64().expect("dim") as usize)
+            .collect(),
+        data: unhex(v["hex"].as_str().expect("hex")).into(),
+    }
+}
+
+/// Whole backward graphs: `kiln::grad` of `sum(y * y)` for conv1d/conv2d (bias, stride,
+/// "same" with an even kernel, groups, depthwise) and conv_transpose2d, compiled once under
+/// the dynamic policy and run on two batch/spatial sizes; the gradients must equal PyTorch
+/// autograd's exactly (integer inputs: every sum is exact).
+#[test]
+fn backward_graphs_match_torch_autograd() {
+    let path = format!(
+        "{}/tests/fixtures/torch/conv_grad_model.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+    for case in doc["cases"].as_array().expect("cases") {
+        let name = case["name"].as_str().expect("name");
+        let g = kiln::parse(case["graph"].as_str().expect("graph")).expect("parses");
+        let wrt: Vec<&str> = case["wrt"]
+            .as_array()
+            .expect("wrt")
+            .iter()
+            .map(|w| w.as_str().expect("name"))
+            .collect();
+        let joint = kiln::grad(&g, &kiln::GradSpec::sum_of("z", &wrt)).expect("differentiates");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = compiler(dir.path(), DynamicPolicy::Dynamic);
+        let f = c.compile(&joint).expect("compiles");
+        for (r, run) in case["runs"].as_array().expect("runs").iter().enumerate() {
+            let inputs: Vec<Tensor> = run["inputs"]
+                .as_array()
+                .expect("inputs")
+                .iter()
+                .map(fixture_tensor)
+                .collect();
+            let refs: Vec<&Tensor> = inputs.iter().collect();
+            let out = f.run(&refs).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let grads = &out[out.len() - wrt.len()..];
+            for (i, want) in run["grads"].as_array().expect("grads").iter().enumerate() {
+                let want = fixture_tensor(want);
+                assert_eq!(grads[i].shape, want.shape, "{name} run {r} grad_{}", wrt[i]);
+                assert_eq!(
+                    grads[i].to_f64(),
+                    want.to_f64(),
+                    "{name} run {r}: grad_{}",
+                    wrt[i]
+                );
+            }
+        }
+        let counters = c.counters();
+        assert_eq!(
+            counters.miss, 1,
+            "{name}: one entry serves both runs: {counters:?}"
+        );
+    }
+}
