@@ -440,6 +440,25 @@ pub enum Op {
         dim: i64,
         index: usize,
     },
+    // Conv backward family (`infer/conv_grad.rs`, `interp/conv_grad.rs`, kiln-sched
+    // `lower/conv_grad.rs`): the gradients of `Op::Conv`, run as library steps.
+    /// `convolution_backward_input(grad_output, weight, input_like, ...)`: the gradient of a
+    /// convolution with these params w.r.t. its input, shaped as `input_like` (read for its
+    /// shape only: the rows a strided convolution dropped come from it, not from sizes).
+    ConvBackwardInput {
+        grad_output: NodeId,
+        weight: NodeId,
+        input_like: NodeId,
+        params: ConvParams,
+    },
+    /// `convolution_backward_weight(grad_output, input, weight_like, ...)`: the gradient
+    /// w.r.t. the weight, shaped as `weight_like` (read for its shape only).
+    ConvBackwardWeight {
+        grad_output: NodeId,
+        input: NodeId,
+        weight_like: NodeId,
+        params: ConvParams,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -512,6 +531,22 @@ macro_rules! visit_input_ids {
                 visit(x);
                 visit(w);
             }
+            Op::ConvBackwardInput {
+                grad_output: a,
+                weight: b,
+                input_like: c,
+                ..
+            }
+            | Op::ConvBackwardWeight {
+                grad_output: a,
+                input: b,
+                weight_like: c,
+                ..
+            } => {
+                visit(a);
+                visit(b);
+                visit(c);
+            }
             Op::Cat { xs, .. } => {
                 for id in xs {
                     visit(id);
@@ -559,6 +594,8 @@ impl Op {
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
             Op::CatPart { .. } => "cat_part",
+            Op::ConvBackwardInput { .. } => "convolution_backward_input",
+            Op::ConvBackwardWeight { .. } => "convolution_backward_weight",
         }
     }
 
