@@ -203,6 +203,10 @@ def layout_cases() -> list[Case]:
         ("pad_constant", "pad(x, [2, 1, 0, 1], value=-1.0)",
          lambda x: F.pad(x, [2, 1, 0, 1], value=-1.0)),
         ("pad_negative", "pad(x, [-1, 2])", lambda x: F.pad(x, [-1, 2])),
+        ("pad_reflect", 'pad(x, [2, 1, 1, 0], mode="reflect")',
+         lambda x: F.pad(x, [2, 1, 1, 0], mode="reflect")),
+        ("pad_replicate", 'pad(x, [1, 2], mode="replicate")',
+         lambda x: F.pad(x, [1, 2], mode="replicate")),
         ("repeat", "repeat(x, [2, 2, 1, 1])", lambda x: x.repeat(2, 2, 1, 1)),
         ("squeeze", "squeeze(u, 0)", lambda x: x.unsqueeze(0).squeeze(0)),
     ]:

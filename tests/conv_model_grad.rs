@@ -159,25 +159,21 @@ fn miss_reset_hit(dtype: DType, policy: DynamicPolicy) {
 }
 
 #[test]
-#[ignore = "needs the conv2d backward (branch convgrad)"]
 fn conv_model_grad_f32_static() {
     miss_reset_hit(DType::F32, DynamicPolicy::Static);
 }
 
 #[test]
-#[ignore = "needs the conv2d backward (branch convgrad)"]
 fn conv_model_grad_f32_dynamic() {
     miss_reset_hit(DType::F32, DynamicPolicy::Dynamic);
 }
 
 #[test]
-#[ignore = "needs the conv2d backward (branch convgrad)"]
 fn conv_model_grad_f64_static() {
     miss_reset_hit(DType::F64, DynamicPolicy::Static);
 }
 
 #[test]
-#[ignore = "needs the conv2d backward (branch convgrad)"]
 fn conv_model_grad_f64_dynamic() {
     miss_reset_hit(DType::F64, DynamicPolicy::Dynamic);
 }

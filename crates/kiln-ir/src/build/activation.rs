@@ -52,7 +52,7 @@ fn clamp_parts(
                 is_last,
             )?
         } else {
-            bound_at(p, y, b, cmp, is_last)?
+            bound_at(p, y, b, cmp, true, is_last)?
         };
     }
     Ok(y)
@@ -62,15 +62,17 @@ fn clamp_parts(
 /// upper one). PyTorch's backward passes the gradient only strictly inside the bounds, so an
 /// element equal to `b` selects the bound too (the same value, no gradient); at `b == ±0` an
 /// equal element keeps its own sign of zero, as `std::max(x, lo)` does, through `y * 0`
-/// (still no gradient).
+/// (still no gradient), unless `signed_zero` says `y` is never -0.0.
 fn bound_at(
     p: &mut Parts,
     y: NodeId,
     b: f64,
     beyond: BinaryOp,
+    signed_zero: bool,
     last: bool,
 ) -> Result<NodeId, IrError> {
-    let held = if b != 0.0 {
+    let plain = b != 0.0 || !signed_zero;
+    let held = if plain {
         let or_equal = if beyond == BinaryOp::Lt {
             BinaryOp::Le
         } else {
@@ -80,7 +82,7 @@ fn bound_at(
     } else {
         p.binary(beyond, v(y), s(b))?
     };
-    let inside = if b != 0.0 {
+    let inside = if plain {
         y
     } else {
         let equal = p.binary(BinaryOp::Eq, v(y), s(b))?;
@@ -180,8 +182,8 @@ fn relu6_of_x_plus_3(p: &mut Parts, x: NodeId) -> Result<NodeId, IrError> {
     let shifted = p.binary(BinaryOp::Add, v(x), s(3.0))?;
     // Selects, not maximum/minimum: those split a tie's gradient, PyTorch gives none at
     // x = -3 and x = 3.
-    let lo = bound_at(p, shifted, 0.0, BinaryOp::Lt, false)?;
-    bound_at(p, lo, 6.0, BinaryOp::Gt, false)
+    let lo = bound_at(p, shifted, 0.0, BinaryOp::Lt, false, false)?;
+    bound_at(p, lo, 6.0, BinaryOp::Gt, false, false)
 }
 
 /// `hardsigmoid(input)` = `min(max(x + 3, 0), 6) / 6`.
