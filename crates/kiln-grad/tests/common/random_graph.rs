@@ -59,7 +59,7 @@ impl Gen {
     /// shape (when `c` says so and there is one) or a new input with some dims set to 1
     /// and maybe fewer leading dims.
     fn partner(&mut self, shape: &[usize], c: u32) -> (String, Vec<usize>) {
-        if c % 3 == 0 {
+        if c.is_multiple_of(3) {
             let earlier = self.values[..self.values.len() - 1]
                 .iter()
                 .rev()
