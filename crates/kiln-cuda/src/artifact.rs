@@ -47,6 +47,7 @@ impl CudaArtifact {
 /// Generates CUDA C for `program` and compiles it with NVRTC for `arch` (`"sm_90"`).
 pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError> {
     let arch = Arch::parse(arch)?;
+    crate::library::check_supported(program)?;
     let source = generate(program)?;
     let compiled = compile_source(&source, &arch)?;
     tracing::debug!(

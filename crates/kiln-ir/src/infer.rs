@@ -12,6 +12,7 @@ mod index;
 mod linalg;
 mod movement;
 mod pool;
+mod pool_grad;
 mod shapes;
 
 pub use movement::{SliceRange, pad_pairs, select_index, slice_range};

@@ -219,6 +219,24 @@ fn call(g: &Graph, op: &Op) -> String {
             format_call(name, &[value(g, *input), value(g, *like)], &[])
         }
         Op::SliceScatter { .. } => movement::slice_scatter_call(g, op),
+        Op::MaxPool2dBackward {
+            grad_output,
+            input,
+            params,
+        }
+        | Op::AvgPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => format_call(
+            name,
+            &[value(g, *grad_output), value(g, *input)],
+            &pool_keywords(params, matches!(op, Op::MaxPool2dBackward { .. })),
+        ),
+        Op::AdaptiveAvgPool2dBackward { grad_output, input }
+        | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+            format_call(name, &[value(g, *grad_output), value(g, *input)], &[])
+        }
     }
 }
 

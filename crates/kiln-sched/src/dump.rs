@@ -143,6 +143,22 @@ impl fmt::Display for LibraryCall {
                     String::new()
                 }
             ),
+            LibraryCall::PoolBackward(p) => write!(
+                f,
+                "library {} {} {} b{} = scatter(grad_output b{} [{}], input {}) planes={} [{}] \
+                 {:?}",
+                p.kind.op_name(),
+                p.name,
+                p.dtype,
+                p.out,
+                p.grad_output,
+                list(&p.out_hw),
+                p.input
+                    .map_or("shape only".to_string(), |b| format!("b{b}")),
+                p.planes,
+                list(&p.in_hw),
+                p.kind
+            ),
         }
     }
 }

@@ -10,6 +10,9 @@ use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_shape::{Cond, Expr};
 use serde::{Deserialize, Serialize};
 
+mod pool_grad;
+pub use pool_grad::{PoolBackward, PoolBackwardKind};
+
 /// Index of a buffer in [`Program::buffers`].
 pub type BufId = u32;
 /// Index of an instruction in the list it belongs to (a kernel's `body` or a reduction's `body`).
@@ -186,6 +189,8 @@ pub enum Step {
 pub enum LibraryCall {
     Gemm(Box<Gemm>),
     Conv(Box<Conv>),
+    /// The pool backward family's scatter (`ir/pool_grad.rs`).
+    PoolBackward(Box<PoolBackward>),
 }
 
 /// A matrix operand of a [`Gemm`]: element `(batch..., i, j)` is at
@@ -256,6 +261,7 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
+            LibraryCall::PoolBackward(p) => &p.name,
         }
     }
     /// The buffers the call reads.
@@ -264,6 +270,10 @@ impl LibraryCall {
             LibraryCall::Gemm(g) if g.beta != 0.0 => vec![g.a.buf, g.b.buf, g.c.buf],
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
+            LibraryCall::PoolBackward(p) => [Some(p.grad_output), p.input]
+                .into_iter()
+                .flatten()
+                .collect(),
         }
     }
     /// The buffer the call writes.
@@ -271,6 +281,7 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
+            LibraryCall::PoolBackward(p) => p.out,
         }
     }
 }

@@ -31,6 +31,7 @@ impl Program {
         let dtype = match call {
             LibraryCall::Gemm(g) => g.dtype,
             LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::PoolBackward(p) => p.dtype,
         };
         for buf in call.reads().into_iter().chain([call.writes()]) {
             let decl = self
@@ -85,5 +86,10 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
             v.extend(&c.out_spatial);
             v
         }
+        LibraryCall::PoolBackward(p) => [&p.planes]
+            .into_iter()
+            .chain(&p.in_hw)
+            .chain(&p.out_hw)
+            .collect(),
     }
 }

@@ -410,6 +410,10 @@ pub(crate) fn infer_op(
         Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
             super::grad::infer(op, types, env)
         }
+        Op::MaxPool2dBackward { .. }
+        | Op::AvgPool2dBackward { .. }
+        | Op::AdaptiveAvgPool2dBackward { .. }
+        | Op::AdaptiveMaxPool2dBackward { .. } => super::pool_grad::infer(op, types, env),
     }
 }
 
