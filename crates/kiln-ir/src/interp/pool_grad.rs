@@ -117,7 +117,8 @@ pub(crate) fn adaptive_pool2d_backward(go: &Value, x: &Value, take_max: bool) ->
                 gin[t] += g;
             }
         } else {
-            let delta = g / ((h1 - h0) * (w1 - w0)) as f64;
+            // Divided by each side in turn, as PyTorch's kernel does (f64 results match).
+            let delta = g / (h1 - h0) as f64 / (w1 - w0) as f64;
             for t in window {
                 gin[t] += delta;
             }
