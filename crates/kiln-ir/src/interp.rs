@@ -186,6 +186,18 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
             bounds,
             dtype,
         )),
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        } => {
+            let parts = parts
+                .iter()
+                .map(|&p| get(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(grad::cat_part(get(*x)?, &parts, *dim, *index, dtype))
+        }
         Op::MaxPool2dBackward {
             grad_output,
             input,

@@ -431,6 +431,15 @@ pub enum Op {
         dim: i64,
         bounds: SliceBounds,
     },
+    /// `cat_part(x, parts, dim, index)`: block `index` of `x` cut along `dim` into blocks the
+    /// sizes of `parts`' dims (`parts` are read for their shapes only): the adjoint of
+    /// `cat(parts, dim)`, whose block offsets may be symbolic.
+    CatPart {
+        x: NodeId,
+        parts: Vec<NodeId>,
+        dim: i64,
+        index: usize,
+    },
     // Pool backward family (`infer/pool_grad.rs`, `interp/pool_grad.rs`,
     // `kiln-sched/src/lower/pool_grad.rs`): PyTorch's `*_pool2d_backward` ATen ops. `input` is
     // the forward input (its shape, and for the max variants its values, from which each
@@ -490,6 +499,12 @@ macro_rules! visit_input_ids {
             Op::SliceScatter { input, src, .. } => {
                 visit(input);
                 visit(src);
+            }
+            Op::CatPart { x, parts, .. } => {
+                visit(x);
+                for id in parts {
+                    visit(id);
+                }
             }
             Op::MaxPool2dBackward {
                 grad_output, input, ..
@@ -582,6 +597,7 @@ impl Op {
             Op::ExpandAs { .. } => "expand_as",
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
+            Op::CatPart { .. } => "cat_part",
             Op::MaxPool2dBackward { .. } => "max_pool2d_backward",
             Op::AvgPool2dBackward { .. } => "avg_pool2d_backward",
             Op::AdaptiveAvgPool2dBackward { .. } => "adaptive_avg_pool2d_backward",

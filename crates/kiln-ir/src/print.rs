@@ -219,6 +219,19 @@ fn call(g: &Graph, op: &Op) -> String {
             format_call(name, &[value(g, *input), value(g, *like)], &[])
         }
         Op::SliceScatter { .. } => movement::slice_scatter_call(g, op),
+        Op::CatPart {
+            x: input,
+            parts,
+            dim,
+            index,
+        } => {
+            let names: Vec<String> = parts.iter().map(|&p| value(g, p)).collect();
+            format_call(
+                name,
+                &[value(g, *input), format!("[{}]", names.join(", "))],
+                &[("dim", dim.to_string()), ("index", index.to_string())],
+            )
+        }
         Op::MaxPool2dBackward {
             grad_output,
             input,

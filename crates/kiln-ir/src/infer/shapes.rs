@@ -407,9 +407,11 @@ pub(crate) fn infer_op(
                 .collect::<Result<Vec<_>, _>>()?;
             super::movement::infer(op, &shapes, env)
         }
-        Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
-            super::grad::infer(op, types, env)
-        }
+        Op::SumTo { .. }
+        | Op::ExpandAs { .. }
+        | Op::ReshapeAs { .. }
+        | Op::SliceScatter { .. }
+        | Op::CatPart { .. } => super::grad::infer(op, types, env),
         Op::MaxPool2dBackward { .. }
         | Op::AvgPool2dBackward { .. }
         | Op::AdaptiveAvgPool2dBackward { .. }

@@ -6,6 +6,7 @@ use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
+pub(crate) mod grad;
 pub(crate) mod movement;
 pub(crate) mod pool_grad;
 
@@ -35,6 +36,8 @@ pub(crate) enum OpForm {
     Unflatten,
     /// Data movement (`text/ops/movement.rs`).
     Movement(movement::Form),
+    /// The gradient family (`text/ops/grad.rs`).
+    Grad(grad::Form),
     /// `argmax` (`true`) or `argmin`.
     ArgExtreme(bool),
     CumSum,
@@ -66,6 +69,9 @@ impl OpForm {
         }
         if let Some(form) = movement::Form::by_name(name) {
             return Some(OpForm::Movement(form));
+        }
+        if let Some(form) = grad::Form::by_name(name) {
+            return Some(OpForm::Grad(form));
         }
         if let Some(form) = pool_grad::Form::by_name(name) {
             return Some(OpForm::PoolGrad(form));
@@ -143,6 +149,7 @@ impl OpForm {
             OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
             OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
             OpForm::Movement(form) => form.signature(),
+            OpForm::Grad(form) => form.signature(),
             OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
             OpForm::CumSum => sig(&["input", "dim"], 2),
             OpForm::PoolGrad(form) => form.signature(),
@@ -249,6 +256,7 @@ impl OpForm {
                 sizes: b.sizes("sizes")?,
             },
             OpForm::Movement(form) => form.build(b, g)?,
+            OpForm::Grad(form) => form.build(b, g)?,
             OpForm::PoolGrad(form) => form.build(b, g)?,
             OpForm::ArgExtreme(largest) => {
                 let (x, dim, keepdim) = (x()?, b.opt_int("dim")?, b.bool_or("keepdim", false)?);
