@@ -10,6 +10,7 @@
 mod elementwise;
 mod layout;
 mod linalg;
+mod pool;
 mod reduce;
 
 use kiln_ir::build::grad as gb;
@@ -61,6 +62,10 @@ pub(crate) fn vjp(
         | Op::SliceScatter { .. }
         | Op::CatPart { .. } => layout::vjp,
         Op::MatMul { .. } => linalg::vjp,
+        Op::MaxPool2d { .. }
+        | Op::AvgPool2d { .. }
+        | Op::AdaptiveAvgPool2d { .. }
+        | Op::AdaptiveMaxPool2d { .. } => pool::vjp,
         _ => return Err(cx.not_differentiable(op, "kiln has no backward rule for this op yet")),
     };
     let out = rule(cx, node, op, ct, needs)?;
