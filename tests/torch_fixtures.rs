@@ -253,3 +253,8 @@ fn int64_tensors_and_argmax_argmin_max_min() {
 fn matmul_family_matches_pytorch() {
     check_file("linalg.json");
 }
+
+#[test]
+fn pool_backward_matches_pytorch_autograd() {
+    check_file("pool_grad.json");
+}

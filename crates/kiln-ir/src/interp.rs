@@ -15,6 +15,7 @@ mod layout;
 mod linalg;
 mod movement;
 mod pool;
+mod pool_grad;
 mod reduce;
 
 use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
@@ -220,6 +221,32 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
             params,
             shape,
         )),
+        Op::MaxPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => Ok(pool_grad::max_pool2d_backward(
+            get(*grad_output)?,
+            get(*input)?,
+            params,
+        )),
+        Op::AvgPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => Ok(pool_grad::avg_pool2d_backward(
+            get(*grad_output)?,
+            get(*input)?,
+            params,
+        )),
+        Op::AdaptiveAvgPool2dBackward { grad_output, input }
+        | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+            Ok(pool_grad::adaptive_pool2d_backward(
+                get(*grad_output)?,
+                get(*input)?,
+                matches!(op, Op::AdaptiveMaxPool2dBackward { .. }),
+            ))
+        }
     }
 }
 

@@ -459,6 +459,34 @@ pub enum Op {
         weight_like: NodeId,
         params: ConvParams,
     },
+    // Pool backward family (`infer/pool_grad.rs`, `interp/pool_grad.rs`,
+    // `kiln-sched/src/lower/pool_grad.rs`): PyTorch's `*_pool2d_backward` ATen ops. `input` is
+    // the forward input (its shape, and for the max variants its values, from which each
+    // window's maximum is found again); the result has `input`'s shape.
+    /// `max_pool2d_backward(grad_output, input, kernel_size, ...)`: each window's gradient goes
+    /// to its first maximum (NaN wins), accumulated where windows overlap.
+    MaxPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+        params: Pool2d,
+    },
+    /// `avg_pool2d_backward(grad_output, input, kernel_size, ...)`: each window's gradient
+    /// divided by the forward's divisor, spread over the window.
+    AvgPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+        params: Pool2d,
+    },
+    /// `adaptive_avg_pool2d_backward(grad_output, input)`; the output size is grad_output's.
+    AdaptiveAvgPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+    },
+    /// `adaptive_max_pool2d_backward(grad_output, input)`.
+    AdaptiveMaxPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -496,6 +524,17 @@ macro_rules! visit_input_ids {
                 for id in parts {
                     visit(id);
                 }
+            }
+            Op::MaxPool2dBackward {
+                grad_output, input, ..
+            }
+            | Op::AvgPool2dBackward {
+                grad_output, input, ..
+            }
+            | Op::AdaptiveAvgPool2dBackward { grad_output, input }
+            | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+                visit(grad_output);
+                visit(input);
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -596,6 +635,10 @@ impl Op {
             Op::CatPart { .. } => "cat_part",
             Op::ConvBackwardInput { .. } => "convolution_backward_input",
             Op::ConvBackwardWeight { .. } => "convolution_backward_weight",
+            Op::MaxPool2dBackward { .. } => "max_pool2d_backward",
+            Op::AvgPool2dBackward { .. } => "avg_pool2d_backward",
+            Op::AdaptiveAvgPool2dBackward { .. } => "adaptive_avg_pool2d_backward",
+            Op::AdaptiveMaxPool2dBackward { .. } => "adaptive_max_pool2d_backward",
         }
     }
 

@@ -247,6 +247,24 @@ fn call(g: &Graph, op: &Op) -> String {
             let kw = crate::parse::text::conv::conv_keywords(params);
             format_call(name, &[value(g, *a), value(g, *b), value(g, *c)], &kw)
         }
+        Op::MaxPool2dBackward {
+            grad_output,
+            input,
+            params,
+        }
+        | Op::AvgPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => format_call(
+            name,
+            &[value(g, *grad_output), value(g, *input)],
+            &pool_keywords(params, matches!(op, Op::MaxPool2dBackward { .. })),
+        ),
+        Op::AdaptiveAvgPool2dBackward { grad_output, input }
+        | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+            format_call(name, &[value(g, *grad_output), value(g, *input)], &[])
+        }
     }
 }
 

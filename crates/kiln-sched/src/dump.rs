@@ -144,6 +144,22 @@ impl fmt::Display for LibraryCall {
                 }
             ),
             LibraryCall::ConvGrad(g) => conv_grad(f, g),
+            LibraryCall::PoolBackward(p) => write!(
+                f,
+                "library {} {} {} b{} = scatter(grad_output b{} [{}], input {}) planes={} [{}] \
+                 {:?}",
+                p.kind.op_name(),
+                p.name,
+                p.dtype,
+                p.out,
+                p.grad_output,
+                list(&p.out_hw),
+                p.input
+                    .map_or("shape only".to_string(), |b| format!("b{b}")),
+                p.planes,
+                list(&p.in_hw),
+                p.kind
+            ),
         }
     }
 }

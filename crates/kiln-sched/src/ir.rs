@@ -10,6 +10,9 @@ use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_shape::{Cond, Expr};
 use serde::{Deserialize, Serialize};
 
+mod pool_grad;
+pub use pool_grad::{PoolBackward, PoolBackwardKind};
+
 /// Index of a buffer in [`Program::buffers`].
 pub type BufId = u32;
 /// Index of an instruction in the list it belongs to (a kernel's `body` or a reduction's `body`).
@@ -188,6 +191,8 @@ pub enum LibraryCall {
     Conv(Box<Conv>),
     /// A gradient of a convolution (`convolution_backward_input` / `_weight`).
     ConvGrad(Box<ConvGrad>),
+    /// The pool backward family's scatter (`ir/pool_grad.rs`).
+    PoolBackward(Box<PoolBackward>),
 }
 
 /// A matrix operand of a [`Gemm`]: element `(batch..., i, j)` is at
@@ -295,6 +300,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
             LibraryCall::ConvGrad(c) => &c.conv.name,
+            LibraryCall::PoolBackward(p) => &p.name,
         }
     }
     /// The buffers the call reads.
@@ -304,6 +310,10 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
             LibraryCall::ConvGrad(c) => c.reads(),
+            LibraryCall::PoolBackward(p) => [Some(p.grad_output), p.input]
+                .into_iter()
+                .flatten()
+                .collect(),
         }
     }
     /// The buffer the call writes.
@@ -312,6 +322,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
             LibraryCall::ConvGrad(c) => c.writes(),
+            LibraryCall::PoolBackward(p) => p.out,
         }
     }
 }

@@ -22,7 +22,10 @@ pub use access::{AccessCheck, AccessError};
 pub use access_memo::ArtifactDigest;
 pub use error::SchedError;
 pub use ir::*;
-pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size, conv_transpose_out_size};
+pub use library::{
+    ConvAt, GemmAt, LaunchAt, MatrixAt, PoolBackwardAt, conv_out_size, conv_transpose_out_size,
+    pool_out_size,
+};
 pub use lower::{SchedOptions, contiguous_offset, numel};
 pub use verify::VerifyError;
 

@@ -9,6 +9,9 @@ use kiln_shape::{Bindings, Expr};
 use crate::access::AccessError;
 use crate::ir::*;
 
+mod pool_grad;
+pub use pool_grad::{PoolBackwardAt, pool_out_size};
+
 /// A [`MatrixRef`] at concrete sizes, in elements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatrixAt {
@@ -45,6 +48,7 @@ pub struct ConvAt {
 pub enum LaunchAt {
     Gemm(GemmAt),
     Conv(ConvAt),
+    PoolBackward(PoolBackwardAt),
 }
 
 struct Ctx<'a> {
@@ -165,6 +169,9 @@ impl LibraryCall {
                 Err(ctx.fail("the gradient of a transposed convolution".into()))
             }
             LibraryCall::ConvGrad(c) => conv_at(&ctx, &c.conv).map(LaunchAt::Conv),
+            LibraryCall::PoolBackward(p) => {
+                pool_grad::pool_backward_at(&ctx, p).map(LaunchAt::PoolBackward)
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ impl Program {
             LibraryCall::Gemm(g) => g.dtype,
             LibraryCall::Conv(c) => c.dtype,
             LibraryCall::ConvGrad(c) => c.conv.dtype,
+            LibraryCall::PoolBackward(p) => p.dtype,
         };
         for buf in call.reads().into_iter().chain([call.writes()]) {
             let decl = self
@@ -82,6 +83,11 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
         }
         LibraryCall::Conv(c) => conv_exprs(c),
         LibraryCall::ConvGrad(g) => conv_exprs(&g.conv),
+        LibraryCall::PoolBackward(p) => [&p.planes]
+            .into_iter()
+            .chain(&p.in_hw)
+            .chain(&p.out_hw)
+            .collect(),
     }
 }
 

@@ -135,3 +135,71 @@ fn missing_and_unknown_parameters_are_typed_errors() {
         .to_string();
     assert!(err.contains("`w9`"), "{err}");
 }
+
+const CNN: &str = "graph cnn\ninput x: f32[N, 3, 8, 8]\ninput t: f32[N, 4]\n\
+                   param cw: f32[6, 3, 3, 3]\nparam cb: f32[6]\nparam g: f32[6]\nparam b: f32[6]\n\
+                   param fw: f32[4, 96]\nparam fb: f32[4]\n\
+                   c = conv2d(x, cw, cb, padding=1)\n\
+                   n, m, v = batch_norm(c, None, None, g, b, training=true)\n\
+                   r = relu(n)\np = max_pool2d(r, 2)\nf = flatten(p, start_dim=1)\n\
+                   o = linear(f, fw, fb)\nls = log_softmax(o, dim=1)\nprod = mul(ls, t)\n\
+                   s = sum(prod)\nl = mul(s, -0.25)\noutput l\n";
+
+#[test]
+fn a_cnn_step_matches_the_interpreter() {
+    let graph = kiln::parse(CNN).unwrap();
+    let param = |shape: &[usize], k: usize| {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|i| (((i * k) % 19) as f32 - 9.0) / 30.0)
+            .collect();
+        Tensor::from_f32(shape, &v)
+    };
+    let params = vec![
+        ("cw", param(&[6, 3, 3, 3], 7)),
+        ("cb", param(&[6], 3)),
+        ("g", Tensor::from_f32(&[6], &[1.0; 6])),
+        ("b", Tensor::from_f32(&[6], &[0.0; 6])),
+        ("fw", param(&[4, 96], 5)),
+        ("fb", param(&[4], 2)),
+    ];
+    let spec = TrainSpec {
+        loss: "l".into(),
+        params: params.iter().map(|(n, _)| n.to_string()).collect(),
+        optimizer: SGD,
+    };
+    let compiler = Compiler::new(CompileOptions {
+        cache: CacheSetting::Disabled,
+        ..CompileOptions::default()
+    });
+    let mut trainer = compiler.trainer(&graph, &spec, params.clone()).unwrap();
+    let x = param(&[4, 3, 8, 8], 11);
+    let mut onehot = vec![0.0f32; 16];
+    for i in 0..4 {
+        onehot[i * 4 + i % 4] = 1.0;
+    }
+    let t = Tensor::from_f32(&[4, 4], &onehot);
+    let step_graph = kiln::train_step(&graph, &spec).unwrap();
+    let mut held: Vec<Tensor> = params.iter().map(|(_, w)| w.clone()).collect();
+    for (_, w) in &params {
+        held.push(Tensor::zeros(kiln::DType::F32, &w.shape));
+    }
+    for _ in 0..3 {
+        let loss = trainer.step(&[&x, &t]).unwrap();
+        let mut inputs = vec![x.clone(), t.clone()];
+        inputs.extend(held.iter().cloned());
+        let out = kiln_ir::interpret(&step_graph, &inputs).unwrap();
+        let want = out[0].to_f64()[0];
+        assert!(
+            (loss - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{loss} vs {want}"
+        );
+        held = out[1..].to_vec();
+    }
+    for (i, (name, _)) in params.iter().enumerate() {
+        let got = trainer.param(name).unwrap().to_f64();
+        for (a, b) in got.iter().zip(held[i].to_f64()) {
+            assert!((a - b).abs() <= 1e-3, "{name}: {a} vs {b}");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! was given for it.
 mod conv;
 mod gemm;
+mod pool_grad;
 
 use kiln_sched::{LaunchAt, LibraryCall};
 use kiln_shape::Bindings;
@@ -25,6 +26,7 @@ pub(crate) fn run(
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
         (LibraryCall::ConvGrad(c), LaunchAt::Conv(at)) => conv::run_grad(c, &at, ptrs),
+        (LibraryCall::PoolBackward(p), LaunchAt::PoolBackward(at)) => pool_grad::run(p, &at, ptrs),
         _ => Err(unsupported(call, "the call and its launch sizes disagree")),
     }
 }

@@ -12,6 +12,7 @@ mod elementwise;
 mod layout;
 mod linalg;
 mod pad;
+mod pool;
 mod reduce;
 
 use kiln_ir::build::grad as gb;
@@ -64,6 +65,10 @@ pub(crate) fn vjp(
         | Op::CatPart { .. } => layout::vjp,
         Op::MatMul { .. } => linalg::vjp,
         Op::Conv { .. } | Op::ConvTranspose2d { .. } => conv::vjp,
+        Op::MaxPool2d { .. }
+        | Op::AvgPool2d { .. }
+        | Op::AdaptiveAvgPool2d { .. }
+        | Op::AdaptiveMaxPool2d { .. } => pool::vjp,
         _ => return Err(cx.not_differentiable(op, "kiln has no backward rule for this op yet")),
     };
     let out = rule(cx, node, op, ct, needs)?;

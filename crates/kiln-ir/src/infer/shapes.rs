@@ -415,6 +415,10 @@ pub(crate) fn infer_op(
         Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
             super::conv_grad::infer(op, types, env)
         }
+        Op::MaxPool2dBackward { .. }
+        | Op::AvgPool2dBackward { .. }
+        | Op::AdaptiveAvgPool2dBackward { .. }
+        | Op::AdaptiveMaxPool2dBackward { .. } => super::pool_grad::infer(op, types, env),
     }
 }
 

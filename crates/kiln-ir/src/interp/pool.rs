@@ -8,7 +8,7 @@ use crate::op::Pool2d;
 /// `(planes, H, W)` of a pooling shape: every leading index (n, c) or (c) is a plane, and
 /// pooling treats all planes alike. The validator accepted ranks 3 and 4 only, and the
 /// product of the leading dims is bounded by the tensor's (allocated) element count.
-fn planes(shape: &[usize]) -> (usize, usize, usize) {
+pub(super) fn planes(shape: &[usize]) -> (usize, usize, usize) {
     let (lead, hw) = shape.split_at(shape.len() - 2);
     (lead.iter().product(), hw[0], hw[1])
 }
@@ -33,7 +33,7 @@ fn pool_with(
     Value::rounded(x.dtype, out_shape.to_vec(), out)
 }
 
-fn wide(v: usize) -> i128 {
+pub(super) fn wide(v: usize) -> i128 {
     v as i128
 }
 
@@ -108,7 +108,7 @@ pub(crate) fn avg_pool2d(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
 
 /// The adaptive window of output index `o` of `out` over an input of length `len`:
 /// `floor(o*len/out) .. ceil((o+1)*len/out)`.
-fn adaptive_window(o: usize, len: usize, out: usize) -> (usize, usize) {
+pub(super) fn adaptive_window(o: usize, len: usize, out: usize) -> (usize, usize) {
     let start = o * len / out;
     let end = ((o + 1) * len).div_ceil(out);
     (start, end)
