@@ -11,9 +11,6 @@ use kiln::{CompileOptions, Compiler, DType, DynamicPolicy, Graph, Outcome, Tenso
 use kiln_grad::{GradSpec, grad};
 use serde_json::Value;
 
-/// Fixture cases whose forward op has no backward rule on main yet (branch poolgrad).
-const NOT_YET: &[&str] = &["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"];
-
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -136,9 +133,6 @@ fn fixture_graphs_compile(dtype: DType) -> (Tally, usize) {
     let mut ran = 0;
     for case in fixture_cases() {
         let name = case["name"].as_str().unwrap();
-        if NOT_YET.contains(&name) {
-            continue;
-        }
         let text = case["graph"].as_str().unwrap().replace("f64", dtype.name());
         let g = kiln::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let wrt: Vec<&str> = case["wrt"]

@@ -1,5 +1,5 @@
 //! Property test: the joint graph of a random differentiable graph (up to 8 ops: smooth
-//! elementwise math, broadcasting binaries, reductions, softmax, layout ops, matmul; see
+//! elementwise math, broadcasting binaries, reductions, softmax, layout ops, matmul, pooling; see
 //! `common/random_graph.rs`) gives the gradients of `sum(output)` that central differences
 //! give, on the reference interpreter in f64 with inputs away from 0.
 mod common;
@@ -55,11 +55,15 @@ fn the_generator_covers_its_op_families() {
             "cat(",
             "pad(",
             "matmul(",
+            "maximum(",
+            "max_pool2d(",
+            "avg_pool2d(",
+            "adaptive_avg_pool2d(",
         ] {
             if g.text.contains(&format!(" = {op}")) {
                 seen.insert(op);
             }
         }
     }
-    assert_eq!(seen.len(), 17, "{seen:?}");
+    assert_eq!(seen.len(), 21, "{seen:?}");
 }

@@ -1,6 +1,6 @@
 //! Random differentiable graphs for the property tests: a chain of up to 8 ops (smooth
-//! elementwise math, broadcasting binaries, reductions, softmax, layout ops, matmul) over f64
-//! inputs with small static shapes, as kiln text. Each op reads the latest value, and a second
+//! elementwise math, broadcasting binaries, reductions, softmax, layout ops, matmul, pooling)
+//! over f32/f64 inputs with small static shapes, as kiln text. Each op reads the latest value, and a second
 //! operand that is an earlier value or a new input, so values are shared (gradients
 //! accumulate) and broadcast. Kinks are avoided: no relu/abs, divisors kept >= 1.
 #![allow(dead_code)]
@@ -84,7 +84,7 @@ impl Gen {
         let rank = shape.len();
         let numel: usize = shape.iter().product();
         let pick = |n: usize| ((c >> 8) as usize) % n.max(1);
-        match c % 16 {
+        match c % 18 {
             0 => {
                 let f = ["tanh", "sigmoid", "sin", "cos", "silu", "gelu", "neg"][pick(7)];
                 self.push(format!("{f}({x})"), shape);
@@ -97,7 +97,9 @@ impl Gen {
             2..=4 => {
                 let (b, bs) = self.partner(&shape, c >> 4);
                 let out = broadcasts(&shape, &bs).expect("partners broadcast");
-                let op = ["add", "sub", "mul", "div"][pick(4)];
+                // maximum/minimum: ties between distinct values are improbable, and a value
+                // tied with a copy of itself gets the whole gradient either way.
+                let op = ["add", "sub", "mul", "div", "maximum", "minimum"][pick(6)];
                 if op == "div" {
                     // A divisor >= 1, away from the pole.
                     let (sq, d) = (
@@ -184,6 +186,29 @@ impl Gen {
                 let mut out = shape.clone();
                 out[rank - 1] = k;
                 self.push(format!("matmul({x}, {wn})"), out);
+            }
+            16 | 17 if (rank == 3 || rank == 4) && shape[rank - 2] >= 2 && shape[rank - 1] >= 2 => {
+                // Windows of 2 with stride 1 overlap, so an element's gradient sums over
+                // several windows.
+                let mut out = shape.clone();
+                let call = match pick(3) {
+                    0 => {
+                        out[rank - 2] -= 1;
+                        out[rank - 1] -= 1;
+                        format!("max_pool2d({x}, 2, 1)")
+                    }
+                    1 => {
+                        out[rank - 2] += 1;
+                        out[rank - 1] += 1;
+                        format!("avg_pool2d({x}, 2, 1, padding=1)")
+                    }
+                    _ => {
+                        out[rank - 2] = 1;
+                        out[rank - 1] = 2;
+                        format!("adaptive_avg_pool2d({x}, [1, 2])")
+                    }
+                };
+                self.push(call, out);
             }
             _ => self.push(format!("tanh({x})"), shape),
         }
