@@ -248,3 +248,8 @@ fn int64_tensors_and_argmax_argmin_max_min() {
 fn matmul_family_matches_pytorch() {
     check_file("linalg.json");
 }
+
+#[test]
+fn gradient_family_matches_pytorch() {
+    check_file("grad_ops.json");
+}
