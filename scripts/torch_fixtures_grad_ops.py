@@ -113,6 +113,8 @@ def other_cases() -> list[Case]:
              "y = slice_scatter(x, s, dim=1, end=2)", "y",
              [x.half(), randn((2, 2), torch.float64, 3)],
              lambda x, s: torch.slice_scatter(x, s, dim=1, end=2)),
+        case("sum_to_scalar", "x: f32[N, C]; l: f32[]", "r = relu(x); s = sum_to(r, l)", "s",
+             [x, torch.tensor(3.0)], lambda x, l: x.relu().sum_to_size(l.shape), 1e-6),
         case("sum_to_empty_dim", "x: f32[N, C]; l: f32[N, 1]", "s = sum_to(x, l)", "s",
              [torch.zeros(4, 0), torch.zeros(4, 1)], lambda x, l: x.sum_to_size(*l.shape)),
     ]
