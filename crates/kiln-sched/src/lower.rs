@@ -19,6 +19,7 @@ use crate::ir::*;
 use crate::pool::reduction_of;
 
 mod conv;
+mod conv_grad;
 mod dtypes;
 mod flatten;
 mod grad;
@@ -394,6 +395,9 @@ impl<'a> Lowerer<'a> {
             | Op::CumSum { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Conv { .. } | Op::ConvTranspose2d { .. } => self.emit_conv(blk, n, idx),
+            Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+                self.emit_conv(blk, n, idx)
+            }
             // A library call writes the product into a buffer of its own.
             Op::MatMul { .. } => {
                 let b = self.materialize(n)?;
@@ -467,6 +471,20 @@ impl<'a> Lowerer<'a> {
             | Op::Select { .. }
             | Op::Pad { .. }
             | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
+            Op::CatPart {
+                x,
+                ref parts,
+                dim,
+                index,
+            } => {
+                let d = norm_dim(dim, idx.len());
+                let shapes: Vec<Vec<Expr>> =
+                    parts.iter().map(|&p| self.shape(p).to_vec()).collect();
+                let refs: Vec<&[Expr]> = shapes.iter().map(Vec::as_slice).collect();
+                let mut xi = idx.to_vec();
+                xi[d] = &kiln_ir::infer::cat_part_offset(&refs, d, index) + &idx[d];
+                self.emit(blk, x, &xi, ctx)
+            }
             // Nothing to sum: the result is `x` itself, read at the same index.
             Op::SumTo { x, .. } if self.sum_to_dims(n)?.is_empty() => self.emit(blk, x, idx, ctx),
             Op::SumTo { .. } => self.emit_reduction(blk, n, idx, ctx),

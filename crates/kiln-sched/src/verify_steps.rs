@@ -31,6 +31,7 @@ impl Program {
         let dtype = match call {
             LibraryCall::Gemm(g) => g.dtype,
             LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::ConvGrad(c) => c.conv.dtype,
         };
         for buf in call.reads().into_iter().chain([call.writes()]) {
             let decl = self
@@ -79,11 +80,14 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
             }
             v
         }
-        LibraryCall::Conv(c) => {
-            let mut v: Vec<&kiln_shape::Expr> = vec![&c.n, &c.c_in, &c.c_out];
-            v.extend(&c.spatial);
-            v.extend(&c.out_spatial);
-            v
-        }
+        LibraryCall::Conv(c) => conv_exprs(c),
+        LibraryCall::ConvGrad(g) => conv_exprs(&g.conv),
     }
+}
+
+fn conv_exprs(c: &Conv) -> Vec<&kiln_shape::Expr> {
+    let mut v: Vec<&kiln_shape::Expr> = vec![&c.n, &c.c_in, &c.c_out];
+    v.extend(&c.spatial);
+    v.extend(&c.out_spatial);
+    v
 }

@@ -93,3 +93,24 @@ pub fn select_scatter(
     };
     slice_scatter(g, name, input, u, dim, bounds)
 }
+
+/// `cat_part(x, parts, dim, index)`: block `index` of `x`, cut along `dim` as `cat(parts, dim)`
+/// joined it.
+pub fn cat_part(
+    g: &mut Graph,
+    name: &str,
+    x: NodeId,
+    parts: Vec<NodeId>,
+    dim: i64,
+    index: usize,
+) -> Result<NodeId, IrError> {
+    g.add_op(
+        name,
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        },
+    )
+}

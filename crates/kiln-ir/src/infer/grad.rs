@@ -54,6 +54,25 @@ pub(crate) fn check(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String> {
             }
             Ok(i)
         }
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        } => {
+            let xi = lookup(*x)?;
+            let part = parts.get(*index).ok_or_else(|| {
+                format!("index {index} is out of range for {} parts", parts.len())
+            })?;
+            let pi = lookup(*part)?;
+            if let Some(r) = xi.rank {
+                normalize_dim(*dim, r)?;
+            }
+            Ok(ValueInfo {
+                dtype: xi.dtype,
+                rank: pi.rank.or(xi.rank),
+            })
+        }
         _ => unreachable!("grad::check is only called for gradient-family ops"),
     }
 }
@@ -71,6 +90,14 @@ fn equal(env: &mut ShapeEnv, a: &Expr, b: &Expr) -> Result<bool, OpError> {
 
 fn numel(shape: &[Expr]) -> Expr {
     shape.iter().fold(Expr::int(1), |acc, d| &acc * d)
+}
+
+/// The offset of block `index` of a `cat_part` along `dim` (already normalised): the sum of
+/// the earlier parts' sizes. Shared with lowering.
+pub fn cat_part_offset(shapes: &[&[Expr]], dim: usize, index: usize) -> Expr {
+    shapes[..index]
+        .iter()
+        .fold(Expr::int(0), |acc, s| &acc + &s[dim])
 }
 
 /// The dims of `xs` that `sum_to(x, like)` sums over, ascending: `x`'s extra leading dims, and
@@ -172,6 +199,32 @@ pub(crate) fn infer(
                 }
             }
             Ok(is.to_vec())
+        }
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        } => {
+            let xs = shape_of(types, *x)?;
+            let d = normalize_dim(*dim, xs.len()).map_err(OpError::Invalid)?;
+            let mut total = Expr::int(0);
+            for &p in parts {
+                let ps = shape_of(types, p)?;
+                let size = ps.get(d).ok_or_else(|| {
+                    OpError::Invalid(format!("part shape {} has no dim {d}", show_shape(ps)))
+                })?;
+                total = &total + size;
+            }
+            if !equal(env, &xs[d], &total)? {
+                return Err(OpError::Invalid(format!(
+                    "dim {d} of {} is not the sum {total} of the parts' sizes",
+                    show_shape(xs)
+                )));
+            }
+            let mut out = xs.to_vec();
+            out[d] = shape_of(types, parts[*index])?[d].clone();
+            Ok(out)
         }
         _ => unreachable!("grad::infer is only called for gradient-family ops"),
     }

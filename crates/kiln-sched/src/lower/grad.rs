@@ -19,8 +19,23 @@ pub(crate) fn data_uses(g: &Graph, n: NodeId) -> usize {
     g.users(n)
         .filter(|&u| match &g.node(u).kind {
             NodeKind::Op(
-                Op::SumTo { x, .. } | Op::ExpandAs { x, .. } | Op::ReshapeAs { x, .. },
+                Op::SumTo { x, .. }
+                | Op::ExpandAs { x, .. }
+                | Op::ReshapeAs { x, .. }
+                | Op::CatPart { x, .. },
             ) => *x == n,
+            NodeKind::Op(
+                Op::ConvBackwardInput {
+                    grad_output: a,
+                    weight: b,
+                    ..
+                }
+                | Op::ConvBackwardWeight {
+                    grad_output: a,
+                    input: b,
+                    ..
+                },
+            ) => *a == n || *b == n,
             _ => true,
         })
         .count()
