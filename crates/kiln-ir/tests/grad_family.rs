@@ -152,7 +152,8 @@ d = slice_scatter(c, s, dim=1, chunks=3, index=2, count=3)
 f = slice_scatter(d, s, dim=1, split_size_or_sections=[2, 4], index=0, count=2)
 h = slice_scatter(f, s, dim=-1, split_size_or_sections=2, index=1, count=3)
 k = slice_scatter(x, x)
-output t, h, k
+p = cat_part(k, [s, h], dim=1, index=1)
+output t, h, p
 ";
     let g = parse_unchecked(src).expect("parses");
     assert_eq!(print(&g), src);
@@ -211,6 +212,18 @@ fn bad_shapes_are_typed_errors_naming_the_node() {
         "graph g\ninput x: f32[2, 3]\ninput s: f32[3]\ny = select_scatter(x, s, 0, 2)\noutput y\n";
     let err = run(src, &[x.clone(), iota(&[3], 0.0)]).expect_err("index 2 of 2 rows");
     assert!(err.contains("`y`"), "{err}");
+}
+
+#[test]
+fn cat_part_is_the_block_cat_put_there() {
+    let src = "graph g\ninput x: f32[2, 5]\ninput a: f32[2, 2]\ninput b: f32[2, 3]\n\
+               p = cat_part(x, [a, b], dim=-1, index=1)\noutput p\n";
+    let x = iota(&[2, 5], 0.0);
+    let (a, b) = (iota(&[2, 2], 50.0), iota(&[2, 3], 60.0));
+    assert_eq!(
+        one(src, &[x, a, b]),
+        (vec![2, 3], vec![2., 3., 4., 7., 8., 9.])
+    );
 }
 
 #[test]

@@ -144,7 +144,13 @@ fn grad_op(x: NodeId, y: NodeId, q: usize, small: i64, flag: bool) -> Op {
             count: 2 + q % 2,
         },
     };
-    match q % 4 {
+    match q % 5 {
+        4 => Op::CatPart {
+            x,
+            parts: vec![y, x],
+            dim,
+            index: q % 2,
+        },
         0 => Op::SumTo { x, like: y },
         1 => Op::ExpandAs { x, like: y },
         2 => Op::ReshapeAs { x, like: y },
