@@ -258,3 +258,8 @@ fn matmul_family_matches_pytorch() {
 fn pool_backward_matches_pytorch_autograd() {
     check_file("pool_grad.json");
 }
+
+#[test]
+fn gradient_family_matches_pytorch() {
+    check_file("grad_ops.json");
+}
