@@ -79,139 +79,197 @@ impl Gen {
         (name, b)
     }
 
+    /// One op on the latest value, chosen by `c`; `tanh` where the chosen op does not apply
+    /// to its shape.
     fn step(&mut self, c: u32) {
         let (x, shape) = self.last();
-        let rank = shape.len();
-        let numel: usize = shape.iter().product();
-        let pick = |n: usize| ((c >> 8) as usize) % n.max(1);
-        match c % 18 {
-            0 => {
-                let f = ["tanh", "sigmoid", "sin", "cos", "silu", "gelu", "neg"][pick(7)];
-                self.push(format!("{f}({x})"), shape);
-            }
-            1 => {
-                let t = format!("t{}", self.lines.len());
-                self.lines.push(format!("{t} = tanh({x})"));
-                self.push(format!("exp({t})"), shape);
-            }
-            2..=4 => {
-                let (b, bs) = self.partner(&shape, c >> 4);
-                let out = broadcasts(&shape, &bs).expect("partners broadcast");
-                // maximum/minimum: ties between distinct values are improbable, and a value
-                // tied with a copy of itself gets the whole gradient either way.
-                let op = ["add", "sub", "mul", "div", "maximum", "minimum"][pick(6)];
-                if op == "div" {
-                    // A divisor >= 1, away from the pole.
-                    let (sq, d) = (
-                        format!("q{}", self.lines.len()),
-                        format!("d{}", self.lines.len()),
-                    );
-                    self.lines.push(format!("{sq} = mul({b}, {b})"));
-                    self.lines.push(format!("{d} = add({sq}, 1.0)"));
-                    self.push(format!("div({x}, {d})"), out);
-                } else {
-                    self.push(format!("{op}({x}, {b})"), out);
-                }
-            }
-            5 | 6 if rank > 0 => {
-                let dim = pick(rank);
-                let keep = (c >> 12) & 1 == 1;
-                let op = ["sum", "mean", "amax", "amin"][((c >> 13) as usize) % 4];
-                let mut out = shape.clone();
-                if keep {
-                    out[dim] = 1;
-                } else {
-                    out.remove(dim);
-                }
-                self.push(format!("{op}({x}, dim={dim}, keepdim={keep})"), out);
-            }
-            7 if rank > 0 => {
-                let op = ["softmax", "log_softmax"][((c >> 12) & 1) as usize];
-                let dim = pick(rank);
-                // Weighted, or a softmax's sum would have a zero gradient.
-                let w = self.input(shape.clone());
-                let s = format!("s{}", self.lines.len());
-                self.lines.push(format!("{s} = {op}({x}, dim={dim})"));
-                self.push(format!("mul({s}, {w})"), shape);
-            }
+        let at = At {
+            c,
+            rank: shape.len(),
+            numel: shape.iter().product(),
+            x,
+            shape,
+        };
+        let made = match c % 18 {
+            0 | 1 => self.math(&at),
+            2..=4 => self.binary(&at),
+            5..=7 => self.reduction(&at),
+            8..=13 => self.layout(&at),
+            14 | 15 => self.matmul(&at),
+            _ => self.pool(&at),
+        };
+        if let Some((call, out)) = made {
+            self.push(call, out);
+        } else {
+            self.push(format!("tanh({})", at.x), at.shape);
+        }
+    }
+
+    /// A name for an intermediate the next value uses.
+    fn aux(&mut self, prefix: &str, call: String) -> String {
+        let name = format!("{prefix}{}", self.lines.len());
+        self.lines.push(format!("{name} = {call}"));
+        name
+    }
+
+    fn math(&mut self, a: &At) -> Made {
+        let x = &a.x;
+        if a.c % 18 == 1 {
+            let t = self.aux("t", format!("tanh({x})"));
+            return Some((format!("exp({t})"), a.shape.clone()));
+        }
+        let f = ["tanh", "sigmoid", "sin", "cos", "silu", "gelu", "neg"][a.pick(7)];
+        Some((format!("{f}({x})"), a.shape.clone()))
+    }
+
+    fn binary(&mut self, a: &At) -> Made {
+        let (b, bs) = self.partner(&a.shape, a.c >> 4);
+        let out = broadcasts(&a.shape, &bs).expect("partners broadcast");
+        // maximum/minimum: ties between distinct values are improbable, and a value tied
+        // with a copy of itself gets the whole gradient either way.
+        let op = ["add", "sub", "mul", "div", "maximum", "minimum"][a.pick(6)];
+        if op == "div" {
+            // A divisor >= 1, away from the pole.
+            let sq = self.aux("q", format!("mul({b}, {b})"));
+            let d = self.aux("d", format!("add({sq}, 1.0)"));
+            return Some((format!("div({}, {d})", a.x), out));
+        }
+        Some((format!("{op}({}, {b})", a.x), out))
+    }
+
+    fn reduction(&mut self, a: &At) -> Made {
+        if a.rank == 0 {
+            return None;
+        }
+        let (x, dim) = (&a.x, a.pick(a.rank));
+        if a.c % 18 == 7 {
+            let op = ["softmax", "log_softmax"][a.bit(12) as usize];
+            // Weighted, or a softmax's sum would have a zero gradient.
+            let w = self.input(a.shape.clone());
+            let s = self.aux("s", format!("{op}({x}, dim={dim})"));
+            return Some((format!("mul({s}, {w})"), a.shape.clone()));
+        }
+        let keep = a.bit(12);
+        let op = ["sum", "mean", "amax", "amin"][((a.c >> 13) as usize) % 4];
+        let mut out = a.shape.clone();
+        if keep {
+            out[dim] = 1;
+        } else {
+            out.remove(dim);
+        }
+        Some((format!("{op}({x}, dim={dim}, keepdim={keep})"), out))
+    }
+
+    fn layout(&mut self, a: &At) -> Made {
+        let (x, rank, numel) = (&a.x, a.rank, a.numel);
+        if rank == 0 {
+            return None;
+        }
+        let dim = a.pick(rank);
+        let mut out = a.shape.clone();
+        let call = match a.c % 18 {
             8 if rank >= 2 => {
-                let (i, j) = (pick(rank), ((c >> 12) as usize) % rank);
-                let mut out = shape.clone();
-                out.swap(i, j);
-                self.push(format!("transpose({x}, {i}, {j})"), out);
+                let j = ((a.c >> 12) as usize) % rank;
+                out.swap(dim, j);
+                format!("transpose({x}, {dim}, {j})")
             }
-            9 if rank >= 1 && numel * 3 <= MAX_NUMEL => {
-                let dim = pick(rank + 1);
-                let u = format!("u{}", self.lines.len());
-                self.lines.push(format!("{u} = unsqueeze({x}, {dim})"));
-                let mut out = shape.clone();
-                out.insert(dim, 3);
-                self.push(format!("expand({u}, {})", dims(&out)), out);
+            9 if numel * 3 <= MAX_NUMEL => {
+                let at = a.pick(rank + 1);
+                let u = self.aux("u", format!("unsqueeze({x}, {at})"));
+                out.insert(at, 3);
+                format!("expand({u}, {})", dims(&out))
             }
-            10 if rank >= 1 => {
-                self.push(format!("reshape({x}, [{numel}])"), vec![numel]);
+            10 => {
+                out = vec![numel];
+                format!("reshape({x}, [{numel}])")
             }
-            11 if rank >= 1 && shape[pick(rank)] >= 2 => {
-                let dim = pick(rank);
-                let mut out = shape.clone();
-                let start = shape[dim] % 2;
-                out[dim] = (shape[dim] - start).div_ceil(2);
-                self.push(format!("slice({x}, dim={dim}, start={start}, step=2)"), out);
+            11 if a.shape[dim] >= 2 => {
+                let start = a.shape[dim] % 2;
+                out[dim] = (a.shape[dim] - start).div_ceil(2);
+                format!("slice({x}, dim={dim}, start={start}, step=2)")
             }
-            12 if rank >= 1 && numel * 2 <= MAX_NUMEL => {
-                let dim = pick(rank);
+            12 if numel * 2 <= MAX_NUMEL => {
                 // The value itself (its gradient accumulates twice) or a new input.
-                let b = if (c >> 12) & 1 == 1 {
+                let b = if a.bit(12) {
                     x.clone()
                 } else {
-                    self.input(shape.clone())
+                    self.input(a.shape.clone())
                 };
-                let mut out = shape.clone();
                 out[dim] *= 2;
-                self.push(format!("cat([{x}, {b}], dim={dim})"), out);
+                format!("cat([{x}, {b}], dim={dim})")
             }
-            13 if rank >= 1 && numel + numel / shape[rank - 1] * 3 <= MAX_NUMEL => {
-                let mut out = shape.clone();
+            13 if numel + numel / a.shape[rank - 1] * 3 <= MAX_NUMEL => {
                 out[rank - 1] += 3;
-                self.push(format!("pad({x}, [2, 1], value=0.5)"), out);
+                format!("pad({x}, [2, 1], value=0.5)")
             }
-            14 | 15 if rank >= 1 => {
-                let n = shape[rank - 1];
-                let k = 1 + pick(3);
-                let mut w = vec![n, k];
-                if rank == 3 && (c >> 12) & 1 == 1 {
-                    w.insert(0, if (c >> 13) & 1 == 1 { shape[0] } else { 1 });
-                }
-                let wn = self.input(w);
-                let mut out = shape.clone();
-                out[rank - 1] = k;
-                self.push(format!("matmul({x}, {wn})"), out);
-            }
-            16 | 17 if (rank == 3 || rank == 4) && shape[rank - 2] >= 2 && shape[rank - 1] >= 2 => {
-                // Windows of 2 with stride 1 overlap, so an element's gradient sums over
-                // several windows.
-                let mut out = shape.clone();
-                let call = match pick(3) {
-                    0 => {
-                        out[rank - 2] -= 1;
-                        out[rank - 1] -= 1;
-                        format!("max_pool2d({x}, 2, 1)")
-                    }
-                    1 => {
-                        out[rank - 2] += 1;
-                        out[rank - 1] += 1;
-                        format!("avg_pool2d({x}, 2, 1, padding=1)")
-                    }
-                    _ => {
-                        out[rank - 2] = 1;
-                        out[rank - 1] = 2;
-                        format!("adaptive_avg_pool2d({x}, [1, 2])")
-                    }
-                };
-                self.push(call, out);
-            }
-            _ => self.push(format!("tanh({x})"), shape),
+            _ => return None,
+        };
+        Some((call, out))
+    }
+
+    fn matmul(&mut self, a: &At) -> Made {
+        let rank = a.rank;
+        if rank == 0 {
+            return None;
         }
+        let k = 1 + a.pick(3);
+        let mut w = vec![a.shape[rank - 1], k];
+        if rank == 3 && a.bit(12) {
+            // A batched weight: the batch's size or 1 (broadcast).
+            w.insert(0, if a.bit(13) { a.shape[0] } else { 1 });
+        }
+        let wn = self.input(w);
+        let mut out = a.shape.clone();
+        out[rank - 1] = k;
+        Some((format!("matmul({}, {wn})", a.x), out))
+    }
+
+    fn pool(&mut self, a: &At) -> Made {
+        let (x, r) = (&a.x, a.rank);
+        if !(r == 3 || r == 4) || a.shape[r - 2] < 2 || a.shape[r - 1] < 2 {
+            return None;
+        }
+        // Windows of 2 with stride 1 overlap, so an element's gradient sums over several.
+        let mut out = a.shape.clone();
+        let call = match a.pick(3) {
+            0 => {
+                out[r - 2] -= 1;
+                out[r - 1] -= 1;
+                format!("max_pool2d({x}, 2, 1)")
+            }
+            1 => {
+                out[r - 2] += 1;
+                out[r - 1] += 1;
+                format!("avg_pool2d({x}, 2, 1, padding=1)")
+            }
+            _ => {
+                (out[r - 2], out[r - 1]) = (1, 2);
+                format!("adaptive_avg_pool2d({x}, [1, 2])")
+            }
+        };
+        Some((call, out))
+    }
+}
+
+/// The next value's call and shape, or `None` where the op does not apply.
+type Made = Option<(String, Vec<usize>)>;
+
+/// The latest value and the choice word the next op is drawn from.
+struct At {
+    c: u32,
+    x: String,
+    shape: Vec<usize>,
+    rank: usize,
+    numel: usize,
+}
+
+impl At {
+    /// A choice in `0..n` from bits 8 and up.
+    fn pick(&self, n: usize) -> usize {
+        ((self.c >> 8) as usize) % n.max(1)
+    }
+    fn bit(&self, i: u32) -> bool {
+        (self.c >> i) & 1 == 1
     }
 }
 
