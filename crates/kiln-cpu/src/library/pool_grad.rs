@@ -258,9 +258,10 @@ fn adaptive_plane<T: Acc>(g: &Plane, go: &[T], x: Option<&[T]>, gin: &mut [T]) {
             };
             let mut best: Option<(usize, T)> = None;
             for y in h0..h1 {
-                for t in y * g.w + w0..y * g.w + w1 {
-                    if better(x[t], best.map(|b| b.1)) {
-                        best = Some((t, x[t]));
+                let row = y * g.w + w0;
+                for (t, &v) in x[row..y * g.w + w1].iter().enumerate() {
+                    if better(v, best.map(|b| b.1)) {
+                        best = Some((row + t, v));
                     }
                 }
             }
