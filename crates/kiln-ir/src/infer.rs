@@ -6,6 +6,7 @@
 //! with fake tensors.
 pub(crate) mod check;
 mod conv;
+mod conv_grad;
 mod flatten;
 mod grad;
 mod index;

@@ -440,6 +440,25 @@ pub enum Op {
         dim: i64,
         index: usize,
     },
+    // Conv backward family (`infer/conv_grad.rs`, `interp/conv_grad.rs`, kiln-sched
+    // `lower/conv_grad.rs`): the gradients of `Op::Conv`, run as library steps.
+    /// `convolution_backward_input(grad_output, weight, input_like, ...)`: the gradient of a
+    /// convolution with these params w.r.t. its input, shaped as `input_like` (read for its
+    /// shape only: the rows a strided convolution dropped come from it, not from sizes).
+    ConvBackwardInput {
+        grad_output: NodeId,
+        weight: NodeId,
+        input_like: NodeId,
+        params: ConvParams,
+    },
+    /// `convolution_backward_weight(grad_output, input, weight_like, ...)`: the gradient
+    /// w.r.t. the weight, shaped as `weight_like` (read for its shape only).
+    ConvBackwardWeight {
+        grad_output: NodeId,
+        input: NodeId,
+        weight_like: NodeId,
+        params: ConvParams,
+    },
     // Pool backward family (`infer/pool_grad.rs`, `interp/pool_grad.rs`,
     // `kiln-sched/src/lower/pool_grad.rs`): PyTorch's `*_pool2d_backward` ATen ops. `input` is
     // the forward input (its shape, and for the max variants its values, from which each
@@ -551,6 +570,22 @@ macro_rules! visit_input_ids {
                 visit(x);
                 visit(w);
             }
+            Op::ConvBackwardInput {
+                grad_output: a,
+                weight: b,
+                input_like: c,
+                ..
+            }
+            | Op::ConvBackwardWeight {
+                grad_output: a,
+                input: b,
+                weight_like: c,
+                ..
+            } => {
+                visit(a);
+                visit(b);
+                visit(c);
+            }
             Op::Cat { xs, .. } => {
                 for id in xs {
                     visit(id);
@@ -598,6 +633,8 @@ impl Op {
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
             Op::CatPart { .. } => "cat_part",
+            Op::ConvBackwardInput { .. } => "convolution_backward_input",
+            Op::ConvBackwardWeight { .. } => "convolution_backward_weight",
             Op::MaxPool2dBackward { .. } => "max_pool2d_backward",
             Op::AvgPool2dBackward { .. } => "avg_pool2d_backward",
             Op::AdaptiveAvgPool2dBackward { .. } => "adaptive_avg_pool2d_backward",

@@ -232,6 +232,21 @@ fn call(g: &Graph, op: &Op) -> String {
                 &[("dim", dim.to_string()), ("index", index.to_string())],
             )
         }
+        Op::ConvBackwardInput {
+            grad_output: a,
+            weight: b,
+            input_like: c,
+            params,
+        }
+        | Op::ConvBackwardWeight {
+            grad_output: a,
+            input: b,
+            weight_like: c,
+            params,
+        } => {
+            let kw = crate::parse::text::conv::conv_keywords(params);
+            format_call(name, &[value(g, *a), value(g, *b), value(g, *c)], &kw)
+        }
         Op::MaxPool2dBackward {
             grad_output,
             input,

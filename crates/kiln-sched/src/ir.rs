@@ -189,6 +189,8 @@ pub enum Step {
 pub enum LibraryCall {
     Gemm(Box<Gemm>),
     Conv(Box<Conv>),
+    /// A gradient of a convolution (`convolution_backward_input` / `_weight`).
+    ConvGrad(Box<ConvGrad>),
     /// The pool backward family's scatter (`ir/pool_grad.rs`).
     PoolBackward(Box<PoolBackward>),
 }
@@ -256,11 +258,48 @@ pub struct Conv {
     pub output_padding: Vec<i64>,
 }
 
+/// Which gradient a [`ConvGrad`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConvGradOf {
+    /// `convolution_backward_input`: writes `x`.
+    Input,
+    /// `convolution_backward_weight`: writes `w`.
+    Weight,
+}
+
+/// A gradient of the convolution `conv` (never `transposed`), whose buffers keep their
+/// forward roles so that its geometry and bounds are the forward call's: `conv.out` holds
+/// `grad_output` (read), and the call writes the gradient of `conv.x` (`of == Input`,
+/// reading `conv.w`) or of `conv.w` (`of == Weight`, reading `conv.x`), every element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvGrad {
+    pub of: ConvGradOf,
+    pub conv: Conv,
+}
+
+impl ConvGrad {
+    /// The buffers read: `grad_output`, then the forward operand that is not written.
+    pub fn reads(&self) -> Vec<BufId> {
+        match self.of {
+            ConvGradOf::Input => vec![self.conv.out, self.conv.w],
+            ConvGradOf::Weight => vec![self.conv.out, self.conv.x],
+        }
+    }
+    /// The buffer written: the gradient.
+    pub fn writes(&self) -> BufId {
+        match self.of {
+            ConvGradOf::Input => self.conv.x,
+            ConvGradOf::Weight => self.conv.w,
+        }
+    }
+}
+
 impl LibraryCall {
     pub fn name(&self) -> &str {
         match self {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
+            LibraryCall::ConvGrad(c) => &c.conv.name,
             LibraryCall::PoolBackward(p) => &p.name,
         }
     }
@@ -270,6 +309,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) if g.beta != 0.0 => vec![g.a.buf, g.b.buf, g.c.buf],
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
+            LibraryCall::ConvGrad(c) => c.reads(),
             LibraryCall::PoolBackward(p) => [Some(p.grad_output), p.input]
                 .into_iter()
                 .flatten()
@@ -281,6 +321,7 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
+            LibraryCall::ConvGrad(c) => c.writes(),
             LibraryCall::PoolBackward(p) => p.out,
         }
     }

@@ -164,6 +164,11 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => gemm_at(&ctx, g).map(LaunchAt::Gemm),
             LibraryCall::Conv(c) => conv_at(&ctx, c).map(LaunchAt::Conv),
+            // A gradient's geometry and extents are its forward convolution's.
+            LibraryCall::ConvGrad(c) if c.conv.transposed => {
+                Err(ctx.fail("the gradient of a transposed convolution".into()))
+            }
+            LibraryCall::ConvGrad(c) => conv_at(&ctx, &c.conv).map(LaunchAt::Conv),
             LibraryCall::PoolBackward(p) => {
                 pool_grad::pool_backward_at(&ctx, p).map(LaunchAt::PoolBackward)
             }

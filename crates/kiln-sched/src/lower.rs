@@ -19,6 +19,7 @@ use crate::ir::*;
 use crate::pool::reduction_of;
 
 mod conv;
+mod conv_grad;
 mod dtypes;
 mod flatten;
 mod grad;
@@ -398,6 +399,9 @@ impl<'a> Lowerer<'a> {
             | Op::CumSum { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Conv { .. } | Op::ConvTranspose2d { .. } => self.emit_conv(blk, n, idx),
+            Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+                self.emit_conv(blk, n, idx)
+            }
             // A library call writes the product (the pool gradient) into a buffer of its own.
             Op::MatMul { .. }
             | Op::MaxPool2dBackward { .. }

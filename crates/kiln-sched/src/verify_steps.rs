@@ -31,6 +31,7 @@ impl Program {
         let dtype = match call {
             LibraryCall::Gemm(g) => g.dtype,
             LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::ConvGrad(c) => c.conv.dtype,
             LibraryCall::PoolBackward(p) => p.dtype,
         };
         for buf in call.reads().into_iter().chain([call.writes()]) {
@@ -80,16 +81,19 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
             }
             v
         }
-        LibraryCall::Conv(c) => {
-            let mut v: Vec<&kiln_shape::Expr> = vec![&c.n, &c.c_in, &c.c_out];
-            v.extend(&c.spatial);
-            v.extend(&c.out_spatial);
-            v
-        }
+        LibraryCall::Conv(c) => conv_exprs(c),
+        LibraryCall::ConvGrad(g) => conv_exprs(&g.conv),
         LibraryCall::PoolBackward(p) => [&p.planes]
             .into_iter()
             .chain(&p.in_hw)
             .chain(&p.out_hw)
             .collect(),
     }
+}
+
+fn conv_exprs(c: &Conv) -> Vec<&kiln_shape::Expr> {
+    let mut v: Vec<&kiln_shape::Expr> = vec![&c.n, &c.c_in, &c.c_out];
+    v.extend(&c.spatial);
+    v.extend(&c.out_spatial);
+    v
 }

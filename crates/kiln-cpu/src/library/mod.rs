@@ -25,6 +25,7 @@ pub(crate) fn run(
     match (call, at) {
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
+        (LibraryCall::ConvGrad(c), LaunchAt::Conv(at)) => conv::run_grad(c, &at, ptrs),
         (LibraryCall::PoolBackward(p), LaunchAt::PoolBackward(at)) => pool_grad::run(p, &at, ptrs),
         _ => Err(unsupported(call, "the call and its launch sizes disagree")),
     }

@@ -258,10 +258,10 @@ fn adaptive_plane<T: Acc>(g: &Plane, go: &[T], x: Option<&[T]>, gin: &mut [T]) {
             };
             let mut best: Option<(usize, T)> = None;
             for y in h0..h1 {
-                let row = y * g.w + w0;
-                for (t, &v) in x[row..y * g.w + w1].iter().enumerate() {
-                    if better(v, best.map(|b| b.1)) {
-                        best = Some((row + t, v));
+                let row = y * g.w;
+                for (t, &xv) in x.iter().enumerate().take(row + w1).skip(row + w0) {
+                    if better(xv, best.map(|b| b.1)) {
+                        best = Some((t, xv));
                     }
                 }
             }

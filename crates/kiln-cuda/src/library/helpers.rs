@@ -60,6 +60,7 @@ pub(crate) fn call_dtype(call: &kiln_sched::LibraryCall) -> DType {
     match call {
         kiln_sched::LibraryCall::Gemm(g) => g.dtype,
         kiln_sched::LibraryCall::Conv(c) => c.dtype,
+        kiln_sched::LibraryCall::ConvGrad(c) => c.conv.dtype,
         kiln_sched::LibraryCall::PoolBackward(p) => p.dtype,
     }
 }

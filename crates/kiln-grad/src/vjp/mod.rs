@@ -7,9 +7,11 @@
 //! needed or where the gradient is zero). A contribution has exactly its operand's shape (use
 //! `cx.sum_to(c, x)` after broadcasting); a dtype differing from the operand's is cast by the
 //! walk. Forward values are read with `cx.fwd(id)` (the joint graph keeps the forward's ids).
+mod conv;
 mod elementwise;
 mod layout;
 mod linalg;
+mod pad;
 mod pool;
 mod reduce;
 
@@ -62,6 +64,7 @@ pub(crate) fn vjp(
         | Op::SliceScatter { .. }
         | Op::CatPart { .. } => layout::vjp,
         Op::MatMul { .. } => linalg::vjp,
+        Op::Conv { .. } | Op::ConvTranspose2d { .. } => conv::vjp,
         Op::MaxPool2d { .. }
         | Op::AvgPool2d { .. }
         | Op::AdaptiveAvgPool2d { .. }

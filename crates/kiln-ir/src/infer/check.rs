@@ -479,6 +479,9 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         | Op::ReshapeAs { .. }
         | Op::SliceScatter { .. }
         | Op::CatPart { .. } => super::grad::check(op, lookup),
+        Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+            super::conv_grad::check(op, lookup)
+        }
         Op::MaxPool2dBackward { .. }
         | Op::AvgPool2dBackward { .. }
         | Op::AdaptiveAvgPool2dBackward { .. }

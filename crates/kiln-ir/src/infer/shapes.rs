@@ -412,6 +412,9 @@ pub(crate) fn infer_op(
         | Op::ReshapeAs { .. }
         | Op::SliceScatter { .. }
         | Op::CatPart { .. } => super::grad::infer(op, types, env),
+        Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+            super::conv_grad::infer(op, types, env)
+        }
         Op::MaxPool2dBackward { .. }
         | Op::AvgPool2dBackward { .. }
         | Op::AdaptiveAvgPool2dBackward { .. }

@@ -32,6 +32,8 @@ pub(crate) enum OpForm {
     Expand,
     Conv,
     ConvTranspose2d,
+    /// `convolution_backward_input` (`true`) or `_weight` (`text/conv_grad.rs`).
+    ConvGrad(bool),
     Flatten,
     Unflatten,
     /// Data movement (`text/ops/movement.rs`).
@@ -92,6 +94,8 @@ impl OpForm {
             "expand" => OpForm::Expand,
             "convolution" => OpForm::Conv,
             "convolution_transpose2d" => OpForm::ConvTranspose2d,
+            "convolution_backward_input" => OpForm::ConvGrad(true),
+            "convolution_backward_weight" => OpForm::ConvGrad(false),
             "flatten" => OpForm::Flatten,
             "unflatten" => OpForm::Unflatten,
             "argmax" => OpForm::ArgExtreme(true),
@@ -146,6 +150,7 @@ impl OpForm {
             OpForm::Expand => sig(&["input", "size"], 2),
             OpForm::Conv => super::conv::CONV_SIGNATURE,
             OpForm::ConvTranspose2d => super::conv::CONV_TRANSPOSE_SIGNATURE,
+            OpForm::ConvGrad(wrt_input) => super::conv_grad::signature(wrt_input),
             OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
             OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
             OpForm::Movement(form) => form.signature(),
@@ -245,6 +250,7 @@ impl OpForm {
             },
             OpForm::Conv => super::conv::build_conv(b, g)?,
             OpForm::ConvTranspose2d => super::conv::build_conv_transpose(b, g)?,
+            OpForm::ConvGrad(wrt_input) => super::conv_grad::build(b, g, wrt_input)?,
             OpForm::Flatten => Op::Flatten {
                 x: x()?,
                 start_dim: b.opt_int("start_dim")?.unwrap_or(0),

@@ -64,8 +64,8 @@ pub(super) fn pool_backward_at(ctx: &Ctx, c: &PoolBackward) -> Result<PoolBackwa
         // Adaptive windows fit any output size; they need one, to divide by.
         _ => at.out_hw.map(|o| Some(o).filter(|&o| o >= 1)),
     };
-    for (a, want) in expected.into_iter().enumerate() {
-        if want != Some(at.out_hw[a]) {
+    for (a, want) in expected.iter().enumerate() {
+        if *want != Some(at.out_hw[a]) {
             return Err(ctx.fail(format!(
                 "grad_output dim {a} is {} but the input's {} gives {want:?}",
                 at.out_hw[a], at.in_hw[a]

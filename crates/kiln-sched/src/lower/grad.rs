@@ -24,6 +24,18 @@ pub(crate) fn data_uses(g: &Graph, n: NodeId) -> usize {
                 | Op::ReshapeAs { x, .. }
                 | Op::CatPart { x, .. },
             ) => *x == n,
+            NodeKind::Op(
+                Op::ConvBackwardInput {
+                    grad_output: a,
+                    weight: b,
+                    ..
+                }
+                | Op::ConvBackwardWeight {
+                    grad_output: a,
+                    input: b,
+                    ..
+                },
+            ) => *a == n || *b == n,
             _ => true,
         })
         .count()
