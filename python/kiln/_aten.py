@@ -237,6 +237,33 @@ def _adaptive_avg(c: Ctx, n: torch.fx.Node) -> str:
     return c.emit(_call("adaptive_avg_pool2d", c.v(n.args[0]), c.v(list(n.args[1]))), n.name)
 
 
+def _max_pool_backward(c: Ctx, n: torch.fx.Node) -> str:
+    """``max_pool2d_with_indices_backward``: kiln finds each window's maximum again in the
+    forward input (PyTorch's index rule), so the indices argument is not read."""
+    grad, x, k, stride, padding, dilation, ceil_mode = n.args[:7]
+    kw = {
+        "kernel_size": c.v(list(k)),
+        "stride": c.v(list(stride) or list(k)),
+        "padding": c.v(list(padding)),
+        "dilation": c.v(list(dilation)),
+        "ceil_mode": c.v(ceil_mode),
+    }
+    return c.emit(_call("max_pool2d_backward", c.v(grad), c.v(x), **kw), n.name)
+
+
+def _avg_pool_backward(c: Ctx, n: torch.fx.Node) -> str:
+    grad, x, k, stride, padding, ceil_mode, count_include_pad = n.args[:7]
+    kw = {
+        "kernel_size": c.v(list(k)),
+        "stride": c.v(list(stride) or list(k)),
+        "padding": c.v(list(padding)),
+        "ceil_mode": c.v(ceil_mode),
+        "count_include_pad": c.v(count_include_pad),
+        "divisor_override": c.v(_arg(n, 7, "divisor_override", None)),
+    }
+    return c.emit(_call("avg_pool2d_backward", c.v(grad), c.v(x), **kw), n.name)
+
+
 def _convolution(c: Ctx, n: torch.fx.Node) -> str:
     x, w, b, stride, padding, dilation, transposed, out_pad, groups = n.args[:9]
     rank = n.meta["val"].dim() - 2
@@ -372,6 +399,10 @@ TABLE: dict = {
     aten.max_pool2d_with_indices.default: _max_pool,
     aten.avg_pool2d.default: _avg_pool,
     aten._adaptive_avg_pool2d.default: _adaptive_avg,
+    aten.max_pool2d_with_indices_backward.default: _max_pool_backward,
+    aten.avg_pool2d_backward.default: _avg_pool_backward,
+    aten._adaptive_avg_pool2d_backward.default: _simple("adaptive_avg_pool2d_backward", 2),
+    aten.adaptive_max_pool2d_backward.default: _simple("adaptive_max_pool2d_backward", 2),
     aten.mm.default: _simple("mm", 2),
     aten.bmm.default: _simple("bmm", 2),
     aten.addmm.default: _addmm,

@@ -69,3 +69,45 @@ fn the_backward_of_a_pool_is_one_primitive() {
         "{text}"
     );
 }
+
+#[test]
+fn the_partitioned_backward_runs_the_pool_backward_on_saved_values() {
+    let text = "graph g\ninput x: f64[N, C, H, W]\nr = relu(x)\n\
+                m = max_pool2d(r, 3, stride=2, padding=1)\na = adaptive_avg_pool2d(m, [2, 2])\n\
+                z = mul(a, a)\noutput z\n";
+    let g = kiln_ir::parse(text).unwrap();
+    let spec = kiln_grad::GradSpec::sum_of("z", &["x"]);
+    let p = kiln_grad::partition(&g, &spec, &[vec![2, 3, 9, 8]]).expect("partitions");
+    let bwd = kiln_ir::print(&p.backward);
+    for op in ["max_pool2d_backward(", "adaptive_avg_pool2d_backward("] {
+        assert!(bwd.contains(op), "{op} in the backward:\n{bwd}");
+    }
+    // The backward's gradient equals the joint graph's.
+    let mut rng = Lcg(43);
+    let x = tensor(
+        &[2, 3, 9, 8],
+        &values(2 * 3 * 9 * 8, || rng.away_from_zero()),
+    );
+    let joint = analytic(&g, "z", &["x"], std::slice::from_ref(&x));
+    let fwd = kiln_ir::interpret(&p.forward, std::slice::from_ref(&x)).expect("forward runs");
+    let by_name = |name: &str| -> kiln_ir::Tensor {
+        if name == "x" {
+            return x.clone();
+        }
+        let i = p
+            .forward
+            .output_names()
+            .iter()
+            .position(|n| *n == name)
+            .expect("saved");
+        fwd[i].clone()
+    };
+    let ins: Vec<kiln_ir::Tensor> = p
+        .backward
+        .inputs()
+        .iter()
+        .map(|d| by_name(&d.name))
+        .collect();
+    let out = kiln_ir::interpret(&p.backward, &ins).expect("backward runs");
+    assert_eq!(out[0].to_f64(), joint[0]);
+}
