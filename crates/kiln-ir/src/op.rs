@@ -431,6 +431,47 @@ pub enum Op {
         dim: i64,
         bounds: SliceBounds,
     },
+    // Gather ops of the index family (`infer/index/gather.rs`, `interp/index/gather.rs`,
+    // kiln-sched `lower/gather.rs`): reads and writes addressed by an i64 index tensor, run as
+    // a library step that checks every index against its dim before it touches memory.
+    /// `index_select(input, dim, index)`: the entries `index` (1-D or 0-d) of `dim`.
+    IndexSelect {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+    },
+    /// `gather(input, dim, index)`: `out[p] = input[p with p[dim] = index[p]]`, shaped as
+    /// `index` (same rank as `input`, no larger than it outside `dim`).
+    Gather {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+    },
+    /// `scatter_add(input, dim, index, src)`: a copy of `input` with
+    /// `out[p with p[dim] = index[p]] += src[p]` for every position `p` of `index`.
+    ScatterAdd {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+        src: NodeId,
+    },
+    /// `index_add(input, dim, index, source, alpha=1)`: a copy of `input` with
+    /// `alpha * source` slice `k` of `dim` added into slice `index[k]`.
+    IndexAdd {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+        source: NodeId,
+        alpha: f64,
+    },
+    /// `embedding(input, weight, padding_idx=None)`: rows `input` (any shape, int64) of the
+    /// 2-D `weight`, shaped `input.shape + [weight.size(1)]`. `padding_idx` changes only the
+    /// gradient (its row gets none), as in torch.
+    Embedding {
+        indices: NodeId,
+        weight: NodeId,
+        padding_idx: Option<i64>,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -461,6 +502,27 @@ macro_rules! visit_input_ids {
             }
             Op::SliceScatter { input, src, .. } => {
                 visit(input);
+                visit(src);
+            }
+            Op::IndexSelect { x, index, .. } | Op::Gather { x, index, .. } => {
+                visit(x);
+                visit(index);
+            }
+            Op::Embedding {
+                indices, weight, ..
+            } => {
+                visit(indices);
+                visit(weight);
+            }
+            Op::ScatterAdd { x, index, src, .. }
+            | Op::IndexAdd {
+                x,
+                index,
+                source: src,
+                ..
+            } => {
+                visit(x);
+                visit(index);
                 visit(src);
             }
             Op::Where { cond, a, b } => {
@@ -543,6 +605,11 @@ impl Op {
             Op::ExpandAs { .. } => "expand_as",
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
+            Op::IndexSelect { .. } => "index_select",
+            Op::Gather { .. } => "gather",
+            Op::ScatterAdd { .. } => "scatter_add",
+            Op::IndexAdd { .. } => "index_add",
+            Op::Embedding { .. } => "embedding",
         }
     }
 

@@ -10,6 +10,7 @@ use crate::graph::{Graph, NodeId, NodeKind};
 use crate::op::{Op, Operand, Pool2d, UnaryOp};
 use crate::tensor::Tensor;
 
+mod index;
 mod movement;
 
 /// Writes a graph as `.kiln` text such that `parse_unchecked(&print(g))` has the
@@ -219,6 +220,11 @@ fn call(g: &Graph, op: &Op) -> String {
             format_call(name, &[value(g, *input), value(g, *like)], &[])
         }
         Op::SliceScatter { .. } => movement::slice_scatter_call(g, op),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => index::gather_call(g, op),
     }
 }
 

@@ -410,6 +410,11 @@ pub(crate) fn infer_op(
         Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
             super::grad::infer(op, types, env)
         }
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => super::index::gather_shape(op, types, env),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
+pub(crate) mod gather;
 pub(crate) mod movement;
 
 /// Ops grouped by how their arguments are read.
@@ -37,6 +38,8 @@ pub(crate) enum OpForm {
     /// `argmax` (`true`) or `argmin`.
     ArgExtreme(bool),
     CumSum,
+    /// The gather ops (`text/ops/gather.rs`).
+    Gather(gather::Form),
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -63,6 +66,9 @@ impl OpForm {
         }
         if let Some(form) = movement::Form::by_name(name) {
             return Some(OpForm::Movement(form));
+        }
+        if let Some(form) = gather::Form::by_name(name) {
+            return Some(OpForm::Gather(form));
         }
         Some(match name {
             "where" => OpForm::Where,
@@ -139,6 +145,7 @@ impl OpForm {
             OpForm::Movement(form) => form.signature(),
             OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
             OpForm::CumSum => sig(&["input", "dim"], 2),
+            OpForm::Gather(form) => form.signature(),
         }
     }
 
@@ -242,6 +249,7 @@ impl OpForm {
                 sizes: b.sizes("sizes")?,
             },
             OpForm::Movement(form) => form.build(b, g)?,
+            OpForm::Gather(form) => form.build(b, g)?,
             OpForm::ArgExtreme(largest) => {
                 let (x, dim, keepdim) = (x()?, b.opt_int("dim")?, b.bool_or("keepdim", false)?);
                 if largest {
