@@ -143,6 +143,27 @@ impl fmt::Display for LibraryCall {
                     String::new()
                 }
             ),
+            LibraryCall::Index(c) => write!(
+                f,
+                "library {:?} {} {} b{} = (input b{} [{}], index b{} [{}]{}) dim {}{}",
+                c.kind,
+                c.name,
+                c.dtype,
+                c.out,
+                c.input,
+                list(&c.input_shape),
+                c.index,
+                list(&c.index_shape),
+                c.src
+                    .map(|s| format!(", src b{s} [{}]", list(&c.src_shape)))
+                    .unwrap_or_default(),
+                c.dim,
+                if c.kind == IndexKind::IndexAdd && c.alpha != 1.0 {
+                    format!(" alpha {}", c.alpha)
+                } else {
+                    String::new()
+                }
+            ),
         }
     }
 }

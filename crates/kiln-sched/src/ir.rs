@@ -10,6 +10,8 @@ use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_shape::{Cond, Expr};
 use serde::{Deserialize, Serialize};
 
+pub use crate::index_call::{IndexCall, IndexKind};
+
 /// Index of a buffer in [`Program::buffers`].
 pub type BufId = u32;
 /// Index of an instruction in the list it belongs to (a kernel's `body` or a reduction's `body`).
@@ -186,6 +188,9 @@ pub enum Step {
 pub enum LibraryCall {
     Gemm(Box<Gemm>),
     Conv(Box<Conv>),
+    /// A gather-family op (`index_select`, `gather`, `scatter_add`, `index_add`, `embedding`;
+    /// see `index_call.rs`).
+    Index(Box<IndexCall>),
 }
 
 /// A matrix operand of a [`Gemm`]: element `(batch..., i, j)` is at
@@ -256,6 +261,7 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
+            LibraryCall::Index(c) => &c.name,
         }
     }
     /// The buffers the call reads.
@@ -264,6 +270,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) if g.beta != 0.0 => vec![g.a.buf, g.b.buf, g.c.buf],
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
+            LibraryCall::Index(c) => c.reads(),
         }
     }
     /// The buffer the call writes.
@@ -271,7 +278,19 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
+            LibraryCall::Index(c) => c.out,
         }
+    }
+    /// The dtype the call expects of each buffer it reads or writes.
+    pub fn buffer_dtypes(&self) -> Vec<(BufId, DType)> {
+        let dtype = match self {
+            LibraryCall::Gemm(g) => g.dtype,
+            LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::Index(c) => return c.buffer_dtypes(),
+        };
+        let mut bufs = self.reads();
+        bufs.push(self.writes());
+        bufs.into_iter().map(|b| (b, dtype)).collect()
     }
 }
 

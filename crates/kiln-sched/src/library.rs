@@ -45,6 +45,7 @@ pub struct ConvAt {
 pub enum LaunchAt {
     Gemm(GemmAt),
     Conv(ConvAt),
+    Index(crate::IndexAt),
 }
 
 struct Ctx<'a> {
@@ -160,6 +161,7 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => gemm_at(&ctx, g).map(LaunchAt::Gemm),
             LibraryCall::Conv(c) => conv_at(&ctx, c).map(LaunchAt::Conv),
+            LibraryCall::Index(c) => c.launch(values, numels).map(LaunchAt::Index),
         }
     }
 }

@@ -181,6 +181,9 @@ impl<'a> Lowerer<'a> {
         if self.is_conv(n) && !self.materialized.contains_key(&n) {
             return self.lower_conv(n, buf);
         }
+        if self.is_gather(n) && !self.materialized.contains_key(&n) {
+            return self.lower_gather(n, buf);
+        }
         if let NodeKind::Op(
             Op::Cat { .. }
             | Op::Repeat { .. }
@@ -463,6 +466,11 @@ impl<'a> Lowerer<'a> {
             | Op::Select { .. }
             | Op::Pad { .. }
             | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
+            Op::IndexSelect { .. }
+            | Op::Gather { .. }
+            | Op::ScatterAdd { .. }
+            | Op::IndexAdd { .. }
+            | Op::Embedding { .. } => self.emit_gather(blk, n, idx),
             Op::SumTo { .. } | Op::SliceScatter { .. } => Err(SchedError::Unsupported {
                 node: self.g.node(n).name.clone(),
                 msg: format!("{} is not lowered yet", op.name()),

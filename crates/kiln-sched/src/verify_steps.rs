@@ -28,11 +28,7 @@ impl Program {
             call: call.name().to_string(),
             problem,
         };
-        let dtype = match call {
-            LibraryCall::Gemm(g) => g.dtype,
-            LibraryCall::Conv(c) => c.dtype,
-        };
-        for buf in call.reads().into_iter().chain([call.writes()]) {
+        for (buf, dtype) in call.buffer_dtypes() {
             let decl = self
                 .buffers
                 .get(buf as usize)
@@ -85,5 +81,6 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
             v.extend(&c.out_spatial);
             v
         }
+        LibraryCall::Index(c) => c.exprs(),
     }
 }

@@ -4,6 +4,7 @@
 //! was given for it.
 mod conv;
 mod gemm;
+mod index;
 
 use kiln_sched::{LaunchAt, LibraryCall};
 use kiln_shape::Bindings;
@@ -24,6 +25,7 @@ pub(crate) fn run(
     match (call, at) {
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
+        (LibraryCall::Index(c), LaunchAt::Index(at)) => index::run(c, &at, ptrs),
         _ => Err(unsupported(call, "the call and its launch sizes disagree")),
     }
 }

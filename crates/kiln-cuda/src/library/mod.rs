@@ -6,4 +6,5 @@ pub mod conv;
 pub mod helpers;
 
 pub use conv::{ConvAlgo, ConvPlan, Geometry, plan_conv};
+pub(crate) use helpers::refuse_unsupported;
 pub use helpers::{helper_dtypes, helper_name};
