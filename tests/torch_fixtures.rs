@@ -230,6 +230,11 @@ fn convolution_conv1d_conv2d_conv_transpose2d() {
 }
 
 #[test]
+fn conv_backward_input_and_weight_match_torch_autograd() {
+    check_file("conv_grad.json");
+}
+
+#[test]
 fn nn_activations_norms_and_flatten_match_pytorch() {
     check_file("nn.json");
 }

@@ -47,6 +47,11 @@ impl CudaArtifact {
 /// Generates CUDA C for `program` and compiles it with NVRTC for `arch` (`"sm_90"`).
 pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError> {
     let arch = Arch::parse(arch)?;
+    for call in program.library_calls() {
+        if let kiln_sched::LibraryCall::ConvGrad(c) = call {
+            return Err(conv_grad_unsupported(c));
+        }
+    }
     let source = generate(program)?;
     let compiled = compile_source(&source, &arch)?;
     tracing::debug!(
@@ -65,6 +70,19 @@ pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError>
         cubin: compiled.cubin,
         kernel_names: source.kernel_names,
     })
+}
+
+/// The typed refusal of a convolution gradient step, which this backend does not implement
+/// yet (the CPU backend does).
+pub(crate) fn conv_grad_unsupported(c: &kiln_sched::ConvGrad) -> CudaError {
+    let op = match c.of {
+        kiln_sched::ConvGradOf::Input => "convolution_backward_input",
+        kiln_sched::ConvGradOf::Weight => "convolution_backward_weight",
+    };
+    CudaError::Library {
+        call: c.conv.name.clone(),
+        msg: format!("{op} is not supported by the CUDA backend yet (the CPU backend runs it)"),
+    }
 }
 
 /// The part of a cache key that names this backend's output: architecture, code generator,

@@ -6,6 +6,7 @@
 //! with fake tensors.
 pub(crate) mod check;
 mod conv;
+mod conv_grad;
 mod flatten;
 mod grad;
 mod index;
@@ -14,6 +15,8 @@ mod movement;
 mod pool;
 mod shapes;
 
+pub use grad::cat_part_offset;
+pub use grad::sum_to_dims;
 pub use movement::{SliceRange, pad_pairs, select_index, slice_range};
 pub use shapes::{known_one, squeezed_dims};
 
@@ -68,6 +71,22 @@ fn node_info(g: &Graph, id: NodeId, lookup: &check::Lookup) -> Result<ValueInfo,
         NodeKind::Constant(t) => check_constant(t).map_err(|m| invalid(node, "tensor", m)),
         NodeKind::Op(op) => check_op(op, lookup).map_err(|m| invalid(node, op.name(), m)),
     }
+}
+
+/// The dtype and rank of node `id` given the infos of the nodes before it (`done`, indexed by
+/// node id): [`value_info`] for a walk that already has them.
+pub fn value_info_in(g: &Graph, id: NodeId, done: &[ValueInfo]) -> Result<ValueInfo, IrError> {
+    node_info(g, id, &|i| lookup_in(done, i, |x| *x))
+}
+
+/// The dtype and rank of `op`'s result given its operands' (`lookup`), or the check's message:
+/// for a transform that adds nodes and tracks their infos itself (autodiff), where
+/// [`value_info`] would walk the graph again for every node.
+pub fn op_info(
+    op: &Op,
+    lookup: &dyn Fn(NodeId) -> Result<ValueInfo, String>,
+) -> Result<ValueInfo, String> {
+    check_op(op, lookup)
 }
 
 /// Checks every node without sizes: arity, argument values, dtypes, ranks, dims in range,

@@ -6,6 +6,7 @@
 //! [`infer_shapes`] run in a fully static [`ShapeEnv`], so the interpreter applies exactly the
 //! shape rules the compiler does.
 mod conv;
+mod conv_grad;
 mod elementwise;
 mod erf;
 mod grad;
@@ -190,6 +191,40 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         | Op::ScatterAdd { .. }
         | Op::IndexAdd { .. }
         | Op::Embedding { .. } => index::gather::eval(op, &get, dtype, shape),
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        } => {
+            let parts = parts
+                .iter()
+                .map(|&p| get(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(grad::cat_part(get(*x)?, &parts, *dim, *index, dtype))
+        }
+        Op::ConvBackwardInput {
+            grad_output,
+            weight,
+            params,
+            ..
+        } => Ok(conv_grad::backward_input(
+            get(*grad_output)?,
+            get(*weight)?,
+            params,
+            shape,
+        )),
+        Op::ConvBackwardWeight {
+            grad_output,
+            input,
+            params,
+            ..
+        } => Ok(conv_grad::backward_weight(
+            get(*grad_output)?,
+            get(*input)?,
+            params,
+            shape,
+        )),
     }
 }
 

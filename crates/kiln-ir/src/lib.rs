@@ -19,7 +19,9 @@ pub mod tensor;
 pub use dtype::DType;
 pub use error::IrError;
 pub use graph::{Graph, InputDecl, InputKind, Node, NodeId, NodeKind};
-pub use infer::{TensorType, ValueInfo, infer_shapes, validate, value_info};
+pub use infer::{
+    TensorType, ValueInfo, infer_shapes, op_info, validate, value_info, value_info_in,
+};
 pub use input_error::{InputError, Role};
 pub use interp::interpret;
 pub use op::{

@@ -472,6 +472,34 @@ pub enum Op {
         weight: NodeId,
         padding_idx: Option<i64>,
     },
+    /// `cat_part(x, parts, dim, index)`: block `index` of `x` cut along `dim` into blocks the
+    /// sizes of `parts`' dims (`parts` are read for their shapes only): the adjoint of
+    /// `cat(parts, dim)`, whose block offsets may be symbolic.
+    CatPart {
+        x: NodeId,
+        parts: Vec<NodeId>,
+        dim: i64,
+        index: usize,
+    },
+    // Conv backward family (`infer/conv_grad.rs`, `interp/conv_grad.rs`, kiln-sched
+    // `lower/conv_grad.rs`): the gradients of `Op::Conv`, run as library steps.
+    /// `convolution_backward_input(grad_output, weight, input_like, ...)`: the gradient of a
+    /// convolution with these params w.r.t. its input, shaped as `input_like` (read for its
+    /// shape only: the rows a strided convolution dropped come from it, not from sizes).
+    ConvBackwardInput {
+        grad_output: NodeId,
+        weight: NodeId,
+        input_like: NodeId,
+        params: ConvParams,
+    },
+    /// `convolution_backward_weight(grad_output, input, weight_like, ...)`: the gradient
+    /// w.r.t. the weight, shaped as `weight_like` (read for its shape only).
+    ConvBackwardWeight {
+        grad_output: NodeId,
+        input: NodeId,
+        weight_like: NodeId,
+        params: ConvParams,
+    },
 }
 
 /// Calls `$visit` on every graph-value id an op reads, in argument order (scalar operands
@@ -525,6 +553,12 @@ macro_rules! visit_input_ids {
                 visit(index);
                 visit(src);
             }
+            Op::CatPart { x, parts, .. } => {
+                visit(x);
+                for id in parts {
+                    visit(id);
+                }
+            }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
                     if let Operand::Value(id) = operand {
@@ -558,6 +592,22 @@ macro_rules! visit_input_ids {
             Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
                 visit(x);
                 visit(w);
+            }
+            Op::ConvBackwardInput {
+                grad_output: a,
+                weight: b,
+                input_like: c,
+                ..
+            }
+            | Op::ConvBackwardWeight {
+                grad_output: a,
+                input: b,
+                weight_like: c,
+                ..
+            } => {
+                visit(a);
+                visit(b);
+                visit(c);
             }
             Op::Cat { xs, .. } => {
                 for id in xs {
@@ -610,6 +660,9 @@ impl Op {
             Op::ScatterAdd { .. } => "scatter_add",
             Op::IndexAdd { .. } => "index_add",
             Op::Embedding { .. } => "embedding",
+            Op::CatPart { .. } => "cat_part",
+            Op::ConvBackwardInput { .. } => "convolution_backward_input",
+            Op::ConvBackwardWeight { .. } => "convolution_backward_weight",
         }
     }
 

@@ -225,6 +225,34 @@ fn call(g: &Graph, op: &Op) -> String {
         | Op::ScatterAdd { .. }
         | Op::IndexAdd { .. }
         | Op::Embedding { .. } => index::gather_call(g, op),
+        Op::CatPart {
+            x: input,
+            parts,
+            dim,
+            index,
+        } => {
+            let names: Vec<String> = parts.iter().map(|&p| value(g, p)).collect();
+            format_call(
+                name,
+                &[value(g, *input), format!("[{}]", names.join(", "))],
+                &[("dim", dim.to_string()), ("index", index.to_string())],
+            )
+        }
+        Op::ConvBackwardInput {
+            grad_output: a,
+            weight: b,
+            input_like: c,
+            params,
+        }
+        | Op::ConvBackwardWeight {
+            grad_output: a,
+            input: b,
+            weight_like: c,
+            params,
+        } => {
+            let kw = crate::parse::text::conv::conv_keywords(params);
+            format_call(name, &[value(g, *a), value(g, *b), value(g, *c)], &kw)
+        }
     }
 }
 

@@ -164,6 +164,40 @@ impl fmt::Display for LibraryCall {
                     String::new()
                 }
             ),
+            LibraryCall::ConvGrad(g) => conv_grad(f, g),
         }
     }
+}
+
+/// `library conv_grad_input ... b<x> = d conv(x b<x>, w b<w>) / d x (grad_output b<out>)`,
+/// with the forward convolution's geometry.
+fn conv_grad(f: &mut fmt::Formatter<'_>, g: &ConvGrad) -> fmt::Result {
+    let c = &g.conv;
+    let of = match g.of {
+        ConvGradOf::Input => "input",
+        ConvGradOf::Weight => "weight",
+    };
+    write!(
+        f,
+        "library conv_grad_{of} {} {} b{} = d conv(x b{}, w b{}) / d {of} (grad_output b{}) \
+         n={} c_in={} c_out={} [{}] -> [{}] kernel [{}] stride [{}] padding [{}] / [{}] \
+         dilation [{}] groups {}",
+        c.name,
+        c.dtype,
+        g.writes(),
+        c.x,
+        c.w,
+        c.out,
+        c.n,
+        c.c_in,
+        c.c_out,
+        list(&c.spatial),
+        list(&c.out_spatial),
+        list(&c.kernel),
+        list(&c.stride),
+        list(&c.padding),
+        list(&c.padding_end),
+        list(&c.dilation),
+        c.groups
+    )
 }

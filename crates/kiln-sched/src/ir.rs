@@ -191,6 +191,8 @@ pub enum LibraryCall {
     /// A gather-family op (`index_select`, `gather`, `scatter_add`, `index_add`, `embedding`;
     /// see `index_call.rs`).
     Index(Box<IndexCall>),
+    /// A gradient of a convolution (`convolution_backward_input` / `_weight`).
+    ConvGrad(Box<ConvGrad>),
 }
 
 /// A matrix operand of a [`Gemm`]: element `(batch..., i, j)` is at
@@ -256,12 +258,49 @@ pub struct Conv {
     pub output_padding: Vec<i64>,
 }
 
+/// Which gradient a [`ConvGrad`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConvGradOf {
+    /// `convolution_backward_input`: writes `x`.
+    Input,
+    /// `convolution_backward_weight`: writes `w`.
+    Weight,
+}
+
+/// A gradient of the convolution `conv` (never `transposed`), whose buffers keep their
+/// forward roles so that its geometry and bounds are the forward call's: `conv.out` holds
+/// `grad_output` (read), and the call writes the gradient of `conv.x` (`of == Input`,
+/// reading `conv.w`) or of `conv.w` (`of == Weight`, reading `conv.x`), every element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvGrad {
+    pub of: ConvGradOf,
+    pub conv: Conv,
+}
+
+impl ConvGrad {
+    /// The buffers read: `grad_output`, then the forward operand that is not written.
+    pub fn reads(&self) -> Vec<BufId> {
+        match self.of {
+            ConvGradOf::Input => vec![self.conv.out, self.conv.w],
+            ConvGradOf::Weight => vec![self.conv.out, self.conv.x],
+        }
+    }
+    /// The buffer written: the gradient.
+    pub fn writes(&self) -> BufId {
+        match self.of {
+            ConvGradOf::Input => self.conv.x,
+            ConvGradOf::Weight => self.conv.w,
+        }
+    }
+}
+
 impl LibraryCall {
     pub fn name(&self) -> &str {
         match self {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
             LibraryCall::Index(c) => &c.name,
+            LibraryCall::ConvGrad(c) => &c.conv.name,
         }
     }
     /// The buffers the call reads.
@@ -271,6 +310,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
             LibraryCall::Index(c) => c.reads(),
+            LibraryCall::ConvGrad(c) => c.reads(),
         }
     }
     /// The buffer the call writes.
@@ -279,6 +319,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
             LibraryCall::Index(c) => c.out,
+            LibraryCall::ConvGrad(c) => c.writes(),
         }
     }
     /// The dtype the call expects of each buffer it reads or writes.
@@ -286,6 +327,7 @@ impl LibraryCall {
         let dtype = match self {
             LibraryCall::Gemm(g) => g.dtype,
             LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::ConvGrad(c) => c.conv.dtype,
             LibraryCall::Index(c) => return c.buffer_dtypes(),
         };
         let mut bufs = self.reads();

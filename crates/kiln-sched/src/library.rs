@@ -162,6 +162,11 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => gemm_at(&ctx, g).map(LaunchAt::Gemm),
             LibraryCall::Conv(c) => conv_at(&ctx, c).map(LaunchAt::Conv),
             LibraryCall::Index(c) => c.launch(values, numels).map(LaunchAt::Index),
+            // A gradient's geometry and extents are its forward convolution's.
+            LibraryCall::ConvGrad(c) if c.conv.transposed => {
+                Err(ctx.fail("the gradient of a transposed convolution".into()))
+            }
+            LibraryCall::ConvGrad(c) => conv_at(&ctx, &c.conv).map(LaunchAt::Conv),
         }
     }
 }

@@ -19,8 +19,10 @@ use crate::ir::*;
 use crate::pool::reduction_of;
 
 mod conv;
+mod conv_grad;
 mod dtypes;
 mod flatten;
+mod grad;
 pub(crate) mod index;
 mod linalg;
 mod movement;
@@ -197,6 +199,9 @@ impl<'a> Lowerer<'a> {
         }
         if let NodeKind::Op(Op::MatMul { a, b }) = self.g.node(n).kind {
             return self.lower_matmul(n, a, b, buf);
+        }
+        if let NodeKind::Op(Op::SliceScatter { .. }) = self.g.node(n).kind {
+            return self.lower_slice_scatter(n, buf);
         }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
@@ -393,6 +398,9 @@ impl<'a> Lowerer<'a> {
             | Op::CumSum { .. } => self.emit_reduction(blk, n, idx, ctx),
             Op::Softmax { x, dim } => self.emit_softmax(blk, n, x, dim, idx, ctx),
             Op::Conv { .. } | Op::ConvTranspose2d { .. } => self.emit_conv(blk, n, idx),
+            Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+                self.emit_conv(blk, n, idx)
+            }
             // A library call writes the product into a buffer of its own.
             Op::MatMul { .. } => {
                 let b = self.materialize(n)?;
@@ -471,10 +479,27 @@ impl<'a> Lowerer<'a> {
             | Op::ScatterAdd { .. }
             | Op::IndexAdd { .. }
             | Op::Embedding { .. } => self.emit_gather(blk, n, idx),
-            Op::SumTo { .. } | Op::SliceScatter { .. } => Err(SchedError::Unsupported {
-                node: self.g.node(n).name.clone(),
-                msg: format!("{} is not lowered yet", op.name()),
-            }),
+            Op::CatPart {
+                x,
+                ref parts,
+                dim,
+                index,
+            } => {
+                let d = norm_dim(dim, idx.len());
+                let shapes: Vec<Vec<Expr>> =
+                    parts.iter().map(|&p| self.shape(p).to_vec()).collect();
+                let refs: Vec<&[Expr]> = shapes.iter().map(Vec::as_slice).collect();
+                let mut xi = idx.to_vec();
+                xi[d] = &kiln_ir::infer::cat_part_offset(&refs, d, index) + &idx[d];
+                self.emit(blk, x, &xi, ctx)
+            }
+            // Nothing to sum: the result is `x` itself, read at the same index.
+            Op::SumTo { x, .. } if self.sum_to_dims(n)?.is_empty() => self.emit(blk, x, idx, ctx),
+            Op::SumTo { .. } => self.emit_reduction(blk, n, idx, ctx),
+            Op::SliceScatter { .. } => {
+                let b = self.materialize(n)?;
+                Ok(self.load(blk, b, &shape, idx))
+            }
         }
     }
 
@@ -492,7 +517,7 @@ impl<'a> Lowerer<'a> {
         if let Some((k, root)) = ctx {
             let identity = idx == outer_idx(k.dims.len()).as_slice() && shape == k.dims;
             let single_use =
-                n == root || (self.g.users(n).count() == 1 && !self.g.outputs().contains(&n));
+                n == root || (grad::data_uses(self.g, n) == 1 && !self.g.outputs().contains(&n));
             let free = k.reduce.as_ref().is_none_or(|(m, _, _)| *m == n);
             if identity && single_use && free {
                 if k.reduce.is_none() {

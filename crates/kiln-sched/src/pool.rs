@@ -47,6 +47,7 @@ pub(crate) fn reduction_of(l: &mut Lowerer, n: NodeId) -> Result<(Reduction, Pos
             crate::lower::index::arg_reduction(l, x, dim, keepdim, ReduceKind::ArgMin)
         }
         Op::CumSum { x, dim } => crate::lower::index::cumsum_reduction(l, x, dim),
+        Op::SumTo { x, .. } => l.sum_to_reduction(n, x),
         _ => unreachable!("not a reduction"),
     }
 }

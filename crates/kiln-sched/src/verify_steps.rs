@@ -75,12 +75,15 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
             }
             v
         }
-        LibraryCall::Conv(c) => {
-            let mut v: Vec<&kiln_shape::Expr> = vec![&c.n, &c.c_in, &c.c_out];
-            v.extend(&c.spatial);
-            v.extend(&c.out_spatial);
-            v
-        }
+        LibraryCall::Conv(c) => conv_exprs(c),
+        LibraryCall::ConvGrad(g) => conv_exprs(&g.conv),
         LibraryCall::Index(c) => c.exprs(),
     }
+}
+
+fn conv_exprs(c: &Conv) -> Vec<&kiln_shape::Expr> {
+    let mut v: Vec<&kiln_shape::Expr> = vec![&c.n, &c.c_in, &c.c_out];
+    v.extend(&c.spatial);
+    v.extend(&c.out_spatial);
+    v
 }

@@ -11,6 +11,10 @@ pub enum KilnError {
     Ir(#[from] IrError),
     #[error(transparent)]
     Sched(#[from] SchedError),
+    /// A gradient or training step could not be built (an op without a backward rule, an
+    /// integer input, an unknown name).
+    #[error(transparent)]
+    Grad(#[from] kiln_grad::GradError),
     /// A data input, parameter or caller-provided output does not fit what the graph (or its
     /// compiled program) declares: names the tensor, the dim, expected and found.
     #[error(transparent)]

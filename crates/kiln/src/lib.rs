@@ -29,6 +29,7 @@ mod model;
 mod options;
 mod stats;
 mod toolchain;
+mod trainer;
 
 pub use backend::{Emit, EmitOptions, Executable, emit};
 pub use compiler::Compiler;
@@ -40,6 +41,14 @@ pub use model::Model;
 pub use options::{Backend, CacheSetting, CompileOptions, DynamicPolicy};
 pub use stats::{CompileReport, CounterSnapshot, Outcome, Phases, process_counters};
 pub use toolchain::{CudaToolchain, cuda_toolchain};
+pub use trainer::Trainer;
+
+/// Reverse-mode autodiff (the `kiln-grad` crate): [`grad`] builds the joint forward and
+/// backward graph, [`train_step`] a training step with an optimizer's update.
+pub use kiln_grad::{
+    GradError, GradSpec, Optimizer, Partition, Seed, TrainSpec, grad, grad_name, partition,
+    train_step,
+};
 
 pub use kiln_cache::{Cache, CacheConfig, CacheKey};
 pub use kiln_ir::{DType, Graph, InputError, Role, Tensor, parse};

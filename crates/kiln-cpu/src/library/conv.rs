@@ -11,12 +11,13 @@
 mod buffers;
 mod depthwise;
 mod gemm;
+mod grad;
 mod im2col;
 mod kernels;
 
 use half::{bf16, f16};
 use kiln_ir::DType;
-use kiln_sched::{Conv, ConvAt, LibraryCall};
+use kiln_sched::{Conv, ConvAt, ConvGrad, ConvGradOf, LibraryCall};
 
 use crate::error::RunError;
 use buffers::{output, read, write};
@@ -158,6 +159,96 @@ unsafe fn run_widened<H: buffers::Half>(g: &Geom, x: *mut u8, w: *mut u8, out: *
         .collect();
     let mut ys = vec![0f32; g.out_len()];
     kernels::conv(g, &xs, &ws, &mut ys);
+    let narrow: Vec<H> = ys.iter().map(|&v| H::narrow(v)).collect();
+    unsafe { write(out, &narrow) };
+}
+
+/// A gradient step (`convolution_backward_input` / `_weight`): reads `grad_output` (the
+/// forward output's buffer) and the other forward operand, writes the gradient's buffer.
+pub(super) fn run_grad(c: &ConvGrad, at: &ConvAt, ptrs: &[*mut u8]) -> Result<(), RunError> {
+    let call = || LibraryCall::ConvGrad(Box::new(c.clone()));
+    let fail = |msg: &str| super::unsupported(&call(), msg);
+    let g = geometry(&c.conv, at);
+    let buf = |b: u32| {
+        ptrs.get(b as usize)
+            .copied()
+            .ok_or_else(|| fail("missing buffer"))
+    };
+    let reads = c.reads();
+    let (gy, other, out) = (buf(reads[0])?, buf(reads[1])?, buf(c.writes())?);
+    if out == gy || out == other {
+        return Err(fail("the output buffer is also an input"));
+    }
+    // (grad_output, other operand, gradient) extents, in the order the kernels take them.
+    let lens = match c.of {
+        ConvGradOf::Input => [g.out_len(), g.w_len(), g.x_len()],
+        ConvGradOf::Weight => [g.out_len(), g.x_len(), g.w_len()],
+    };
+    if lens[2] == 0 {
+        return Ok(());
+    }
+    let of = c.of;
+    // SAFETY: as in [`run`]: each pointer is its buffer, which holds the extent `launch`
+    // proved (`lens` are exactly those extents) of the call's dtype; the output is distinct.
+    unsafe {
+        match c.conv.dtype {
+            DType::F32 => grad_typed::<f32>(of, &g, [gy, other, out], lens),
+            DType::F64 => grad_typed::<f64>(of, &g, [gy, other, out], lens),
+            DType::F16 => grad_widened::<f16>(of, &g, [gy, other, out], lens),
+            DType::BF16 => grad_widened::<bf16>(of, &g, [gy, other, out], lens),
+            DType::Bool | DType::I64 => {
+                return Err(fail(&format!("convolution of {} tensors", c.conv.dtype)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn grad_kernel<T: kernels::Float>(of: ConvGradOf, g: &Geom, gy: &[T], other: &[T], out: &mut [T]) {
+    match of {
+        ConvGradOf::Input => grad::input_grad(g, gy, other, out),
+        ConvGradOf::Weight => grad::weight_grad(g, other, gy, out),
+    }
+}
+
+/// # Safety
+/// `ptrs` hold `lens` elements of `T` each, the last (the output) distinct from the others.
+unsafe fn grad_typed<T: kernels::Float>(
+    of: ConvGradOf,
+    g: &Geom,
+    [gy, other, out]: [*mut u8; 3],
+    lens: [usize; 3],
+) {
+    let gys = unsafe { read::<T>(gy, lens[0]) };
+    let os = unsafe { read::<T>(other, lens[1]) };
+    if let Some(ys) = unsafe { output::<T>(out, lens[2]) } {
+        return grad_kernel(of, g, &gys, &os, ys);
+    }
+    let mut ys = vec![T::ZERO; lens[2]];
+    grad_kernel(of, g, &gys, &os, &mut ys);
+    unsafe { write(out, &ys) };
+}
+
+/// f16 / bf16: widened to f32, computed, rounded once at the end.
+///
+/// # Safety
+/// As [`grad_typed`].
+unsafe fn grad_widened<H: buffers::Half>(
+    of: ConvGradOf,
+    g: &Geom,
+    [gy, other, out]: [*mut u8; 3],
+    lens: [usize; 3],
+) {
+    let widen = |p, len| -> Vec<f32> {
+        // SAFETY: the caller's contract for `gy` and `other`.
+        unsafe { read::<H>(p, len) }
+            .iter()
+            .map(|v| v.widen())
+            .collect()
+    };
+    let (gys, os) = (widen(gy, lens[0]), widen(other, lens[1]));
+    let mut ys = vec![0f32; lens[2]];
+    grad_kernel(of, g, &gys, &os, &mut ys);
     let narrow: Vec<H> = ys.iter().map(|&v| H::narrow(v)).collect();
     unsafe { write(out, &narrow) };
 }

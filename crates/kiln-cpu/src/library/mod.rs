@@ -26,6 +26,7 @@ pub(crate) fn run(
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
         (LibraryCall::Index(c), LaunchAt::Index(at)) => index::run(c, &at, ptrs),
+        (LibraryCall::ConvGrad(c), LaunchAt::Conv(at)) => conv::run_grad(c, &at, ptrs),
         _ => Err(unsupported(call, "the call and its launch sizes disagree")),
     }
 }

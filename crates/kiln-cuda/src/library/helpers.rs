@@ -61,6 +61,7 @@ pub(crate) fn call_dtype(call: &kiln_sched::LibraryCall) -> Option<DType> {
     match call {
         kiln_sched::LibraryCall::Gemm(g) => Some(g.dtype),
         kiln_sched::LibraryCall::Conv(c) => Some(c.dtype),
+        kiln_sched::LibraryCall::ConvGrad(c) => Some(c.conv.dtype),
         kiln_sched::LibraryCall::Index(_) => None,
     }
 }

@@ -85,6 +85,7 @@ pub(super) fn run(ctx: &StepCtx, call: &LibraryCall, bound: &Bound) -> Result<()
             call.name(),
             "the gather ops are not supported on the CUDA backend yet",
         )),
+        (LibraryCall::ConvGrad(c), _) => Err(crate::artifact::conv_grad_unsupported(c)),
         _ => Err(fail(call.name(), "the call and its launch sizes disagree")),
     }
 }

@@ -65,3 +65,24 @@ pub fn zeros_like(
 ) -> Result<NodeId, IrError> {
     full_like(g, name, like, 0.0, dtype)
 }
+
+/// `cat_part(x, parts, dim, index)`: block `index` of `x`, cut along `dim` as `cat(parts, dim)`
+/// joined it.
+pub fn cat_part(
+    g: &mut Graph,
+    name: &str,
+    x: NodeId,
+    parts: Vec<NodeId>,
+    dim: i64,
+    index: usize,
+) -> Result<NodeId, IrError> {
+    g.add_op(
+        name,
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        },
+    )
+}

@@ -474,8 +474,13 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         }
         Op::CumSum { x, dim } => super::index::check_cumsum(lookup(*x)?, *dim),
         Op::MatMul { a, b } => super::linalg::check_matmul(lookup(*a)?, lookup(*b)?),
-        Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
-            super::grad::check(op, lookup)
+        Op::SumTo { .. }
+        | Op::ExpandAs { .. }
+        | Op::ReshapeAs { .. }
+        | Op::SliceScatter { .. }
+        | Op::CatPart { .. } => super::grad::check(op, lookup),
+        Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+            super::conv_grad::check(op, lookup)
         }
         Op::IndexSelect { .. }
         | Op::Gather { .. }

@@ -59,6 +59,25 @@ pub(crate) fn check(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String> {
             }
             Ok(i)
         }
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        } => {
+            let xi = lookup(*x)?;
+            let part = parts.get(*index).ok_or_else(|| {
+                format!("index {index} is out of range for {} parts", parts.len())
+            })?;
+            let pi = lookup(*part)?;
+            if let Some(r) = xi.rank {
+                normalize_dim(*dim, r)?;
+            }
+            Ok(ValueInfo {
+                dtype: xi.dtype,
+                rank: pi.rank.or(xi.rank),
+            })
+        }
         _ => unreachable!("grad::check is only called for gradient-family ops"),
     }
 }
@@ -78,6 +97,53 @@ fn numel(shape: &[Expr]) -> Expr {
     shape.iter().fold(Expr::int(1), |acc, d| &acc * d)
 }
 
+/// The offset of block `index` of a `cat_part` along `dim` (already normalised): the sum of
+/// the earlier parts' sizes. Shared with lowering.
+pub fn cat_part_offset(shapes: &[&[Expr]], dim: usize, index: usize) -> Expr {
+    shapes[..index]
+        .iter()
+        .fold(Expr::int(0), |acc, s| &acc + &s[dim])
+}
+
+/// The dims of `xs` that `sum_to(x, like)` sums over, ascending: `x`'s extra leading dims, and
+/// each dim where `like` is 1 and `x` is not known to equal it. The env answers each question
+/// (so a symbol that may be 1 becomes a guard), in the same order for inference and lowering.
+fn sum_to_dims_of(env: &mut ShapeEnv, xs: &[Expr], ls: &[Expr]) -> Result<Vec<usize>, OpError> {
+    let lead = xs.len() - ls.len();
+    let mut dims: Vec<usize> = (0..lead).collect();
+    for (i, l) in ls.iter().enumerate() {
+        let d = &xs[lead + i];
+        if equal(env, d, l)? {
+            continue;
+        }
+        if !known_one(env, l)? {
+            return Err(OpError::Invalid(format!(
+                "cannot sum shape {} to shape {}: dim {i} of the target is {l}, which is \
+                 neither 1 nor the source's {d}",
+                show_shape(xs),
+                show_shape(ls)
+            )));
+        }
+        dims.push(lead + i);
+    }
+    Ok(dims)
+}
+
+/// [`sum_to_dims_of`] for the scheduler, which lowers a `sum_to` that inference accepted.
+pub fn sum_to_dims(env: &mut ShapeEnv, xs: &[Expr], ls: &[Expr]) -> Result<Vec<usize>, String> {
+    if xs.len() < ls.len() {
+        return Err(format!(
+            "cannot sum a rank-{} tensor to a rank-{} shape",
+            xs.len(),
+            ls.len()
+        ));
+    }
+    sum_to_dims_of(env, xs, ls).map_err(|e| match e {
+        OpError::Invalid(m) => m,
+        OpError::Shape(s) => s.to_string(),
+    })
+}
+
 /// The shape of a gradient-family op's result.
 pub(crate) fn infer(
     op: &Op,
@@ -87,18 +153,7 @@ pub(crate) fn infer(
     match op {
         Op::SumTo { x, like } => {
             let (xs, ls) = (shape_of(types, *x)?, shape_of(types, *like)?);
-            let lead = xs.len() - ls.len();
-            for (i, l) in ls.iter().enumerate() {
-                let d = &xs[lead + i];
-                if !equal(env, d, l)? && !known_one(env, l)? {
-                    return Err(OpError::Invalid(format!(
-                        "cannot sum shape {} to shape {}: dim {i} of the target is {l}, which is \
-                         neither 1 nor the source's {d}",
-                        show_shape(xs),
-                        show_shape(ls)
-                    )));
-                }
-            }
+            sum_to_dims_of(env, xs, ls)?;
             Ok(ls.to_vec())
         }
         Op::ExpandAs { x, like } => {
@@ -149,6 +204,32 @@ pub(crate) fn infer(
                 }
             }
             Ok(is.to_vec())
+        }
+        Op::CatPart {
+            x,
+            parts,
+            dim,
+            index,
+        } => {
+            let xs = shape_of(types, *x)?;
+            let d = normalize_dim(*dim, xs.len()).map_err(OpError::Invalid)?;
+            let mut total = Expr::int(0);
+            for &p in parts {
+                let ps = shape_of(types, p)?;
+                let size = ps.get(d).ok_or_else(|| {
+                    OpError::Invalid(format!("part shape {} has no dim {d}", show_shape(ps)))
+                })?;
+                total = &total + size;
+            }
+            if !equal(env, &xs[d], &total)? {
+                return Err(OpError::Invalid(format!(
+                    "dim {d} of {} is not the sum {total} of the parts' sizes",
+                    show_shape(xs)
+                )));
+            }
+            let mut out = xs.to_vec();
+            out[d] = shape_of(types, parts[*index])?[d].clone();
+            Ok(out)
         }
         _ => unreachable!("grad::infer is only called for gradient-family ops"),
     }

@@ -407,8 +407,13 @@ pub(crate) fn infer_op(
                 .collect::<Result<Vec<_>, _>>()?;
             super::movement::infer(op, &shapes, env)
         }
-        Op::SumTo { .. } | Op::ExpandAs { .. } | Op::ReshapeAs { .. } | Op::SliceScatter { .. } => {
-            super::grad::infer(op, types, env)
+        Op::SumTo { .. }
+        | Op::ExpandAs { .. }
+        | Op::ReshapeAs { .. }
+        | Op::SliceScatter { .. }
+        | Op::CatPart { .. } => super::grad::infer(op, types, env),
+        Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+            super::conv_grad::infer(op, types, env)
         }
         Op::IndexSelect { .. }
         | Op::Gather { .. }

@@ -8,14 +8,14 @@ use super::Value;
 use crate::op::{ConvParams, ConvTransposeParams};
 
 /// Sizes and parameters of a convolution seen as 2-d.
-struct Geometry {
-    n: usize,
-    c_in: usize,
-    c_out: usize,
-    groups: usize,
-    input: [usize; 2],
-    kernel: [usize; 2],
-    output: [usize; 2],
+pub(super) struct Geometry {
+    pub n: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub groups: usize,
+    pub input: [usize; 2],
+    pub kernel: [usize; 2],
+    pub output: [usize; 2],
     stride: [i64; 2],
     /// Padding before each dim (the padding after only shows in the output size).
     pad: [i64; 2],
@@ -31,7 +31,7 @@ fn as_2d<T: Copy>(v: &[T], one: T) -> [T; 2] {
     }
 }
 
-fn geometry(x: &[usize], w: &[usize], out: &[usize], p: &ConvParams) -> Geometry {
+pub(super) fn geometry(x: &[usize], w: &[usize], out: &[usize], p: &ConvParams) -> Geometry {
     let pad: Vec<i64> = p.padding.iter().map(|[lo, _]| *lo).collect();
     Geometry {
         n: x[0],
@@ -48,7 +48,7 @@ fn geometry(x: &[usize], w: &[usize], out: &[usize], p: &ConvParams) -> Geometry
 }
 
 /// The input position a kernel tap reads for an output position, if inside the input.
-fn tap(o: usize, k: usize, g: &Geometry, axis: usize) -> Option<usize> {
+pub(super) fn tap(o: usize, k: usize, g: &Geometry, axis: usize) -> Option<usize> {
     let i = o as i64 * g.stride[axis] - g.pad[axis] + k as i64 * g.dilation[axis];
     usize::try_from(i).ok().filter(|&i| i < g.input[axis])
 }

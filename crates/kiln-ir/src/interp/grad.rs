@@ -33,3 +33,18 @@ pub(crate) fn slice_scatter(
     });
     Value::rounded(dtype, input.shape.clone(), data)
 }
+
+/// `cat_part(x, parts, dim, index)`: block `index` of `x` along `dim`.
+pub(crate) fn cat_part(x: &Value, parts: &[&Value], dim: i64, index: usize, dtype: DType) -> Value {
+    let d = wrap(dim, x.shape.len());
+    let start: usize = parts[..index].iter().map(|p| p.shape[d]).sum();
+    let mut shape = x.shape.clone();
+    shape[d] = parts[index].shape[d];
+    let mut data = Vec::with_capacity(numel(&shape));
+    each_index(&shape, |o| {
+        let mut i = o.to_vec();
+        i[d] += start;
+        data.push(x.data[offset(&x.shape, &i)]);
+    });
+    Value::rounded(dtype, shape, data)
+}

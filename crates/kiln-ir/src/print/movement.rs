@@ -75,8 +75,9 @@ pub(super) fn call(g: &Graph, op: &Op) -> String {
     }
 }
 
-/// `slice_scatter(input, src, dim=d, start=.., end=.., step=..)`; the bounds of a narrow or
-/// a split part (as the adjoints of those slices carry) print in their own keywords.
+/// `slice_scatter(input, src, ...)` with PyTorch's keywords where they differ from the
+/// defaults; a narrow's bounds as `dim`, `start`, `length`, a split part's as `narrow` and
+/// `split_part` write them (`text/ops/grad.rs` reads all three back).
 pub(super) fn slice_scatter_call(g: &Graph, op: &Op) -> String {
     let Op::SliceScatter {
         input,
@@ -87,7 +88,10 @@ pub(super) fn slice_scatter_call(g: &Graph, op: &Op) -> String {
     else {
         unreachable!("slice_scatter_call is only called for slice_scatter")
     };
-    let mut kw: Vec<(&str, String)> = vec![("dim", dim.to_string())];
+    let mut kw: Vec<(&str, String)> = (*dim != 0)
+        .then(|| ("dim", dim.to_string()))
+        .into_iter()
+        .collect();
     match bounds {
         SliceBounds::Range { start, end, step } => {
             kw.extend(start.map(|s| ("start", s.to_string())));
@@ -97,7 +101,7 @@ pub(super) fn slice_scatter_call(g: &Graph, op: &Op) -> String {
             }
         }
         SliceBounds::Narrow { start, length } => {
-            kw.push(("narrow_start", start.to_string()));
+            kw.push(("start", start.to_string()));
             kw.push(("length", length.to_string()));
         }
         SliceBounds::Part {
@@ -105,7 +109,13 @@ pub(super) fn slice_scatter_call(g: &Graph, op: &Op) -> String {
             index,
             count,
         } => {
-            kw.push(("part", format!("{split:?}/{index}/{count}")));
+            kw.push(match split {
+                Split::Size(s) => ("split_size_or_sections", s.to_string()),
+                Split::Sections(v) => ("split_size_or_sections", list(v)),
+                Split::Chunks(c) => ("chunks", c.to_string()),
+            });
+            kw.push(("index", index.to_string()));
+            kw.push(("count", count.to_string()));
         }
     }
     format_call(op.name(), &[value(g, *input), value(g, *src)], &kw)

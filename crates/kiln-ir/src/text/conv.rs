@@ -55,6 +55,16 @@ pub(crate) const CONV_TRANSPOSE_SIGNATURE: Signature = Signature {
 /// `convolution(...)`: the stride's length is the number of spatial dims; padding has one
 /// entry per dim (both sides) or two (`[before_0, after_0, before_1, after_1]`).
 pub(crate) fn build_conv(b: &Bound, g: &Graph) -> Result<Op, IrError> {
+    Ok(Op::Conv {
+        x: b.value(g, "input")?,
+        w: b.value(g, "weight")?,
+        params: conv_params(b)?,
+    })
+}
+
+/// The `stride`, `padding`, `dilation` and `groups` keywords of `convolution` (and of its
+/// backward ops, `text/conv_grad.rs`).
+pub(crate) fn conv_params(b: &Bound) -> Result<ConvParams, IrError> {
     let stride = int_or_list(b, "stride")?.unwrap_or_default();
     let spatial = stride.len();
     let padding = match int_or_list(b, "padding")? {
@@ -70,15 +80,11 @@ pub(crate) fn build_conv(b: &Bound, g: &Graph) -> Result<Op, IrError> {
             return Err(b.invalid("padding", &msg));
         }
     };
-    Ok(Op::Conv {
-        x: b.value(g, "input")?,
-        w: b.value(g, "weight")?,
-        params: ConvParams {
-            stride,
-            padding,
-            dilation: int_or_list(b, "dilation")?.unwrap_or_else(|| vec![1; spatial]),
-            groups: b.opt_int("groups")?.unwrap_or(1),
-        },
+    Ok(ConvParams {
+        stride,
+        padding,
+        dilation: int_or_list(b, "dilation")?.unwrap_or_else(|| vec![1; spatial]),
+        groups: b.opt_int("groups")?.unwrap_or(1),
     })
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod bind;
 pub(crate) mod composite;
 pub(crate) mod constant;
 pub(crate) mod conv;
+pub(crate) mod conv_grad;
 pub(crate) mod cursor;
 pub(crate) mod lexer;
 pub(crate) mod ops;

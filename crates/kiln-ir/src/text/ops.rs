@@ -7,6 +7,7 @@ use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
 pub(crate) mod gather;
+pub(crate) mod grad;
 pub(crate) mod movement;
 
 /// Ops grouped by how their arguments are read.
@@ -31,10 +32,14 @@ pub(crate) enum OpForm {
     Expand,
     Conv,
     ConvTranspose2d,
+    /// `convolution_backward_input` (`true`) or `_weight` (`text/conv_grad.rs`).
+    ConvGrad(bool),
     Flatten,
     Unflatten,
     /// Data movement (`text/ops/movement.rs`).
     Movement(movement::Form),
+    /// The gradient family (`text/ops/grad.rs`).
+    Grad(grad::Form),
     /// `argmax` (`true`) or `argmin`.
     ArgExtreme(bool),
     CumSum,
@@ -70,6 +75,9 @@ impl OpForm {
         if let Some(form) = gather::Form::by_name(name) {
             return Some(OpForm::Gather(form));
         }
+        if let Some(form) = grad::Form::by_name(name) {
+            return Some(OpForm::Grad(form));
+        }
         Some(match name {
             "where" => OpForm::Where,
             "to" => OpForm::Cast,
@@ -86,6 +94,8 @@ impl OpForm {
             "expand" => OpForm::Expand,
             "convolution" => OpForm::Conv,
             "convolution_transpose2d" => OpForm::ConvTranspose2d,
+            "convolution_backward_input" => OpForm::ConvGrad(true),
+            "convolution_backward_weight" => OpForm::ConvGrad(false),
             "flatten" => OpForm::Flatten,
             "unflatten" => OpForm::Unflatten,
             "argmax" => OpForm::ArgExtreme(true),
@@ -140,9 +150,11 @@ impl OpForm {
             OpForm::Expand => sig(&["input", "size"], 2),
             OpForm::Conv => super::conv::CONV_SIGNATURE,
             OpForm::ConvTranspose2d => super::conv::CONV_TRANSPOSE_SIGNATURE,
+            OpForm::ConvGrad(wrt_input) => super::conv_grad::signature(wrt_input),
             OpForm::Flatten => sig(&["input", "start_dim", "end_dim"], 1),
             OpForm::Unflatten => sig(&["input", "dim", "sizes"], 3),
             OpForm::Movement(form) => form.signature(),
+            OpForm::Grad(form) => form.signature(),
             OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
             OpForm::CumSum => sig(&["input", "dim"], 2),
             OpForm::Gather(form) => form.signature(),
@@ -238,6 +250,7 @@ impl OpForm {
             },
             OpForm::Conv => super::conv::build_conv(b, g)?,
             OpForm::ConvTranspose2d => super::conv::build_conv_transpose(b, g)?,
+            OpForm::ConvGrad(wrt_input) => super::conv_grad::build(b, g, wrt_input)?,
             OpForm::Flatten => Op::Flatten {
                 x: x()?,
                 start_dim: b.opt_int("start_dim")?.unwrap_or(0),
@@ -250,6 +263,7 @@ impl OpForm {
             },
             OpForm::Movement(form) => form.build(b, g)?,
             OpForm::Gather(form) => form.build(b, g)?,
+            OpForm::Grad(form) => form.build(b, g)?,
             OpForm::ArgExtreme(largest) => {
                 let (x, dim, keepdim) = (x()?, b.opt_int("dim")?, b.bool_or("keepdim", false)?);
                 if largest {

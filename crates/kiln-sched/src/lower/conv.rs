@@ -11,11 +11,16 @@ use crate::error::SchedError;
 use crate::ir::*;
 
 impl Lowerer<'_> {
-    /// Whether `n` is computed by a convolution library call.
+    /// Whether `n` is computed by a convolution library call (a forward one or a gradient).
     pub(crate) fn is_conv(&self, n: NodeId) -> bool {
         matches!(
             &self.g.node(n).kind,
-            kiln_ir::NodeKind::Op(Op::Conv { .. } | Op::ConvTranspose2d { .. })
+            kiln_ir::NodeKind::Op(
+                Op::Conv { .. }
+                    | Op::ConvTranspose2d { .. }
+                    | Op::ConvBackwardInput { .. }
+                    | Op::ConvBackwardWeight { .. }
+            )
         )
     }
 
@@ -41,6 +46,9 @@ impl Lowerer<'_> {
         let (x, w, transposed) = match op {
             Op::Conv { x, w, .. } => (*x, *w, false),
             Op::ConvTranspose2d { x, w, .. } => (*x, *w, true),
+            Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
+                return self.lower_conv_grad(n, out);
+            }
             _ => unreachable!("lower_conv is called on convolution nodes"),
         };
         let op = op.clone();

@@ -242,7 +242,7 @@ impl Lowerer<'_> {
         clippy::too_many_arguments,
         reason = "one region copy: source, target and their maps"
     )]
-    fn store_region(
+    pub(super) fn store_region(
         &mut self,
         n: NodeId,
         x: NodeId,

@@ -22,9 +22,32 @@ fn reach(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
 /// `dst (m x n, row stride dst_rs, contiguous rows) = lhs (m x k) @ rhs (k x n)`, run on the
 /// rayon pool when `parallel`.
 pub(super) fn gemm<T: Float>(
-    (m, n, k): (usize, usize, usize),
+    dims: (usize, usize, usize),
     dst: &mut [T],
     dst_rs: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    parallel: bool,
+) {
+    gemm_into(dims, (dst, dst_rs, false), lhs, rhs, parallel)
+}
+
+/// As [`gemm`], but `dst += lhs @ rhs` (the weight gradient sums over images this way).
+pub(super) fn gemm_acc<T: Float>(
+    dims: (usize, usize, usize),
+    dst: &mut [T],
+    dst_rs: usize,
+    lhs: View<T>,
+    rhs: View<T>,
+    parallel: bool,
+) {
+    gemm_into(dims, (dst, dst_rs, true), lhs, rhs, parallel)
+}
+
+/// `dst = lhs @ rhs`, or `dst += lhs @ rhs` when `accumulate`.
+fn gemm_into<T: Float>(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, accumulate): (&mut [T], usize, bool),
     lhs: View<T>,
     rhs: View<T>,
     parallel: bool,
@@ -38,6 +61,9 @@ pub(super) fn gemm<T: Float>(
         "gemm: dst out of bounds"
     );
     if k == 0 {
+        if accumulate {
+            return;
+        }
         for row in dst.chunks_mut(dst_rs).take(m) {
             row[..n].fill(T::ZERO);
         }
@@ -62,7 +88,8 @@ pub(super) fn gemm<T: Float>(
     // SAFETY: every element `gemm` reads or writes is `(i, j)` with `i < rows`, `j < cols` of
     // its operand, at `i * rs + j * cs`, inside the slice by the checks above (strides fit in
     // isize since the slices' byte lengths do); `dst` is borrowed mutably, so it overlaps
-    // neither operand; `read_dst = false`, so `dst`'s old contents are never read.
+    // neither operand; `dst`'s old contents are read only when `accumulate` (then the caller
+    // initialised them: `dst` is a slice of initialised `T`).
     unsafe {
         gemm::gemm(
             m,
@@ -71,14 +98,14 @@ pub(super) fn gemm<T: Float>(
             dst.as_mut_ptr(),
             1,
             s(dst_rs),
-            false,
+            accumulate,
             lhs.data.as_ptr(),
             s(lhs.cs),
             s(lhs.rs),
             rhs.data.as_ptr(),
             s(rhs.cs),
             s(rhs.rs),
-            T::ZERO,
+            if accumulate { T::ONE } else { T::ZERO },
             T::ONE,
             false,
             false,

@@ -63,7 +63,7 @@ fn is_pointwise(g: &Geom) -> bool {
 /// At most about this many elements of columns per im2col block (16 MiB of f32; whole output
 /// rows): bounds the scratch buffer for large images. Smaller blocks (sized for L2) measured
 /// 2-3x slower here: the GEMM then repacks the weights for every narrow block.
-const BLOCK_ELEMS: usize = 1 << 22;
+pub(super) const BLOCK_ELEMS: usize = 1 << 22;
 
 /// One image, group by group; im2col and GEMM go block by block of output rows.
 fn image<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], scratch: &mut Vec<T>, par: bool) {
