@@ -149,3 +149,25 @@ fn bad_indices_are_typed_errors_naming_node_value_and_dim_size() {
          out of range in self)"
     );
 }
+
+#[test]
+fn max_pool2d_indices_match_the_interpreter_with_ties_padding_and_dilation() {
+    for dtype in [DType::F32, DType::F64, DType::F16, DType::BF16] {
+        let src = format!(
+            "graph g\ninput x: {dtype}[N, 3, 9, 8]\ninput u: {dtype}[2, 7, 6]\n\
+             v, i = max_pool2d(x, 2, return_indices=true)\n\
+             w, j = max_pool2d(x, 3, stride=2, padding=1, dilation=2, ceil_mode=true, \
+             return_indices=true)\nq, k = max_pool2d(u, [3, 2], stride=[1, 2], return_indices=true)\n\
+             f = to(i, f32)\noutput v, i, w, j, q, k, f\n"
+        );
+        // Integer values: many ties, where the first maximum must win.
+        let ints = |shape: &[usize], seed| {
+            let t = tensor(dtype, shape, seed, -3.0, 3.0);
+            let v: Vec<f64> = t.to_f64().iter().map(|x| x.round()).collect();
+            Tensor::from_f64(dtype, shape, &v)
+        };
+        let (x, u) = (ints(&[2, 3, 9, 8], 1), ints(&[2, 7, 6], 2));
+        check(&src, &[x.clone(), u.clone()]);
+        check_with(&src, &[x, u], &Policy::Dynamic);
+    }
+}

@@ -472,6 +472,13 @@ pub enum Op {
         weight: NodeId,
         padding_idx: Option<i64>,
     },
+    /// The i64 indices of `max_pool2d(x, ..., return_indices=True)`: the flat `h * W + w`
+    /// position within its plane of each window's maximum (`build::index::max_pool2d_with_indices`
+    /// pairs it with the values).
+    MaxPool2dIndices {
+        x: NodeId,
+        params: Pool2d,
+    },
     /// `cat_part(x, parts, dim, index)`: block `index` of `x` cut along `dim` into blocks the
     /// sizes of `parts`' dims (`parts` are read for their shapes only): the adjoint of
     /// `cat(parts, dim)`, whose block offsets may be symbolic.
@@ -588,7 +595,8 @@ macro_rules! visit_input_ids {
             | Op::Repeat { x, .. }
             | Op::ArgMax { x, .. }
             | Op::ArgMin { x, .. }
-            | Op::CumSum { x, .. } => visit(x),
+            | Op::CumSum { x, .. }
+            | Op::MaxPool2dIndices { x, .. } => visit(x),
             Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
                 visit(x);
                 visit(w);
@@ -660,6 +668,7 @@ impl Op {
             Op::ScatterAdd { .. } => "scatter_add",
             Op::IndexAdd { .. } => "index_add",
             Op::Embedding { .. } => "embedding",
+            Op::MaxPool2dIndices { .. } => "max_pool2d_indices",
             Op::CatPart { .. } => "cat_part",
             Op::ConvBackwardInput { .. } => "convolution_backward_input",
             Op::ConvBackwardWeight { .. } => "convolution_backward_weight",

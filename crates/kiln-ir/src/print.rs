@@ -137,7 +137,7 @@ fn call(g: &Graph, op: &Op) -> String {
         }
         Op::CumSum { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::Softmax { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
-        Op::MaxPool2d { x: input, params } => {
+        Op::MaxPool2d { x: input, params } | Op::MaxPool2dIndices { x: input, params } => {
             format_call(name, &x(input), &pool_keywords(params, true))
         }
         Op::AvgPool2d { x: input, params } => {

@@ -201,3 +201,31 @@ fn the_text_form_round_trips() {
         "{printed}"
     );
 }
+
+#[test]
+fn max_pool2d_return_indices_gives_torchs_flat_plane_indices() {
+    let src = "graph g\ninput x: f32[1, 1, 4, 5]\nv, i = max_pool2d(x, 2, return_indices=true)\n\
+               w, j = max_pool2d(x, 3, stride=2, padding=1, return_indices=true)\n\
+               u, k = max_pool2d(x, 2, stride=1, dilation=2, ceil_mode=true, return_indices=true)\n\
+               y = max_pool2d(x, 2)\noutput v, i, w, j, u, k, y\n";
+    let x = Tensor::from_f64(
+        DType::F32,
+        &[1, 1, 4, 5],
+        &[
+            1.0, 3.0, 3.0, 0.0, 2.0, 4.0, 0.0, 4.0, 1.0, 1.0, 2.0, 2.0, 5.0, 5.0, 0.0, 0.0, 1.0,
+            0.0, 7.0, 7.0,
+        ],
+    );
+    let out = run(src, &[x]).unwrap();
+    // Values from torch.nn.functional.max_pool2d(..., return_indices=True).
+    assert_eq!(out[0].to_f64(), [4.0, 4.0, 2.0, 7.0]);
+    assert_eq!(out[1].dtype, DType::I64);
+    assert_eq!(out[1].to_i64().unwrap(), [5, 7, 10, 18]);
+    assert_eq!(out[3].to_i64().unwrap(), [5, 7, 4, 5, 18, 18]);
+    assert_eq!(out[4].to_f64(), [5.0, 5.0, 5.0, 4.0, 7.0, 7.0]);
+    assert_eq!(out[5].to_i64().unwrap(), [12, 13, 12, 5, 18, 19]);
+    assert_eq!(out[6].to_f64(), out[0].to_f64());
+    let printed = print(&parse(src).unwrap());
+    assert!(printed.contains("i = max_pool2d_indices(x"), "{printed}");
+    assert_eq!(print(&parse(&printed).unwrap()), printed);
+}

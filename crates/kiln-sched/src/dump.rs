@@ -143,6 +143,12 @@ impl fmt::Display for LibraryCall {
                     String::new()
                 }
             ),
+            LibraryCall::PoolIndices(c) => write!(
+                f,
+                "library max_pool2d_indices {} {} b{} = argmax windows of x b{} [{}, {}, {}] -> \
+                 [{}, {}] {:?}",
+                c.name, c.dtype, c.out, c.x, c.planes, c.h, c.w, c.oh, c.ow, c.params
+            ),
             LibraryCall::Index(c) => write!(
                 f,
                 "library {:?} {} {} b{} = (input b{} [{}], index b{} [{}]{}) dim {}{}",

@@ -185,3 +185,90 @@ impl IndexCall {
 fn src_matches(src: &[usize], selected: &[usize]) -> bool {
     src == selected || (src.len() <= 1 && selected.len() <= 1)
 }
+
+/// `max_pool2d(..., return_indices=True)`'s indices: for every window of each `h x w` plane
+/// of contiguous `x`, the flat position `y * w + x` of its maximum (the first one, or the
+/// last NaN, as PyTorch's CPU kernel), written as i64 into contiguous `out`
+/// (`[planes, oh, ow]`). The loop-nest IR's arg reductions have no window, so this is a
+/// library step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolIndicesCall {
+    pub name: String,
+    pub dtype: DType,
+    pub x: BufId,
+    pub out: BufId,
+    pub planes: Expr,
+    pub h: Expr,
+    pub w: Expr,
+    pub oh: Expr,
+    pub ow: Expr,
+    pub params: kiln_ir::Pool2d,
+}
+
+/// A [`PoolIndicesCall`] at one launch's sizes: planes, h, w, oh, ow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolIndicesAt {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl PoolIndicesCall {
+    pub(crate) fn exprs(&self) -> Vec<&Expr> {
+        vec![&self.planes, &self.h, &self.w, &self.oh, &self.ow]
+    }
+
+    /// The sizes at `values`, proved inside buffers of `numels` elements; the taps the loop
+    /// reads are clipped to the plane, so only the extents need proving.
+    pub fn launch(&self, values: &Bindings, numels: &[i64]) -> Result<PoolIndicesAt, AccessError> {
+        let fail = |msg: String| AccessError::Library {
+            call: self.name.clone(),
+            msg,
+        };
+        let size = |e: &Expr| -> Result<usize, AccessError> {
+            let v = e.eval(values).map_err(|err| AccessError::Eval {
+                expr: e.to_string(),
+                msg: err.to_string(),
+            })?;
+            usize::try_from(v).map_err(|_| fail(format!("`{e}` is {v}, not a size")))
+        };
+        let p = &self.params;
+        let positive = p
+            .kernel_size
+            .iter()
+            .chain(&p.stride)
+            .chain(&p.dilation)
+            .all(|&v| v > 0);
+        if !positive || p.padding.iter().any(|&v| v < 0) {
+            return Err(fail("kernel, stride and dilation must be positive".into()));
+        }
+        let at = PoolIndicesAt {
+            planes: size(&self.planes)?,
+            h: size(&self.h)?,
+            w: size(&self.w)?,
+            oh: size(&self.oh)?,
+            ow: size(&self.ow)?,
+        };
+        let count = |a: usize, b: usize, c: usize| a.checked_mul(b).and_then(|x| x.checked_mul(c));
+        for (buf, need) in [
+            (self.x, count(at.planes, at.h, at.w)),
+            (self.out, count(at.planes, at.oh, at.ow)),
+        ] {
+            let have = *numels.get(buf as usize).ok_or(AccessError::UnknownBuffer {
+                kernel: self.name.clone(),
+                buf,
+            })?;
+            match need {
+                Some(n) if i64::try_from(n).is_ok_and(|n| n <= have) => {}
+                _ => {
+                    return Err(fail(format!(
+                        "b{buf} holds {have} elements, fewer than {need:?}"
+                    )));
+                }
+            }
+        }
+        Ok(at)
+    }
+}

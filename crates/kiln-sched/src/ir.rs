@@ -10,7 +10,7 @@ use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_shape::{Cond, Expr};
 use serde::{Deserialize, Serialize};
 
-pub use crate::index_call::{IndexCall, IndexKind};
+pub use crate::index_call::{IndexCall, IndexKind, PoolIndicesCall};
 
 /// Index of a buffer in [`Program::buffers`].
 pub type BufId = u32;
@@ -191,6 +191,8 @@ pub enum LibraryCall {
     /// A gather-family op (`index_select`, `gather`, `scatter_add`, `index_add`, `embedding`;
     /// see `index_call.rs`).
     Index(Box<IndexCall>),
+    /// The indices of `max_pool2d(..., return_indices=True)` (see `index_call.rs`).
+    PoolIndices(Box<PoolIndicesCall>),
     /// A gradient of a convolution (`convolution_backward_input` / `_weight`).
     ConvGrad(Box<ConvGrad>),
 }
@@ -300,6 +302,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
             LibraryCall::Index(c) => &c.name,
+            LibraryCall::PoolIndices(c) => &c.name,
             LibraryCall::ConvGrad(c) => &c.conv.name,
         }
     }
@@ -310,6 +313,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
             LibraryCall::Index(c) => c.reads(),
+            LibraryCall::PoolIndices(c) => vec![c.x],
             LibraryCall::ConvGrad(c) => c.reads(),
         }
     }
@@ -319,6 +323,7 @@ impl LibraryCall {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
             LibraryCall::Index(c) => c.out,
+            LibraryCall::PoolIndices(c) => c.out,
             LibraryCall::ConvGrad(c) => c.writes(),
         }
     }
@@ -329,6 +334,7 @@ impl LibraryCall {
             LibraryCall::Conv(c) => c.dtype,
             LibraryCall::ConvGrad(c) => c.conv.dtype,
             LibraryCall::Index(c) => return c.buffer_dtypes(),
+            LibraryCall::PoolIndices(c) => return vec![(c.x, c.dtype), (c.out, DType::I64)],
         };
         let mut bufs = self.reads();
         bufs.push(self.writes());

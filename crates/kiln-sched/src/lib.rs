@@ -22,7 +22,7 @@ mod verify_steps;
 pub use access::{AccessCheck, AccessError};
 pub use access_memo::ArtifactDigest;
 pub use error::SchedError;
-pub use index_call::IndexAt;
+pub use index_call::{IndexAt, PoolIndicesAt};
 pub use ir::*;
 pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size, conv_transpose_out_size};
 pub use lower::{SchedOptions, contiguous_offset, numel};

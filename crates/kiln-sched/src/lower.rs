@@ -478,7 +478,8 @@ impl<'a> Lowerer<'a> {
             | Op::Gather { .. }
             | Op::ScatterAdd { .. }
             | Op::IndexAdd { .. }
-            | Op::Embedding { .. } => self.emit_gather(blk, n, idx),
+            | Op::Embedding { .. }
+            | Op::MaxPool2dIndices { .. } => self.emit_gather(blk, n, idx),
             Op::CatPart {
                 x,
                 ref parts,

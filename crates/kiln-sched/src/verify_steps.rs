@@ -78,6 +78,7 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
         LibraryCall::Conv(c) => conv_exprs(c),
         LibraryCall::ConvGrad(g) => conv_exprs(&g.conv),
         LibraryCall::Index(c) => c.exprs(),
+        LibraryCall::PoolIndices(c) => c.exprs(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod conv;
 mod gemm;
 mod index;
+mod pool_indices;
 
 use kiln_sched::{LaunchAt, LibraryCall};
 use kiln_shape::Bindings;
@@ -26,6 +27,7 @@ pub(crate) fn run(
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
         (LibraryCall::Index(c), LaunchAt::Index(at)) => index::run(c, &at, ptrs),
+        (LibraryCall::PoolIndices(c), LaunchAt::PoolIndices(at)) => pool_indices::run(c, &at, ptrs),
         (LibraryCall::ConvGrad(c), LaunchAt::Conv(at)) => conv::run_grad(c, &at, ptrs),
         _ => Err(unsupported(call, "the call and its launch sizes disagree")),
     }

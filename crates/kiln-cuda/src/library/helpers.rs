@@ -62,7 +62,7 @@ pub(crate) fn call_dtype(call: &kiln_sched::LibraryCall) -> Option<DType> {
         kiln_sched::LibraryCall::Gemm(g) => Some(g.dtype),
         kiln_sched::LibraryCall::Conv(c) => Some(c.dtype),
         kiln_sched::LibraryCall::ConvGrad(c) => Some(c.conv.dtype),
-        kiln_sched::LibraryCall::Index(_) => None,
+        kiln_sched::LibraryCall::Index(_) | kiln_sched::LibraryCall::PoolIndices(_) => None,
     }
 }
 
@@ -70,14 +70,17 @@ pub(crate) fn call_dtype(call: &kiln_sched::LibraryCall) -> Option<DType> {
 /// implementation of: the gather family (`index_select`, `gather`, `scatter_add`,
 /// `index_add`, `embedding`) runs on the CPU backend only.
 pub(crate) fn refuse_unsupported(program: &Program) -> Result<(), crate::CudaError> {
-    match program
-        .library_calls()
-        .find(|c| matches!(c, kiln_sched::LibraryCall::Index(_)))
-    {
+    match program.library_calls().find(|c| {
+        matches!(
+            c,
+            kiln_sched::LibraryCall::Index(_) | kiln_sched::LibraryCall::PoolIndices(_)
+        )
+    }) {
         Some(c) => Err(crate::CudaError::Library {
             call: c.name().to_string(),
-            msg: "the gather ops (index_select, gather, scatter_add, index_add, embedding) are \
-                  not supported on the CUDA backend yet; compile for the CPU"
+            msg: "the gather ops (index_select, gather, scatter_add, index_add, embedding, \
+                  max_pool2d's indices) are not supported on the CUDA backend yet; compile for \
+                  the CPU"
                 .into(),
         }),
         None => Ok(()),

@@ -81,7 +81,7 @@ pub(super) fn run(ctx: &StepCtx, call: &LibraryCall, bound: &Bound) -> Result<()
     match (call, call.launch(&bound.bindings, &numels)?) {
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm_step(ctx, g, &at),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv_step(ctx, c, &at),
-        (LibraryCall::Index(_), _) => Err(fail(
+        (LibraryCall::Index(_) | LibraryCall::PoolIndices(_), _) => Err(fail(
             call.name(),
             "the gather ops are not supported on the CUDA backend yet",
         )),

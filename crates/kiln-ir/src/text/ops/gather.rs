@@ -14,6 +14,9 @@ pub(crate) enum Form {
     ScatterAdd,
     IndexAdd,
     Embedding,
+    /// `max_pool2d_indices(input, kernel_size, ...)`: what the printer writes for the indices
+    /// of `max_pool2d(..., return_indices=true)`.
+    MaxPool2dIndices,
 }
 
 impl Form {
@@ -24,6 +27,7 @@ impl Form {
             "scatter_add" => Form::ScatterAdd,
             "index_add" => Form::IndexAdd,
             "embedding" => Form::Embedding,
+            "max_pool2d_indices" => Form::MaxPool2dIndices,
             _ => return None,
         })
     }
@@ -35,10 +39,17 @@ impl Form {
             Form::ScatterAdd => sig(&["input", "dim", "index", "src"], 4),
             Form::IndexAdd => sig(&["input", "dim", "index", "source", "alpha"], 4),
             Form::Embedding => sig(&["input", "weight", "padding_idx"], 2),
+            Form::MaxPool2dIndices => super::OpForm::MaxPool2d.signature(),
         }
     }
 
     pub(crate) fn build(self, b: &Bound, g: &Graph) -> Result<Op, IrError> {
+        if self == Form::MaxPool2dIndices {
+            return Ok(Op::MaxPool2dIndices {
+                x: b.value(g, "input")?,
+                params: super::pool_params(b, true)?,
+            });
+        }
         if self == Form::Embedding {
             return Ok(Op::Embedding {
                 indices: b.value(g, "input")?,
@@ -63,7 +74,7 @@ impl Form {
                 source: b.value(g, "source")?,
                 alpha: b.float_or("alpha", 1.0)?,
             },
-            Form::Embedding => unreachable!("built above"),
+            Form::Embedding | Form::MaxPool2dIndices => unreachable!("built above"),
         })
     }
 }

@@ -20,6 +20,7 @@ impl Lowerer<'_> {
                     | Op::ScatterAdd { .. }
                     | Op::IndexAdd { .. }
                     | Op::Embedding { .. }
+                    | Op::MaxPool2dIndices { .. }
             )
         )
     }
@@ -43,6 +44,9 @@ impl Lowerer<'_> {
         let NodeKind::Op(op) = &self.g.node(n).kind else {
             unreachable!("lower_gather is called on gather nodes");
         };
+        if let Op::MaxPool2dIndices { x, params } = *op {
+            return self.lower_pool_indices(n, x, params, out);
+        }
         let (kind, input, dim, index, src, alpha) = match *op {
             Op::IndexSelect { x, dim, index } => (IndexKind::IndexSelect, x, dim, index, None, 1.0),
             Op::Gather { x, dim, index } => (IndexKind::Gather, x, dim, index, None, 1.0),
@@ -98,5 +102,39 @@ fn op_tag(kind: IndexKind) -> &'static str {
         IndexKind::Gather => "gather",
         IndexKind::ScatterAdd => "scatter_add",
         IndexKind::IndexAdd => "index_add",
+    }
+}
+
+impl Lowerer<'_> {
+    /// Pushes the library call computing `max_pool2d_indices(x)` (node `n`) into `out`.
+    fn lower_pool_indices(
+        &mut self,
+        n: NodeId,
+        x: NodeId,
+        params: kiln_ir::Pool2d,
+        out: BufId,
+    ) -> Result<(), SchedError> {
+        let (xs, ys) = (self.shape(x).to_vec(), self.shape(n).to_vec());
+        let r = xs.len();
+        let planes = xs[..r - 2].iter().fold(Expr::int(1), |a, d| &a * d);
+        let xb = self.materialize(x)?;
+        let call = PoolIndicesCall {
+            name: format!(
+                "max_pool2d_indices{}_{}",
+                self.kernel_count(),
+                self.g.node(n).name
+            ),
+            dtype: self.dtype(x),
+            x: xb,
+            out,
+            planes,
+            h: xs[r - 2].clone(),
+            w: xs[r - 1].clone(),
+            oh: ys[r - 2].clone(),
+            ow: ys[r - 1].clone(),
+            params,
+        };
+        self.push_library(LibraryCall::PoolIndices(Box::new(call)));
+        Ok(())
     }
 }
