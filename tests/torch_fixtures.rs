@@ -250,6 +250,11 @@ fn int64_tensors_and_argmax_argmin_max_min() {
 }
 
 #[test]
+fn gather_ops_match_pytorch_and_refuse_its_bad_indices() {
+    check_file("gather.json");
+}
+
+#[test]
 fn matmul_family_matches_pytorch() {
     check_file("linalg.json");
 }

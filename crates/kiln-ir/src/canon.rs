@@ -123,7 +123,9 @@ fn normalize(mut op: Op) -> Op {
             scalar(a);
             scalar(b);
         }
-        Op::MaxPool2d { params, .. } | Op::MaxPool2dBackward { params, .. } => {
+        Op::MaxPool2d { params, .. }
+        | Op::MaxPool2dBackward { params, .. }
+        | Op::MaxPool2dIndices { params, .. } => {
             params.count_include_pad = true;
             params.divisor_override = None;
         }

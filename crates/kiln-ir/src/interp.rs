@@ -148,6 +148,7 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         } => reduce::reduce(*op, get(*x)?, dims, dtype, shape),
         Op::Softmax { x, dim } => reduce::softmax(get(*x)?, *dim),
         Op::MaxPool2d { x, params } => Ok(pool::max_pool2d(get(*x)?, params, shape)),
+        Op::MaxPool2dIndices { x, params } => Ok(pool::max_pool2d_indices(get(*x)?, params, shape)),
         Op::AvgPool2d { x, params } => Ok(pool::avg_pool2d(get(*x)?, params, shape)),
         Op::AdaptiveAvgPool2d { x, .. } => Ok(pool::adaptive_pool2d(get(*x)?, shape, false)),
         Op::AdaptiveMaxPool2d { x, .. } => Ok(pool::adaptive_pool2d(get(*x)?, shape, true)),
@@ -187,6 +188,11 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
             bounds,
             dtype,
         )),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => index::gather::eval(op, &get, dtype, shape),
         Op::CatPart {
             x,
             parts,

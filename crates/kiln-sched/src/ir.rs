@@ -11,6 +11,7 @@ use kiln_shape::{Cond, Expr};
 use serde::{Deserialize, Serialize};
 
 mod pool_grad;
+pub use crate::index_call::{IndexCall, IndexKind, PoolIndicesCall};
 pub use pool_grad::{PoolBackward, PoolBackwardKind};
 
 /// Index of a buffer in [`Program::buffers`].
@@ -189,6 +190,11 @@ pub enum Step {
 pub enum LibraryCall {
     Gemm(Box<Gemm>),
     Conv(Box<Conv>),
+    /// A gather-family op (`index_select`, `gather`, `scatter_add`, `index_add`, `embedding`;
+    /// see `index_call.rs`).
+    Index(Box<IndexCall>),
+    /// The indices of `max_pool2d(..., return_indices=True)` (see `index_call.rs`).
+    PoolIndices(Box<PoolIndicesCall>),
     /// A gradient of a convolution (`convolution_backward_input` / `_weight`).
     ConvGrad(Box<ConvGrad>),
     /// The pool backward family's scatter (`ir/pool_grad.rs`).
@@ -299,6 +305,8 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
+            LibraryCall::Index(c) => &c.name,
+            LibraryCall::PoolIndices(c) => &c.name,
             LibraryCall::ConvGrad(c) => &c.conv.name,
             LibraryCall::PoolBackward(p) => &p.name,
         }
@@ -309,6 +317,8 @@ impl LibraryCall {
             LibraryCall::Gemm(g) if g.beta != 0.0 => vec![g.a.buf, g.b.buf, g.c.buf],
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
+            LibraryCall::Index(c) => c.reads(),
+            LibraryCall::PoolIndices(c) => vec![c.x],
             LibraryCall::ConvGrad(c) => c.reads(),
             LibraryCall::PoolBackward(p) => [Some(p.grad_output), p.input]
                 .into_iter()
@@ -321,9 +331,25 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
+            LibraryCall::Index(c) => c.out,
+            LibraryCall::PoolIndices(c) => c.out,
             LibraryCall::ConvGrad(c) => c.writes(),
             LibraryCall::PoolBackward(p) => p.out,
         }
+    }
+    /// The dtype the call expects of each buffer it reads or writes.
+    pub fn buffer_dtypes(&self) -> Vec<(BufId, DType)> {
+        let dtype = match self {
+            LibraryCall::Gemm(g) => g.dtype,
+            LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::ConvGrad(c) => c.conv.dtype,
+            LibraryCall::PoolBackward(p) => p.dtype,
+            LibraryCall::Index(c) => return c.buffer_dtypes(),
+            LibraryCall::PoolIndices(c) => return vec![(c.x, c.dtype), (c.out, DType::I64)],
+        };
+        let mut bufs = self.reads();
+        bufs.push(self.writes());
+        bufs.into_iter().map(|b| (b, dtype)).collect()
     }
 }
 

@@ -49,6 +49,8 @@ pub enum LaunchAt {
     Gemm(GemmAt),
     Conv(ConvAt),
     PoolBackward(PoolBackwardAt),
+    Index(crate::IndexAt),
+    PoolIndices(crate::index_call::PoolIndicesAt),
 }
 
 struct Ctx<'a> {
@@ -164,6 +166,8 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => gemm_at(&ctx, g).map(LaunchAt::Gemm),
             LibraryCall::Conv(c) => conv_at(&ctx, c).map(LaunchAt::Conv),
+            LibraryCall::Index(c) => c.launch(values, numels).map(LaunchAt::Index),
+            LibraryCall::PoolIndices(c) => c.launch(values, numels).map(LaunchAt::PoolIndices),
             // A gradient's geometry and extents are its forward convolution's.
             LibraryCall::ConvGrad(c) if c.conv.transposed => {
                 Err(ctx.fail("the gradient of a transposed convolution".into()))

@@ -187,6 +187,9 @@ impl<'a> Lowerer<'a> {
         if self.is_pool_grad(n) && !self.materialized.contains_key(&n) {
             return self.lower_pool_grad(n, buf);
         }
+        if self.is_gather(n) && !self.materialized.contains_key(&n) {
+            return self.lower_gather(n, buf);
+        }
         if let NodeKind::Op(
             Op::Cat { .. }
             | Op::Repeat { .. }
@@ -479,6 +482,12 @@ impl<'a> Lowerer<'a> {
             | Op::Select { .. }
             | Op::Pad { .. }
             | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
+            Op::IndexSelect { .. }
+            | Op::Gather { .. }
+            | Op::ScatterAdd { .. }
+            | Op::IndexAdd { .. }
+            | Op::Embedding { .. }
+            | Op::MaxPool2dIndices { .. } => self.emit_gather(blk, n, idx),
             Op::CatPart {
                 x,
                 ref parts,

@@ -6,6 +6,7 @@ pub mod conv;
 pub mod helpers;
 
 pub use conv::{ConvAlgo, ConvPlan, Geometry, plan_conv};
+pub(crate) use helpers::refuse_unsupported;
 pub use helpers::{helper_dtypes, helper_name};
 
 /// The CUDA backend has no pool backward yet (the CPU runs it as a scatter loop): a program

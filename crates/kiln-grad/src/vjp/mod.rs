@@ -9,6 +9,7 @@
 //! walk. Forward values are read with `cx.fwd(id)` (the joint graph keeps the forward's ids).
 mod conv;
 mod elementwise;
+mod index;
 mod layout;
 mod linalg;
 mod pad;
@@ -69,6 +70,11 @@ pub(crate) fn vjp(
         | Op::AvgPool2d { .. }
         | Op::AdaptiveAvgPool2d { .. }
         | Op::AdaptiveMaxPool2d { .. } => pool::vjp,
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => index::vjp,
         _ => return Err(cx.not_differentiable(op, "kiln has no backward rule for this op yet")),
     };
     let out = rule(cx, node, op, ct, needs)?;

@@ -398,6 +398,14 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             check_pool_params(params, matches!(op, Op::AvgPool2d { .. }))?;
             Ok(x)
         }
+        Op::MaxPool2dIndices { x, params } => {
+            let x = require_pool_input(lookup(*x)?)?;
+            check_pool_params(params, false)?;
+            Ok(ValueInfo {
+                dtype: DType::I64,
+                rank: x.rank,
+            })
+        }
         Op::AdaptiveAvgPool2d { x, output_size } | Op::AdaptiveMaxPool2d { x, output_size } => {
             let x = require_pool_input(lookup(*x)?)?;
             if let Some(&o) = output_size.iter().find(|&&o| o < 1) {
@@ -486,6 +494,11 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         | Op::AvgPool2dBackward { .. }
         | Op::AdaptiveAvgPool2dBackward { .. }
         | Op::AdaptiveMaxPool2dBackward { .. } => super::pool_grad::check(op, lookup),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => super::index::check_gather(op, lookup),
     }
 }
 

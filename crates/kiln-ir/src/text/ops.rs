@@ -6,6 +6,7 @@ use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
+pub(crate) mod gather;
 pub(crate) mod grad;
 pub(crate) mod movement;
 pub(crate) mod pool_grad;
@@ -45,6 +46,8 @@ pub(crate) enum OpForm {
     CumSum,
     /// The pool backward family (`text/ops/pool_grad.rs`).
     PoolGrad(pool_grad::Form),
+    /// The gather ops (`text/ops/gather.rs`).
+    Gather(gather::Form),
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -71,6 +74,9 @@ impl OpForm {
         }
         if let Some(form) = movement::Form::by_name(name) {
             return Some(OpForm::Movement(form));
+        }
+        if let Some(form) = gather::Form::by_name(name) {
+            return Some(OpForm::Gather(form));
         }
         if let Some(form) = grad::Form::by_name(name) {
             return Some(OpForm::Grad(form));
@@ -158,6 +164,7 @@ impl OpForm {
             OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
             OpForm::CumSum => sig(&["input", "dim"], 2),
             OpForm::PoolGrad(form) => form.signature(),
+            OpForm::Gather(form) => form.signature(),
         }
     }
 
@@ -262,6 +269,7 @@ impl OpForm {
                 sizes: b.sizes("sizes")?,
             },
             OpForm::Movement(form) => form.build(b, g)?,
+            OpForm::Gather(form) => form.build(b, g)?,
             OpForm::Grad(form) => form.build(b, g)?,
             OpForm::PoolGrad(form) => form.build(b, g)?,
             OpForm::ArgExtreme(largest) => {
