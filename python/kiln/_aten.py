@@ -277,6 +277,41 @@ def _convolution(c: Ctx, n: torch.fx.Node) -> str:
     return c.emit(_call(name, c.v(x), c.v(w), c.v(b), **kw), n.name)
 
 
+def _convolution_backward(c: Ctx, n: torch.fx.Node) -> tuple:
+    """``convolution_backward(grad_output, input, weight, bias_sizes, stride, padding,
+    dilation, transposed, output_padding, groups, output_mask)``: the results ``output_mask``
+    asks for (``None`` for the others). A transposed convolution is the input gradient of the
+    convolution with its parameters, so its input gradient is that convolution of
+    ``grad_output`` and its weight gradient that convolution's, with input and grad_output
+    swapped."""
+    gy, x, w, _bias_sizes, stride, padding, dilation, transposed, _out_pad, groups, mask = (
+        n.args[:11]
+    )
+    rank = x.meta["val"].dim() - 2
+    kw = {
+        "stride": c.v(list(stride)),
+        "padding": c.v(list(padding)),
+        "dilation": c.v(list(dilation)),
+        "groups": c.v(groups),
+    }
+    gyv, xv, wv = c.v(gy), c.v(x), c.v(w)
+    gi = gw = gb = None
+    if mask[0]:
+        rhs = (
+            _call("convolution", gyv, wv, **kw)
+            if transposed
+            else _call("convolution_backward_input", gyv, wv, xv, **kw)
+        )
+        gi = c.emit(rhs, f"{n.name}_input")
+    if mask[1]:
+        args = (xv, gyv, wv) if transposed else (gyv, xv, wv)
+        gw = c.emit(_call("convolution_backward_weight", *args, **kw), f"{n.name}_weight")
+    if mask[2]:
+        dims = [0, *range(2, rank + 2)]
+        gb = c.emit(_call("sum", gyv, dim=c.v(dims)), f"{n.name}_bias")
+    return (gi, gw, gb)
+
+
 def _addmm(c: Ctx, n: torch.fx.Node) -> str:
     kw = {"beta": c.v(n.kwargs.get("beta", 1)), "alpha": c.v(n.kwargs.get("alpha", 1))}
     return c.emit(_call("addmm", *(c.v(a) for a in n.args[:3]), **kw), n.name)
@@ -407,6 +442,7 @@ TABLE: dict = {
     aten.bmm.default: _simple("bmm", 2),
     aten.addmm.default: _addmm,
     aten.convolution.default: _convolution,
+    aten.convolution_backward.default: _convolution_backward,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_eval,
     aten._native_batch_norm_legit_functional.default: _batch_norm_train,
     aten.scalar_tensor.default: _scalar_tensor,
@@ -435,7 +471,22 @@ def supported(node: torch.fx.Node) -> bool:
         return False
     if node.target is aten.convolution.default:
         return node.meta["val"].dim() in (3, 4)
+    if node.target is aten.convolution_backward.default:
+        return _conv_backward_ok(node)
     return True
+
+
+def _conv_backward_ok(node: torch.fx.Node) -> bool:
+    """1-d/2-d (transposed: 2-d, with output_padding below the stride, which the gradient
+    needs to map the output's size back onto the input's), and only the results that
+    ``output_mask`` asks for are read."""
+    x = node.args[1].meta["val"]
+    transposed, out_pad, stride, mask = (node.args[i] for i in (7, 8, 4, 10))
+    if x.dim() not in (3, 4) or (transposed and x.dim() != 4):
+        return False
+    if transposed and any(p >= s for p, s in zip(out_pad, stride)):
+        return False
+    return all(u.target is operator.getitem and mask[u.args[1]] for u in node.users)
 
 
 @dataclass
