@@ -60,7 +60,11 @@ fn finish(
     kind: ReduceKind,
     valid: Vec<Cond>,
 ) -> Result<Reduction, SchedError> {
-    let acc = l.dtype(x).compute();
+    // A bool sum is an i64 count: accumulate in f64, exact to 2^53.
+    let acc = match l.dtype(x) {
+        DType::Bool => DType::F64,
+        d => d.compute(),
+    };
     let mut blk = Block::default();
     let v = l.emit(&mut blk, x, xi, None)?;
     let value = blk.cast(v, acc);

@@ -187,13 +187,6 @@ fn check_reduce(
             x.dtype
         ));
     }
-    if op == ReduceOp::Sum && x.dtype == DType::Bool {
-        return Err(format!(
-            "{} of a bool tensor is not supported (expected a float dtype, found bool): \
-             cast to a float dtype with to() first",
-            op.name()
-        ));
-    }
     let rank = match x.rank {
         Some(r) => {
             let reduced = normalize_dims(dims, r)?;
@@ -213,10 +206,13 @@ fn check_reduce(
             None
         }
     };
-    Ok(ValueInfo {
-        dtype: x.dtype,
-        rank,
-    })
+    // torch.sum counts a bool tensor's true elements, as int64.
+    let dtype = if op == ReduceOp::Sum && x.dtype == DType::Bool {
+        DType::I64
+    } else {
+        x.dtype
+    };
+    Ok(ValueInfo { dtype, rank })
 }
 
 fn require_float(x: ValueInfo, what: &str) -> Result<(), String> {
