@@ -284,9 +284,9 @@ def _convolution_backward(c: Ctx, n: torch.fx.Node) -> tuple:
     convolution with its parameters, so its input gradient is that convolution of
     ``grad_output`` and its weight gradient that convolution's, with input and grad_output
     swapped."""
-    gy, x, w, _bias_sizes, stride, padding, dilation, transposed, _out_pad, groups, mask = (
-        n.args[:11]
-    )
+    gy, x, w, _bias_sizes, stride, padding, dilation, transposed, _out_pad, groups, mask = n.args[
+        :11
+    ]
     rank = x.meta["val"].dim() - 2
     kw = {
         "stride": c.v(list(stride)),
@@ -330,8 +330,16 @@ def _batch_norm_train(c: Ctx, n: torch.fx.Node) -> tuple:
     x, w, b, rm, rv, _training, momentum, eps = n.args[:8]
     rank = n.args[0].meta["val"].dim()
     base = n.name
-    rhs = _call("batch_norm", c.v(x), "None", "None", weight=c.v(w), bias=c.v(b),
-                training="true", eps=c.v(eps))
+    rhs = _call(
+        "batch_norm",
+        c.v(x),
+        "None",
+        "None",
+        weight=c.v(w),
+        bias=c.v(b),
+        training="true",
+        eps=c.v(eps),
+    )
     y, mean, var = (c.fresh(f"{base}_{part}") for part in ("out", "mean", "var"))
     c.lines.append(f"{y}, {mean}, {var} = {rhs}")
     shifted = c.emit(_call("add", var, c.v(eps)), f"{base}_var_eps")
@@ -358,6 +366,35 @@ def _scalar_tensor(c: Ctx, n: torch.fx.Node) -> str:
     if dtype not in _DTYPES:
         raise Unsupported(f"scalar_tensor of {dtype}")
     return c.emit(_call("tensor", c.v(float(n.args[0])), dtype=_DTYPES[dtype]), n.name)
+
+
+def _gather(c: Ctx, n: torch.fx.Node) -> str:
+    if n.kwargs.get("sparse_grad"):
+        raise Unsupported("gather with sparse_grad")
+    x, dim, index = n.args[:3]
+    return c.emit(_call("gather", c.v(x), c.v(dim), c.v(index)), n.name)
+
+
+def _full_like(c: Ctx, n: torch.fx.Node) -> str:
+    dtype = n.kwargs.get("dtype") or n.args[0].meta["val"].dtype
+    if dtype not in _DTYPES:
+        raise Unsupported(f"full_like of {dtype}")
+    rhs = _call("full_like", c.v(n.args[0]), c.v(float(n.args[1])), dtype=_DTYPES[dtype])
+    return c.emit(rhs, n.name)
+
+
+def _scatter_value(c: Ctx, n: torch.fx.Node) -> str:
+    """``scatter(self, dim, index, value)``: every position an index names becomes ``value``.
+    One value for all of them, so the order of duplicates does not matter: the positions hit
+    are those where a scatter_add of ones is positive."""
+    x, dim, index, value = n.args[:4]
+    dtype = _DTYPES[n.args[0].meta["val"].dtype]
+    base = n.name
+    ones = c.emit(_call("ones_like", c.v(index), dtype=dtype), f"{base}_ones")
+    zeros = c.emit(_call("zeros_like", c.v(x)), f"{base}_zeros")
+    hits = c.emit(_call("scatter_add", zeros, c.v(dim), c.v(index), ones), f"{base}_hits")
+    mask = c.emit(_call("gt", hits, "0.0"), f"{base}_mask")
+    return c.emit(_call("where", mask, c.v(float(value)), c.v(x)), n.name)
 
 
 def _layer_norm(c: Ctx, n: torch.fx.Node) -> tuple:
@@ -446,6 +483,9 @@ TABLE: dict = {
     aten._native_batch_norm_legit_no_training.default: _batch_norm_eval,
     aten._native_batch_norm_legit_functional.default: _batch_norm_train,
     aten.scalar_tensor.default: _scalar_tensor,
+    aten.gather.default: _gather,
+    aten.full_like.default: _full_like,
+    aten.scatter.value: _scatter_value,
     aten.native_layer_norm.default: _layer_norm,
     aten.threshold_backward.default: _threshold_backward,
 }

@@ -40,8 +40,9 @@ def loss_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.T
 def test_training_step_runs_in_kiln_and_matches_eager(dynamic: bool, cache_dir: Path) -> None:
     _fx.FALLBACK_OPS.clear()
     eager, compiled_model = small_cnn(), small_cnn()
-    step = torch.compile(loss_fn, backend=kiln.torch.backend(cache_dir=str(cache_dir)),
-                         dynamic=dynamic)
+    step = torch.compile(
+        loss_fn, backend=kiln.torch.backend(cache_dir=str(cache_dir)), dynamic=dynamic
+    )
     opt_e = torch.optim.SGD(eager.parameters(), lr=0.1, momentum=0.9)
     opt_k = torch.optim.SGD(compiled_model.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(1)
