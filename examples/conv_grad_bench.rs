@@ -55,8 +55,14 @@ fn main() {
         let decl = |v: [usize; 4]| format!("{}, {}, {}, {}", v[0], v[1], v[2], v[3]);
         let inputs = [values(&xs, 1), values(&ws, 2), values(&ys, 3)];
         for (what, call) in [
-            ("input", format!("convolution_backward_input(gy, w, x, {kw})")),
-            ("weight", format!("convolution_backward_weight(gy, x, w, {kw})")),
+            (
+                "input",
+                format!("convolution_backward_input(gy, w, x, {kw})"),
+            ),
+            (
+                "weight",
+                format!("convolution_backward_weight(gy, x, w, {kw})"),
+            ),
         ] {
             let src = format!(
                 "graph b\ninput x: f32[{}]\ninput w: f32[{}]\ninput gy: f32[{}]\ng = {call}\n\
