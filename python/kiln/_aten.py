@@ -257,9 +257,9 @@ def _convolution_backward(c: Ctx, n: torch.fx.Node) -> tuple:
     convolution with its parameters, so its input gradient is that convolution of
     ``grad_output`` and its weight gradient that convolution's, with input and grad_output
     swapped."""
-    gy, x, w, _bias_sizes, stride, padding, dilation, transposed, _out_pad, groups, mask = (
-        n.args[:11]
-    )
+    gy, x, w, _bias_sizes, stride, padding, dilation, transposed, _out_pad, groups, mask = n.args[
+        :11
+    ]
     rank = x.meta["val"].dim() - 2
     kw = {
         "stride": c.v(list(stride)),

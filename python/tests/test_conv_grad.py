@@ -40,8 +40,9 @@ def layer(kind: str) -> torch.nn.Module:
         return torch.nn.Conv2d(3, 4, 3, stride=2, padding=1, dtype=torch.float64)
     if kind == "conv1d_groups":
         return torch.nn.Conv1d(4, 6, 4, padding="same", groups=2, dtype=torch.float64)
-    return torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2,
-                                    dtype=torch.float64)
+    return torch.nn.ConvTranspose2d(
+        4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dtype=torch.float64
+    )
 
 
 SHAPES = {"conv2d": (2, 3, 7, 8), "conv1d_groups": (3, 4, 9), "conv_transpose2d": (2, 4, 3, 5)}
@@ -54,8 +55,12 @@ def test_one_conv_layer_trains_like_eager(cache_dir: Path, translated: list, kin
     opt_e = torch.optim.SGD(eager.parameters(), lr=0.1)
     opt_c = torch.optim.SGD(compiled.parameters(), lr=0.1)
     for i in range(2):
-        x = torch.randn(*SHAPES[kind], generator=torch.Generator().manual_seed(i),
-                        dtype=torch.float64, requires_grad=True)
+        x = torch.randn(
+            *SHAPES[kind],
+            generator=torch.Generator().manual_seed(i),
+            dtype=torch.float64,
+            requires_grad=True,
+        )
         xc = x.detach().clone().requires_grad_(True)
         for model, inp, opt in ((eager, x, opt_e), (step, xc, opt_c)):
             opt.zero_grad()
