@@ -250,6 +250,21 @@ fn int64_tensors_and_argmax_argmin_max_min() {
 }
 
 #[test]
+fn gather_ops_match_pytorch_and_refuse_its_bad_indices() {
+    check_file("gather.json");
+}
+
+#[test]
 fn matmul_family_matches_pytorch() {
     check_file("linalg.json");
+}
+
+#[test]
+fn pool_backward_matches_pytorch_autograd() {
+    check_file("pool_grad.json");
+}
+
+#[test]
+fn gradient_family_matches_pytorch() {
+    check_file("grad_ops.json");
 }

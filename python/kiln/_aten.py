@@ -237,6 +237,33 @@ def _adaptive_avg(c: Ctx, n: torch.fx.Node) -> str:
     return c.emit(_call("adaptive_avg_pool2d", c.v(n.args[0]), c.v(list(n.args[1]))), n.name)
 
 
+def _max_pool_backward(c: Ctx, n: torch.fx.Node) -> str:
+    """``max_pool2d_with_indices_backward``: kiln finds each window's maximum again in the
+    forward input (PyTorch's index rule), so the indices argument is not read."""
+    grad, x, k, stride, padding, dilation, ceil_mode = n.args[:7]
+    kw = {
+        "kernel_size": c.v(list(k)),
+        "stride": c.v(list(stride) or list(k)),
+        "padding": c.v(list(padding)),
+        "dilation": c.v(list(dilation)),
+        "ceil_mode": c.v(ceil_mode),
+    }
+    return c.emit(_call("max_pool2d_backward", c.v(grad), c.v(x), **kw), n.name)
+
+
+def _avg_pool_backward(c: Ctx, n: torch.fx.Node) -> str:
+    grad, x, k, stride, padding, ceil_mode, count_include_pad = n.args[:7]
+    kw = {
+        "kernel_size": c.v(list(k)),
+        "stride": c.v(list(stride) or list(k)),
+        "padding": c.v(list(padding)),
+        "ceil_mode": c.v(ceil_mode),
+        "count_include_pad": c.v(count_include_pad),
+        "divisor_override": c.v(_arg(n, 7, "divisor_override", None)),
+    }
+    return c.emit(_call("avg_pool2d_backward", c.v(grad), c.v(x), **kw), n.name)
+
+
 def _convolution(c: Ctx, n: torch.fx.Node) -> str:
     x, w, b, stride, padding, dilation, transposed, out_pad, groups = n.args[:9]
     rank = n.meta["val"].dim() - 2
@@ -294,6 +321,43 @@ def _batch_norm_eval(c: Ctx, n: torch.fx.Node) -> tuple:
     x, w, b, mean, var, _momentum, eps = n.args[:7]
     rhs = _call("batch_norm", c.v(x), c.v(mean), c.v(var), weight=c.v(w), bias=c.v(b), eps=c.v(eps))
     return (c.emit(rhs, n.name), None, None)
+
+
+def _batch_norm_train(c: Ctx, n: torch.fx.Node) -> tuple:
+    """``_native_batch_norm_legit_functional`` (training): the output, the batch mean and
+    ``1/sqrt(var + eps)`` PyTorch saves, and the running statistics updated with the unbiased
+    variance, as ``torch.nn.BatchNorm`` does."""
+    x, w, b, rm, rv, _training, momentum, eps = n.args[:8]
+    rank = n.args[0].meta["val"].dim()
+    base = n.name
+    rhs = _call("batch_norm", c.v(x), "None", "None", weight=c.v(w), bias=c.v(b),
+                training="true", eps=c.v(eps))
+    y, mean, var = (c.fresh(f"{base}_{part}") for part in ("out", "mean", "var"))
+    c.lines.append(f"{y}, {mean}, {var} = {rhs}")
+    shifted = c.emit(_call("add", var, c.v(eps)), f"{base}_var_eps")
+    rstd = c.emit(_call("rsqrt", shifted), f"{base}_rstd")
+    ones = c.emit(_call("ones_like", c.v(x)), f"{base}_ones")
+    dims = [0] + list(range(2, rank))
+    count = c.emit(_call("sum", ones, dim=c.v(dims)), f"{base}_count")
+    less = c.emit(_call("sub", count, "1.0"), f"{base}_count_1")
+    ratio = c.emit(_call("div", count, less), f"{base}_bessel")
+    unbiased = c.emit(_call("mul", var, ratio), f"{base}_var_unbiased")
+    m = c.v(momentum)
+    kept = c.v(1.0 - float(momentum))
+    old_mean = c.emit(_call("mul", c.v(rm), kept), f"{base}_rm_kept")
+    new_part = c.emit(_call("mul", mean, m), f"{base}_rm_new")
+    new_mean = c.emit(_call("add", old_mean, new_part), f"{base}_running_mean")
+    old_var = c.emit(_call("mul", c.v(rv), kept), f"{base}_rv_kept")
+    var_part = c.emit(_call("mul", unbiased, m), f"{base}_rv_new")
+    new_var = c.emit(_call("add", old_var, var_part), f"{base}_running_var")
+    return (y, mean, rstd, new_mean, new_var)
+
+
+def _scalar_tensor(c: Ctx, n: torch.fx.Node) -> str:
+    dtype = n.kwargs.get("dtype") or torch.get_default_dtype()
+    if dtype not in _DTYPES:
+        raise Unsupported(f"scalar_tensor of {dtype}")
+    return c.emit(_call("tensor", c.v(float(n.args[0])), dtype=_DTYPES[dtype]), n.name)
 
 
 def _layer_norm(c: Ctx, n: torch.fx.Node) -> tuple:
@@ -370,12 +434,18 @@ TABLE: dict = {
     aten.max_pool2d_with_indices.default: _max_pool,
     aten.avg_pool2d.default: _avg_pool,
     aten._adaptive_avg_pool2d.default: _adaptive_avg,
+    aten.max_pool2d_with_indices_backward.default: _max_pool_backward,
+    aten.avg_pool2d_backward.default: _avg_pool_backward,
+    aten._adaptive_avg_pool2d_backward.default: _simple("adaptive_avg_pool2d_backward", 2),
+    aten.adaptive_max_pool2d_backward.default: _simple("adaptive_max_pool2d_backward", 2),
     aten.mm.default: _simple("mm", 2),
     aten.bmm.default: _simple("bmm", 2),
     aten.addmm.default: _addmm,
     aten.convolution.default: _convolution,
     aten.convolution_backward.default: _convolution_backward,
     aten._native_batch_norm_legit_no_training.default: _batch_norm_eval,
+    aten._native_batch_norm_legit_functional.default: _batch_norm_train,
+    aten.scalar_tensor.default: _scalar_tensor,
     aten.native_layer_norm.default: _layer_norm,
     aten.threshold_backward.default: _threshold_backward,
 }

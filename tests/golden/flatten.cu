@@ -115,12 +115,14 @@ extern "C" __global__ void __launch_bounds__(256) kiln_k1_h(
     const float v1 = 3.0f;
     const float v2 = ((float)(v0) + (float)(v1));
     const float v3 = 0.0f;
-    const float v4 = kiln_max((float)(v2), (float)(v3));
-    const float v5 = 6.0f;
-    const float v6 = kiln_min((float)(v4), (float)(v5));
-    const float v7 = ((float)(v0) * (float)(v6));
-    const float v8 = ((float)(v7) / (float)(v5));
-    b2[(2 * o0 * s1 * s3 * kiln_floordiv((int)(s0), (int)(2)) + o1 * s1 * s3 * kiln_floordiv((int)(s0), (int)(2)) + o2 * s1 * s3 + o3 * s3 + o4)] = (float)(v8);
+    const float v4 = ((v2) <= (v3) ? 1.0f : 0.0f);
+    const float v5 = ((v4) != 0 ? (float)(v3) : (float)(v2));
+    const float v6 = 6.0f;
+    const float v7 = ((v5) >= (v6) ? 1.0f : 0.0f);
+    const float v8 = ((v7) != 0 ? (float)(v6) : (float)(v5));
+    const float v9 = ((float)(v0) * (float)(v8));
+    const float v10 = ((float)(v9) / (float)(v6));
+    b2[(2 * o0 * s1 * s3 * kiln_floordiv((int)(s0), (int)(2)) + o1 * s1 * s3 * kiln_floordiv((int)(s0), (int)(2)) + o2 * s1 * s3 + o3 * s3 + o4)] = (float)(v10);
   }
 }
 
@@ -177,12 +179,14 @@ extern "C" __global__ void __launch_bounds__(256) kiln_k1_h_vec(
       const float v1 = 3.0f;
       const float v2 = ((float)(v0) + (float)(v1));
       const float v3 = 0.0f;
-      const float v4 = kiln_max((float)(v2), (float)(v3));
-      const float v5 = 6.0f;
-      const float v6 = kiln_min((float)(v4), (float)(v5));
-      const float v7 = ((float)(v0) * (float)(v6));
-      const float v8 = ((float)(v7) / (float)(v5));
-      st0[lane] = (float)(v8);
+      const float v4 = ((v2) <= (v3) ? 1.0f : 0.0f);
+      const float v5 = ((v4) != 0 ? (float)(v3) : (float)(v2));
+      const float v6 = 6.0f;
+      const float v7 = ((v5) >= (v6) ? 1.0f : 0.0f);
+      const float v8 = ((v7) != 0 ? (float)(v6) : (float)(v5));
+      const float v9 = ((float)(v0) * (float)(v8));
+      const float v10 = ((float)(v9) / (float)(v6));
+      st0[lane] = (float)(v10);
     }
     if (whole) {
       kiln_store16(b2 + so0, st0);

@@ -44,6 +44,20 @@ pub enum RunError {
     /// that does not fit its own guards (e.g. a damaged cache entry). Nothing ran.
     #[error("the program refuses these sizes: {0}")]
     Access(#[from] kiln_sched::AccessError),
+    /// A gather-family step (`index_select`, `gather`, `scatter_add`, `index_add`,
+    /// `embedding`) met an index outside its dim; torch: "index out of range in self". Checked
+    /// before the step reads or writes any element.
+    #[error(
+        "node `{node}` ({op}): index {index} is out of bounds for dimension {dim} with size {size} \
+         (index out of range in self)"
+    )]
+    IndexOutOfRange {
+        node: String,
+        op: String,
+        index: i64,
+        dim: usize,
+        size: usize,
+    },
     /// A library step (GEMM, convolution) this build cannot run.
     #[error("library call `{call}`: {msg}")]
     Library { call: String, msg: String },

@@ -52,6 +52,7 @@ pub fn compile(program: &Program, arch: &str) -> Result<CudaArtifact, CudaError>
             return Err(conv_grad_unsupported(c));
         }
     }
+    crate::library::check_supported(program)?;
     let source = generate(program)?;
     let compiled = compile_source(&source, &arch)?;
     tracing::debug!(

@@ -56,6 +56,9 @@ fn layout_ops() {
         "y = narrow(x, 2, 1, 2)",
         "y = pad(x, [2, 1, 0, 1], value=-1.0)",
         "y = pad(x, [-1, 2])",
+        "y = pad(x, [2, 1, 1, 2], mode=\"reflect\")",
+        "y = pad(x, [3, 0], mode=\"reflect\")",
+        "y = pad(x, [2, 1, 0, 3], mode=\"replicate\")",
         "y = repeat(x, [2, 1, 3])",
         "y = repeat(x, [2, 2, 1, 1])",
     ] {

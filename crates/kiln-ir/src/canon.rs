@@ -123,11 +123,15 @@ fn normalize(mut op: Op) -> Op {
             scalar(a);
             scalar(b);
         }
-        Op::MaxPool2d { params, .. } => {
+        Op::MaxPool2d { params, .. }
+        | Op::MaxPool2dBackward { params, .. }
+        | Op::MaxPool2dIndices { params, .. } => {
             params.count_include_pad = true;
             params.divisor_override = None;
         }
-        Op::AvgPool2d { params, .. } => params.dilation = [1, 1],
+        Op::AvgPool2d { params, .. } | Op::AvgPool2dBackward { params, .. } => {
+            params.dilation = [1, 1]
+        }
         // The reduced dims are a set: `sum(x, [3, 2])` is `sum(x, [2, 3])`. (A negative dim
         // and its positive spelling still hash apart: that costs a miss, never a wrong kernel.)
         Op::Reduce { dims, .. } => {

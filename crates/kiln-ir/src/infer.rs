@@ -13,6 +13,7 @@ mod index;
 mod linalg;
 mod movement;
 mod pool;
+mod pool_grad;
 mod shapes;
 
 pub use grad::cat_part_offset;

@@ -15,6 +15,7 @@ mod layout;
 mod linalg;
 mod movement;
 mod pool;
+mod pool_grad;
 mod reduce;
 
 use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
@@ -147,6 +148,7 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
         } => reduce::reduce(*op, get(*x)?, dims, dtype, shape),
         Op::Softmax { x, dim } => reduce::softmax(get(*x)?, *dim),
         Op::MaxPool2d { x, params } => Ok(pool::max_pool2d(get(*x)?, params, shape)),
+        Op::MaxPool2dIndices { x, params } => Ok(pool::max_pool2d_indices(get(*x)?, params, shape)),
         Op::AvgPool2d { x, params } => Ok(pool::avg_pool2d(get(*x)?, params, shape)),
         Op::AdaptiveAvgPool2d { x, .. } => Ok(pool::adaptive_pool2d(get(*x)?, shape, false)),
         Op::AdaptiveMaxPool2d { x, .. } => Ok(pool::adaptive_pool2d(get(*x)?, shape, true)),
@@ -186,6 +188,11 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
             bounds,
             dtype,
         )),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => index::gather::eval(op, &get, dtype, shape),
         Op::CatPart {
             x,
             parts,
@@ -220,6 +227,32 @@ fn eval_op(op: &Op, values: &[Value], dtype: DType, shape: &[usize]) -> Result<V
             params,
             shape,
         )),
+        Op::MaxPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => Ok(pool_grad::max_pool2d_backward(
+            get(*grad_output)?,
+            get(*input)?,
+            params,
+        )),
+        Op::AvgPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => Ok(pool_grad::avg_pool2d_backward(
+            get(*grad_output)?,
+            get(*input)?,
+            params,
+        )),
+        Op::AdaptiveAvgPool2dBackward { grad_output, input }
+        | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+            Ok(pool_grad::adaptive_pool2d_backward(
+                get(*grad_output)?,
+                get(*input)?,
+                matches!(op, Op::AdaptiveMaxPool2dBackward { .. }),
+            ))
+        }
     }
 }
 

@@ -431,6 +431,54 @@ pub enum Op {
         dim: i64,
         bounds: SliceBounds,
     },
+    // Gather ops of the index family (`infer/index/gather.rs`, `interp/index/gather.rs`,
+    // kiln-sched `lower/gather.rs`): reads and writes addressed by an i64 index tensor, run as
+    // a library step that checks every index against its dim before it touches memory.
+    /// `index_select(input, dim, index)`: the entries `index` (1-D or 0-d) of `dim`.
+    IndexSelect {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+    },
+    /// `gather(input, dim, index)`: `out[p] = input[p with p[dim] = index[p]]`, shaped as
+    /// `index` (same rank as `input`, no larger than it outside `dim`).
+    Gather {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+    },
+    /// `scatter_add(input, dim, index, src)`: a copy of `input` with
+    /// `out[p with p[dim] = index[p]] += src[p]` for every position `p` of `index`.
+    ScatterAdd {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+        src: NodeId,
+    },
+    /// `index_add(input, dim, index, source, alpha=1)`: a copy of `input` with
+    /// `alpha * source` slice `k` of `dim` added into slice `index[k]`.
+    IndexAdd {
+        x: NodeId,
+        dim: i64,
+        index: NodeId,
+        source: NodeId,
+        alpha: f64,
+    },
+    /// `embedding(input, weight, padding_idx=None)`: rows `input` (any shape, int64) of the
+    /// 2-D `weight`, shaped `input.shape + [weight.size(1)]`. `padding_idx` changes only the
+    /// gradient (its row gets none), as in torch.
+    Embedding {
+        indices: NodeId,
+        weight: NodeId,
+        padding_idx: Option<i64>,
+    },
+    /// The i64 indices of `max_pool2d(x, ..., return_indices=True)`: the flat `h * W + w`
+    /// position within its plane of each window's maximum (`build::index::max_pool2d_with_indices`
+    /// pairs it with the values).
+    MaxPool2dIndices {
+        x: NodeId,
+        params: Pool2d,
+    },
     /// `cat_part(x, parts, dim, index)`: block `index` of `x` cut along `dim` into blocks the
     /// sizes of `parts`' dims (`parts` are read for their shapes only): the adjoint of
     /// `cat(parts, dim)`, whose block offsets may be symbolic.
@@ -458,6 +506,34 @@ pub enum Op {
         input: NodeId,
         weight_like: NodeId,
         params: ConvParams,
+    },
+    // Pool backward family (`infer/pool_grad.rs`, `interp/pool_grad.rs`,
+    // `kiln-sched/src/lower/pool_grad.rs`): PyTorch's `*_pool2d_backward` ATen ops. `input` is
+    // the forward input (its shape, and for the max variants its values, from which each
+    // window's maximum is found again); the result has `input`'s shape.
+    /// `max_pool2d_backward(grad_output, input, kernel_size, ...)`: each window's gradient goes
+    /// to its first maximum (NaN wins), accumulated where windows overlap.
+    MaxPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+        params: Pool2d,
+    },
+    /// `avg_pool2d_backward(grad_output, input, kernel_size, ...)`: each window's gradient
+    /// divided by the forward's divisor, spread over the window.
+    AvgPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+        params: Pool2d,
+    },
+    /// `adaptive_avg_pool2d_backward(grad_output, input)`; the output size is grad_output's.
+    AdaptiveAvgPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
+    },
+    /// `adaptive_max_pool2d_backward(grad_output, input)`.
+    AdaptiveMaxPool2dBackward {
+        grad_output: NodeId,
+        input: NodeId,
     },
 }
 
@@ -491,11 +567,43 @@ macro_rules! visit_input_ids {
                 visit(input);
                 visit(src);
             }
+            Op::IndexSelect { x, index, .. } | Op::Gather { x, index, .. } => {
+                visit(x);
+                visit(index);
+            }
+            Op::Embedding {
+                indices, weight, ..
+            } => {
+                visit(indices);
+                visit(weight);
+            }
+            Op::ScatterAdd { x, index, src, .. }
+            | Op::IndexAdd {
+                x,
+                index,
+                source: src,
+                ..
+            } => {
+                visit(x);
+                visit(index);
+                visit(src);
+            }
             Op::CatPart { x, parts, .. } => {
                 visit(x);
                 for id in parts {
                     visit(id);
                 }
+            }
+            Op::MaxPool2dBackward {
+                grad_output, input, ..
+            }
+            | Op::AvgPool2dBackward {
+                grad_output, input, ..
+            }
+            | Op::AdaptiveAvgPool2dBackward { grad_output, input }
+            | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+                visit(grad_output);
+                visit(input);
             }
             Op::Where { cond, a, b } => {
                 for operand in [cond, a, b] {
@@ -526,7 +634,8 @@ macro_rules! visit_input_ids {
             | Op::Repeat { x, .. }
             | Op::ArgMax { x, .. }
             | Op::ArgMin { x, .. }
-            | Op::CumSum { x, .. } => visit(x),
+            | Op::CumSum { x, .. }
+            | Op::MaxPool2dIndices { x, .. } => visit(x),
             Op::Conv { x, w, .. } | Op::ConvTranspose2d { x, w, .. } => {
                 visit(x);
                 visit(w);
@@ -593,9 +702,19 @@ impl Op {
             Op::ExpandAs { .. } => "expand_as",
             Op::ReshapeAs { .. } => "reshape_as",
             Op::SliceScatter { .. } => "slice_scatter",
+            Op::IndexSelect { .. } => "index_select",
+            Op::Gather { .. } => "gather",
+            Op::ScatterAdd { .. } => "scatter_add",
+            Op::IndexAdd { .. } => "index_add",
+            Op::Embedding { .. } => "embedding",
+            Op::MaxPool2dIndices { .. } => "max_pool2d_indices",
             Op::CatPart { .. } => "cat_part",
             Op::ConvBackwardInput { .. } => "convolution_backward_input",
             Op::ConvBackwardWeight { .. } => "convolution_backward_weight",
+            Op::MaxPool2dBackward { .. } => "max_pool2d_backward",
+            Op::AvgPool2dBackward { .. } => "avg_pool2d_backward",
+            Op::AdaptiveAvgPool2dBackward { .. } => "adaptive_avg_pool2d_backward",
+            Op::AdaptiveMaxPool2dBackward { .. } => "adaptive_max_pool2d_backward",
         }
     }
 

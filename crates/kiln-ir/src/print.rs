@@ -10,6 +10,7 @@ use crate::graph::{Graph, NodeId, NodeKind};
 use crate::op::{Op, Operand, Pool2d, UnaryOp};
 use crate::tensor::Tensor;
 
+mod index;
 mod movement;
 
 /// Writes a graph as `.kiln` text such that `parse_unchecked(&print(g))` has the
@@ -136,7 +137,7 @@ fn call(g: &Graph, op: &Op) -> String {
         }
         Op::CumSum { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
         Op::Softmax { x: input, dim } => format_call(name, &x(input), &[("dim", dim.to_string())]),
-        Op::MaxPool2d { x: input, params } => {
+        Op::MaxPool2d { x: input, params } | Op::MaxPool2dIndices { x: input, params } => {
             format_call(name, &x(input), &pool_keywords(params, true))
         }
         Op::AvgPool2d { x: input, params } => {
@@ -219,6 +220,11 @@ fn call(g: &Graph, op: &Op) -> String {
             format_call(name, &[value(g, *input), value(g, *like)], &[])
         }
         Op::SliceScatter { .. } => movement::slice_scatter_call(g, op),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => index::gather_call(g, op),
         Op::CatPart {
             x: input,
             parts,
@@ -246,6 +252,24 @@ fn call(g: &Graph, op: &Op) -> String {
         } => {
             let kw = crate::parse::text::conv::conv_keywords(params);
             format_call(name, &[value(g, *a), value(g, *b), value(g, *c)], &kw)
+        }
+        Op::MaxPool2dBackward {
+            grad_output,
+            input,
+            params,
+        }
+        | Op::AvgPool2dBackward {
+            grad_output,
+            input,
+            params,
+        } => format_call(
+            name,
+            &[value(g, *grad_output), value(g, *input)],
+            &pool_keywords(params, matches!(op, Op::MaxPool2dBackward { .. })),
+        ),
+        Op::AdaptiveAvgPool2dBackward { grad_output, input }
+        | Op::AdaptiveMaxPool2dBackward { grad_output, input } => {
+            format_call(name, &[value(g, *grad_output), value(g, *input)], &[])
         }
     }
 }

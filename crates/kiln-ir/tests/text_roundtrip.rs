@@ -4,7 +4,8 @@ use kiln_ir::canon::canonical_bytes;
 use kiln_ir::parse::parse_unchecked;
 use kiln_ir::print::same_structure;
 use kiln_ir::{
-    BinaryOp, DType, Graph, NodeId, NodeKind, Op, Operand, Pool2d, ReduceOp, Tensor, UnaryOp, print,
+    BinaryOp, DType, Graph, NodeId, NodeKind, Op, Operand, Pool2d, ReduceOp, SliceBounds, Split,
+    Tensor, UnaryOp, print,
 };
 use kiln_shape::Dim;
 use proptest::prelude::*;
@@ -99,7 +100,7 @@ fn plan_strategy() -> impl Strategy<Value = (Vec<InputPlan>, Vec<StepPlan>, Vec<
     let dim = prop_oneof![(0i64..9).prop_map(Ok), (0usize..4).prop_map(Err)];
     let input = (0usize..5, prop::collection::vec(dim, 0..5));
     let step = (
-        0u8..14,
+        0u8..15,
         [any::<usize>(), any::<usize>(), any::<usize>()],
         scalar_strategy(),
         -4i64..5,
@@ -118,6 +119,48 @@ fn pick<T: Copy>(items: &[T], i: usize) -> T {
 
 fn dims_of(small: i64, n: usize) -> Vec<i64> {
     (0..n as i64).map(|i| (i + small) % 4).collect()
+}
+
+/// A gradient-family op of `x` and `y` (the `like` or `src`), every `slice_scatter` form.
+fn grad_op(x: NodeId, y: NodeId, q: usize, small: i64, flag: bool) -> Op {
+    let dim = small % 3;
+    let bounds = match q / 6 % 3 {
+        0 => SliceBounds::Range {
+            start: flag.then_some(small),
+            end: (!flag).then_some(small + 2),
+            step: 1 + small.abs() % 3,
+        },
+        1 => SliceBounds::Narrow {
+            start: small,
+            length: (q % 3) as i64,
+        },
+        _ => SliceBounds::Part {
+            split: match q % 3 {
+                0 => Split::Size(2),
+                1 => Split::Sections(vec![1, small.abs()]),
+                _ => Split::Chunks(3),
+            },
+            index: q % 2,
+            count: 2 + q % 2,
+        },
+    };
+    match q % 5 {
+        4 => Op::CatPart {
+            x,
+            parts: vec![y, x],
+            dim,
+            index: q % 2,
+        },
+        0 => Op::SumTo { x, like: y },
+        1 => Op::ExpandAs { x, like: y },
+        2 => Op::ReshapeAs { x, like: y },
+        _ => Op::SliceScatter {
+            input: x,
+            src: y,
+            dim,
+            bounds,
+        },
+    }
 }
 
 /// Builds a graph from a plan; every op reads earlier nodes and has arguments of the right kind.
@@ -238,6 +281,7 @@ fn build((inputs, steps, outputs): &(Vec<InputPlan>, Vec<StepPlan>, Vec<usize>))
                     shape: sizes(small),
                 },
             },
+            13 => grad_op(x, v(r), q, small, flag),
             _ => {
                 let shape = [q % 3, r % 3];
                 let values: Vec<f64> = (0..shape[0] * shape[1])

@@ -143,7 +143,50 @@ impl fmt::Display for LibraryCall {
                     String::new()
                 }
             ),
+            LibraryCall::PoolIndices(c) => write!(
+                f,
+                "library max_pool2d_indices {} {} b{} = argmax windows of x b{} [{}, {}, {}] -> \
+                 [{}, {}] {:?}",
+                c.name, c.dtype, c.out, c.x, c.planes, c.h, c.w, c.oh, c.ow, c.params
+            ),
+            LibraryCall::Index(c) => write!(
+                f,
+                "library {:?} {} {} b{} = (input b{} [{}], index b{} [{}]{}) dim {}{}",
+                c.kind,
+                c.name,
+                c.dtype,
+                c.out,
+                c.input,
+                list(&c.input_shape),
+                c.index,
+                list(&c.index_shape),
+                c.src
+                    .map(|s| format!(", src b{s} [{}]", list(&c.src_shape)))
+                    .unwrap_or_default(),
+                c.dim,
+                if c.kind == IndexKind::IndexAdd && c.alpha != 1.0 {
+                    format!(" alpha {}", c.alpha)
+                } else {
+                    String::new()
+                }
+            ),
             LibraryCall::ConvGrad(g) => conv_grad(f, g),
+            LibraryCall::PoolBackward(p) => write!(
+                f,
+                "library {} {} {} b{} = scatter(grad_output b{} [{}], input {}) planes={} [{}] \
+                 {:?}",
+                p.kind.op_name(),
+                p.name,
+                p.dtype,
+                p.out,
+                p.grad_output,
+                list(&p.out_hw),
+                p.input
+                    .map_or("shape only".to_string(), |b| format!("b{b}")),
+                p.planes,
+                list(&p.in_hw),
+                p.kind
+            ),
         }
     }
 }

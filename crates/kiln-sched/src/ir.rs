@@ -10,6 +10,10 @@ use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_shape::{Cond, Expr};
 use serde::{Deserialize, Serialize};
 
+mod pool_grad;
+pub use crate::index_call::{IndexCall, IndexKind, PoolIndicesCall};
+pub use pool_grad::{PoolBackward, PoolBackwardKind};
+
 /// Index of a buffer in [`Program::buffers`].
 pub type BufId = u32;
 /// Index of an instruction in the list it belongs to (a kernel's `body` or a reduction's `body`).
@@ -186,8 +190,15 @@ pub enum Step {
 pub enum LibraryCall {
     Gemm(Box<Gemm>),
     Conv(Box<Conv>),
+    /// A gather-family op (`index_select`, `gather`, `scatter_add`, `index_add`, `embedding`;
+    /// see `index_call.rs`).
+    Index(Box<IndexCall>),
+    /// The indices of `max_pool2d(..., return_indices=True)` (see `index_call.rs`).
+    PoolIndices(Box<PoolIndicesCall>),
     /// A gradient of a convolution (`convolution_backward_input` / `_weight`).
     ConvGrad(Box<ConvGrad>),
+    /// The pool backward family's scatter (`ir/pool_grad.rs`).
+    PoolBackward(Box<PoolBackward>),
 }
 
 /// A matrix operand of a [`Gemm`]: element `(batch..., i, j)` is at
@@ -294,7 +305,10 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => &g.name,
             LibraryCall::Conv(c) => &c.name,
+            LibraryCall::Index(c) => &c.name,
+            LibraryCall::PoolIndices(c) => &c.name,
             LibraryCall::ConvGrad(c) => &c.conv.name,
+            LibraryCall::PoolBackward(p) => &p.name,
         }
     }
     /// The buffers the call reads.
@@ -303,7 +317,13 @@ impl LibraryCall {
             LibraryCall::Gemm(g) if g.beta != 0.0 => vec![g.a.buf, g.b.buf, g.c.buf],
             LibraryCall::Gemm(g) => vec![g.a.buf, g.b.buf],
             LibraryCall::Conv(c) => vec![c.x, c.w],
+            LibraryCall::Index(c) => c.reads(),
+            LibraryCall::PoolIndices(c) => vec![c.x],
             LibraryCall::ConvGrad(c) => c.reads(),
+            LibraryCall::PoolBackward(p) => [Some(p.grad_output), p.input]
+                .into_iter()
+                .flatten()
+                .collect(),
         }
     }
     /// The buffer the call writes.
@@ -311,8 +331,25 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => g.c.buf,
             LibraryCall::Conv(c) => c.out,
+            LibraryCall::Index(c) => c.out,
+            LibraryCall::PoolIndices(c) => c.out,
             LibraryCall::ConvGrad(c) => c.writes(),
+            LibraryCall::PoolBackward(p) => p.out,
         }
+    }
+    /// The dtype the call expects of each buffer it reads or writes.
+    pub fn buffer_dtypes(&self) -> Vec<(BufId, DType)> {
+        let dtype = match self {
+            LibraryCall::Gemm(g) => g.dtype,
+            LibraryCall::Conv(c) => c.dtype,
+            LibraryCall::ConvGrad(c) => c.conv.dtype,
+            LibraryCall::PoolBackward(p) => p.dtype,
+            LibraryCall::Index(c) => return c.buffer_dtypes(),
+            LibraryCall::PoolIndices(c) => return vec![(c.x, c.dtype), (c.out, DType::I64)],
+        };
+        let mut bufs = self.reads();
+        bufs.push(self.writes());
+        bufs.into_iter().map(|b| (b, dtype)).collect()
     }
 }
 

@@ -10,6 +10,7 @@ mod access_memo;
 mod block;
 mod dump;
 mod error;
+mod index_call;
 pub mod ir;
 mod library;
 mod lower;
@@ -21,8 +22,12 @@ mod verify_steps;
 pub use access::{AccessCheck, AccessError};
 pub use access_memo::ArtifactDigest;
 pub use error::SchedError;
+pub use index_call::{IndexAt, PoolIndicesAt};
 pub use ir::*;
-pub use library::{ConvAt, GemmAt, LaunchAt, MatrixAt, conv_out_size, conv_transpose_out_size};
+pub use library::{
+    ConvAt, GemmAt, LaunchAt, MatrixAt, PoolBackwardAt, conv_out_size, conv_transpose_out_size,
+    pool_out_size,
+};
 pub use lower::{SchedOptions, contiguous_offset, numel};
 pub use verify::VerifyError;
 

@@ -9,6 +9,9 @@ use kiln_shape::{Bindings, Expr};
 use crate::access::AccessError;
 use crate::ir::*;
 
+mod pool_grad;
+pub use pool_grad::{PoolBackwardAt, pool_out_size};
+
 /// A [`MatrixRef`] at concrete sizes, in elements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatrixAt {
@@ -45,6 +48,9 @@ pub struct ConvAt {
 pub enum LaunchAt {
     Gemm(GemmAt),
     Conv(ConvAt),
+    PoolBackward(PoolBackwardAt),
+    Index(crate::IndexAt),
+    PoolIndices(crate::index_call::PoolIndicesAt),
 }
 
 struct Ctx<'a> {
@@ -160,11 +166,16 @@ impl LibraryCall {
         match self {
             LibraryCall::Gemm(g) => gemm_at(&ctx, g).map(LaunchAt::Gemm),
             LibraryCall::Conv(c) => conv_at(&ctx, c).map(LaunchAt::Conv),
+            LibraryCall::Index(c) => c.launch(values, numels).map(LaunchAt::Index),
+            LibraryCall::PoolIndices(c) => c.launch(values, numels).map(LaunchAt::PoolIndices),
             // A gradient's geometry and extents are its forward convolution's.
             LibraryCall::ConvGrad(c) if c.conv.transposed => {
                 Err(ctx.fail("the gradient of a transposed convolution".into()))
             }
             LibraryCall::ConvGrad(c) => conv_at(&ctx, &c.conv).map(LaunchAt::Conv),
+            LibraryCall::PoolBackward(p) => {
+                pool_grad::pool_backward_at(&ctx, p).map(LaunchAt::PoolBackward)
+            }
         }
     }
 }

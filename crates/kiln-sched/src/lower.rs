@@ -26,6 +26,7 @@ mod grad;
 pub(crate) mod index;
 mod linalg;
 mod movement;
+mod pool_grad;
 mod reuse;
 use dtypes::{operand_dtype, push_rounded, rounded};
 
@@ -182,6 +183,12 @@ impl<'a> Lowerer<'a> {
     pub fn lower_root(&mut self, n: NodeId, buf: BufId) -> Result<(), SchedError> {
         if self.is_conv(n) && !self.materialized.contains_key(&n) {
             return self.lower_conv(n, buf);
+        }
+        if self.is_pool_grad(n) && !self.materialized.contains_key(&n) {
+            return self.lower_pool_grad(n, buf);
+        }
+        if self.is_gather(n) && !self.materialized.contains_key(&n) {
+            return self.lower_gather(n, buf);
         }
         if let NodeKind::Op(
             Op::Cat { .. }
@@ -398,8 +405,12 @@ impl<'a> Lowerer<'a> {
             Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
                 self.emit_conv(blk, n, idx)
             }
-            // A library call writes the product into a buffer of its own.
-            Op::MatMul { .. } => {
+            // A library call writes the product (the pool gradient) into a buffer of its own.
+            Op::MatMul { .. }
+            | Op::MaxPool2dBackward { .. }
+            | Op::AvgPool2dBackward { .. }
+            | Op::AdaptiveAvgPool2dBackward { .. }
+            | Op::AdaptiveMaxPool2dBackward { .. } => {
                 let b = self.materialize(n)?;
                 Ok(self.load(blk, b, &shape, idx))
             }
@@ -471,6 +482,12 @@ impl<'a> Lowerer<'a> {
             | Op::Select { .. }
             | Op::Pad { .. }
             | Op::Repeat { .. } => self.emit_movement(blk, n, &op, idx, ctx),
+            Op::IndexSelect { .. }
+            | Op::Gather { .. }
+            | Op::ScatterAdd { .. }
+            | Op::IndexAdd { .. }
+            | Op::Embedding { .. }
+            | Op::MaxPool2dIndices { .. } => self.emit_gather(blk, n, idx),
             Op::CatPart {
                 x,
                 ref parts,

@@ -28,12 +28,7 @@ impl Program {
             call: call.name().to_string(),
             problem,
         };
-        let dtype = match call {
-            LibraryCall::Gemm(g) => g.dtype,
-            LibraryCall::Conv(c) => c.dtype,
-            LibraryCall::ConvGrad(c) => c.conv.dtype,
-        };
-        for buf in call.reads().into_iter().chain([call.writes()]) {
+        for (buf, dtype) in call.buffer_dtypes() {
             let decl = self
                 .buffers
                 .get(buf as usize)
@@ -82,6 +77,13 @@ fn call_exprs(call: &LibraryCall) -> Vec<&kiln_shape::Expr> {
         }
         LibraryCall::Conv(c) => conv_exprs(c),
         LibraryCall::ConvGrad(g) => conv_exprs(&g.conv),
+        LibraryCall::PoolBackward(p) => [&p.planes]
+            .into_iter()
+            .chain(&p.in_hw)
+            .chain(&p.out_hw)
+            .collect(),
+        LibraryCall::Index(c) => c.exprs(),
+        LibraryCall::PoolIndices(c) => c.exprs(),
     }
 }
 

@@ -139,3 +139,15 @@ fn sum_to_an_incompatible_shape_is_a_typed_error_naming_the_node() {
     assert!(msg.contains("`s`") || msg.contains("'s'"), "{msg}");
     assert!(msg.contains("neither 1 nor"), "{msg}");
 }
+
+#[test]
+fn expand_as_before_a_matmul_is_a_zero_stride_not_a_copy() {
+    let src = "graph g\ninput a: f32[K, M]\ninput b: f32[B, M, P]\ninput l: f32[B, K, M]\n\
+               e = expand_as(a, l)\nm = matmul(e, b)\noutput m\n";
+    let (p, _) = lower(src, &[&[2, 3], &[4, 3, 5], &[4, 2, 3]]);
+    assert_eq!(temps(&p), 0, "the expand is a batch stride of 0: {p}");
+    assert!(
+        p.kernels.is_empty(),
+        "one GEMM step and no copy kernel: {p}"
+    );
+}

@@ -74,6 +74,14 @@ const CASES: &[Case] = &[
         shapes: [&[&[2, 6], &[2, 2], &[2, 2]], &[&[3, 6], &[3, 2], &[3, 2]]],
         one_entry: true,
     },
+    // cat_part (the adjoint of cat): block 1 of x cut as cat([a, b], dim=1), a symbolic
+    // offset P; the parts are read for their shapes only.
+    Case {
+        src: "graph g\ninput x: DT[N, C]\ninput a: DT[N, P]\ninput b: DT[N, Q]\ne = exp(x)\n\
+              c = cat_part(e, [a, b], dim=1, index=1)\noutput c\n",
+        shapes: [&[&[2, 5], &[2, 2], &[2, 3]], &[&[3, 7], &[3, 3], &[3, 4]]],
+        one_entry: true,
+    },
 ];
 
 fn inputs(dtype: DType, shapes: &[&[usize]], seed: u64) -> Vec<Tensor> {

@@ -8,7 +8,7 @@
 //! other an im2col into a scratch buffer and a GEMM, and a transposed one a GEMM into columns
 //! and a col2im. f32 and f64 compute in their own type, f16 and bf16 in f32 (as PyTorch's CPU
 //! kernels accumulate them).
-mod buffers;
+pub(super) mod buffers;
 mod depthwise;
 mod depthwise_grad;
 mod gemm;

@@ -4,6 +4,9 @@
 //! was given for it.
 mod conv;
 mod gemm;
+mod index;
+mod pool_grad;
+mod pool_indices;
 
 use kiln_sched::{LaunchAt, LibraryCall};
 use kiln_shape::Bindings;
@@ -24,7 +27,10 @@ pub(crate) fn run(
     match (call, at) {
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
+        (LibraryCall::Index(c), LaunchAt::Index(at)) => index::run(c, &at, ptrs),
+        (LibraryCall::PoolIndices(c), LaunchAt::PoolIndices(at)) => pool_indices::run(c, &at, ptrs),
         (LibraryCall::ConvGrad(c), LaunchAt::Conv(at)) => conv::run_grad(c, &at, ptrs),
+        (LibraryCall::PoolBackward(p), LaunchAt::PoolBackward(at)) => pool_grad::run(p, &at, ptrs),
         _ => Err(unsupported(call, "the call and its launch sizes disagree")),
     }
 }

@@ -48,7 +48,7 @@ pub fn helper_name(helper: Helper, dtype: DType) -> Option<String> {
 pub fn helper_dtypes(program: &Program) -> Vec<DType> {
     let used: BTreeSet<&'static str> = program
         .library_calls()
-        .filter_map(|c| suffix(call_dtype(c)))
+        .filter_map(|c| suffix(call_dtype(c)?))
         .collect();
     [DType::F16, DType::BF16, DType::F32, DType::F64]
         .into_iter()
@@ -56,11 +56,35 @@ pub fn helper_dtypes(program: &Program) -> Vec<DType> {
         .collect()
 }
 
-pub(crate) fn call_dtype(call: &kiln_sched::LibraryCall) -> DType {
+/// The dtype a call's helpers are generated for (`None`: the call has no CUDA helpers).
+pub(crate) fn call_dtype(call: &kiln_sched::LibraryCall) -> Option<DType> {
     match call {
-        kiln_sched::LibraryCall::Gemm(g) => g.dtype,
-        kiln_sched::LibraryCall::Conv(c) => c.dtype,
-        kiln_sched::LibraryCall::ConvGrad(c) => c.conv.dtype,
+        kiln_sched::LibraryCall::PoolBackward(p) => Some(p.dtype),
+        kiln_sched::LibraryCall::Gemm(g) => Some(g.dtype),
+        kiln_sched::LibraryCall::Conv(c) => Some(c.dtype),
+        kiln_sched::LibraryCall::ConvGrad(c) => Some(c.conv.dtype),
+        kiln_sched::LibraryCall::Index(_) | kiln_sched::LibraryCall::PoolIndices(_) => None,
+    }
+}
+
+/// Refuses, before any code is generated, a program with library steps this backend has no
+/// implementation of: the gather family (`index_select`, `gather`, `scatter_add`,
+/// `index_add`, `embedding`) runs on the CPU backend only.
+pub(crate) fn refuse_unsupported(program: &Program) -> Result<(), crate::CudaError> {
+    match program.library_calls().find(|c| {
+        matches!(
+            c,
+            kiln_sched::LibraryCall::Index(_) | kiln_sched::LibraryCall::PoolIndices(_)
+        )
+    }) {
+        Some(c) => Err(crate::CudaError::Library {
+            call: c.name().to_string(),
+            msg: "the gather ops (index_select, gather, scatter_add, index_add, embedding, \
+                  max_pool2d's indices) are not supported on the CUDA backend yet; compile for \
+                  the CPU"
+                .into(),
+        }),
+        None => Ok(()),
     }
 }
 

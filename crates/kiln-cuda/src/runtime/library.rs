@@ -81,7 +81,12 @@ pub(super) fn run(ctx: &StepCtx, call: &LibraryCall, bound: &Bound) -> Result<()
     match (call, call.launch(&bound.bindings, &numels)?) {
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm_step(ctx, g, &at),
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv_step(ctx, c, &at),
+        (LibraryCall::Index(_) | LibraryCall::PoolIndices(_), _) => Err(fail(
+            call.name(),
+            "the gather ops are not supported on the CUDA backend yet",
+        )),
         (LibraryCall::ConvGrad(c), _) => Err(crate::artifact::conv_grad_unsupported(c)),
+        (LibraryCall::PoolBackward(p), _) => Err(crate::library::unsupported_pool_grad(p)),
         _ => Err(fail(call.name(), "the call and its launch sizes disagree")),
     }
 }

@@ -134,14 +134,13 @@ pub(super) fn vjp(
             Ok(out)
         }
         Op::Pad { x, pad, mode, .. } => {
-            if *mode != PadMode::Constant {
-                return Err(cx.not_differentiable(
-                    op,
-                    "the backward of reflect and replicate padding is not implemented; use \
-                     constant padding",
-                ));
+            if *mode == PadMode::Constant {
+                return one(unpad(cx, ct, *x, pad)?);
             }
-            one(unpad(cx, ct, *x, pad)?)
+            if pad.iter().any(|&p| p < 0) {
+                return Err(cx.not_differentiable(op, "negative reflect/replicate padding"));
+            }
+            one(super::pad::unpad_border(cx, ct, *x, pad, *mode)?)
         }
         Op::Repeat { x, repeats } => one(unrepeat(cx, ct, *x, repeats)?),
         _ => unreachable!("layout::vjp is only called for layout ops"),

@@ -9,8 +9,11 @@
 //! walk. Forward values are read with `cx.fwd(id)` (the joint graph keeps the forward's ids).
 mod conv;
 mod elementwise;
+mod index;
 mod layout;
 mod linalg;
+mod pad;
+mod pool;
 mod reduce;
 
 use kiln_ir::build::grad as gb;
@@ -63,6 +66,15 @@ pub(crate) fn vjp(
         | Op::CatPart { .. } => layout::vjp,
         Op::MatMul { .. } => linalg::vjp,
         Op::Conv { .. } | Op::ConvTranspose2d { .. } => conv::vjp,
+        Op::MaxPool2d { .. }
+        | Op::AvgPool2d { .. }
+        | Op::AdaptiveAvgPool2d { .. }
+        | Op::AdaptiveMaxPool2d { .. } => pool::vjp,
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => index::vjp,
         _ => return Err(cx.not_differentiable(op, "kiln has no backward rule for this op yet")),
     };
     let out = rule(cx, node, op, ct, needs)?;

@@ -52,18 +52,55 @@ fn clamp_parts(
                 is_last,
             )?
         } else {
-            let beyond = p.binary(cmp, v(y), s(b))?;
-            p.add(
-                Op::Where {
-                    cond: v(beyond),
-                    a: s(b),
-                    b: v(y),
-                },
-                is_last,
-            )?
+            bound_at(p, y, b, cmp, true, is_last)?
         };
     }
     Ok(y)
+}
+
+/// `y` held at the bound `b` on one side (`beyond` is `Lt` for a lower bound, `Gt` for an
+/// upper one). PyTorch's backward passes the gradient only strictly inside the bounds, so an
+/// element equal to `b` selects the bound too (the same value, no gradient); at `b == ±0` an
+/// equal element keeps its own sign of zero, as `std::max(x, lo)` does, through `y * 0`
+/// (still no gradient), unless `signed_zero` says `y` is never -0.0.
+fn bound_at(
+    p: &mut Parts,
+    y: NodeId,
+    b: f64,
+    beyond: BinaryOp,
+    signed_zero: bool,
+    last: bool,
+) -> Result<NodeId, IrError> {
+    let plain = b != 0.0 || !signed_zero;
+    let held = if plain {
+        let or_equal = if beyond == BinaryOp::Lt {
+            BinaryOp::Le
+        } else {
+            BinaryOp::Ge
+        };
+        p.binary(or_equal, v(y), s(b))?
+    } else {
+        p.binary(beyond, v(y), s(b))?
+    };
+    let inside = if plain {
+        y
+    } else {
+        let equal = p.binary(BinaryOp::Eq, v(y), s(b))?;
+        let zero = p.binary(BinaryOp::Mul, v(y), s(0.0))?;
+        p.part(Op::Where {
+            cond: v(equal),
+            a: v(zero),
+            b: v(y),
+        })?
+    };
+    p.add(
+        Op::Where {
+            cond: v(held),
+            a: s(b),
+            b: v(inside),
+        },
+        last,
+    )
 }
 
 /// `hardtanh(input, min_val=-1.0, max_val=1.0)`: `clamp` that refuses `min_val > max_val`.
@@ -143,8 +180,10 @@ pub fn selu(g: &mut Graph, name: &str, x: NodeId) -> Result<NodeId, IrError> {
 /// `min(max(x + 3, 0), 6)`, the shared part of hardsigmoid and hardswish (never -0.0).
 fn relu6_of_x_plus_3(p: &mut Parts, x: NodeId) -> Result<NodeId, IrError> {
     let shifted = p.binary(BinaryOp::Add, v(x), s(3.0))?;
-    let lo = p.binary(BinaryOp::Maximum, v(shifted), s(0.0))?;
-    p.binary(BinaryOp::Minimum, v(lo), s(6.0))
+    // Selects, not maximum/minimum: those split a tie's gradient, PyTorch gives none at
+    // x = -3 and x = 3.
+    let lo = bound_at(p, shifted, 0.0, BinaryOp::Lt, false, false)?;
+    bound_at(p, lo, 6.0, BinaryOp::Gt, false, false)
 }
 
 /// `hardsigmoid(input)` = `min(max(x + 3, 0), 6) / 6`.

@@ -66,6 +66,34 @@ pub fn zeros_like(
     full_like(g, name, like, 0.0, dtype)
 }
 
+/// `ones_like(like, dtype)`.
+pub fn ones_like(g: &mut Graph, name: &str, like: NodeId, dtype: DType) -> Result<NodeId, IrError> {
+    full_like(g, name, like, 1.0, dtype)
+}
+
+/// `select_scatter(input, src, dim, index)` (`torch.select_scatter`): `input` with `src`
+/// (input's shape without `dim`) written at `index` of `dim`, the adjoint of `select`. It is
+/// `src` unsqueezed at `dim` and scattered into the one-element narrow at `index` (a negative
+/// index counts from the end, as narrow's start does).
+pub fn select_scatter(
+    g: &mut Graph,
+    name: &str,
+    input: NodeId,
+    src: NodeId,
+    dim: i64,
+    index: i64,
+) -> Result<NodeId, IrError> {
+    let u = g.add_op(
+        &g.fresh_name(&format!("{name}_src")),
+        Op::Unsqueeze { x: src, dim },
+    )?;
+    let bounds = SliceBounds::Narrow {
+        start: index,
+        length: 1,
+    };
+    slice_scatter(g, name, input, u, dim, bounds)
+}
+
 /// `cat_part(x, parts, dim, index)`: block `index` of `x`, cut along `dim` as `cat(parts, dim)`
 /// joined it.
 pub fn cat_part(

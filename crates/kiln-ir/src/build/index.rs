@@ -1,10 +1,10 @@
 //! The index family's composites: `max`/`min` with a dim (values and indices), and over all
-//! elements.
+//! elements; `max_pool2d` with its indices.
 use crate::dtype::DType;
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};
 use crate::infer::value_info;
-use crate::op::{Op, ReduceOp};
+use crate::op::{Op, Pool2d, ReduceOp};
 
 /// `torch.max(input, dim, keepdim=False)`: `(values, indices)`, named `names[0]` and
 /// `names[1]`: `amax` along `dim` and the i64 `argmax` (a NaN is the maximum, and its first
@@ -100,5 +100,18 @@ fn extreme_dim(
         }
     };
     let indices = g.add_op(names[1], index_op)?;
+    Ok((values, indices))
+}
+
+/// `max_pool2d(x, ..., return_indices=True)`: `(values, indices)`, named `names[0]` and
+/// `names[1]`; the indices are i64 flat `h * W + w` positions within each plane, as torch's.
+pub fn max_pool2d_with_indices(
+    g: &mut Graph,
+    names: [&str; 2],
+    x: NodeId,
+    params: Pool2d,
+) -> Result<(NodeId, NodeId), IrError> {
+    let values = g.add_op(names[0], Op::MaxPool2d { x, params })?;
+    let indices = g.add_op(names[1], Op::MaxPool2dIndices { x, params })?;
     Ok((values, indices))
 }

@@ -1,6 +1,6 @@
 //! Linear algebra: `matmul` (with `torch.matmul`'s 1-D cases), `mm`, `bmm`, `linear` and
 //! `addmm`, over the one primitive [`Op::MatMul`] (operands of rank >= 2, broadcast batch
-//! dims). A 1-D operand is unsqueezed to a matrix and the added dim squeezed off the result,
+//! dims). A 1-D operand is unsqueezed to a matrix and the added dim removed from the result,
 //! as PyTorch does; a transposed weight stays a `transpose` node, which the lowering reads in
 //! place through the GEMM's strides.
 use super::known_rank;
@@ -50,18 +50,22 @@ pub fn matmul(g: &mut Graph, name: &str, a: NodeId, b: NodeId) -> Result<NodeId,
         b
     };
     let product = part(g, name, Op::MatMul { a: a2, b: b2 })?;
-    let dims = match (ra, rb) {
-        (1, 1) => vec![-2, -1],
-        (1, _) => vec![-2],
-        _ => vec![-1],
-    };
-    g.add_op(
-        name,
-        Op::Squeeze {
+    // Removed with ops whose result rank is known without sizes (a squeeze's is not), so a
+    // gradient or any rank-dependent op after a 1-D matmul builds: the [1, 1] of two vectors
+    // is reshaped to a 0-d value, a [.., 1, n] or [.., m, 1] flattens its last two dims.
+    let op = if (ra, rb) == (1, 1) {
+        Op::Reshape {
             x: product,
-            dims: Some(dims),
-        },
-    )
+            shape: Vec::new(),
+        }
+    } else {
+        Op::Flatten {
+            x: product,
+            start_dim: -2,
+            end_dim: -1,
+        }
+    };
+    g.add_op(name, op)
 }
 
 /// Fails unless `id` has rank `want`, with PyTorch's wording for `op`'s argument `what`.

@@ -232,7 +232,7 @@ fn require_float(x: ValueInfo, what: &str) -> Result<(), String> {
 
 /// Pooling runs on float `(N, C, H, W)` or, as in PyTorch, unbatched `(C, H, W)` inputs: it
 /// pools the last two dims and keeps the leading ones, so its result has the input's rank.
-fn require_pool_input(x: ValueInfo) -> Result<ValueInfo, String> {
+pub(super) fn require_pool_input(x: ValueInfo) -> Result<ValueInfo, String> {
     require_float(x, "pooling")?;
     match x.rank {
         Some(3 | 4) | None => Ok(x),
@@ -242,7 +242,7 @@ fn require_pool_input(x: ValueInfo) -> Result<ValueInfo, String> {
     }
 }
 
-fn check_pool_params(p: &Pool2d, is_avg: bool) -> Result<(), String> {
+pub(super) fn check_pool_params(p: &Pool2d, is_avg: bool) -> Result<(), String> {
     if p.divisor_override == Some(0) {
         return Err("divisor must be not zero (divisor_override=0)".into());
     }
@@ -398,6 +398,14 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
             check_pool_params(params, matches!(op, Op::AvgPool2d { .. }))?;
             Ok(x)
         }
+        Op::MaxPool2dIndices { x, params } => {
+            let x = require_pool_input(lookup(*x)?)?;
+            check_pool_params(params, false)?;
+            Ok(ValueInfo {
+                dtype: DType::I64,
+                rank: x.rank,
+            })
+        }
         Op::AdaptiveAvgPool2d { x, output_size } | Op::AdaptiveMaxPool2d { x, output_size } => {
             let x = require_pool_input(lookup(*x)?)?;
             if let Some(&o) = output_size.iter().find(|&&o| o < 1) {
@@ -482,6 +490,15 @@ pub(crate) fn check_op(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String
         Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
             super::conv_grad::check(op, lookup)
         }
+        Op::MaxPool2dBackward { .. }
+        | Op::AvgPool2dBackward { .. }
+        | Op::AdaptiveAvgPool2dBackward { .. }
+        | Op::AdaptiveMaxPool2dBackward { .. } => super::pool_grad::check(op, lookup),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => super::index::check_gather(op, lookup),
     }
 }
 

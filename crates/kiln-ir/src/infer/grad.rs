@@ -41,14 +41,9 @@ pub(crate) fn check(op: &Op, lookup: &Lookup<'_>) -> Result<ValueInfo, String> {
         Op::SliceScatter {
             input, src, dim, ..
         } => {
+            // src is copied into input's dtype (`torch.slice_scatter` casts as `copy_` does).
             let i = lookup(*input)?;
             let s = lookup(*src)?;
-            if i.dtype != s.dtype {
-                return Err(format!(
-                    "src has dtype {} but input has dtype {} (slice_scatter needs one dtype)",
-                    s.dtype, i.dtype
-                ));
-            }
             if let (Some(ir), Some(sr)) = (i.rank, s.rank) {
                 if ir != sr {
                     return Err(format!(

@@ -90,3 +90,6 @@ pub(crate) fn check_cumsum(x: ValueInfo, dim: i64) -> Result<ValueInfo, String> 
         rank: x.rank,
     })
 }
+
+mod gather;
+pub(crate) use gather::{check_gather, gather_shape};

@@ -325,9 +325,9 @@ pub(crate) fn infer_op(
                 })
                 .collect())
         }
-        Op::MaxPool2d { x, params } | Op::AvgPool2d { x, params } => {
-            pool::pool2d(env, input_shape(types, *x)?, params)
-        }
+        Op::MaxPool2d { x, params }
+        | Op::AvgPool2d { x, params }
+        | Op::MaxPool2dIndices { x, params } => pool::pool2d(env, input_shape(types, *x)?, params),
         Op::AdaptiveAvgPool2d { x, output_size } => {
             pool::adaptive_pool2d(env, input_shape(types, *x)?, *output_size, true)
         }
@@ -415,6 +415,15 @@ pub(crate) fn infer_op(
         Op::ConvBackwardInput { .. } | Op::ConvBackwardWeight { .. } => {
             super::conv_grad::infer(op, types, env)
         }
+        Op::MaxPool2dBackward { .. }
+        | Op::AvgPool2dBackward { .. }
+        | Op::AdaptiveAvgPool2dBackward { .. }
+        | Op::AdaptiveMaxPool2dBackward { .. } => super::pool_grad::infer(op, types, env),
+        Op::IndexSelect { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::IndexAdd { .. }
+        | Op::Embedding { .. } => super::index::gather_shape(op, types, env),
     }
 }
 

@@ -70,3 +70,5 @@ pub(crate) fn cumsum(x: &Value, dim: i64, dtype: DType) -> Result<Value, String>
     }
     Ok(Value::rounded(dtype, x.shape.clone(), out))
 }
+
+pub(crate) mod gather;

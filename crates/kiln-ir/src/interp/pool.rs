@@ -8,7 +8,7 @@ use crate::op::Pool2d;
 /// `(planes, H, W)` of a pooling shape: every leading index (n, c) or (c) is a plane, and
 /// pooling treats all planes alike. The validator accepted ranks 3 and 4 only, and the
 /// product of the leading dims is bounded by the tensor's (allocated) element count.
-fn planes(shape: &[usize]) -> (usize, usize, usize) {
+pub(super) fn planes(shape: &[usize]) -> (usize, usize, usize) {
     let (lead, hw) = shape.split_at(shape.len() - 2);
     (lead.iter().product(), hw[0], hw[1])
 }
@@ -33,39 +33,57 @@ fn pool_with(
     Value::rounded(x.dtype, out_shape.to_vec(), out)
 }
 
-fn wide(v: usize) -> i128 {
+pub(super) fn wide(v: usize) -> i128 {
     v as i128
 }
 
 /// `max_pool2d`: padding counts as -inf, taps are `dilation` apart, NaN propagates.
 pub(crate) fn max_pool2d(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
     let (_, h, w) = planes(&x.shape);
+    pool_with(x, out_shape, |plane, i, j| max_tap(plane, h, w, p, i, j).0)
+}
+
+/// `max_pool2d(..., return_indices=True)`'s indices: the flat `h * W + w` position in its
+/// plane of each window's maximum, as PyTorch's CPU kernel picks it (the first maximum, or
+/// the last NaN; the first tap inside the input when every tap is -inf).
+pub(crate) fn max_pool2d_indices(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
+    let (_, h, w) = planes(&x.shape);
+    let v = pool_with(x, out_shape, |plane, i, j| {
+        max_tap(plane, h, w, p, i, j).1 as f64
+    });
+    Value::rounded(crate::dtype::DType::I64, v.shape, v.data)
+}
+
+/// The maximum of window `(i, j)` of a plane `h x w` and its flat position in the plane.
+fn max_tap(plane: &[f64], h: usize, w: usize, p: &Pool2d, i: usize, j: usize) -> (f64, usize) {
     let [kh, kw] = p.kernel_size.map(i128::from);
     let [sh, sw] = p.stride.map(i128::from);
     let [ph, pw] = p.padding.map(i128::from);
     let [dh, dw] = p.dilation.map(i128::from);
-    pool_with(x, out_shape, |plane, i, j| {
-        let (h0, w0) = (wide(i) * sh - ph, wide(j) * sw - pw);
-        let mut best = f64::NEG_INFINITY;
-        for a in 0..kh {
-            let y = h0 + a * dh;
-            if y < 0 || y >= wide(h) {
+    let (h0, w0) = (wide(i) * sh - ph, wide(j) * sw - pw);
+    let (mut best, mut at) = (f64::NEG_INFINITY, None);
+    for a in 0..kh {
+        let y = h0 + a * dh;
+        if y < 0 || y >= wide(h) {
+            continue;
+        }
+        for b in 0..kw {
+            let x_ = w0 + b * dw;
+            if x_ < 0 || x_ >= wide(w) {
                 continue;
             }
-            for b in 0..kw {
-                let x_ = w0 + b * dw;
-                if x_ < 0 || x_ >= wide(w) {
-                    continue;
-                }
-                // In range, so the casts are exact.
-                let v = plane[y as usize * w + x_ as usize];
+            // In range, so the casts are exact.
+            let k = y as usize * w + x_ as usize;
+            let v = plane[k];
+            if v > best || v.is_nan() || at.is_none() {
                 if v > best || v.is_nan() {
                     best = v;
                 }
+                at = Some(k);
             }
         }
-        best
-    })
+    }
+    (best, at.unwrap_or(0))
 }
 
 /// `avg_pool2d` with PyTorch's divisor: the window clipped to the padded input when
@@ -108,7 +126,7 @@ pub(crate) fn avg_pool2d(x: &Value, p: &Pool2d, out_shape: &[usize]) -> Value {
 
 /// The adaptive window of output index `o` of `out` over an input of length `len`:
 /// `floor(o*len/out) .. ceil((o+1)*len/out)`.
-fn adaptive_window(o: usize, len: usize, out: usize) -> (usize, usize) {
+pub(super) fn adaptive_window(o: usize, len: usize, out: usize) -> (usize, usize) {
     let start = o * len / out;
     let end = ((o + 1) * len).div_ceil(out);
     (start, end)

@@ -6,8 +6,10 @@ use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{BinaryOp, Op, Operand, Pool2d, ReduceOp, UnaryOp};
 
+pub(crate) mod gather;
 pub(crate) mod grad;
 pub(crate) mod movement;
+pub(crate) mod pool_grad;
 
 /// Ops grouped by how their arguments are read.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +44,10 @@ pub(crate) enum OpForm {
     /// `argmax` (`true`) or `argmin`.
     ArgExtreme(bool),
     CumSum,
+    /// The pool backward family (`text/ops/pool_grad.rs`).
+    PoolGrad(pool_grad::Form),
+    /// The gather ops (`text/ops/gather.rs`).
+    Gather(gather::Form),
 }
 
 const REDUCE_OPS: [ReduceOp; 4] = [
@@ -69,8 +75,14 @@ impl OpForm {
         if let Some(form) = movement::Form::by_name(name) {
             return Some(OpForm::Movement(form));
         }
+        if let Some(form) = gather::Form::by_name(name) {
+            return Some(OpForm::Gather(form));
+        }
         if let Some(form) = grad::Form::by_name(name) {
             return Some(OpForm::Grad(form));
+        }
+        if let Some(form) = pool_grad::Form::by_name(name) {
+            return Some(OpForm::PoolGrad(form));
         }
         Some(match name {
             "where" => OpForm::Where,
@@ -151,6 +163,8 @@ impl OpForm {
             OpForm::Grad(form) => form.signature(),
             OpForm::ArgExtreme(_) => sig(&["input", "dim", "keepdim"], 1),
             OpForm::CumSum => sig(&["input", "dim"], 2),
+            OpForm::PoolGrad(form) => form.signature(),
+            OpForm::Gather(form) => form.signature(),
         }
     }
 
@@ -255,7 +269,9 @@ impl OpForm {
                 sizes: b.sizes("sizes")?,
             },
             OpForm::Movement(form) => form.build(b, g)?,
+            OpForm::Gather(form) => form.build(b, g)?,
             OpForm::Grad(form) => form.build(b, g)?,
+            OpForm::PoolGrad(form) => form.build(b, g)?,
             OpForm::ArgExtreme(largest) => {
                 let (x, dim, keepdim) = (x()?, b.opt_int("dim")?, b.bool_or("keepdim", false)?);
                 if largest {
@@ -291,7 +307,7 @@ fn need_a_tensor(b: &Bound, operands: &[Operand]) -> Result<(), IrError> {
 /// `max_pool2d`/`avg_pool2d` parameters with PyTorch's defaults: stride = kernel_size,
 /// padding 0, dilation 1 (always 1 for avg), ceil_mode false, count_include_pad true (which
 /// max pooling ignores; it is fixed so that equal ops compare equal).
-fn pool_params(b: &Bound, is_max: bool) -> Result<Pool2d, IrError> {
+pub(super) fn pool_params(b: &Bound, is_max: bool) -> Result<Pool2d, IrError> {
     let kernel_size = b.pair("kernel_size")?;
     Ok(Pool2d {
         kernel_size,

@@ -14,6 +14,7 @@ use crate::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto};
 use crate::tensor::{int_values, kiln_dtype, tensor_from_proto};
 
 mod attrs;
+mod gather;
 mod layout;
 mod models;
 mod ops;
@@ -52,6 +53,8 @@ pub(crate) struct Importer<'a> {
     pub params: Vec<(String, Tensor)>,
     pub opset: i64,
     pub dir: &'a Path,
+    /// The folded integer tensors ([`Value::Ints`]) that were 0-d (a scalar `Gather` index).
+    pub scalar_ints: std::collections::HashSet<String>,
     fresh_symbols: usize,
 }
 
@@ -85,6 +88,7 @@ pub fn import_model(m: &ModelProto, dir: &Path) -> Result<Model, OnnxError> {
         params: Vec::new(),
         opset,
         dir,
+        scalar_ints: Default::default(),
         fresh_symbols: 0,
     };
     for init in &graph.initializer {
@@ -174,6 +178,9 @@ impl Importer<'_> {
             || kiln_dtype(code).is_none()
         {
             let ints = int_values(t, self.dir)?;
+            if t.dims.is_empty() {
+                self.scalar_ints.insert(onnx_name.clone());
+            }
             self.values.insert(
                 onnx_name,
                 Value::Ints(ints.into_iter().map(Dim::Fixed).collect()),

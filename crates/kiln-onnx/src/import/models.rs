@@ -342,6 +342,7 @@ pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) ->
         "Tile" => layout::tile_node(imp, node),
         "LogSoftmax" => log_softmax_node(imp, node, &a),
         "Expand" => layout::expand_node(imp, node),
+        "Gather" | "GatherElements" | "ScatterElements" => super::gather::import(imp, node, op),
         "LeakyRelu" | "Elu" | "Selu" | "HardSwish" | "HardSigmoid" | "Softplus" | "Mish" => {
             activation_node(imp, node, &a, op)
         }

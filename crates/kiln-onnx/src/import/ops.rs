@@ -352,6 +352,9 @@ fn constant(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     let is_int = code == crate::tensor::INT64 || code == crate::tensor::INT32;
     if is_int || crate::tensor::kiln_dtype(code).is_none() {
         let ints = crate::tensor::int_values(t, imp.dir)?;
+        if t.dims.is_empty() {
+            imp.scalar_ints.insert(onnx.clone());
+        }
         imp.values.insert(
             onnx,
             Value::Ints(ints.into_iter().map(Dim::Fixed).collect()),

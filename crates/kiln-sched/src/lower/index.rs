@@ -85,3 +85,5 @@ pub(crate) fn cumsum_reduction(
     };
     Ok((red, Post::None))
 }
+
+mod gather;

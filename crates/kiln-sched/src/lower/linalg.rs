@@ -138,7 +138,7 @@ impl Lowerer<'_> {
                 s.insert(norm_dim(dim, r), Expr::int(0));
                 Ok((b, s))
             }
-            Op::Expand { x: inner, .. } => {
+            Op::Expand { x: inner, .. } | Op::ExpandAs { x: inner, .. } => {
                 let (b, s) = self.strided_view(inner)?;
                 let inner_shape = self.shape(inner).to_vec();
                 let lead = r - inner_shape.len();
@@ -150,7 +150,9 @@ impl Lowerer<'_> {
                 Ok((b, out))
             }
             // Keeping the element order, these read the (contiguous) buffer of their input.
-            Op::Reshape { x: inner, .. } | Op::Squeeze { x: inner, .. } => {
+            Op::Reshape { x: inner, .. }
+            | Op::ReshapeAs { x: inner, .. }
+            | Op::Squeeze { x: inner, .. } => {
                 let b = self.materialize(inner)?;
                 Ok((b, contiguous_strides(&shape)))
             }

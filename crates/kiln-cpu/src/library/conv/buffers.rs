@@ -9,7 +9,7 @@ use half::{bf16, f16};
 /// # Safety
 /// `ptr` points at `len` initialised elements of `T` that nothing writes while the result
 /// lives.
-pub(super) unsafe fn read<'a, T: Copy>(ptr: *const u8, len: usize) -> Cow<'a, [T]> {
+pub(in crate::library) unsafe fn read<'a, T: Copy>(ptr: *const u8, len: usize) -> Cow<'a, [T]> {
     if len == 0 {
         return Cow::Owned(Vec::new());
     }
@@ -32,7 +32,7 @@ pub(super) unsafe fn read<'a, T: Copy>(ptr: *const u8, len: usize) -> Cow<'a, [T
 /// # Safety
 /// `ptr` points at room for `len` elements of `T` that nothing else reads or writes while
 /// the result lives.
-pub(super) unsafe fn output<'a, T>(ptr: *mut u8, len: usize) -> Option<&'a mut [T]> {
+pub(in crate::library) unsafe fn output<'a, T>(ptr: *mut u8, len: usize) -> Option<&'a mut [T]> {
     let p = ptr as *mut T;
     // SAFETY: aligned, non-null, and `len` elements are writable (the caller's contract);
     // every element is written by the kernels before any is read.
@@ -44,7 +44,7 @@ pub(super) unsafe fn output<'a, T>(ptr: *mut u8, len: usize) -> Option<&'a mut [
 /// # Safety
 /// `ptr` points at room for `data.len()` elements of `T` that nothing else reads or writes
 /// meanwhile.
-pub(super) unsafe fn write<T: Copy>(ptr: *mut u8, data: &[T]) {
+pub(in crate::library) unsafe fn write<T: Copy>(ptr: *mut u8, data: &[T]) {
     // SAFETY: the caller's contract; a byte copy needs no alignment, and `data` is a separate
     // allocation, so the ranges do not overlap.
     unsafe {
@@ -53,7 +53,7 @@ pub(super) unsafe fn write<T: Copy>(ptr: *mut u8, data: &[T]) {
 }
 
 /// A 16-bit float computed in f32.
-pub(super) trait Half: Copy {
+pub(in crate::library) trait Half: Copy {
     fn widen(self) -> f32;
     fn narrow(v: f32) -> Self;
 }

@@ -2,8 +2,9 @@
 //! torch's `max(input, other)`), `values, indices = max(x, dim=1, keepdim=false)`.
 use super::super::args::ArgKind;
 use super::super::bind::{Bound, Signature};
+use super::super::ops::OpForm;
 use super::{CompositeDef, expect_results};
-use crate::build::index::{extreme_all, max_dim, min_dim};
+use crate::build::index::{extreme_all, max_dim, max_pool2d_with_indices, min_dim};
 use crate::error::IrError;
 use crate::graph::{Graph, NodeId};
 use crate::op::{BinaryOp, Op};
@@ -13,7 +14,26 @@ const SIGNATURE: Signature = Signature {
     required: 1,
 };
 
+/// `max_pool2d`'s parameters and `return_indices`.
+const MAX_POOL_SIGNATURE: Signature = Signature {
+    params: &[
+        "input",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "ceil_mode",
+        "return_indices",
+    ],
+    required: 2,
+};
+
 pub(crate) const INDEX: &[CompositeDef] = &[
+    CompositeDef {
+        name: "max_pool2d",
+        signature: MAX_POOL_SIGNATURE,
+        build: build_max_pool,
+    },
     CompositeDef {
         name: "max",
         signature: SIGNATURE,
@@ -25,6 +45,23 @@ pub(crate) const INDEX: &[CompositeDef] = &[
         build: build_min,
     },
 ];
+
+/// `y = max_pool2d(x, 2)` (the primitive) or `v, i = max_pool2d(x, 2, return_indices=true)`
+/// (values and the i64 flat `h * W + w` indices per plane, as torch).
+fn build_max_pool(b: &Bound, g: &mut Graph, names: &[String]) -> Result<Vec<NodeId>, IrError> {
+    let op = OpForm::MaxPool2d.build(b, g)?;
+    if !b.bool_or("return_indices", false)? {
+        expect_results(b, names, 1, "one tensor")?;
+        return Ok(vec![g.add_op(&names[0], op)?]);
+    }
+    expect_results(b, names, 2, "values and indices")?;
+    let Op::MaxPool2d { x, params } = op else {
+        unreachable!("OpForm::MaxPool2d builds a max_pool2d")
+    };
+    let pair = [names[0].as_str(), names[1].as_str()];
+    let (v, i) = max_pool2d_with_indices(g, pair, x, params)?;
+    Ok(vec![v, i])
+}
 
 fn build_max(b: &Bound, g: &mut Graph, names: &[String]) -> Result<Vec<NodeId>, IrError> {
     build(b, g, names, true)

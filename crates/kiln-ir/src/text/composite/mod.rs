@@ -8,6 +8,7 @@
 //! and may add intermediate nodes under fresh names ([`crate::Graph::fresh_name`]).
 mod activation;
 mod conv;
+mod grad;
 mod index;
 mod linalg;
 mod movement;
@@ -35,6 +36,7 @@ const TABLES: &[&[CompositeDef]] = &[
     movement::COMPOSITES,
     index::INDEX,
     linalg::COMPOSITES,
+    grad::COMPOSITES,
 ];
 
 /// The composite op called `name`, if there is one.

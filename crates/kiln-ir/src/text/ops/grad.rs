@@ -3,9 +3,10 @@
 //! `torch.slice_scatter(input, src, dim=0, start=None, end=None, step=1)`. The adjoints of
 //! `narrow` and of a `split`/`chunk` part are `slice_scatter` too, told apart by keywords as
 //! the printer writes them: `length=` (with `start=`) for a narrow, `split_size_or_sections=`
-//! or `chunks=` (with `index=`, `count=`) for a part.
+//! or `chunks=` (with `index=`, `count=`) for a part. `cat_part(input, parts, dim, index)` is
+//! block `index` of `input` cut as `cat(parts, dim)` joined it (the adjoint of `cat`).
 use super::super::bind::{Bound, Signature};
-use super::movement::split_sizes;
+use super::movement::{split_sizes, value_list};
 use crate::error::IrError;
 use crate::graph::Graph;
 use crate::op::{Op, SliceBounds, Split};
@@ -16,6 +17,7 @@ pub(crate) enum Form {
     ExpandAs,
     ReshapeAs,
     SliceScatter,
+    CatPart,
 }
 
 const RANGE_ONLY: [&str; 2] = ["end", "step"];
@@ -28,6 +30,7 @@ impl Form {
             "expand_as" => Form::ExpandAs,
             "reshape_as" => Form::ReshapeAs,
             "slice_scatter" => Form::SliceScatter,
+            "cat_part" => Form::CatPart,
             _ => return None,
         })
     }
@@ -53,6 +56,7 @@ impl Form {
                 ],
                 2,
             ),
+            Form::CatPart => sig(&["input", "parts", "dim", "index"], 4),
         }
     }
 
@@ -77,6 +81,16 @@ impl Form {
                 dim: b.opt_int("dim")?.unwrap_or(0),
                 bounds: scatter_bounds(b)?,
             },
+            Form::CatPart => {
+                let index = b.int("index")?;
+                Op::CatPart {
+                    x: x()?,
+                    parts: value_list(b, g, "parts")?,
+                    dim: b.int("dim")?,
+                    index: usize::try_from(index)
+                        .map_err(|_| b.invalid("index", &format!("must be >= 0, found {index}")))?,
+                }
+            }
         })
     }
 }
