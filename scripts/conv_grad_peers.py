@@ -37,23 +37,12 @@ def main() -> None:
         x = torch.randn(n, c_in, hw, hw)
         w = torch.randn(c_out, c_in // groups, k, k)
         gy = torch.randn(n, c_out, out, out)
-        args = (gy, x, w, None, [s, s], [p, p], [1, 1], False, [0, 0], groups)
         for what, mask in (("input", [True, False, False]), ("weight", [False, True, False])):
-
-            def fn(args=args, mask=mask):
-                torch.ops.aten.convolution_backward(*args, mask)
-
-            print(
-                json.dumps(
-                    {
-                        "case": name,
-                        "grad": what,
-                        "ms": round(best_ms(fn), 3),
-                        "torch": torch.__version__,
-                        "threads": torch.get_num_threads(),
-                    }
-                )
-            )
+            def fn(mask=mask):
+                torch.ops.aten.convolution_backward(
+                    gy, x, w, None, [s, s], [p, p], [1, 1], False, [0, 0], groups, mask)
+            print(json.dumps({"case": name, "grad": what, "ms": round(best_ms(fn), 3),
+                              "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":

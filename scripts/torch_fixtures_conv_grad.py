@@ -56,34 +56,23 @@ def torch_grads(x, w, gy, stride, padding, dilation, groups):
     return x.grad, w.grad
 
 
-def grad_case(
-    name,
-    xs,
-    ws,
-    stride,
-    padding,
-    dilation=None,
-    groups=1,
-    dtype=F32,
-    seed=0,
-    xdecl=None,
-    gydecl=None,
-):
+def grad_case(name, xs, ws, stride, padding, dilation=None, groups=1, dtype=F32, seed=0,
+              xdecl=None, gydecl=None):
     spatial = len(xs) - 2
     dilation = dilation or [1] * spatial
     ys = [xs[0], ws[0]] + [
-        out_size(xs[2 + i], ws[2 + i], stride[i], padding[i], dilation[i]) for i in range(spatial)
+        out_size(xs[2 + i], ws[2 + i], stride[i], padding[i], dilation[i])
+        for i in range(spatial)
     ]
     d = NAME[dtype]
     x, w, gy = ints(xs, dtype, seed), ints(ws, dtype, seed + 1), ints(ys, dtype, seed + 2)
     shape = lambda s: ", ".join(map(str, s))  # noqa: E731
-    decls = f"x: {d}[{xdecl or shape(xs)}]; w: {d}[{shape(ws)}]; gy: {d}[{gydecl or shape(ys)}]"
+    decls = (f"x: {d}[{xdecl or shape(xs)}]; w: {d}[{shape(ws)}]; "
+             f"gy: {d}[{gydecl or shape(ys)}]")
     flat = [v for p in padding for v in p]
     kw = f"stride={list(stride)}, padding={flat}, dilation={list(dilation)}, groups={groups}"
-    body = (
-        f"gx = convolution_backward_input(gy, w, x, {kw}); "
-        f"gw = convolution_backward_weight(gy, x, w, {kw})"
-    )
+    body = (f"gx = convolution_backward_input(gy, w, x, {kw}); "
+            f"gw = convolution_backward_weight(gy, x, w, {kw})")
     fn = lambda x, w, gy: torch_grads(x, w, gy, stride, padding, dilation, groups)  # noqa: E731
     return Case(name, "issue 17", graph(name, decls, body, "gx, gw"), [x, w, gy], fn)
 
@@ -91,111 +80,31 @@ def grad_case(
 def cases() -> list[Case]:
     c = []
     c.append(grad_case("conv2d_3x3_pad1", (1, 3, 5, 6), (4, 3, 3, 3), [1, 1], [(1, 1)] * 2))
-    c.append(
-        grad_case(
-            "conv2d_stride2_odd_drops_a_row",
-            (3, 2, 7, 8),
-            (3, 2, 3, 3),
-            [2, 2],
-            [(0, 0)] * 2,
-            seed=3,
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_stride2_pad1_batch3_f64",
-            (3, 4, 9, 6),
-            (2, 4, 3, 2),
-            [2, 2],
-            [(1, 1), (1, 1)],
-            dtype=F64,
-            seed=5,
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_same_even_kernel",
-            (1, 2, 6, 5),
-            (3, 2, 4, 2),
-            [1, 1],
-            [same_padding(4, 1), same_padding(2, 1)],
-            seed=7,
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_same_dilated2",
-            (2, 2, 7, 7),
-            (2, 2, 2, 3),
-            [1, 1],
-            [same_padding(2, 2), same_padding(3, 2)],
-            dilation=[2, 2],
-            seed=9,
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_dilation2_stride_2_1",
-            (1, 2, 9, 8),
-            (2, 2, 3, 2),
-            [2, 1],
-            [(1, 1), (2, 2)],
-            dilation=[2, 2],
-            seed=11,
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_groups2", (3, 4, 5, 5), (6, 2, 3, 3), [1, 1], [(1, 1)] * 2, groups=2, seed=13
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_depthwise", (3, 3, 7, 6), (3, 1, 3, 3), [1, 1], [(1, 1)] * 2, groups=3, seed=15
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_depthwise_multiplier2_stride2",
-            (1, 3, 8, 7),
-            (6, 1, 3, 3),
-            [2, 2],
-            [(1, 1)] * 2,
-            groups=3,
-            seed=17,
-        )
-    )
-    c.append(grad_case("conv2d_1x1", (3, 5, 4, 3), (7, 5, 1, 1), [1, 1], [(0, 0)] * 2, seed=19))
+    c.append(grad_case("conv2d_stride2_odd_drops_a_row", (3, 2, 7, 8), (3, 2, 3, 3), [2, 2],
+                       [(0, 0)] * 2, seed=3))
+    c.append(grad_case("conv2d_stride2_pad1_batch3_f64", (3, 4, 9, 6), (2, 4, 3, 2), [2, 2],
+                       [(1, 1), (1, 1)], dtype=F64, seed=5))
+    c.append(grad_case("conv2d_same_even_kernel", (1, 2, 6, 5), (3, 2, 4, 2), [1, 1],
+                       [same_padding(4, 1), same_padding(2, 1)], seed=7))
+    c.append(grad_case("conv2d_same_dilated2", (2, 2, 7, 7), (2, 2, 2, 3), [1, 1],
+                       [same_padding(2, 2), same_padding(3, 2)], dilation=[2, 2], seed=9))
+    c.append(grad_case("conv2d_dilation2_stride_2_1", (1, 2, 9, 8), (2, 2, 3, 2), [2, 1],
+                       [(1, 1), (2, 2)], dilation=[2, 2], seed=11))
+    c.append(grad_case("conv2d_groups2", (3, 4, 5, 5), (6, 2, 3, 3), [1, 1], [(1, 1)] * 2,
+                       groups=2, seed=13))
+    c.append(grad_case("conv2d_depthwise", (3, 3, 7, 6), (3, 1, 3, 3), [1, 1], [(1, 1)] * 2,
+                       groups=3, seed=15))
+    c.append(grad_case("conv2d_depthwise_multiplier2_stride2", (1, 3, 8, 7), (6, 1, 3, 3),
+                       [2, 2], [(1, 1)] * 2, groups=3, seed=17))
+    c.append(grad_case("conv2d_1x1", (3, 5, 4, 3), (7, 5, 1, 1), [1, 1], [(0, 0)] * 2,
+                       seed=19))
     c.append(grad_case("conv1d_k3_pad1", (3, 3, 9), (4, 3, 3), [1], [(1, 1)], seed=21))
-    c.append(
-        grad_case(
-            "conv1d_stride3_groups2_odd", (1, 4, 11), (2, 2, 3), [3], [(2, 2)], groups=2, seed=23
-        )
-    )
-    c.append(
-        grad_case(
-            "conv1d_same_even_dilated_f64",
-            (2, 2, 10),
-            (3, 2, 4),
-            [1],
-            [same_padding(4, 2)],
-            dilation=[2],
-            dtype=F64,
-            seed=25,
-        )
-    )
-    c.append(
-        grad_case(
-            "conv2d_symbolic_n_h_w",
-            (3, 3, 7, 6),
-            (4, 3, 3, 3),
-            [2, 2],
-            [(1, 1)] * 2,
-            seed=27,
-            xdecl="N, 3, H, W",
-            gydecl="N, 4, P, Q",
-        )
-    )
+    c.append(grad_case("conv1d_stride3_groups2_odd", (1, 4, 11), (2, 2, 3), [3], [(2, 2)],
+                       groups=2, seed=23))
+    c.append(grad_case("conv1d_same_even_dilated_f64", (2, 2, 10), (3, 2, 4), [1],
+                       [same_padding(4, 2)], dilation=[2], dtype=F64, seed=25))
+    c.append(grad_case("conv2d_symbolic_n_h_w", (3, 3, 7, 6), (4, 3, 3, 3), [2, 2],
+                       [(1, 1)] * 2, seed=27, xdecl="N, 3, H, W", gydecl="N, 4, P, Q"))
     return c
 
 
@@ -204,72 +113,44 @@ def model_cases():
     forward text, the inputs to differentiate, and per run the inputs and torch's grads."""
     f32 = "f32"
     specs = [
-        (
-            "conv2d_bias_stride2",
-            f"x: {f32}[N, 3, H, W]; w: {f32}[4, 3, 3, 3]; b: {f32}[4]",
-            "y = conv2d(x, w, b, stride=2, padding=1)",
-            ["x", "w", "b"],
-            [[(2, 3, 7, 8), (4, 3, 3, 3), (4,)], [(3, 3, 8, 5), (4, 3, 3, 3), (4,)]],
-            lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
-            F32,
-        ),
-        (
-            "conv1d_same_even_groups2_f64",
-            "x: f64[N, 4, L]; w: f64[6, 2, 4]",
-            'y = conv1d(x, w, padding="same", groups=2)',
-            ["x", "w"],
-            [[(2, 4, 9), (6, 2, 4)], [(3, 4, 12), (6, 2, 4)]],
-            lambda x, w: F.conv1d(x, w, padding="same", groups=2),
-            F64,
-        ),
-        (
-            "conv2d_depthwise_stride2",
-            f"x: {f32}[N, 3, H, W]; w: {f32}[3, 1, 3, 3]",
-            "y = conv2d(x, w, stride=2, padding=1, groups=3)",
-            ["x", "w"],
-            [[(2, 3, 9, 6), (3, 1, 3, 3)], [(4, 3, 6, 9), (3, 1, 3, 3)]],
-            lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=3),
-            F32,
-        ),
-        (
-            "conv_transpose2d_full",
-            f"x: {f32}[N, 4, H, W]; w: {f32}[4, 3, 3, 2]",
-            "y = conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2, "
-            "dilation=2)",
-            ["x", "w"],
-            [[(2, 4, 3, 4), (4, 3, 3, 2)], [(3, 4, 4, 3), (4, 3, 3, 2)]],
-            lambda x, w: F.conv_transpose2d(
-                x, w, stride=2, padding=1, output_padding=1, groups=2, dilation=2
-            ),
-            F32,
-        ),
+        ("conv2d_bias_stride2", f"x: {f32}[N, 3, H, W]; w: {f32}[4, 3, 3, 3]; b: {f32}[4]",
+         "y = conv2d(x, w, b, stride=2, padding=1)", ["x", "w", "b"],
+         [[(2, 3, 7, 8), (4, 3, 3, 3), (4,)], [(3, 3, 8, 5), (4, 3, 3, 3), (4,)]],
+         lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), F32),
+        ("conv1d_same_even_groups2_f64", "x: f64[N, 4, L]; w: f64[6, 2, 4]",
+         'y = conv1d(x, w, padding="same", groups=2)', ["x", "w"],
+         [[(2, 4, 9), (6, 2, 4)], [(3, 4, 12), (6, 2, 4)]],
+         lambda x, w: F.conv1d(x, w, padding="same", groups=2), F64),
+        ("conv2d_depthwise_stride2", f"x: {f32}[N, 3, H, W]; w: {f32}[3, 1, 3, 3]",
+         "y = conv2d(x, w, stride=2, padding=1, groups=3)", ["x", "w"],
+         [[(2, 3, 9, 6), (3, 1, 3, 3)], [(4, 3, 6, 9), (3, 1, 3, 3)]],
+         lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=3), F32),
+        ("conv_transpose2d_full", f"x: {f32}[N, 4, H, W]; w: {f32}[4, 3, 3, 2]",
+         "y = conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2, "
+         "dilation=2)", ["x", "w"],
+         [[(2, 4, 3, 4), (4, 3, 3, 2)], [(3, 4, 4, 3), (4, 3, 3, 2)]],
+         lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1,
+                                         groups=2, dilation=2), F32),
     ]
     out = []
     for i, (name, decls, body, wrt, runs, fn, dtype) in enumerate(specs):
-        doc = {
-            "name": name,
-            "graph": graph(name, decls, body + "; z = mul(y, y)", "z"),
-            "wrt": wrt,
-            "runs": [],
-        }
+        doc = {"name": name, "graph": graph(name, decls, body + "; z = mul(y, y)", "z"),
+               "wrt": wrt, "runs": []}
         for j, shapes in enumerate(runs):
-            inputs = [ints(s, dtype, 100 * i + 10 * j + k, -2, 3) for k, s in enumerate(shapes)]
+            inputs = [ints(s, dtype, 100 * i + 10 * j + k, -2, 3)
+                      for k, s in enumerate(shapes)]
             leaves = [t.clone().requires_grad_(True) for t in inputs]
             y = fn(*leaves)
             (y * y).sum().backward()
-            doc["runs"].append(
-                {"inputs": [encode(t) for t in inputs], "grads": [encode(t.grad) for t in leaves]}
-            )
+            doc["runs"].append({"inputs": [encode(t) for t in inputs],
+                                "grads": [encode(t.grad) for t in leaves]})
         out.append(doc)
     return out
 
 
 def main() -> None:
-    models = {
-        "generator": "scripts/torch_fixtures_conv_grad.py",
-        "torch": torch.__version__,
-        "cases": model_cases(),
-    }
+    models = {"generator": "scripts/torch_fixtures_conv_grad.py", "torch": torch.__version__,
+              "cases": model_cases()}
     mpath = OUT / "conv_grad_model.json"
     mpath.write_text(json.dumps(models, indent=1) + "\n")
     print(f"{mpath}: {len(models['cases'])} models")

@@ -137,6 +137,11 @@ pub struct RunArgs {
     /// them to nearest even as NumPy's astype does (an f64 file for an f32 input).
     #[arg(long)]
     pub exact_inputs: bool,
+    /// Differentiate the sum of all elements of the first output with respect to these
+    /// inputs or parameters (out.sum().backward()): runs the joint graph (forward, then
+    /// backward) and, with --out, writes DIR/grad_<NAME>.npy beside the outputs.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub grad: Vec<String>,
     #[command(flatten)]
     pub flags: CompileFlags,
     #[command(flatten)]
@@ -162,6 +167,11 @@ pub struct CompileArgs {
     /// the error (by default they go to a file that the error names).
     #[arg(long)]
     pub verbose: bool,
+    /// Differentiate the sum of all elements of the first output with respect to these
+    /// inputs or parameters: compiles the joint graph (forward, then backward), whose outputs
+    /// are the graph's, then grad_<NAME> for each NAME.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub grad: Vec<String>,
     #[command(flatten)]
     pub shared: SharedCompileArgs,
 }

@@ -10,7 +10,7 @@ use crate::common::{
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
-    let graph = load_graph(&args.graph)?;
+    let graph = crate::grad::joint(&args.graph, load_graph(&args.graph)?, &args.grad)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
     let opts = compile_options(
         &args.flags,

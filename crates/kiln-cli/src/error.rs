@@ -39,6 +39,13 @@ pub enum CliError {
         #[source]
         source: Box<kiln::KilnError>,
     },
+    /// `--grad`: the graph cannot be differentiated (an integer input, an op without a rule).
+    #[error("{}: --grad: {source}", .path.display())]
+    Grad {
+        path: PathBuf,
+        #[source]
+        source: Box<kiln::GradError>,
+    },
     #[error("input `{input}` ({}): {source}", .path.display())]
     Npy {
         input: String,

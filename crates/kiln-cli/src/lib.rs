@@ -7,6 +7,7 @@ pub mod compile;
 pub mod doctor;
 pub mod error;
 pub mod explain;
+pub mod grad;
 pub mod inspect;
 pub mod npy;
 pub mod progress;

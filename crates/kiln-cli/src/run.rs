@@ -23,6 +23,7 @@ struct InputNote {
 
 pub fn run(args: RunArgs) -> CliResult<()> {
     let (graph, builtin) = load_model(&args.graph)?;
+    let graph = crate::grad::joint(&args.graph, graph, &args.grad)?;
     let mode = if args.exact_inputs {
         Conversion::Exact
     } else {

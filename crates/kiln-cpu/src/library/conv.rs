@@ -10,7 +10,6 @@
 //! kernels accumulate them).
 pub(super) mod buffers;
 mod depthwise;
-mod depthwise_grad;
 mod gemm;
 mod grad;
 mod im2col;

@@ -4,17 +4,11 @@
 //!   weight (`w_g^T @ gy_g` into columns, then col2im), whose output size is the forward
 //!   input's (so the rows a strided convolution dropped get zeros, with no output padding);
 //! - the weight's gradient is `gy_g @ im2col(x_g)^T` per group, summed over the images (the
-//!   GEMM accumulates into the result);
-//! - a depthwise convolution's gradients are direct loops (`depthwise_grad.rs`).
+//!   GEMM accumulates into the result).
+use super::Geom;
 use super::gemm::{View, gemm_acc};
 use super::im2col::im2col;
 use super::kernels::{BLOCK_ELEMS, Float, conv};
-use super::{Geom, depthwise_grad};
-
-/// One input channel per group: direct loops instead of single-row GEMMs.
-fn is_depthwise(g: &Geom) -> bool {
-    g.cig() == 1 && g.groups > 1
-}
 
 /// The transposed convolution that is the input gradient of the convolution `g`: its input
 /// is `grad_output` (`g.output`, `c_out` channels), its output the forward input.
@@ -31,9 +25,6 @@ pub(super) fn transposed_of(g: &Geom) -> Geom {
 
 /// `gx = d conv(x, w) / d x` applied to `gy` (every element written).
 pub(super) fn input_grad<T: Float>(g: &Geom, gy: &[T], w: &[T], gx: &mut [T]) {
-    if is_depthwise(g) {
-        return depthwise_grad::input_grad(g, gy, w, gx);
-    }
     conv(&transposed_of(g), gy, w, gx)
 }
 
@@ -43,9 +34,6 @@ pub(super) fn weight_grad<T: Float>(g: &Geom, x: &[T], gy: &[T], gw: &mut [T]) {
     if g.out_plane() == 0 || g.in_plane() == 0 {
         // No output position, or every tap reads padding: nothing reaches the weight.
         return;
-    }
-    if is_depthwise(g) {
-        return depthwise_grad::weight_grad(g, x, gy, gw);
     }
     let (cig, cog, plane) = (g.cig(), g.cog(), g.out_plane());
     let [oh, ow] = g.output;
