@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use kiln::{CompileOptions, Compiler, DType, Tensor};
 
 /// (name, c_in, c_out, kernel, stride, pad, hw, groups, batch).
-const CASES: [(&str, usize, usize, usize, usize, usize, usize, usize, usize); 6] = [
+type Case = (&'static str, usize, usize, usize, usize, usize, usize, usize, usize);
+
+const CASES: [Case; 6] = [
     ("3x3_56", 64, 64, 3, 1, 1, 56, 1, 1),
     ("3x3s2_56", 128, 128, 3, 2, 1, 56, 1, 1),
     ("3x3_14_b8", 256, 256, 3, 1, 1, 14, 1, 8),
