@@ -15,10 +15,13 @@ use crate::tensor::{int_values, kiln_dtype, tensor_from_proto};
 
 mod attrs;
 mod layout;
+mod math;
 mod models;
 mod ops;
+mod shape_values;
 
 pub(crate) use attrs::Attrs;
+pub(crate) use shape_values::Ints;
 
 /// The newest opset of the default domain the importer knows (ONNX 1.23).
 pub const MAX_OPSET: i64 = 25;
@@ -41,9 +44,9 @@ pub struct Model {
 pub(crate) enum Value {
     /// A node of the kiln graph.
     Node(NodeId),
-    /// A 1-D integer tensor known at import (a shape, axes, pads), each element a size or a
-    /// symbol.
-    Ints(Vec<Dim>),
+    /// A 0-d or 1-d integer tensor known at import (a shape, axes, pads), each element a
+    /// symbolic size (`shape_values.rs`).
+    Ints(Ints),
 }
 
 pub(crate) struct Importer<'a> {
@@ -53,6 +56,8 @@ pub(crate) struct Importer<'a> {
     pub opset: i64,
     pub dir: &'a Path,
     fresh_symbols: usize,
+    /// Symbolic shapes of the graph's nodes so far, for `Shape` (`shape_values.rs`).
+    shapes: Vec<Vec<kiln_shape::Expr>>,
 }
 
 fn opset_of(m: &ModelProto) -> Result<i64, OnnxError> {
@@ -86,6 +91,7 @@ pub fn import_model(m: &ModelProto, dir: &Path) -> Result<Model, OnnxError> {
         opset,
         dir,
         fresh_symbols: 0,
+        shapes: Vec::new(),
     };
     for init in &graph.initializer {
         imp.initializer(init)?;
@@ -174,10 +180,8 @@ impl Importer<'_> {
             || kiln_dtype(code).is_none()
         {
             let ints = int_values(t, self.dir)?;
-            self.values.insert(
-                onnx_name,
-                Value::Ints(ints.into_iter().map(Dim::Fixed).collect()),
-            );
+            self.values
+                .insert(onnx_name, Value::Ints(Ints::fixed(ints, t.dims.is_empty())));
             return Ok(());
         }
         let tensor = tensor_from_proto(t, self.dir)?;

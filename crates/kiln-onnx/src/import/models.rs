@@ -345,6 +345,6 @@ pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) ->
         "LeakyRelu" | "Elu" | "Selu" | "HardSwish" | "HardSigmoid" | "Softplus" | "Mish" => {
             activation_node(imp, node, &a, op)
         }
-        _ => return None,
+        _ => return super::math::import_math_op(imp, node, op),
     })
 }

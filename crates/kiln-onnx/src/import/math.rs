@@ -1,0 +1,180 @@
+//! ONNX ops kiln has no primitive for, decomposed onto existing kiln ops: `Erf` (exported
+//! exact GELU is `x * 0.5 * (1 + erf(x / sqrt 2))`), `LRN` (AlexNet, GoogLeNet) and
+//! `InstanceNormalization` (group norm with one channel per group).
+use kiln_ir::build::{grad, movement, norm};
+use kiln_ir::{BinaryOp, NodeId, Op, Operand, Pool2d, UnaryOp};
+
+use super::ops::NodeError;
+use super::{Attrs, Importer};
+use crate::proto::NodeProto;
+
+type R = Result<(), NodeError>;
+
+/// Adds the intermediate nodes of one decomposition under fresh `{base}_{k}` names.
+struct Build<'i, 'a> {
+    imp: &'i mut Importer<'a>,
+    base: String,
+}
+
+impl Build<'_, '_> {
+    fn add(&mut self, op: Op) -> Result<NodeId, NodeError> {
+        let name = self.imp.g.fresh_name(&format!("{}_part", self.base));
+        Ok(self.imp.g.add_op(&name, op)?)
+    }
+    fn un(&mut self, op: UnaryOp, x: NodeId) -> Result<NodeId, NodeError> {
+        self.add(Op::Unary { op, x })
+    }
+    fn bin(&mut self, op: BinaryOp, a: NodeId, b: Operand) -> Result<NodeId, NodeError> {
+        self.add(Op::Binary {
+            op,
+            a: Operand::Value(a),
+            b,
+        })
+    }
+}
+
+/// Abramowitz and Stegun 7.1.26: `erf(|x|) = 1 - t (a1 + t (a2 + ...)) e^{-x^2}` with
+/// `t = 1 / (1 + p |x|)`, absolute error below 1.5e-7 (under f32's resolution near 1); odd.
+const ERF_P: f64 = 0.327_591_1;
+const ERF_A: [f64; 5] = [
+    0.254_829_592,
+    -0.284_496_736,
+    1.421_413_741,
+    -1.453_152_027,
+    1.061_405_429,
+];
+
+fn erf_node(imp: &mut Importer, node: &NodeProto) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let out = imp.out_name(node, 0);
+    let mut b = Build {
+        imp,
+        base: out.clone(),
+    };
+    let ax = b.un(UnaryOp::Abs, x)?;
+    let px = b.bin(BinaryOp::Mul, ax, Operand::Scalar(ERF_P))?;
+    let den = b.bin(BinaryOp::Add, px, Operand::Scalar(1.0))?;
+    let t = b.un(UnaryOp::Reciprocal, den)?;
+    // Horner: a5, then (acc * t + a_k) down to a1, then * t.
+    let mut acc = b.bin(BinaryOp::Mul, t, Operand::Scalar(ERF_A[4]))?;
+    for &a in ERF_A[..4].iter().rev() {
+        let s = b.bin(BinaryOp::Add, acc, Operand::Scalar(a))?;
+        acc = b.bin(BinaryOp::Mul, s, Operand::Value(t))?;
+    }
+    let x2 = b.bin(BinaryOp::Mul, x, Operand::Value(x))?;
+    let nx2 = b.un(UnaryOp::Neg, x2)?;
+    let e = b.un(UnaryOp::Exp, nx2)?;
+    let tail = b.bin(BinaryOp::Mul, acc, Operand::Value(e))?;
+    let neg_tail = b.un(UnaryOp::Neg, tail)?;
+    let y = b.bin(BinaryOp::Add, neg_tail, Operand::Scalar(1.0))?;
+    let neg_y = b.un(UnaryOp::Neg, y)?;
+    let is_neg = b.bin(BinaryOp::Lt, x, Operand::Scalar(0.0))?;
+    let id = b.imp.g.add_op(
+        &out,
+        Op::Where {
+            cond: Operand::Value(is_neg),
+            a: Operand::Value(neg_y),
+            b: Operand::Value(y),
+        },
+    )?;
+    b.imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+/// `LRN`: `x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels)^beta`,
+/// the window padded by `floor((size-1)/2)` before and `ceil((size-1)/2)` after. The channel
+/// sum is an average pool over `(N, 1, C, H*W)` times `size`.
+fn lrn_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let rank = imp.symbolic_shape(x)?.len();
+    let size = a.int("size", 0);
+    if rank != 4 || size <= 0 {
+        return Err(a
+            .err(format!(
+                "LRN needs a 4-d input and a positive size; found rank {rank}, size {size}"
+            ))
+            .into());
+    }
+    let (alpha, beta, bias) = (
+        f64::from(a.float("alpha", 1e-4)),
+        f64::from(a.float("beta", 0.75)),
+        f64::from(a.float("bias", 1.0)),
+    );
+    let out = imp.out_name(node, 0);
+    let mut b = Build {
+        imp,
+        base: out.clone(),
+    };
+    let sq = b.bin(BinaryOp::Mul, x, Operand::Value(x))?;
+    let flat = b.add(Op::Flatten {
+        x: sq,
+        start_dim: 2,
+        end_dim: 3,
+    })?;
+    let u = b.add(Op::Unsqueeze { x: flat, dim: 1 })?;
+    // Pad the channel axis (dim 2 of 4; PyTorch's pad lists the last dim first).
+    let (before, after) = ((size - 1) / 2, size / 2);
+    let name = b.imp.g.fresh_name(&format!("{out}_pad"));
+    let padded = movement::pad(
+        &mut b.imp.g,
+        &name,
+        u,
+        &[0, 0, before, after],
+        kiln_ir::PadMode::Constant,
+        Some(0.0),
+    )?;
+    let params = Pool2d {
+        kernel_size: [size, 1],
+        stride: [1, 1],
+        padding: [0, 0],
+        dilation: [1, 1],
+        ceil_mode: false,
+        count_include_pad: true,
+        divisor_override: None,
+    };
+    let mean = b.add(Op::AvgPool2d { x: padded, params })?;
+    let name = b.imp.g.fresh_name(&format!("{out}_sum"));
+    let back = grad::reshape_as(&mut b.imp.g, &name, mean, x)?;
+    // alpha / size * (size * mean) = alpha * mean.
+    let scaled = b.bin(BinaryOp::Mul, back, Operand::Scalar(alpha))?;
+    let shifted = b.bin(BinaryOp::Add, scaled, Operand::Scalar(bias))?;
+    let den = b.bin(BinaryOp::Pow, shifted, Operand::Scalar(beta))?;
+    let id = b.imp.g.add_op(
+        &out,
+        Op::Binary {
+            op: BinaryOp::Div,
+            a: Operand::Value(x),
+            b: Operand::Value(den),
+        },
+    )?;
+    b.imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+/// `InstanceNormalization(x, scale, B)`: per-sample, per-channel normalisation; kiln's
+/// `group_norm` with one group per channel (C from `scale`'s shape).
+fn instance_norm_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let (scale, bias) = (imp.arg_at(node, 1)?, imp.arg_at(node, 2)?);
+    let c = match imp.symbolic_shape(scale)?.as_slice() {
+        [c] => c.as_int(),
+        _ => None,
+    }
+    .ok_or_else(|| a.err("scale must be a 1-d tensor of a constant size C"))?;
+    let eps = f64::from(a.float("epsilon", 1e-5));
+    let name = imp.out_name(node, 0);
+    let id = norm::group_norm(&mut imp.g, &name, x, c, Some(scale), Some(bias), eps)?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+/// The ops of this module, or `None` for an op type it does not handle.
+pub(crate) fn import_math_op(imp: &mut Importer, node: &NodeProto, op: &str) -> Option<R> {
+    let a = Attrs::new(node);
+    Some(match op {
+        "Erf" => erf_node(imp, node),
+        "LRN" => lrn_node(imp, node, &a),
+        "InstanceNormalization" => instance_norm_node(imp, node, &a),
+        _ => return None,
+    })
+}
