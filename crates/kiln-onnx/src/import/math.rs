@@ -1,8 +1,9 @@
 //! ONNX ops kiln has no primitive for, decomposed onto existing kiln ops: `Erf` (exported
 //! exact GELU is `x * 0.5 * (1 + erf(x / sqrt 2))`), `LRN` (AlexNet, GoogLeNet) and
-//! `InstanceNormalization` (group norm with one channel per group).
+//! `InstanceNormalization` (group norm with one channel per group), and `LayerNormalization`.
 use kiln_ir::build::{grad, movement, norm};
 use kiln_ir::{BinaryOp, NodeId, Op, Operand, Pool2d, UnaryOp};
+use kiln_shape::Dim;
 
 use super::ops::NodeError;
 use super::{Attrs, Importer};
@@ -168,12 +169,43 @@ fn instance_norm_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     Ok(())
 }
 
+/// `LayerNormalization(X, Scale, B)` (opset 17): statistics over the dims from `axis` on,
+/// kiln's `layer_norm` with those dims as `normalized_shape` (the Mean and InvStdDev outputs
+/// of training are not produced).
+fn layer_norm_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
+    if node.output.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(NodeError::Unsupported);
+    }
+    let x = imp.arg_at(node, 0)?;
+    let scale = imp.arg_at(node, 1)?;
+    let bias = imp.opt_arg(node, 2)?;
+    let shape = imp.symbolic_shape(x)?;
+    let rank = shape.len() as i64;
+    let axis = a.int("axis", -1);
+    let axis = if axis < 0 { axis + rank } else { axis };
+    let normalized = usize::try_from(axis)
+        .ok()
+        .and_then(|ax| shape.get(ax..))
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| a.err(format!("axis {axis} is out of range for rank {rank}")))?
+        .iter()
+        .map(|d| super::shape_values::as_dim(d).filter(|d| matches!(d, Dim::Fixed(_))))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| a.err("the normalized dims must have constant sizes"))?;
+    let eps = f64::from(a.float("epsilon", 1e-5));
+    let name = imp.out_name(node, 0);
+    let id = norm::layer_norm(&mut imp.g, &name, x, &normalized, Some(scale), bias, eps)?;
+    imp.bind_out(node, 0, id);
+    Ok(())
+}
+
 /// The ops of this module, or `None` for an op type it does not handle.
 pub(crate) fn import_math_op(imp: &mut Importer, node: &NodeProto, op: &str) -> Option<R> {
     let a = Attrs::new(node);
     Some(match op {
         "Erf" => erf_node(imp, node),
         "LRN" => lrn_node(imp, node, &a),
+        "LayerNormalization" => layer_norm_node(imp, node, &a),
         "InstanceNormalization" => instance_norm_node(imp, node, &a),
         _ => return None,
     })

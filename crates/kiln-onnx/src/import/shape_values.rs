@@ -137,7 +137,7 @@ pub(super) fn fold(imp: &mut Importer, node: &NodeProto, op: &str, a: &Attrs) ->
             Ok(v) => v,
             Err(m) => return err(m),
         },
-        "Unsqueeze" | "Squeeze" => match squeeze(imp, node, &ins, a, op == "Unsqueeze") {
+        "Unsqueeze" | "Squeeze" => match squeeze(imp, &ins, a, op == "Unsqueeze") {
             Ok(v) => v,
             Err(m) => return err(m),
         },
@@ -211,19 +211,12 @@ fn gather(ins: &[Ints], a: &Attrs) -> Result<Ints, String> {
     Ok(Ints::computed(vals, ins[1].scalar))
 }
 
-fn squeeze(
-    imp: &Importer,
-    node: &NodeProto,
-    ins: &[Ints],
-    a: &Attrs,
-    unsqueeze: bool,
-) -> Result<Ints, String> {
+fn squeeze(imp: &Importer, ins: &[Ints], a: &Attrs, unsqueeze: bool) -> Result<Ints, String> {
     let axes = if imp.opset >= 13 {
         ins.get(1).and_then(Ints::as_i64)
     } else {
         a.ints("axes")
     };
-    let _ = node;
     let v = &ins[0];
     match (unsqueeze, axes.as_deref()) {
         // A scalar size becomes a 1-element vector, ready for Concat.
