@@ -21,6 +21,21 @@ pub(super) fn flatten_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R
     let axis = a.int("axis", 1);
     let axis = if axis < 0 { axis + rank } else { axis };
     let base = imp.out_name(node, 0);
+    if axis == rank {
+        // Everything in the first dim, and a trailing dim of 1.
+        let n = imp.g.fresh_name(&format!("{base}_all"));
+        let all = imp.g.add_op(
+            &n,
+            Op::Flatten {
+                x,
+                start_dim: 0,
+                end_dim: -1,
+            },
+        )?;
+        let id = imp.g.add_op(&base, Op::Unsqueeze { x: all, dim: 1 })?;
+        imp.bind_out(node, 0, id);
+        return Ok(());
+    }
     if axis == 0 {
         let n = imp.g.fresh_name(&format!("{base}_one"));
         let u = imp.g.add_op(&n, Op::Unsqueeze { x, dim: 0 })?;

@@ -1,7 +1,7 @@
 //! ONNX ops kiln has no primitive for, decomposed onto existing kiln ops: `Erf` (exported
 //! exact GELU is `x * 0.5 * (1 + erf(x / sqrt 2))`), `LRN` (AlexNet, GoogLeNet) and
 //! `InstanceNormalization` (group norm with one channel per group), and `LayerNormalization`.
-use kiln_ir::build::{grad, movement, norm};
+use kiln_ir::build::{activation, grad, movement, norm};
 use kiln_ir::{BinaryOp, NodeId, Op, Operand, Pool2d, UnaryOp};
 use kiln_shape::Dim;
 
@@ -196,6 +196,118 @@ fn layer_norm_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     let name = imp.out_name(node, 0);
     let id = norm::layer_norm(&mut imp.g, &name, x, &normalized, Some(scale), bias, eps)?;
     imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+/// `Softmax`/`LogSoftmax` before opset 13: the input is viewed as 2-d, dims before `axis`
+/// (default 1) as rows and the rest as one row of values: flattened from `axis`, normalised
+/// over the last dim, and viewed back (`reshape_as` the input).
+pub(super) fn legacy_softmax(imp: &mut Importer, node: &NodeProto, a: &Attrs, log: bool) -> R {
+    let x = imp.arg_at(node, 0)?;
+    let rank = imp.symbolic_shape(x)?.len() as i64;
+    let axis = a.int("axis", 1);
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if !(0..rank.max(1)).contains(&axis) {
+        return Err(a
+            .err(format!("axis {axis} is out of range for rank {rank}"))
+            .into());
+    }
+    let out = imp.out_name(node, 0);
+    let mut b = Build {
+        imp,
+        base: out.clone(),
+    };
+    let rows = if axis == rank - 1 {
+        x
+    } else {
+        let f = b.add(Op::Flatten {
+            x,
+            start_dim: axis,
+            end_dim: -1,
+        })?;
+        if axis == 0 {
+            b.add(Op::Unsqueeze { x: f, dim: 0 })?
+        } else {
+            f
+        }
+    };
+    let id = if rows == x {
+        if log {
+            activation::log_softmax(&mut b.imp.g, &out, x, -1)?
+        } else {
+            b.imp.g.add_op(&out, Op::Softmax { x, dim: -1 })?
+        }
+    } else {
+        let name = b.imp.g.fresh_name(&format!("{out}_rows"));
+        let y = if log {
+            activation::log_softmax(&mut b.imp.g, &name, rows, -1)?
+        } else {
+            b.imp.g.add_op(&name, Op::Softmax { x: rows, dim: -1 })?
+        };
+        grad::reshape_as(&mut b.imp.g, &out, y, x)?
+    };
+    b.imp.bind_out(node, 0, id);
+    Ok(())
+}
+
+/// A pool whose ONNX pads differ before and after (`[0, 0, 1, 1]` in Caffe-converted
+/// models): the input is padded explicitly (with -inf for max) and pooled without padding.
+/// An average that excludes the padding (`count_include_pad=0`) divides the pooled sums of
+/// the padded input by those of padded ones (the count of real elements per window).
+pub(super) fn asymmetric_pool(
+    imp: &mut Importer,
+    node: &NodeProto,
+    x: NodeId,
+    onnx_pads: &[i64],
+    params: Pool2d,
+    is_max: bool,
+) -> R {
+    // ONNX [h_begin, w_begin, h_end, w_end]; PyTorch's pad: last dim first.
+    let torch_pads = [onnx_pads[1], onnx_pads[3], onnx_pads[0], onnx_pads[2]];
+    let out = imp.out_name(node, 0);
+    let mut b = Build {
+        imp,
+        base: out.clone(),
+    };
+    let fill = if is_max { f64::NEG_INFINITY } else { 0.0 };
+    let pad = |b: &mut Build, v: NodeId| -> Result<NodeId, NodeError> {
+        let name = b.imp.g.fresh_name(&format!("{out}_pad"));
+        let mode = kiln_ir::PadMode::Constant;
+        Ok(movement::pad(
+            &mut b.imp.g,
+            &name,
+            v,
+            &torch_pads,
+            mode,
+            Some(fill),
+        )?)
+    };
+    let px = pad(&mut b, x)?;
+    let id = if is_max {
+        b.imp.g.add_op(&out, Op::MaxPool2d { x: px, params })?
+    } else if params.count_include_pad {
+        b.imp.g.add_op(&out, Op::AvgPool2d { x: px, params })?
+    } else {
+        let sum = b.add(Op::AvgPool2d { x: px, params })?;
+        let name = b.imp.g.fresh_name(&format!("{out}_one"));
+        let one = b
+            .imp
+            .g
+            .add_constant(&name, kiln_ir::Tensor::from_f32(&[], &[1.0]))?;
+        let name = b.imp.g.fresh_name(&format!("{out}_ones"));
+        let ones = grad::expand_as(&mut b.imp.g, &name, one, x)?;
+        let pones = pad(&mut b, ones)?;
+        let count = b.add(Op::AvgPool2d { x: pones, params })?;
+        b.imp.g.add_op(
+            &out,
+            Op::Binary {
+                op: BinaryOp::Div,
+                a: Operand::Value(sum),
+                b: Operand::Value(count),
+            },
+        )?
+    };
+    b.imp.bind_out(node, 0, id);
     Ok(())
 }
 

@@ -285,19 +285,7 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
             };
             imp.define(node, 0, op)
         }
-        "Softmax" => {
-            // Before opset 13 Softmax flattens from `axis` (default 1): the same as a softmax
-            // over the last dim only when `axis` is the last dim.
-            let x = imp.arg_at(node, 0)?;
-            let rank = kiln_ir::value_info(&imp.g, x)?
-                .rank
-                .ok_or(NodeError::Unsupported)? as i64;
-            let axis = a.int("axis", 1);
-            if axis != -1 && axis != rank - 1 {
-                return Err(NodeError::Unsupported);
-            }
-            imp.define(node, 0, Op::Softmax { x, dim: -1 })
-        }
+        "Softmax" => super::math::legacy_softmax(imp, node, &a, false),
         "Constant" => constant(imp, node, &a),
         other => {
             super::models::import_model_op(imp, node, other).unwrap_or(Err(NodeError::Unsupported))
