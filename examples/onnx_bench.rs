@@ -1,9 +1,9 @@
 //! ONNX models through kiln: cold compile (cache miss), warm start in a fresh process (load
 //! the model file, cache hit, first inference ready), inference latency at batch 1 and 8, and
 //! the cache entry's size (weights are bound parameters, never in the entry). The models are
-//! `scripts/onnx_export_models.py`'s (dynamic batch) and ONNX's light ResNet-50 (fixed batch
-//! 1) when the `onnx` package is installed; `scripts/onnx_peers.py` times ONNX Runtime on the
-//! same files (run both in the same hour, compare ratios).
+//! `scripts/onnx_export_models.py`'s (dynamic batch) and ONNX's light ResNet-50 (batch fixed
+//! at one) when the `onnx` package is installed; `scripts/onnx_peers.py` times ONNX Runtime
+//! on the same files (run both in the same hour, compare ratios).
 //!
 //! `python3 scripts/onnx_export_models.py target/tmp/onnx-models`
 //! `cargo run --release --example onnx_bench -- [--json] [--models DIR]`
