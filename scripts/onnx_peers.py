@@ -50,6 +50,7 @@ def bench(name: str, path: str, dynamic: bool) -> dict:
 
 
 def main(models: str) -> None:
+    ort.set_default_logger_severity(3)  # the light models' unused initializers warn on every load
     cases = [(m, os.path.join(models, f"{m}.onnx"), True) for m in EXPORTED]
     cases = [c for c in cases if os.path.exists(c[1])]
     light = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", "light_resnet50.onnx")
