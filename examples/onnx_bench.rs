@@ -40,7 +40,11 @@ fn input(shape: &[usize]) -> Tensor {
 /// The input shape of `model` at `batch` (the first dim replaced).
 fn shape_at(path: &Path, batch: usize) -> Result<Vec<usize>, Box<dyn std::error::Error>> {
     let m = kiln_onnx::load(path)?;
-    let decl = &m.graph.inputs()[0];
+    let decl = m
+        .graph
+        .data_inputs()
+        .next()
+        .ok_or("the model has no data input")?;
     Ok(decl
         .dims
         .iter()
@@ -89,6 +93,7 @@ fn warm_child(path: &Path, cache: &Path) -> Result<(), Box<dyn std::error::Error
 struct Row {
     model: String,
     cold_ms: f64,
+    cold_outcome: String,
     warm_load_ms: f64,
     warm_hit_ms: f64,
     warm_first_run_ms: f64,
@@ -119,7 +124,7 @@ fn bench(name: &str, path: &Path, dynamic: bool) -> Result<Row, Box<dyn std::err
     let compiler = Compiler::new(CompileOptions::default().cache_dir(cache.path()));
     let t = Instant::now();
     let model = compiler.compile(&m.graph)?.bind(m.params)?;
-    model.prepare(&[shape1.iter().map(|&d| d as i64).collect()])?;
+    let cold = model.prepare(&[shape1.iter().map(|&d| d as i64).collect()])?;
     let cold_ms = ms(t);
     let entry_bytes = dir_bytes(cache.path());
     let out = std::process::Command::new(std::env::current_exe()?)
@@ -144,6 +149,7 @@ fn bench(name: &str, path: &Path, dynamic: bool) -> Result<Row, Box<dyn std::err
     Ok(Row {
         model: name.to_string(),
         cold_ms,
+        cold_outcome: cold.outcome.name().to_string(),
         warm_load_ms: f[0].parse()?,
         warm_hit_ms: f[1].parse()?,
         warm_first_run_ms: f[2].parse()?,
@@ -172,9 +178,10 @@ fn print(r: &Row, json: bool) {
     let b8 = r.run_b8_ms.map_or("null".into(), |v| format!("{v:.3}"));
     if json {
         println!(
-            "{{\"model\": \"{}\", \"cold_compile_ms\": {:.3}, \"warm_load_ms\": {:.3}, \"warm_hit_ms\": {:.3}, \"warm_first_run_ms\": {:.3}, \"warm_outcome\": \"{}\", \"run_b1_ms\": {:.3}, \"run_b8_ms\": {b8}, \"entry_bytes\": {}, \"weight_bytes\": {}}}",
+            "{{\"model\": \"{}\", \"cold_compile_ms\": {:.3}, \"cold_outcome\": \"{}\", \"warm_load_ms\": {:.3}, \"warm_hit_ms\": {:.3}, \"warm_first_run_ms\": {:.3}, \"warm_outcome\": \"{}\", \"run_b1_ms\": {:.3}, \"run_b8_ms\": {b8}, \"entry_bytes\": {}, \"weight_bytes\": {}}}",
             r.model,
             r.cold_ms,
+            r.cold_outcome,
             r.warm_load_ms,
             r.warm_hit_ms,
             r.warm_first_run_ms,
@@ -185,8 +192,9 @@ fn print(r: &Row, json: bool) {
         );
     } else {
         println!(
-            "{:<14} cold {:>8.1} ms | warm: load {:>6.1} + {} {:>6.1} + first run {:>7.1} ms | run b1 {:>7.2} ms, b8 {b8} ms | entry {} B (weights {} B)",
+            "{:<14} cold ({}) {:>8.1} ms | warm: load {:>6.1} + {} {:>6.1} + first run {:>7.1} ms | run b1 {:>7.2} ms, b8 {b8} ms | entry {} B (weights {} B)",
             r.model,
+            r.cold_outcome,
             r.cold_ms,
             r.warm_load_ms,
             r.warm_outcome,
