@@ -9,7 +9,17 @@ use std::time::{Duration, Instant};
 use kiln::{CompileOptions, Compiler, DType, Tensor};
 
 /// (name, c_in, c_out, kernel, stride, pad, hw, groups, batch).
-type Case = (&'static str, usize, usize, usize, usize, usize, usize, usize, usize);
+type Case = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
 
 const CASES: [Case; 6] = [
     ("3x3_56", 64, 64, 3, 1, 1, 56, 1, 1),

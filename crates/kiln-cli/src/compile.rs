@@ -10,7 +10,8 @@ use crate::common::{
 use crate::error::{CliError, CliResult};
 
 pub fn compile(args: CompileArgs) -> CliResult<()> {
-    let graph = crate::grad::joint(&args.graph, load_graph(&args.graph)?, &args.grad)?;
+    let forward = load_graph(&args.graph)?;
+    let graph = crate::grad::joint(&args.graph, forward.clone(), &args.grad)?;
     let shapes = shapes_from_flags(&graph, &args.shapes)?;
     let opts = compile_options(
         &args.flags,
@@ -28,7 +29,15 @@ pub fn compile(args: CompileArgs) -> CliResult<()> {
     };
     let emitted = match args.emit {
         None => None,
-        Some(what) => Some(emit(&compiler, &graph, &shapes, what, &args)?),
+        Some(what) => {
+            let code = emit(&compiler, &graph, &shapes, what, &args)?;
+            if what == EmitArg::KernelIr && !args.grad.is_empty() {
+                let note = crate::grad::split_note(&args.graph, &forward, &args.grad, &shapes)?;
+                Some(note + &code)
+            } else {
+                Some(code)
+            }
+        }
     };
     let report = match report {
         Ok(report) => report,

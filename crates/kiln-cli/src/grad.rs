@@ -62,3 +62,43 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
         names.join(", ")
     }
 }
+
+/// For `--grad ... --emit kernel-ir`: which values a forward/backward split of the joint graph
+/// saves and which it recomputes ([`kiln::partition`] at these shapes), as comment lines above
+/// the joint program's kernel IR (which fuses across the split and saves nothing).
+pub fn split_note(
+    path: &Path,
+    graph: &Graph,
+    names: &[String],
+    shapes: &[Vec<i64>],
+) -> CliResult<String> {
+    let wrt = checked_names(graph, names)?;
+    let output = graph.output_names().first().map(|s| s.to_string());
+    let output = output.ok_or_else(|| CliError::Usage("--grad: the graph has no output".into()))?;
+    let spec = GradSpec::sum_of(&output, &wrt);
+    let p = kiln::partition(graph, &spec, shapes).map_err(|source| CliError::Grad {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    let saved: Vec<String> = p
+        .saved
+        .iter()
+        .map(|name| {
+            let decl = p.backward.inputs().iter().find(|d| &d.name == name);
+            let dims: Vec<String> =
+                decl.map_or(vec![], |d| d.dims.iter().map(|x| x.to_string()).collect());
+            format!("{name} [{}]", dims.join(", "))
+        })
+        .collect();
+    Ok(format!(
+        "# --grad {}: a forward/backward split (kiln::partition) saves {} and recomputes {}; \
+         the joint program below runs both halves in one and saves nothing\n",
+        wrt.join(","),
+        if saved.is_empty() {
+            "nothing".to_string()
+        } else {
+            saved.join(", ")
+        },
+        list(p.recomputed.iter().map(String::as_str)),
+    ))
+}

@@ -5,7 +5,6 @@
 //! resolve them at import (a constant index into a dim of known size is not: it is refused
 //! as unsupported, and an index computed at run time must be in range, as in PyTorch).
 use kiln_ir::{NodeId, Op, Tensor};
-use kiln_shape::Dim;
 
 use super::ops::{NodeError, input};
 use super::{Attrs, Importer, Value};
@@ -24,14 +23,8 @@ fn index_of(imp: &Importer, node: &NodeProto, i: usize) -> Result<Index, NodeErr
         input(node, i).ok_or_else(|| Attrs::new(node).err(format!("input {i} is missing")))?;
     match imp.values.get(name) {
         Some(Value::Ints(v)) => {
-            let ints = v
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(x) => Ok(*x),
-                    Dim::Sym(_) => Err(NodeError::Unsupported),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Index::Const(ints, imp.scalar_ints.contains(name)))
+            let ints = v.as_i64().ok_or(NodeError::Unsupported)?;
+            Ok(Index::Const(ints, v.scalar))
         }
         _ => Ok(Index::Node(imp.arg_at(node, i)?)),
     }

@@ -2,11 +2,12 @@
 //! Expand of shapes folded at import, Concat (of tensors, or of shapes being built),
 //! ConstantOfShape, Slice, Split, Pad and Tile, on kiln's builders.
 use kiln_ir::Op;
-use kiln_ir::build::movement;
+use kiln_ir::build::{grad, movement};
 use kiln_shape::Dim;
 
 use super::ops::{NodeError, input};
-use super::{Attrs, Importer, Value};
+use super::shape_values::{Target, broadcast_target, reshape_target};
+use super::{Attrs, Importer};
 use crate::proto::NodeProto;
 
 type R = Result<(), NodeError>;
@@ -20,6 +21,21 @@ pub(super) fn flatten_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R
     let axis = a.int("axis", 1);
     let axis = if axis < 0 { axis + rank } else { axis };
     let base = imp.out_name(node, 0);
+    if axis == rank {
+        // Everything in the first dim, and a trailing dim of 1.
+        let n = imp.g.fresh_name(&format!("{base}_all"));
+        let all = imp.g.add_op(
+            &n,
+            Op::Flatten {
+                x,
+                start_dim: 0,
+                end_dim: -1,
+            },
+        )?;
+        let id = imp.g.add_op(&base, Op::Unsqueeze { x: all, dim: 1 })?;
+        imp.bind_out(node, 0, id);
+        return Ok(());
+    }
     if axis == 0 {
         let n = imp.g.fresh_name(&format!("{base}_one"));
         let u = imp.g.add_op(&n, Op::Unsqueeze { x, dim: 0 })?;
@@ -57,36 +73,30 @@ pub(super) fn flatten_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R
 
 pub(super) fn reshape_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     let x = imp.arg_at(node, 0)?;
-    let Some(Value::Ints(shape)) = input(node, 1).and_then(|n| imp.values.get(n)).cloned() else {
-        return Err(NodeError::Unsupported);
-    };
-    // `0` copies the input's dim (unless allowzero): only where the input's dim is declared.
-    if a.int("allowzero", 0) == 0 && shape.contains(&Dim::Fixed(0)) {
-        return Err(NodeError::Unsupported);
-    }
+    let shape = imp
+        .ints_value(node, 1)
+        .cloned()
+        .ok_or_else(|| computed(node, 1))?;
+    let target = reshape_target(imp, node, x, &shape, a.int("allowzero", 0) == 1)?;
     let name = imp.out_name(node, 0);
-    let id = imp.g.add_op(&name, Op::Reshape { x, shape })?;
+    let id = match target {
+        Target::Dims(shape) => imp.g.add_op(&name, Op::Reshape { x, shape })?,
+        Target::Like(like) => grad::reshape_as(&mut imp.g, &name, x, like)?,
+    };
     imp.bind_out(node, 0, id);
     Ok(())
 }
 
+/// A shape input that is computed from data, not from shapes: kiln cannot fold it.
+fn computed(node: &NodeProto, i: usize) -> NodeError {
+    NodeError::Failed(Attrs::new(node).err(format!(
+        "input {i} (the shape) is computed from tensor data, which cannot be folded at import"
+    )))
+}
+
 pub(super) fn concat_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     let axis = a.int("axis", 0);
-    // Shapes being built (Concat of Ints) fold at import.
-    let all_ints: Option<Vec<Dim>> = node
-        .input
-        .iter()
-        .map(|n| match imp.values.get(n) {
-            Some(Value::Ints(v)) => Some(v.clone()),
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>()
-        .map(|v| v.concat());
-    if let Some(v) = all_ints {
-        let onnx = node.output.first().cloned().unwrap_or_default();
-        imp.values.insert(onnx, Value::Ints(v));
-        return Ok(());
-    }
+    // Shapes being built (Concat of Ints) are folded before (shape_values.rs).
     let tensors = (0..node.input.len())
         .map(|i| imp.arg_at(node, i))
         .collect::<Result<Vec<_>, _>>()?;
@@ -99,9 +109,11 @@ pub(super) fn concat_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R 
 /// `ConstantOfShape(shape)`: the `value` attribute (default float 0) broadcast to a shape
 /// folded at import; never materialised (an expand of a one-element constant).
 pub(super) fn constant_of_shape(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
-    let Some(Value::Ints(shape)) = input(node, 0).and_then(|n| imp.values.get(n)).cloned() else {
-        return Err(NodeError::Unsupported);
-    };
+    let shape = imp
+        .ints_value(node, 0)
+        .cloned()
+        .ok_or_else(|| computed(node, 0))?;
+    let target = broadcast_target(node, &shape)?;
     let value = match a.tensor("value") {
         Some(t) => crate::tensor::tensor_from_proto(t, imp.dir)?,
         None => kiln_ir::Tensor::from_f32(&[1], &[0.0]),
@@ -110,7 +122,10 @@ pub(super) fn constant_of_shape(imp: &mut Importer, node: &NodeProto, a: &Attrs)
     let scalar = kiln_ir::Tensor::from_f64(value.dtype, &[], &value.to_f64()[..1]);
     let n = imp.g.fresh_name(&format!("{base}_value"));
     let c = imp.g.add_constant(&n, scalar)?;
-    let id = imp.g.add_op(&base, Op::Expand { x: c, shape })?;
+    let id = match target {
+        Target::Dims(shape) => imp.g.add_op(&base, Op::Expand { x: c, shape })?,
+        Target::Like(like) => grad::expand_as(&mut imp.g, &base, c, like)?,
+    };
     imp.bind_out(node, 0, id);
     Ok(())
 }
@@ -118,22 +133,28 @@ pub(super) fn constant_of_shape(imp: &mut Importer, node: &NodeProto, a: &Attrs)
 /// `Expand(x, shape)` with a shape folded at import.
 pub(super) fn expand_node(imp: &mut Importer, node: &NodeProto) -> R {
     let x = imp.arg_at(node, 0)?;
-    let Some(Value::Ints(shape)) = input(node, 1).and_then(|n| imp.values.get(n)).cloned() else {
-        return Err(NodeError::Unsupported);
-    };
-    // ONNX broadcasts both ways; where the target says 1, keep the input's size (-1).
-    let shape = shape
-        .into_iter()
-        .map(|d| {
-            if d == Dim::Fixed(1) {
-                Dim::Fixed(-1)
-            } else {
-                d
-            }
-        })
-        .collect();
+    let shape = imp
+        .ints_value(node, 1)
+        .cloned()
+        .ok_or_else(|| computed(node, 1))?;
     let name = imp.out_name(node, 0);
-    let id = imp.g.add_op(&name, Op::Expand { x, shape })?;
+    let id = match broadcast_target(node, &shape)? {
+        // ONNX broadcasts both ways; where the target says 1, keep the input's size (-1).
+        Target::Dims(shape) => {
+            let shape = shape
+                .into_iter()
+                .map(|d| {
+                    if d == Dim::Fixed(1) {
+                        Dim::Fixed(-1)
+                    } else {
+                        d
+                    }
+                })
+                .collect();
+            imp.g.add_op(&name, Op::Expand { x, shape })?
+        }
+        Target::Like(like) => grad::expand_as(&mut imp.g, &name, x, like)?,
+    };
     imp.bind_out(node, 0, id);
     Ok(())
 }

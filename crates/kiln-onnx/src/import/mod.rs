@@ -16,10 +16,13 @@ use crate::tensor::{int_values, kiln_dtype, tensor_from_proto};
 mod attrs;
 mod gather;
 mod layout;
+mod math;
 mod models;
 mod ops;
+mod shape_values;
 
 pub(crate) use attrs::Attrs;
+pub(crate) use shape_values::Ints;
 
 /// The newest opset of the default domain the importer knows (ONNX 1.23).
 pub const MAX_OPSET: i64 = 25;
@@ -42,9 +45,9 @@ pub struct Model {
 pub(crate) enum Value {
     /// A node of the kiln graph.
     Node(NodeId),
-    /// A 1-D integer tensor known at import (a shape, axes, pads), each element a size or a
-    /// symbol.
-    Ints(Vec<Dim>),
+    /// A 0-d or 1-d integer tensor known at import (a shape, axes, pads), each element a
+    /// symbolic size (`shape_values.rs`).
+    Ints(Ints),
 }
 
 pub(crate) struct Importer<'a> {
@@ -53,9 +56,9 @@ pub(crate) struct Importer<'a> {
     pub params: Vec<(String, Tensor)>,
     pub opset: i64,
     pub dir: &'a Path,
-    /// The folded integer tensors ([`Value::Ints`]) that were 0-d (a scalar `Gather` index).
-    pub scalar_ints: std::collections::HashSet<String>,
     fresh_symbols: usize,
+    /// Symbolic shapes of the graph's nodes so far, for `Shape` (`shape_values.rs`).
+    shapes: Vec<Vec<kiln_shape::Expr>>,
 }
 
 fn opset_of(m: &ModelProto) -> Result<i64, OnnxError> {
@@ -88,8 +91,8 @@ pub fn import_model(m: &ModelProto, dir: &Path) -> Result<Model, OnnxError> {
         params: Vec::new(),
         opset,
         dir,
-        scalar_ints: Default::default(),
         fresh_symbols: 0,
+        shapes: Vec::new(),
     };
     for init in &graph.initializer {
         imp.initializer(init)?;
@@ -178,13 +181,8 @@ impl Importer<'_> {
             || kiln_dtype(code).is_none()
         {
             let ints = int_values(t, self.dir)?;
-            if t.dims.is_empty() {
-                self.scalar_ints.insert(onnx_name.clone());
-            }
-            self.values.insert(
-                onnx_name,
-                Value::Ints(ints.into_iter().map(Dim::Fixed).collect()),
-            );
+            self.values
+                .insert(onnx_name, Value::Ints(Ints::fixed(ints, t.dims.is_empty())));
             return Ok(());
         }
         let tensor = tensor_from_proto(t, self.dir)?;

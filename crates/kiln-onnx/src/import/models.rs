@@ -77,7 +77,12 @@ fn pool_node(imp: &mut Importer, node: &NodeProto, a: &Attrs, is_max: bool) -> R
         return Err(NodeError::Unsupported);
     }
     let kernel_size = pair(a.ints("kernel_shape"), 1)?;
-    let pads = symmetric(&a.ints("pads").unwrap_or_default(), 2).ok_or(NodeError::Unsupported)?;
+    let onnx_pads = a.ints("pads").unwrap_or_default();
+    let (pads, asymmetric) = match symmetric(&onnx_pads, 2) {
+        Some(p) => (p, false),
+        None if onnx_pads.len() == 4 => (vec![0, 0], true),
+        None => return Err(NodeError::Unsupported),
+    };
     let params = Pool2d {
         kernel_size,
         stride: pair(a.ints("strides"), 1)?,
@@ -91,6 +96,9 @@ fn pool_node(imp: &mut Importer, node: &NodeProto, a: &Attrs, is_max: bool) -> R
         count_include_pad: is_max || a.int("count_include_pad", 0) == 1,
         divisor_override: None,
     };
+    if asymmetric {
+        return super::math::asymmetric_pool(imp, node, x, &onnx_pads, params, is_max);
+    }
     let op = if is_max {
         Op::MaxPool2d { x, params }
     } else {
@@ -298,17 +306,12 @@ fn conv_transpose_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
 }
 
 fn log_softmax_node(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
-    let x = imp.arg_at(node, 0)?;
-    let rank = kiln_ir::value_info(&imp.g, x)?
-        .rank
-        .ok_or(NodeError::Unsupported)? as i64;
-    let axis = a.int("axis", if imp.opset >= 13 { -1 } else { 1 });
-    // Before opset 13 the op flattens from `axis`: the same only for the last dim.
-    if imp.opset < 13 && axis != -1 && axis != rank - 1 {
-        return Err(NodeError::Unsupported);
+    if imp.opset < 13 {
+        return super::math::legacy_softmax(imp, node, a, true);
     }
+    let x = imp.arg_at(node, 0)?;
     let name = imp.out_name(node, 0);
-    let id = activation::log_softmax(&mut imp.g, &name, x, axis)?;
+    let id = activation::log_softmax(&mut imp.g, &name, x, a.int("axis", -1))?;
     imp.bind_out(node, 0, id);
     Ok(())
 }
@@ -346,6 +349,6 @@ pub(crate) fn import_model_op(imp: &mut Importer, node: &NodeProto, op: &str) ->
         "LeakyRelu" | "Elu" | "Selu" | "HardSwish" | "HardSigmoid" | "Softplus" | "Mish" => {
             activation_node(imp, node, &a, op)
         }
-        _ => return None,
+        _ => return super::math::import_math_op(imp, node, op),
     })
 }

@@ -2,9 +2,8 @@
 //! semantics; ONNX's differences handled here: broadcasting is the same, `Softmax` before
 //! opset 13 flattens, reductions take `axes` as an attribute or an input by opset).
 use kiln_ir::{BinaryOp, DType, Op, Operand, ReduceOp, UnaryOp};
-use kiln_shape::Dim;
 
-use super::{Attrs, Importer, Value};
+use super::{Attrs, Importer, Ints, Value};
 use crate::error::OnnxError;
 use crate::proto::NodeProto;
 
@@ -108,14 +107,12 @@ impl Importer<'_> {
             return Ok(None);
         };
         match self.values.get(name) {
-            Some(Value::Ints(v)) => v
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(x) => Ok(*x),
-                    Dim::Sym(_) => Err(NodeError::Unsupported),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
+            Some(Value::Ints(v)) => v.as_i64().map(Some).ok_or_else(|| {
+                NodeError::Failed(Attrs::new(node).err(format!(
+                    "input {i} ({name}) must be constant but is {:?}",
+                    v.vals.iter().map(ToString::to_string).collect::<Vec<_>>()
+                )))
+            }),
             // A computed integer tensor (not foldable at import).
             _ => Err(NodeError::Unsupported),
         }
@@ -154,6 +151,9 @@ fn cast_dtype(code: i64) -> Option<DType> {
 pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
     let op_type = super::op_type(node);
     let a = Attrs::new(node);
+    if let Some(r) = super::shape_values::fold(imp, node, &op_type, &a) {
+        return r;
+    }
     if let Some(op) = unary(&op_type) {
         let x = imp.arg_at(node, 0)?;
         return imp.define(node, 0, Op::Unary { op, x });
@@ -285,19 +285,7 @@ pub(crate) fn import_node(imp: &mut Importer, node: &NodeProto) -> R {
             };
             imp.define(node, 0, op)
         }
-        "Softmax" => {
-            // Before opset 13 Softmax flattens from `axis` (default 1): the same as a softmax
-            // over the last dim only when `axis` is the last dim.
-            let x = imp.arg_at(node, 0)?;
-            let rank = kiln_ir::value_info(&imp.g, x)?
-                .rank
-                .ok_or(NodeError::Unsupported)? as i64;
-            let axis = a.int("axis", 1);
-            if axis != -1 && axis != rank - 1 {
-                return Err(NodeError::Unsupported);
-            }
-            imp.define(node, 0, Op::Softmax { x, dim: -1 })
-        }
+        "Softmax" => super::math::legacy_softmax(imp, node, &a, false),
         "Constant" => constant(imp, node, &a),
         other => {
             super::models::import_model_op(imp, node, other).unwrap_or(Err(NodeError::Unsupported))
@@ -343,8 +331,7 @@ fn squeeze(imp: &mut Importer, node: &NodeProto, unsqueeze: bool) -> R {
 fn constant(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     let onnx = node.output.first().cloned().unwrap_or_default();
     if let Some(v) = a.ints("value_ints") {
-        imp.values
-            .insert(onnx, Value::Ints(v.into_iter().map(Dim::Fixed).collect()));
+        imp.values.insert(onnx, Value::Ints(Ints::fixed(v, false)));
         return Ok(());
     }
     let t = a.tensor("value").ok_or(NodeError::Unsupported)?;
@@ -352,13 +339,8 @@ fn constant(imp: &mut Importer, node: &NodeProto, a: &Attrs) -> R {
     let is_int = code == crate::tensor::INT64 || code == crate::tensor::INT32;
     if is_int || crate::tensor::kiln_dtype(code).is_none() {
         let ints = crate::tensor::int_values(t, imp.dir)?;
-        if t.dims.is_empty() {
-            imp.scalar_ints.insert(onnx.clone());
-        }
-        imp.values.insert(
-            onnx,
-            Value::Ints(ints.into_iter().map(Dim::Fixed).collect()),
-        );
+        imp.values
+            .insert(onnx, Value::Ints(Ints::fixed(ints, t.dims.is_empty())));
         return Ok(());
     }
     let tensor = crate::tensor::tensor_from_proto(t, imp.dir)?;
