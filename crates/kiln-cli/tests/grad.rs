@@ -137,6 +137,21 @@ fn compile_grad_caches_the_joint_graph_and_a_fresh_process_hits() {
         "w,b",
     ]));
     assert!(text.contains("cache hit"), "{text}");
+    // --emit kernel-ir says what a forward/backward split would save and recompute.
+    let ir = ok(&sc.kiln(&[
+        "compile",
+        g.to_str().unwrap(),
+        "--shape",
+        "x=8x3",
+        "--grad",
+        "w,b",
+        "--emit",
+        "kernel-ir",
+    ]));
+    let note = ir.lines().next().unwrap_or_default();
+    assert!(note.starts_with("# --grad w,b: a forward/backward split"), "{ir}");
+    assert!(note.contains("saves") && note.contains("recomputes"), "{note}");
+    assert!(ir.contains("program "), "the kernel IR follows: {ir}");
 }
 
 /// `y = relu(x) + w`, `w` an initializer `[0.5, -1, 2]`, `x: f32[batch, 3]`.
