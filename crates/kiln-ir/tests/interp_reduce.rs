@@ -91,19 +91,17 @@ fn reductions_of_empty_tensors() {
 }
 
 #[test]
-fn sum_of_bool_asks_for_a_cast() {
-    let err = reduce(
+fn sum_of_bool_counts_as_i64() {
+    // torch.sum(torch.tensor([True, False, True])) is tensor(2) (int64).
+    let y = reduce(
         ReduceOp::Sum,
-        &t(DType::Bool, &[2], &[1.0, 1.0]),
+        &t(DType::Bool, &[3], &[1.0, 0.0, 1.0]),
         &[],
         false,
     )
-    .expect_err("bool sum");
-    assert!(
-        err.to_string()
-            .contains("cast to a float dtype with to() first"),
-        "{err}"
-    );
+    .expect("bool sum");
+    assert_eq!(y.dtype, DType::I64);
+    assert_eq!(y.to_f64(), vec![2.0]);
 }
 
 fn softmax(x: &Tensor, dim: i64) -> Tensor {
