@@ -149,8 +149,14 @@ fn compile_grad_caches_the_joint_graph_and_a_fresh_process_hits() {
         "kernel-ir",
     ]));
     let note = ir.lines().next().unwrap_or_default();
-    assert!(note.starts_with("# --grad w,b: a forward/backward split"), "{ir}");
-    assert!(note.contains("saves") && note.contains("recomputes"), "{note}");
+    assert!(
+        note.starts_with("# --grad w,b: a forward/backward split"),
+        "{ir}"
+    );
+    assert!(
+        note.contains("saves") && note.contains("recomputes"),
+        "{note}"
+    );
     assert!(ir.contains("program "), "the kernel IR follows: {ir}");
 }
 
