@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::codegen;
 use crate::error::CpuError;
 use crate::jit::{HostIsa, describe, host_isa, new_module};
+use crate::math::wide::Routine;
 use crate::run::{CompiledProgram, KernelFn};
 
 /// The kiln-cpu version an artifact was compiled by; artifacts of other versions are refused.
@@ -89,21 +90,30 @@ pub enum RelocTarget {
     LibCall(String),
     /// A symbol known to the linker, by name (refused on load).
     KnownSymbol(String),
-    /// A user-declared function (refused on load: kernels import nothing).
+    /// A user-declared function other than a routine (refused on load).
     User { namespace: u32, index: u32 },
+    /// A wide tile routine (`math::wide::Routine`), by its symbol.
+    Routine(String),
     /// An offset inside kernel `kernel` of the same artifact.
     KernelOffset { kernel: u32, offset: u32 },
 }
 
-fn record(reloc: &ModuleReloc, kernel_of: &dyn Fn(FuncId) -> u32) -> RelocRecord {
+fn record(
+    reloc: &ModuleReloc,
+    kernel_of: &dyn Fn(FuncId) -> u32,
+    routine_of: &dyn Fn(u32) -> Option<Routine>,
+) -> RelocRecord {
     let kind = KINDS.iter().find(|(_, r)| *r == reloc.kind).map_or_else(
         || RelocKind::Other(format!("{:?}", reloc.kind)),
         |(k, _)| k.clone(),
     );
     let target = match &reloc.name {
-        ModuleRelocTarget::User { namespace, index } => RelocTarget::User {
-            namespace: *namespace,
-            index: *index,
+        ModuleRelocTarget::User { namespace, index } => match routine_of(*index) {
+            Some(r) if *namespace == 0 => RelocTarget::Routine(r.symbol().to_string()),
+            _ => RelocTarget::User {
+                namespace: *namespace,
+                index: *index,
+            },
         },
         ModuleRelocTarget::LibCall(l) => RelocTarget::LibCall(l.to_string()),
         ModuleRelocTarget::KnownSymbol(s) => RelocTarget::KnownSymbol(format!("{s:?}")),
@@ -155,7 +165,7 @@ fn check_alignment(kernel: &KernelCode) -> Result<(), CpuError> {
 fn restore(
     r: &RelocRecord,
     kernel: &KernelCode,
-    ids: &[FuncId],
+    ids: &Declared,
     code_lens: &[usize],
 ) -> Result<ModuleReloc, CpuError> {
     let unsupported = |what: String| CpuError::UnsupportedReloc {
@@ -188,6 +198,7 @@ fn restore(
         ),
         RelocTarget::KernelOffset { kernel: k, offset } => {
             let (id, len) = ids
+                .kernels
                 .get(*k as usize)
                 .zip(code_lens.get(*k as usize))
                 .ok_or_else(|| unsupported(format!("into missing kernel {k}")))?;
@@ -199,6 +210,17 @@ fn restore(
             }
             ModuleRelocTarget::FunctionOffset(*id, *offset)
         }
+        RelocTarget::Routine(symbol) => {
+            let routine = Routine::by_symbol(symbol)
+                .filter(|_| crate::math::wide::enabled())
+                .ok_or_else(|| unsupported(format!("to routine `{symbol}`, not on this host")))?;
+            let position = Routine::ALL.iter().position(|x| *x == routine).unwrap_or(0);
+            let id = ids.routines[position];
+            ModuleRelocTarget::User {
+                namespace: 0,
+                index: id.as_u32(),
+            }
+        }
         other => return Err(unsupported(format!("to {other:?}"))),
     };
     Ok(ModuleReloc {
@@ -209,22 +231,53 @@ fn restore(
     })
 }
 
+/// The functions of a module: its kernels, then the routines they may import.
+struct Declared {
+    kernels: Vec<FuncId>,
+    /// One per [`Routine::ALL`], in that order (`codegen::routine_func_index`).
+    routines: Vec<FuncId>,
+}
+
 fn declare_kernels(
     module: &mut JITModule,
     isa: &dyn TargetIsa,
     n: usize,
-) -> Result<Vec<FuncId>, CpuError> {
+) -> Result<Declared, CpuError> {
+    let cl_err = |what: String, e: cranelift_module::ModuleError| CpuError::Cranelift {
+        kernel: what,
+        msg: e.to_string(),
+    };
     let sig = codegen::kernel_signature(isa.default_call_conv());
-    (0..n)
+    let kernels = (0..n)
         .map(|i| {
             module
                 .declare_function(&format!("kiln_kernel_{i}"), Linkage::Local, &sig)
-                .map_err(|e| CpuError::Cranelift {
-                    kernel: i.to_string(),
-                    msg: e.to_string(),
-                })
+                .map_err(|e| cl_err(i.to_string(), e))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let sig = codegen::routine_signature(isa.default_call_conv());
+    let routines = Routine::ALL
+        .iter()
+        .map(|r| {
+            module
+                .declare_function(r.symbol(), Linkage::Import, &sig)
+                .map_err(|e| cl_err(r.symbol().to_string(), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Kernels call routine `r` as user function `routine_func_index(n, r)`.
+    for (r, id) in Routine::ALL.iter().zip(&routines) {
+        if id.as_u32() != codegen::routine_func_index(n, *r) {
+            return Err(CpuError::Cranelift {
+                kernel: r.symbol().to_string(),
+                msg: format!(
+                    "declared as function {}, kernels call {}",
+                    id.as_u32(),
+                    codegen::routine_func_index(n, *r)
+                ),
+            });
+        }
+    }
+    Ok(Declared { kernels, routines })
 }
 
 fn finish(
@@ -254,7 +307,14 @@ fn finish(
 pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuError> {
     let isa: Arc<dyn TargetIsa> = host_isa()?;
     let mut module = new_module(isa.clone());
-    let ids = declare_kernels(&mut module, &*isa, program.kernels.len())?;
+    let declared = declare_kernels(&mut module, &*isa, program.kernels.len())?;
+    let ids = &declared.kernels;
+    let routine_of = |index: u32| {
+        let first = program.kernels.len() as u32;
+        index
+            .checked_sub(first)
+            .and_then(|p| Routine::ALL.get(p as usize).copied())
+    };
     let mut ctx = module.make_context();
     let mut codes = Vec::with_capacity(ids.len());
     for (i, k) in program.kernels.iter().enumerate() {
@@ -284,6 +344,7 @@ pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuE
                 record(
                     &ModuleReloc::from_mach_reloc(r, &ctx.func, ids[i]),
                     &kernel_of,
+                    &routine_of,
                 )
             })
             .collect();
@@ -301,7 +362,7 @@ pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuE
         program: program.clone(),
         kernels: codes,
     };
-    Ok((finish(module, &ids, program.clone())?, artifact))
+    Ok((finish(module, ids, program.clone())?, artifact))
 }
 
 /// Installs an artifact's machine code into a fresh JIT module (no Cranelift compilation).
@@ -332,14 +393,14 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
         });
     }
     let mut module = new_module(isa.clone());
-    let ids = declare_kernels(&mut module, &*isa, artifact.kernels.len())?;
+    let declared = declare_kernels(&mut module, &*isa, artifact.kernels.len())?;
     let code_lens: Vec<usize> = artifact.kernels.iter().map(|k| k.code.len()).collect();
-    for (k, &id) in artifact.kernels.iter().zip(&ids) {
+    for (k, &id) in artifact.kernels.iter().zip(&declared.kernels) {
         check_alignment(k)?;
         let relocs = k
             .relocs
             .iter()
-            .map(|r| restore(r, k, &ids, &code_lens))
+            .map(|r| restore(r, k, &declared, &code_lens))
             .collect::<Result<Vec<_>, _>>()?;
         module
             .define_function_bytes(id, k.alignment, &k.code, &relocs)
@@ -348,5 +409,5 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
                 msg: e.to_string(),
             })?;
     }
-    finish(module, &ids, artifact.program.clone())
+    finish(module, &declared.kernels, artifact.program.clone())
 }

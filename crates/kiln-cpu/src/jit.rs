@@ -64,6 +64,8 @@ fn build_host_isa() -> Result<OwnedTargetIsa, CpuError> {
 
 pub(crate) fn describe(isa: &dyn TargetIsa) -> HostIsa {
     let mut flags: Vec<String> = isa.isa_flags().iter().map(|v| v.to_string()).collect();
+    // Whether vector kernels call the wide tile routines changes the code as an ISA flag does.
+    flags.push(crate::math::wide::isa_flag().to_string());
     flags.sort();
     flags.push(format!("opt_level={}", isa.flags().opt_level()));
     HostIsa {
@@ -87,7 +89,9 @@ pub fn target_id() -> Result<String, CpuError> {
 }
 
 pub(crate) fn new_module(isa: Arc<dyn TargetIsa>) -> JITModule {
-    let builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+    let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+    // The only functions kernels import: the wide routines, by name (none where disabled).
+    builder.symbols(crate::math::wide::symbols());
     JITModule::new(builder)
 }
 

@@ -10,9 +10,14 @@ use super::mathops;
 use super::memory;
 use super::ops::{self, Width, bitcast, compute_type, fconst};
 
-fn get(vals: &[Value], id: u32) -> Result<Value, CodegenError> {
+/// The values of a body as far as it is emitted: `None` for an instruction not (yet)
+/// emitted here (a later instruction, or one of an earlier tile stage that is not staged).
+pub(crate) type Values = Vec<Option<Value>>;
+
+fn get(vals: &[Option<Value>], id: u32) -> Result<Value, CodegenError> {
     vals.get(id as usize)
         .copied()
+        .flatten()
         .ok_or(CodegenError::UndefinedValue { id })
 }
 
@@ -55,7 +60,26 @@ impl KernelEmitter<'_, '_, '_> {
         width: Width,
         reduced: Option<Value>,
     ) -> Result<(), CodegenError> {
-        let values = self.emit_instrs(&k.body, Some(&plans.loads), i, width, reduced)?;
+        let mut values: Values = vec![None; k.body.len()];
+        let all = 0..k.body.len();
+        self.emit_range(
+            &k.body,
+            Some(&plans.loads),
+            (i, width, reduced),
+            &mut values,
+            all,
+        )?;
+        self.store_values(k, i, plans, &values)
+    }
+
+    /// The kernel's stores of the point(s) at `i`, from the body's `values`.
+    pub(crate) fn store_values(
+        &mut self,
+        k: &Kernel,
+        i: Value,
+        plans: &RowAccesses,
+        values: &[Option<Value>],
+    ) -> Result<(), CodegenError> {
         for (s, a) in k.stores.iter().zip(&plans.stores) {
             let dtype = self.buffer_dtype(s.buf)?;
             let off = match a {
@@ -63,8 +87,10 @@ impl KernelEmitter<'_, '_, '_> {
                 None => self.idx.expr(self.b, &s.offset)?,
             };
             let addr = memory::address(self.b, dtype, self.base(s.buf)?, off);
-            let v = *values
+            let v = values
                 .get(s.value as usize)
+                .copied()
+                .flatten()
                 .ok_or(CodegenError::UndefinedStoreValue { id: s.value })?;
             memory::store(self.b, dtype, addr, v)?;
         }
@@ -120,7 +146,7 @@ impl KernelEmitter<'_, '_, '_> {
     fn binary_value(
         &mut self,
         instrs: &[Instr],
-        vals: &[Value],
+        vals: &[Option<Value>],
         (op, a_id, c_id): (BinaryOp, u32, u32),
         ty: Type,
     ) -> Result<Value, CodegenError> {
@@ -156,9 +182,34 @@ impl KernelEmitter<'_, '_, '_> {
         width: Width,
         reduced: Option<Value>,
     ) -> Result<Vec<Value>, CodegenError> {
+        let mut vals: Values = vec![None; instrs.len()];
+        self.emit_range(
+            instrs,
+            loads,
+            (i, width, reduced),
+            &mut vals,
+            0..instrs.len(),
+        )?;
+        vals.into_iter()
+            .enumerate()
+            .map(|(n, v)| v.ok_or(CodegenError::UndefinedValue { id: n as u32 }))
+            .collect()
+    }
+
+    /// Emits `instrs[range]` in order into `vals`, where earlier instructions' values are
+    /// already (those a tile stage has staged or re-emitted). `point` is the inner position,
+    /// the width and the point's reduced value.
+    pub(crate) fn emit_range(
+        &mut self,
+        instrs: &[Instr],
+        loads: Option<&[Option<Access>]>,
+        (i, width, reduced): (Value, Width, Option<Value>),
+        vals: &mut Values,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), CodegenError> {
         let vector = width == Width::Vector;
-        let mut vals: Vec<Value> = Vec::with_capacity(instrs.len());
-        for (n, instr) in instrs.iter().enumerate() {
+        let (start, end) = (range.start, range.end);
+        for (n, instr) in instrs.iter().enumerate().take(end).skip(start) {
             let ty = compute_type(instr.dtype, width);
             let v = match &instr.op {
                 ScalarOp::Load { buf, offset } => {
@@ -179,7 +230,7 @@ impl KernelEmitter<'_, '_, '_> {
                     if vector { self.b.ins().splat(ty, v) } else { v }
                 }
                 ScalarOp::Unary(op, a_id) => {
-                    let a = get(&vals, *a_id)?;
+                    let a = get(vals, *a_id)?;
                     // sigmoid(relu(x)): the argument is never negative.
                     let after_relu = instrs.get(*a_id as usize).is_some_and(|i| {
                         matches!(i.op, ScalarOp::Unary(UnaryOp::Relu, _)) && i.dtype == instr.dtype
@@ -192,12 +243,12 @@ impl KernelEmitter<'_, '_, '_> {
                     }
                 }
                 ScalarOp::Binary(op, a_id, c_id) => {
-                    self.binary_value(instrs, &vals, (*op, *a_id, *c_id), ty)?
+                    self.binary_value(instrs, vals, (*op, *a_id, *c_id), ty)?
                 }
                 ScalarOp::Select(c, a, x) => {
-                    let c = get(&vals, *c)?;
-                    let a = ops::convert(self.b, get(&vals, *a)?, ty);
-                    let x = ops::convert(self.b, get(&vals, *x)?, ty);
+                    let c = get(vals, *c)?;
+                    let a = ops::convert(self.b, get(vals, *a)?, ty);
+                    let x = ops::convert(self.b, get(vals, *x)?, ty);
                     let m = ops::truthy(self.b, c);
                     let m = if vector || !ops::ty_of(self.b, c).is_vector() {
                         m
@@ -207,7 +258,7 @@ impl KernelEmitter<'_, '_, '_> {
                     ops::select(self.b, m, a, x)
                 }
                 ScalarOp::Cast(a) => {
-                    let a = get(&vals, *a)?;
+                    let a = get(vals, *a)?;
                     ops::cast(self.b, a, instr.dtype, ty)?
                 }
                 ScalarOp::Reduced => {
@@ -215,9 +266,9 @@ impl KernelEmitter<'_, '_, '_> {
                     ops::convert(self.b, acc, ty)
                 }
             };
-            vals.push(v);
+            vals[n] = Some(v);
         }
-        Ok(vals)
+        Ok(())
     }
 }
 

@@ -35,6 +35,9 @@ pub enum CodegenError {
     /// An instruction reads a value id that no earlier instruction defines.
     #[error("use of undefined value {id}")]
     UndefinedValue { id: u32 },
+    /// A tiled row's staged values do not fit a stack frame.
+    #[error("a tile of this kernel stages {slots} values, more than a stack slot holds")]
+    TileScratch { slots: u32 },
     #[error("store of undefined value {id}")]
     UndefinedStoreValue { id: u32 },
     #[error("reduction value {id} is undefined")]

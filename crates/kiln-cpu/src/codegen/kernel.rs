@@ -197,8 +197,12 @@ impl KernelEmitter<'_, '_, '_> {
             stores: self.row_accesses(k, &inner, Accessed::Stores)?,
         };
         let tail_start = match &plan.form {
-            RowForm::Vector(compute) => {
-                self.vector_columns(k, &inner, *compute, (col, col_end), &plans)?
+            RowForm::Vector(compute, tiles) => {
+                let first = match tiles {
+                    Some(tiles) => self.tiled_columns(k, &inner, tiles, (col, col_end), &plans)?,
+                    None => col,
+                };
+                self.vector_columns(k, &inner, *compute, (first, col_end), &plans)?
             }
             RowForm::Lanes(lanes) => self.interior_lanes(k, &inner, lanes, col, col_end, &plans)?,
             RowForm::WholeRows(rows) => self.whole_row(k, &inner, *rows, (col, count), &plans)?,

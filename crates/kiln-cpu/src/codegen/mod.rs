@@ -15,6 +15,7 @@ mod pool;
 mod reduce;
 mod row;
 mod row_reduce;
+mod tile;
 
 use cranelift_codegen::ir::{AbiParam, Function, Signature, UserFuncName, types};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
@@ -24,6 +25,7 @@ use kiln_sched::{Kernel, Program};
 use crate::error::CpuError;
 
 pub use error::{CodegenError, MemAccess};
+pub(crate) use tile::routine_func_index;
 
 /// `extern "C" fn(bufs: *const *mut u8, syms: *const i64, start: i64, end: i64)`.
 pub(crate) fn kernel_signature(call_conv: CallConv) -> Signature {
@@ -31,6 +33,13 @@ pub(crate) fn kernel_signature(call_conv: CallConv) -> Signature {
     for _ in 0..4 {
         sig.params.push(AbiParam::new(types::I64));
     }
+    sig
+}
+
+/// `extern "C" fn(src: *const f32, dst: *mut f32, n: u64)`: a wide tile routine.
+pub(crate) fn routine_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(types::I64); 3]);
     sig
 }
 

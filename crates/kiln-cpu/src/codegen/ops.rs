@@ -307,7 +307,7 @@ pub(crate) fn cast(
 pub(crate) fn exact_mul_add(
     b: &mut FunctionBuilder,
     instrs: &[kiln_sched::Instr],
-    vals: &[Value],
+    vals: &[Option<Value>],
     op: BinaryOp,
     (a_id, c_id): (u32, u32),
     result: Type,
@@ -341,7 +341,7 @@ pub(crate) fn exact_mul_add(
     if !small(d) {
         return None;
     }
-    let x = *vals.get(x as usize)?;
+    let x = (*vals.get(x as usize)?)?;
     let ty = ty_of(b, x);
     if ty != result || (ty.lane_type() != types::F32 && ty.lane_type() != types::F64) {
         return None;

@@ -8,7 +8,7 @@ use super::exp_log::{exp_lanes, exp_nonpositive_lanes};
 use super::lanes::{Lanes, select};
 
 /// Cephes `tanhf` odd polynomial for |x| < 0.625: tanh(x) = x + x z P(z), z = x^2.
-const TANH_P_F32: [f64; 5] = [
+pub(super) const TANH_P_F32: [f64; 5] = [
     -3.333_328_194_22e-1,
     1.333_144_220_36e-1,
     -5.373_971_555_31e-2,
@@ -29,7 +29,7 @@ const TANH_Q_F64: [f64; 4] = [
 ];
 
 /// Below this |x| the odd polynomial is used, above it 1 - 2/(e^(2|x|) + 1).
-const TANH_SMALL: f64 = 0.625;
+pub(super) const TANH_SMALL: f64 = 0.625;
 
 pub(crate) fn tanh_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
     let z = b.ins().fmul(x, x);

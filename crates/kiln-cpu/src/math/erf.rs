@@ -41,7 +41,7 @@ const ERFC_G_F64: [f64; 23] = [
     f64::from_bits(0xbdf10f28c5b4a012),
 ];
 /// g(x) in t = (x - 2.46)/1.46, lowest degree first (exact f32 values).
-const ERFC_G_F32: [f64; 12] = [
+pub(super) const ERFC_G_F32: [f64; 12] = [
     f64::from_bits(0x3fcb5e79c0000000),
     f64::from_bits(0xbfbc8c5f00000000),
     f64::from_bits(0x3fac4a9280000000),
@@ -58,31 +58,34 @@ const ERFC_G_F32: [f64; 12] = [
 
 /// Number of Taylor terms for |x| < 1: the first omitted term is below 2^-56 (f64) or
 /// 2^-27 (f32) relative.
-const TAYLOR_TERMS_F64: u32 = 19;
-const TAYLOR_TERMS_F32: u32 = 11;
+const TAYLOR_TERMS_F64: usize = 19;
+const TAYLOR_TERMS_F32: usize = 11;
 
-fn taylor_coefficients(terms: u32) -> Vec<f64> {
+/// The first `N` Taylor coefficients, evaluated at compile time (IEEE arithmetic, the same
+/// values a run-time loop computes).
+const fn taylor_coefficients<const N: usize>() -> [f64; N] {
     let two_over_sqrt_pi = std::f64::consts::FRAC_2_SQRT_PI;
+    let mut out = [0.0; N];
     let mut factorial = 1.0_f64;
-    (0..terms)
-        .map(|n| {
-            if n > 0 {
-                factorial *= f64::from(n);
-            }
-            let sign = if n % 2 == 0 { 1.0 } else { -1.0 };
-            sign * two_over_sqrt_pi / (factorial * f64::from(2 * n + 1))
-        })
-        .collect()
+    let mut n = 0;
+    while n < N {
+        if n > 0 {
+            factorial *= n as f64;
+        }
+        let sign = if n % 2 == 0 { 1.0 } else { -1.0 };
+        out[n] = sign * two_over_sqrt_pi / (factorial * (2 * n + 1) as f64);
+        n += 1;
+    }
+    out
 }
 
+const TAYLOR_F64: [f64; TAYLOR_TERMS_F64] = taylor_coefficients();
+pub(super) const TAYLOR_F32: [f64; TAYLOR_TERMS_F32] = taylor_coefficients();
+
 pub(crate) fn erf_lanes(b: &mut FunctionBuilder, l: Lanes, x: Value) -> Value {
-    let terms = if l.is_f64() {
-        TAYLOR_TERMS_F64
-    } else {
-        TAYLOR_TERMS_F32
-    };
+    let taylor: &[f64] = if l.is_f64() { &TAYLOR_F64 } else { &TAYLOR_F32 };
     let z = b.ins().fmul(x, x);
-    let series = l.horner(b, z, &taylor_coefficients(terms));
+    let series = l.horner(b, z, taylor);
     let small = b.ins().fmul(x, series);
 
     let ax = b.ins().fabs(x);

@@ -11,8 +11,8 @@ const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// ln 2 split so that `k * LN2_HI` is exact for the exponents `exp` can see.
 const LN2_HI_F64: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO_F64: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-const LN2_HI_F32: f64 = f32::from_bits(0x3f31_7200) as f64;
-const LN2_LO_F32: f64 = 1.428_606_820_309_417_2e-6;
+pub(super) const LN2_HI_F32: f64 = f32::from_bits(0x3f31_7200) as f64;
+pub(super) const LN2_LO_F32: f64 = 1.428_606_820_309_417_2e-6;
 
 /// fdlibm `exp` rational-kernel coefficients (|r| <= ln2/2, error < 1 ulp).
 const EXP_P_F64: [f64; 5] = [
@@ -27,7 +27,7 @@ const EXP_P_F64: [f64; 5] = [
 /// (e^r - 1 - r)/r^2 at the 5 Chebyshev nodes of that range (computed in exact rational
 /// arithmetic, then rounded to f32). Approximation error < 1e-8 relative (0.1 ulp), so one
 /// degree fewer than Cephes' `expf` (2 instructions per vector) costs no measurable accuracy.
-const EXP_P_F32: [f64; 5] = [
+pub(super) const EXP_P_F32: [f64; 5] = [
     0.5,
     0.166_665_770_255_979_37,
     0.041_666_554_662_048_556,

@@ -54,6 +54,7 @@ mod lanes;
 mod pow;
 mod trig;
 mod trig_large;
+pub mod wide;
 mod widen;
 
 use cranelift_codegen::ir::{Type, Value};

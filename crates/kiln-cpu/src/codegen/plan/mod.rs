@@ -9,6 +9,7 @@ use crate::codegen::error::CodegenError;
 
 pub(crate) mod lanes;
 pub(crate) mod reduce;
+pub(crate) mod tile;
 pub(crate) mod window;
 
 /// Whether `vector` accesses to a buffer of `dtype` are supported in a loop computing in
@@ -31,8 +32,9 @@ pub(crate) fn vector_lanes(compute: DType) -> i64 {
 
 /// How the columns of a row are computed besides the scalar tail loop.
 pub(crate) enum RowForm {
-    /// A vector loop in this compute type (no reduction).
-    Vector(DType),
+    /// A vector loop in this compute type (no reduction), in tiles where a wide routine
+    /// computes some of its instructions ([`tile`]).
+    Vector(DType, Option<tile::TilePlan>),
     /// The reduction runs in lanes over the inner output dim ([`lanes`]).
     Lanes(lanes::OutputLanes),
     /// Rows covered whole by a task are reduced as one nest ([`reduce::RowPlan`]).
@@ -66,7 +68,8 @@ pub(crate) fn plan_kernel(program: &Program, kernel: &Kernel) -> Result<KernelPl
     // An undeclared buffer never vectorises; the emission reports it where it is used.
     let dtype_of = |buf: u32| buffer_dtype(program, buf).unwrap_or(DType::Bool);
     let form = if let Some(compute) = simd_compute(&k, &dtype_of) {
-        RowForm::Vector(compute)
+        let tiles = tile::plan(&k, compute);
+        RowForm::Vector(compute, tiles)
     } else if let Some(lanes) = lanes::plan(&k, &dtype_of) {
         RowForm::Lanes(lanes)
     } else {

@@ -1,0 +1,158 @@
+//! Wide tile routines: the f32 transcendental ops on 256-bit vectors, called from kernels.
+//!
+//! Cranelift's x86-64 backend emits 128-bit vectors only, and a fused elementwise kernel whose
+//! body holds a sigmoid, tanh or GELU is bound by that arithmetic, not by memory (see
+//! `doc/CODEGEN.md`). On hosts with AVX2 and FMA, a vector kernel computes its rows in tiles
+//! of [`TILE`] elements: the 128-bit code computes each transcendental op's argument for the
+//! whole tile into a stack buffer, one call to the routine here computes the op on 8 lanes at
+//! a time, and the 128-bit code carries on from its result (`codegen/tile.rs`).
+//!
+//! Every routine is the same IEEE operation sequence as the inline emitter it replaces, so a
+//! tiled row is bit for bit what the 128-bit loop computes (checked by
+//! `tests/wide_routines.rs`), and the choice never changes results, only speed. Kernels call
+//! the routines by symbol name ([`Routine::symbol`]); an artifact records the name and the
+//! loader resolves it to this process's copy, so cached code stays position-independent. Whether
+//! tiles are used is part of the host ISA description (`kiln_wide=avx2|none`), hence of every
+//! artifact's and cache key's target id.
+use kiln_ir::UnaryOp;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+/// Elements per tile: 64 f32 (256 bytes per staged value, in L1), so the call, and the
+/// constants reloaded after it, cost a few instructions per 8 elements.
+pub const TILE: i64 = 64;
+
+/// A tile routine: `extern "C" fn(src: *const f32, dst: *mut f32, n: u64)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routine {
+    Exp,
+    Sigmoid,
+    /// Sigmoid of a relu's output (the emitters' `sigmoid_nonnegative`).
+    SigmoidNonnegative,
+    Tanh,
+    Silu,
+    Gelu,
+    GeluTanh,
+}
+
+impl Routine {
+    pub const ALL: [Routine; 7] = [
+        Routine::Exp,
+        Routine::Sigmoid,
+        Routine::SigmoidNonnegative,
+        Routine::Tanh,
+        Routine::Silu,
+        Routine::Gelu,
+        Routine::GeluTanh,
+    ];
+
+    /// The routine computing f32 `op` (`after_relu`: its operand is a relu's output, as the
+    /// body emitter specialises sigmoid), if there is one.
+    pub fn for_op(op: UnaryOp, after_relu: bool) -> Option<Routine> {
+        Some(match op {
+            UnaryOp::Exp => Routine::Exp,
+            UnaryOp::Sigmoid if after_relu => Routine::SigmoidNonnegative,
+            UnaryOp::Sigmoid => Routine::Sigmoid,
+            UnaryOp::Tanh => Routine::Tanh,
+            UnaryOp::Silu => Routine::Silu,
+            UnaryOp::Gelu => Routine::Gelu,
+            UnaryOp::GeluTanh => Routine::GeluTanh,
+            _ => return None,
+        })
+    }
+
+    /// The symbol kernels import the routine by.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Routine::Exp => "kiln_wide_exp_f32x8",
+            Routine::Sigmoid => "kiln_wide_sigmoid_f32x8",
+            Routine::SigmoidNonnegative => "kiln_wide_sigmoid_nonnegative_f32x8",
+            Routine::Tanh => "kiln_wide_tanh_f32x8",
+            Routine::Silu => "kiln_wide_silu_f32x8",
+            Routine::Gelu => "kiln_wide_gelu_f32x8",
+            Routine::GeluTanh => "kiln_wide_gelu_tanh_f32x8",
+        }
+    }
+
+    /// The routine named `symbol`, if kiln has one by that name.
+    pub fn by_symbol(symbol: &str) -> Option<Routine> {
+        Routine::ALL.into_iter().find(|r| r.symbol() == symbol)
+    }
+
+    /// The routine's entry point in this process, where the host can run it.
+    #[cfg(target_arch = "x86_64")]
+    fn entry(self) -> Option<TileFn> {
+        if !enabled() {
+            return None;
+        }
+        Some(match self {
+            Routine::Exp => avx2::exp_f32x8,
+            Routine::Sigmoid => avx2::sigmoid_f32x8,
+            Routine::SigmoidNonnegative => avx2::sigmoid_nonnegative_f32x8,
+            Routine::Tanh => avx2::tanh_f32x8,
+            Routine::Silu => avx2::silu_f32x8,
+            Routine::Gelu => avx2::gelu_f32x8,
+            Routine::GeluTanh => avx2::gelu_tanh_f32x8,
+        })
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn entry(self) -> Option<TileFn> {
+        None
+    }
+
+    /// Applies the routine to `xs` (any length; the last partial tile is padded), or `None`
+    /// where tiles are not used on this host. For tests and benchmarks.
+    pub fn apply(self, xs: &[f32]) -> Option<Vec<f32>> {
+        let f = self.entry()?;
+        let mut src = xs.to_vec();
+        src.resize(xs.len().next_multiple_of(8), 0.0);
+        let mut dst = vec![0.0f32; src.len()];
+        // SAFETY: both buffers hold `src.len()` f32, a multiple of 8, and `entry` returned
+        // the routine only because the host has AVX2 and FMA.
+        unsafe { f(src.as_ptr(), dst.as_mut_ptr(), src.len() as u64) };
+        dst.truncate(xs.len());
+        Some(dst)
+    }
+}
+
+type TileFn = unsafe extern "C" fn(*const f32, *mut f32, u64);
+
+/// Whether kernels use tile routines: the host has AVX2 and FMA, and `KILN_CPU_WIDE` is not
+/// `0` (the switch that lets a benchmark compare both forms). Read once per process.
+pub fn enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        let off = std::env::var("KILN_CPU_WIDE").is_ok_and(|v| v == "0");
+        !off && host_has_avx2_fma()
+    })
+}
+
+fn host_has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The ISA-flag entry naming the tile form (`kiln_wide=avx2` or `kiln_wide=none`).
+pub(crate) fn isa_flag() -> &'static str {
+    if enabled() {
+        "kiln_wide=avx2"
+    } else {
+        "kiln_wide=none"
+    }
+}
+
+/// `(symbol, address)` of every routine this process can run, for the JIT's symbol table.
+pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
+    Routine::ALL
+        .into_iter()
+        .filter_map(|r| Some((r.symbol(), r.entry()? as *const u8)))
+        .collect()
+}
