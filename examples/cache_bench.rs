@@ -10,7 +10,7 @@
 //! small inputs), when the `kiln` binary of the same profile is built beside this example.
 //! `cache_bench --hit-loop N [CASE]` runs only N hits of one graph, for a profiler.
 //! Each row also has `compile_ms` (the same graph compiled with no cache, in this process)
-//! and `hit_phases_us`, the median of each phase of the hits (see `kiln::Phases`).
+//! and `hit_phases_us`, the median of each phase of the hits (see `kiln::Phases`). `miss_phases_us` the same for the misses.
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -127,9 +127,11 @@ fn median_phases(phases: &[kiln::Phases]) -> BenchResult<serde_json::Value> {
 struct CaseResult {
     graph: &'static str,
     miss_ms: f64,
+    warm_dir_miss_ms: f64,
     hit_ms: f64,
     compile_ms: f64,
     hit_phases: serde_json::Value,
+    miss_phases: serde_json::Value,
     fresh_process_hit_ms: f64,
     /// `None` when the `kiln` binary is not built beside this example.
     cli_hit_ms: Option<f64>,
@@ -144,17 +146,26 @@ impl CaseResult {
 fn bench_case(case: &Case) -> BenchResult<CaseResult> {
     let graph = kiln::parse(case.src)?;
     let shapes = shapes(case);
-    let mut misses = Vec::new();
+    // Misses (in a fresh directory, and in one that already exists and holds another entry:
+    // the steady state of a service or CI cache) alternate with compiles without a cache, so
+    // that all three see the same machine and the same warmed-up process.
+    let primer = kiln::parse("graph primer\ninput p: f32[4]\nq = neg(p)\noutput q\n")?;
+    let uncached =
+        Compiler::new(CompileOptions::default().no_cache().dynamic(case.policy)).compile(&graph)?;
+    let (mut misses, mut miss_phases) = (Vec::new(), Vec::new());
+    let (mut warm_misses, mut compiles) = (Vec::new(), Vec::new());
     for _ in 0..MISS_RUNS {
         let dir = tempfile::tempdir()?;
         let f = compiler(dir.path(), case.policy).compile(&graph)?;
-        misses.push(timed_prepare(&f, &shapes, Outcome::Miss)?);
-    }
+        let (ms, p) = timed_report(&f, &shapes, Outcome::Miss)?;
+        misses.push(ms);
+        miss_phases.push(p);
 
-    let uncached =
-        Compiler::new(CompileOptions::default().no_cache().dynamic(case.policy)).compile(&graph)?;
-    let mut compiles = Vec::new();
-    for _ in 0..MISS_RUNS {
+        let dir = tempfile::tempdir()?;
+        let c = compiler(dir.path(), case.policy);
+        timed_prepare(&c.compile(&primer)?, &[vec![4]], Outcome::Miss)?;
+        warm_misses.push(timed_prepare(&c.compile(&graph)?, &shapes, Outcome::Miss)?);
+
         uncached.reset();
         let start = Instant::now();
         uncached.prepare(&shapes)?;
@@ -179,9 +190,11 @@ fn bench_case(case: &Case) -> BenchResult<CaseResult> {
     Ok(CaseResult {
         graph: case.name,
         miss_ms: median(misses),
+        warm_dir_miss_ms: median(warm_misses),
         hit_ms: median(hits),
         compile_ms: median(compiles),
         hit_phases: median_phases(&phases)?,
+        miss_phases: median_phases(&miss_phases)?,
         fresh_process_hit_ms: median(children),
         cli_hit_ms: cli_hit_ms(case)?,
     })
@@ -427,10 +440,13 @@ fn print_json(results: &[CaseResult], scale: &ScaleResult) {
                 "hit_ms": r.hit_ms,
                 "compile_ms": r.compile_ms,
                 "miss_to_compile": r.miss_ms / r.compile_ms,
+                "warm_dir_miss_ms": r.warm_dir_miss_ms,
+                "warm_dir_miss_to_compile": r.warm_dir_miss_ms / r.compile_ms,
                 "speedup": r.speedup(),
                 "fresh_process_hit_ms": r.fresh_process_hit_ms,
                 "cli_hit_ms": r.cli_hit_ms,
                 "hit_phases_us": r.hit_phases,
+                "miss_phases_us": r.miss_phases,
             })
         );
     }
@@ -449,24 +465,33 @@ fn print_json(results: &[CaseResult], scale: &ScaleResult) {
 
 fn print_table(results: &[CaseResult], scale: &ScaleResult) {
     println!(
-        "{:<32} {:>10} {:>10} {:>10} {:>9} {:>14} {:>12}",
-        "graph", "compile ms", "miss ms", "hit ms", "speedup", "fresh hit ms", "kiln run ms"
+        "{:<32} {:>10} {:>10} {:>13} {:>10} {:>9} {:>14} {:>12}",
+        "graph",
+        "compile ms",
+        "miss ms",
+        "warm-dir miss",
+        "hit ms",
+        "speedup",
+        "fresh hit ms",
+        "kiln run ms"
     );
     for r in results {
         let cli = r
             .cli_hit_ms
             .map_or("-".to_string(), |ms| format!("{ms:.2}"));
         println!(
-            "{:<32} {:>10.3} {:>10.3} {:>10.4} {:>8.0}x {:>14.3} {:>12}",
+            "{:<32} {:>10.3} {:>10.3} {:>13.3} {:>10.4} {:>8.0}x {:>14.3} {:>12}",
             r.graph,
             r.compile_ms,
             r.miss_ms,
+            r.warm_dir_miss_ms,
             r.hit_ms,
             r.speedup(),
             r.fresh_process_hit_ms,
             cli
         );
         println!("    hit phases (µs): {}", r.hit_phases);
+        println!("    miss phases (µs): {}", r.miss_phases);
     }
     println!(
         "\nhit on the last of 100 entries under a key, {} entries on disk: {:.4} ms; \

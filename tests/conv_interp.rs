@@ -114,6 +114,32 @@ fn hand_computed_grouped_conv1d_with_bias_and_dilation() {
     agree(src, &[x, w, b], 1e-12, DynamicPolicy::Static);
 }
 
+/// Depthwise convolutions (the phase-plane kernel) on planes wider than the random shapes:
+/// odd and even widths at stride 2 (the even/odd column split), stride 3 with dilation (the
+/// general split), asymmetric strides and a channel multiplier.
+#[test]
+fn depthwise_strides_paddings_and_dilations() {
+    let cases = [
+        // (c, multiplier, [h, w], [kh, kw], stride, padding, dilation)
+        (6, 1, [13, 17], [3, 3], "2", "1", "1"),
+        (4, 1, [16, 16], [3, 3], "2", "1", "1"),
+        (3, 2, [11, 20], [5, 3], "[3, 2]", "[2, 1]", "[2, 1]"),
+        (5, 1, [9, 31], [3, 5], "1", "[0, 2]", "[1, 2]"),
+        (2, 1, [12, 12], [7, 7], "3", "3", "1"),
+    ];
+    for (i, (c, m, [h, w], [kh, kw], stride, pad, dil)) in cases.into_iter().enumerate() {
+        let src = format!(
+            "graph dw\ninput x: f32[2, {c}, {h}, {w}]\ninput w: f32[{}, 1, {kh}, {kw}]\n\
+             y = conv2d(x, w, stride={stride}, padding={pad}, dilation={dil}, groups={c})\n\
+             output y\n",
+            c * m
+        );
+        let x = tensor(DType::F32, &[2, c, h, w], 10 + i as u64);
+        let wt = tensor(DType::F32, &[c * m, 1, kh, kw], 20 + i as u64);
+        agree(&src, &[x, wt], 1e-5, DynamicPolicy::Static);
+    }
+}
+
 #[test]
 fn hand_computed_conv_transpose2d() {
     // One 2x2 input scattered by a 2x2 kernel at stride 2: each input element becomes a
