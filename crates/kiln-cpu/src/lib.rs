@@ -13,6 +13,7 @@ mod jit;
 mod library;
 pub mod math;
 mod run;
+mod temps;
 mod validate;
 
 pub use artifact::{CpuArtifact, KernelCode, RelocKind, RelocRecord, RelocTarget, compile, load};

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use cranelift_jit::JITModule;
-use kiln_ir::{BinaryOp, UnaryOp};
+use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_ir::{BufferPool, InputError, Role, Tensor};
 use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp, Step};
 use kiln_shape::{Bindings, Expr};
@@ -102,6 +102,8 @@ pub struct CompiledProgram {
     /// Blocks of the outputs and temporaries of earlier calls, handed out again: a loop of
     /// `run()` calls then writes warm pages (no page faults, no zeroing), as `run_into` does.
     pool: BufferPool,
+    /// The program's temporaries by first use (see [`crate::temps`]).
+    lifetimes: Vec<kiln_sched::Lifetime>,
     _code: CodeMemory,
 }
 
@@ -122,6 +124,7 @@ unsafe impl Sync for Args {}
 impl CompiledProgram {
     pub(crate) fn new(program: Program, kernels: Vec<KernelFn>, module: JITModule) -> Self {
         CompiledProgram {
+            lifetimes: program.temp_lifetimes(),
             program,
             kernels,
             access: AccessCheck::new(),
@@ -240,9 +243,23 @@ impl CompiledProgram {
             sizes.push(bytes);
             numels.push(numel);
         }
-        // Temporaries come from the pool and go back to it when this call returns; kernels
-        // write each before reading it.
-        let mut temps = Vec::new();
+        // Temporaries live in blocks shared by those whose lifetimes do not overlap; the
+        // blocks come from the pool and go back to it when this call returns. Kernels write
+        // each temporary before reading it.
+        let plan = crate::temps::plan(&self.lifetimes, &sizes);
+        let mut blocks = Vec::with_capacity(plan.block_bytes.len());
+        for (i, &bytes) in plan.block_bytes.iter().enumerate() {
+            // A byte tensor: the block's size is in bytes, whatever the temporaries' dtypes.
+            let block =
+                Tensor::try_for_overwrite(DType::Bool, &[bytes], &self.pool).map_err(|source| {
+                    RunError::Alloc {
+                        role: "temporary",
+                        name: format!("block {i}"),
+                        source,
+                    }
+                })?;
+            blocks.push(block);
+        }
         let mut ptrs: Vec<*mut u8> = Vec::with_capacity(sizes.len());
         for (b, (decl, &bytes)) in self.program.buffers.iter().zip(&sizes).enumerate() {
             let (ptr, len) = match &decl.kind {
@@ -264,19 +281,11 @@ impl CompiledProgram {
                     })?;
                     (t.data.as_mut_ptr(), t.data.len())
                 }
-                BufKind::Temp => {
-                    let numel = bytes / decl.dtype.size().max(1);
-                    let t = Tensor::try_for_overwrite(decl.dtype, &[numel], &self.pool).map_err(
-                        |source| RunError::Alloc {
-                            role: "temporary",
-                            name: format!("buffer {b}"),
-                            source,
-                        },
-                    )?;
-                    temps.push(t);
-                    let t = temps.last_mut().expect("just pushed");
-                    (t.data.as_mut_ptr(), t.data.len())
-                }
+                // A temporary no step touches is never dereferenced: a dangling pointer.
+                BufKind::Temp => match plan.block_of[b] {
+                    Some(block) => (blocks[block].data.as_mut_ptr(), blocks[block].data.len()),
+                    None => (std::ptr::NonNull::dangling().as_ptr(), bytes),
+                },
                 // Kernels never store to constants either.
                 BufKind::Const(data) => (data.as_ptr() as *mut u8, data.len()),
             };

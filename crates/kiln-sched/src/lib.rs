@@ -13,6 +13,7 @@ mod error;
 mod index_call;
 pub mod ir;
 mod library;
+mod lifetimes;
 mod lower;
 mod pool;
 mod softmax;
@@ -28,6 +29,7 @@ pub use library::{
     ConvAt, GemmAt, LaunchAt, MatrixAt, PoolBackwardAt, conv_out_size, conv_transpose_out_size,
     pool_out_size,
 };
+pub use lifetimes::Lifetime;
 pub use lower::{SchedOptions, contiguous_offset, numel};
 pub use verify::VerifyError;
 
