@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use cranelift_jit::JITModule;
 use kiln_ir::{BinaryOp, DType, UnaryOp};
 use kiln_ir::{BufferPool, InputError, Role, Tensor};
-use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, Program, ScalarOp, Step};
+use kiln_sched::{AccessCheck, BufKind, Instr, Kernel, LibraryCall, Program, ScalarOp, Step};
 use kiln_shape::{Bindings, Expr};
 use rayon::prelude::*;
 
@@ -104,6 +104,8 @@ pub struct CompiledProgram {
     pool: BufferPool,
     /// The program's temporaries by first use (see [`crate::temps`]).
     lifetimes: Vec<kiln_sched::Lifetime>,
+    /// Per step: the kernel that runs as its epilogue (`Program::conv_epilogue`).
+    epilogues: Vec<Option<usize>>,
     _code: CodeMemory,
 }
 
@@ -123,8 +125,15 @@ unsafe impl Sync for Args {}
 
 impl CompiledProgram {
     pub(crate) fn new(program: Program, kernels: Vec<KernelFn>, module: JITModule) -> Self {
+        let epilogues: Vec<Option<usize>> = (0..program.steps.len())
+            .map(|at| program.conv_epilogue(at))
+            .collect();
+        let joined: Vec<usize> = (0..epilogues.len())
+            .filter(|&at| epilogues[at].is_some())
+            .collect();
         CompiledProgram {
-            lifetimes: program.temp_lifetimes(),
+            lifetimes: program.temp_lifetimes_with(&joined),
+            epilogues,
             program,
             kernels,
             access: AccessCheck::new(),
@@ -301,17 +310,49 @@ impl CompiledProgram {
             bufs: ptrs.as_ptr(),
             syms: syms.as_ptr(),
         };
-        for step in &self.program.steps {
+        let mut at = 0;
+        while let Some(step) = self.program.steps.get(at) {
+            at += 1;
             match step {
-                Step::Kernel(i) => {
-                    self.launch_kernel(*i, args, bindings)?;
-                }
-                Step::Library(call) => {
-                    crate::library::run(call, &ptrs, &numels, bindings)?;
-                }
+                Step::Kernel(i) => self.launch_kernel(*i, args, bindings)?,
+                Step::Library(call) => match self.epilogue_at(at - 1, call, &numels, bindings)? {
+                    Some(k) => {
+                        let f = self.kernels[k];
+                        let epilogue = move |points: std::ops::Range<usize>| {
+                            let a = args;
+                            // SAFETY: as in `launch_kernel`; the convolution calls this on
+                            // disjoint ranges of the kernel's iteration space (which has as
+                            // many points as the convolution's output, checked by
+                            // `epilogue_at`), each once its output elements are written, and
+                            // the kernel reads that output only at its own point.
+                            unsafe { f(a.bufs, a.syms, points.start as i64, points.end as i64) }
+                        };
+                        crate::library::run(call, &ptrs, &numels, bindings, Some(&epilogue))?;
+                        // The epilogue was the next step.
+                        at += 1;
+                    }
+                    None => crate::library::run(call, &ptrs, &numels, bindings, None)?,
+                },
             }
         }
         Ok(())
+    }
+
+    /// The kernel to run as the epilogue of the library call at step `at`: the next step's,
+    /// when `Program::conv_epilogue` allows it and its iteration space has as many points as
+    /// the convolution's output at these sizes.
+    fn epilogue_at(
+        &self,
+        at: usize,
+        call: &LibraryCall,
+        numels: &[i64],
+        bindings: &Bindings,
+    ) -> Result<Option<usize>, RunError> {
+        let (Some(k), LibraryCall::Conv(conv)) = (self.epilogues[at], call) else {
+            return Ok(None);
+        };
+        let points = product(&self.program.kernels[k].dims, bindings)?;
+        Ok((numels.get(conv.out as usize) == Some(&points)).then_some(k))
     }
 
     /// Runs kernel `i` over its iteration space, split across threads when large enough.

@@ -39,7 +39,7 @@ impl fmt::Display for Program {
             };
             writeln!(f, "  b{i}: {}[{}] {kind}", b.dtype, b.numel)?;
         }
-        for step in &self.steps {
+        for (at, step) in self.steps.iter().enumerate() {
             let k = match step {
                 Step::Kernel(i) => &self.kernels[*i],
                 Step::Library(call) => {
@@ -48,12 +48,20 @@ impl fmt::Display for Program {
                 }
             };
             let dims: Vec<String> = k.dims.iter().map(|d| d.to_string()).collect();
+            let epilogue = at
+                .checked_sub(1)
+                .is_some_and(|prev| self.conv_epilogue(prev).is_some());
             writeln!(
                 f,
-                "  kernel {} over [{}] ({}-bit indexing)",
+                "  kernel {} over [{}] ({}-bit indexing){}",
                 k.name,
                 dims.join(", "),
-                k.index_bits
+                k.index_bits,
+                if epilogue {
+                    ", the epilogue of the convolution before it"
+                } else {
+                    ""
+                }
             )?;
             if let Some(r) = &k.reduce {
                 let rd: Vec<String> = r.dims.iter().map(|d| d.to_string()).collect();

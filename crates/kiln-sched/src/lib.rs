@@ -9,6 +9,7 @@ mod access;
 mod access_memo;
 mod block;
 mod dump;
+mod epilogue;
 mod error;
 mod index_call;
 pub mod ir;

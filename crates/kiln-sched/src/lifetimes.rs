@@ -20,8 +20,21 @@ pub struct Lifetime {
 impl Program {
     /// Every temporary some step touches, with its lifetime, ordered by first use.
     pub fn temp_lifetimes(&self) -> Vec<Lifetime> {
+        self.temp_lifetimes_with(&[])
+    }
+
+    /// As [`Program::temp_lifetimes`], where each step in `joined` runs interleaved with the
+    /// step after it (a convolution and its epilogue): buffers either of them touches are live
+    /// during both.
+    pub fn temp_lifetimes_with(&self, joined: &[usize]) -> Vec<Lifetime> {
         let mut span: Vec<Option<(usize, usize)>> = vec![None; self.buffers.len()];
-        for (at, step) in self.steps.iter().enumerate() {
+        for (index, step) in self.steps.iter().enumerate() {
+            // A joined pair counts as one step: the index of its first.
+            let at = if index > 0 && joined.contains(&(index - 1)) {
+                index - 1
+            } else {
+                index
+            };
             for buf in self.step_buffers(step) {
                 if let Some(s) = span.get_mut(buf as usize) {
                     *s = Some(s.map_or((at, at), |(first, _)| (first, at)));

@@ -100,7 +100,16 @@ fn fail(c: &Conv, msg: &str) -> RunError {
     super::unsupported(&LibraryCall::Conv(Box::new(c.clone())), msg)
 }
 
-pub(super) fn run(c: &Conv, at: &ConvAt, ptrs: &[*mut u8]) -> Result<(), RunError> {
+pub(crate) use kernels::Epilogue;
+
+/// Runs the convolution, then `epilogue` on every part of its output once that part is
+/// written (see [`Epilogue`]; a no-op closure when there is none).
+pub(super) fn run(
+    c: &Conv,
+    at: &ConvAt,
+    ptrs: &[*mut u8],
+    epilogue: Epilogue,
+) -> Result<(), RunError> {
     let g = geometry(c, at);
     let buf = |b: u32| {
         ptrs.get(b as usize)
@@ -119,10 +128,10 @@ pub(super) fn run(c: &Conv, at: &ConvAt, ptrs: &[*mut u8]) -> Result<(), RunErro
     // exactly those extents), of the call's dtype; the output is a distinct buffer.
     unsafe {
         match c.dtype {
-            DType::F32 => run_typed::<f32>(&g, x, w, out),
-            DType::F64 => run_typed::<f64>(&g, x, w, out),
-            DType::F16 => run_widened::<f16>(&g, x, w, out),
-            DType::BF16 => run_widened::<bf16>(&g, x, w, out),
+            DType::F32 => run_typed::<f32>(&g, x, w, out, epilogue),
+            DType::F64 => run_typed::<f64>(&g, x, w, out, epilogue),
+            DType::F16 => run_widened::<f16>(&g, x, w, out, epilogue),
+            DType::BF16 => run_widened::<bf16>(&g, x, w, out, epilogue),
             DType::Bool | DType::I64 => {
                 return Err(fail(c, &format!("convolution of {} tensors", c.dtype)));
             }
@@ -133,22 +142,36 @@ pub(super) fn run(c: &Conv, at: &ConvAt, ptrs: &[*mut u8]) -> Result<(), RunErro
 
 /// # Safety
 /// As [`run`]'s: the pointers hold `g`'s extents of `T`, `out` distinct from the others.
-unsafe fn run_typed<T: kernels::Float>(g: &Geom, x: *mut u8, w: *mut u8, out: *mut u8) {
+unsafe fn run_typed<T: kernels::Float>(
+    g: &Geom,
+    x: *mut u8,
+    w: *mut u8,
+    out: *mut u8,
+    epilogue: Epilogue,
+) {
     let xs = unsafe { read::<T>(x, g.x_len()) };
     let ws = unsafe { read::<T>(w, g.w_len()) };
     if let Some(ys) = unsafe { output::<T>(out, g.out_len()) } {
-        return kernels::conv(g, &xs, &ws, ys);
+        return kernels::conv(g, &xs, &ws, ys, epilogue);
     }
+    // An unaligned output is computed aside and copied: the epilogue runs after the copy.
     let mut ys = vec![T::ZERO; g.out_len()];
-    kernels::conv(g, &xs, &ws, &mut ys);
+    kernels::conv(g, &xs, &ws, &mut ys, &|_| {});
     unsafe { write(out, &ys) };
+    epilogue(0..g.out_len());
 }
 
 /// f16 / bf16: widened to f32, computed, rounded once at the end.
 ///
 /// # Safety
 /// As [`run_typed`].
-unsafe fn run_widened<H: buffers::Half>(g: &Geom, x: *mut u8, w: *mut u8, out: *mut u8) {
+unsafe fn run_widened<H: buffers::Half>(
+    g: &Geom,
+    x: *mut u8,
+    w: *mut u8,
+    out: *mut u8,
+    epilogue: Epilogue,
+) {
     let xs: Vec<f32> = unsafe { read::<H>(x, g.x_len()) }
         .iter()
         .map(|v| v.widen())
@@ -158,9 +181,11 @@ unsafe fn run_widened<H: buffers::Half>(g: &Geom, x: *mut u8, w: *mut u8, out: *
         .map(|v| v.widen())
         .collect();
     let mut ys = vec![0f32; g.out_len()];
-    kernels::conv(g, &xs, &ws, &mut ys);
+    kernels::conv(g, &xs, &ws, &mut ys, &|_| {});
     let narrow: Vec<H> = ys.iter().map(|&v| H::narrow(v)).collect();
     unsafe { write(out, &narrow) };
+    // The epilogue reads the rounded output, so it runs after it is written.
+    epilogue(0..g.out_len());
 }
 
 /// A gradient step (`convolution_backward_input` / `_weight`): reads `grad_output` (the

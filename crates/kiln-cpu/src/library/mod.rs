@@ -16,17 +16,30 @@ use crate::error::RunError;
 pub(crate) use gemm::LIBRARY as GEMM_LIBRARY;
 pub use gemm::sgemm;
 
-/// Runs one library step. `numels[b]` is buffer `b`'s element count at this launch.
+pub(crate) use conv::Epilogue;
+
+/// Runs one library step. `numels[b]` is buffer `b`'s element count at this launch. A
+/// convolution runs `epilogue` on each part of its output as soon as it is written (other
+/// calls have none: pass `None`).
 pub(crate) fn run(
     call: &LibraryCall,
     ptrs: &[*mut u8],
     numels: &[i64],
     bindings: &Bindings,
+    epilogue: Option<Epilogue>,
 ) -> Result<(), RunError> {
     let at = call.launch(bindings, numels)?;
+    if epilogue.is_some() && !matches!(call, LibraryCall::Conv(_)) {
+        return Err(unsupported(
+            call,
+            "an epilogue on a call that is not a convolution",
+        ));
+    }
     match (call, at) {
         (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
-        (LibraryCall::Conv(c), LaunchAt::Conv(at)) => conv::run(c, &at, ptrs),
+        (LibraryCall::Conv(c), LaunchAt::Conv(at)) => {
+            conv::run(c, &at, ptrs, epilogue.unwrap_or(&|_| {}))
+        }
         (LibraryCall::Index(c), LaunchAt::Index(at)) => index::run(c, &at, ptrs),
         (LibraryCall::PoolIndices(c), LaunchAt::PoolIndices(at)) => pool_indices::run(c, &at, ptrs),
         (LibraryCall::ConvGrad(c), LaunchAt::Conv(at)) => conv::run_grad(c, &at, ptrs),

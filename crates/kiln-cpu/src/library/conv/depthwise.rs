@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::Geom;
 use super::im2col::valid_range;
-use super::kernels::Float;
+use super::kernels::{Epilogue, Float};
 
 /// The phase-plane layout of one plane of `g` (see the module docs).
 struct Phases {
@@ -190,9 +190,11 @@ fn plane_avx2<T: Float>(g: &Geom, x: &[T], w: &[T], idx: usize, out: &mut [T], s
     plane(g, x, w, idx, out, s)
 }
 
-/// Every output plane, in parallel. Does nothing for an empty output.
-pub(super) fn depthwise<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T]) {
-    if g.out_plane() == 0 || out.is_empty() {
+/// Every output plane, in parallel, each followed by `epilogue` on the same thread. Does
+/// nothing for an empty output.
+pub(super) fn depthwise<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], epilogue: Epilogue) {
+    let plane_len = g.out_plane();
+    if plane_len == 0 || out.is_empty() {
         return;
     }
     type PlaneFn<T> = fn(&Geom, &[T], &[T], usize, &mut [T], &mut Scratch<T>);
@@ -207,9 +209,10 @@ pub(super) fn depthwise<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T]) {
             compute = |g, x, w, i, o, s| unsafe { plane_avx2(g, x, w, i, o, s) };
         }
     }
-    out.par_chunks_mut(g.out_plane())
+    out.par_chunks_mut(plane_len)
         .enumerate()
         .for_each_init(Scratch::new, |scratch, (idx, p)| {
-            compute(g, x, w, idx, p, scratch)
+            compute(g, x, w, idx, p, scratch);
+            epilogue(idx * plane_len..(idx + 1) * plane_len);
         });
 }

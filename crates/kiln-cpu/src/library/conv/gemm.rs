@@ -114,3 +114,87 @@ fn gemm_into<T: Float>(
         )
     }
 }
+
+/// What runs on the columns `j0..j1` of a GEMM's output right after one thread computed them
+/// (a convolution's epilogue kernel, while they are in that thread's cache).
+pub(super) type AfterColumns<'a> = &'a (dyn Fn(std::ops::Range<usize>) + Sync);
+
+/// `dst = lhs @ rhs` in chunks of `chunk` columns spread over the rayon pool, each chunk a
+/// single-threaded GEMM followed by `after(columns)` on the same thread.
+pub(super) fn gemm_by_columns<T: Float>(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (&mut [T], usize),
+    lhs: View<T>,
+    rhs: View<T>,
+    chunk: usize,
+    after: AfterColumns,
+) {
+    use rayon::prelude::*;
+    if m == 0 || n == 0 || k == 0 {
+        gemm((m, n, k), dst, dst_rs, lhs, rhs, false);
+        after(0..n);
+        return;
+    }
+    let fits = |len: usize, r: Option<usize>| r.is_some_and(|r| r <= len);
+    assert!(
+        fits(dst.len(), reach(m, n, dst_rs, 1)),
+        "gemm: dst out of bounds"
+    );
+    assert!(
+        fits(lhs.data.len(), reach(m, k, lhs.rs, lhs.cs)),
+        "gemm: lhs out of bounds"
+    );
+    assert!(
+        fits(rhs.data.len(), reach(k, n, rhs.rs, rhs.cs)),
+        "gemm: rhs out of bounds"
+    );
+    let chunk = chunk.max(1);
+    let shared = SharedDst(dst.as_mut_ptr());
+    let s = |v: usize| v as isize;
+    (0..n.div_ceil(chunk)).into_par_iter().for_each(|c| {
+        let (j0, j1) = (c * chunk, ((c + 1) * chunk).min(n));
+        let dst = shared.get();
+        // SAFETY: the whole `m x n` output, `m x k` lhs and `k x n` rhs lie inside their
+        // slices (checked above); this task reads the rhs columns `j0..j1` and writes the dst
+        // columns `j0..j1`, which no other task touches, and `dst` is borrowed mutably for the
+        // whole call, so it overlaps neither operand.
+        unsafe {
+            gemm::gemm(
+                m,
+                j1 - j0,
+                k,
+                dst.add(j0),
+                1,
+                s(dst_rs),
+                false,
+                lhs.data.as_ptr(),
+                s(lhs.cs),
+                s(lhs.rs),
+                rhs.data.as_ptr().add(j0 * rhs.cs),
+                s(rhs.cs),
+                s(rhs.rs),
+                T::ZERO,
+                T::ONE,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            )
+        }
+        after(j0..j1);
+    });
+}
+
+/// The output pointer, shared by tasks that write disjoint columns.
+#[derive(Clone, Copy)]
+struct SharedDst<T>(*mut T);
+// SAFETY: tasks write disjoint elements through it (see `gemm_by_columns`).
+unsafe impl<T> Send for SharedDst<T> {}
+unsafe impl<T> Sync for SharedDst<T> {}
+
+impl<T> SharedDst<T> {
+    /// A method (not field access), so that closures capture the whole `Sync` wrapper.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}

@@ -25,7 +25,7 @@ pub(super) fn transposed_of(g: &Geom) -> Geom {
 
 /// `gx = d conv(x, w) / d x` applied to `gy` (every element written).
 pub(super) fn input_grad<T: Float>(g: &Geom, gy: &[T], w: &[T], gx: &mut [T]) {
-    conv(&transposed_of(g), gy, w, gx)
+    conv(&transposed_of(g), gy, w, gx, &|_| {})
 }
 
 /// `gw = d conv(x, w) / d w` applied to `gy` (every element written).

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::Geom;
 use super::depthwise::depthwise;
-use super::gemm::{View, gemm};
+use super::gemm::{AfterColumns, View, gemm, gemm_by_columns};
 use super::im2col::{col2im, im2col};
 
 /// The element types the kernels compute in (f16/bf16 are widened to f32 first).
@@ -26,15 +26,22 @@ impl Float for f64 {
     const ONE: Self = 1.0;
 }
 
-/// `out = conv(x, w)` (every element written), `x`, `w`, `out` of `g`'s extents.
-pub(crate) fn conv<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T]) {
+/// What runs on a range of a convolution's output elements (flat indices into the whole
+/// output) as soon as they are computed: the epilogue kernel (`kiln_sched`'s
+/// `Program::conv_epilogue`). Called once for every element, on disjoint ranges, possibly
+/// from several threads at once.
+pub(crate) type Epilogue<'a> = &'a (dyn Fn(std::ops::Range<usize>) + Sync);
+
+/// `out = conv(x, w)` (every element written), `x`, `w`, `out` of `g`'s extents, each part
+/// followed by `epilogue`.
+pub(crate) fn conv<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], epilogue: Epilogue) {
     if g.in_plane() == 0 || g.c_in == 0 {
         // Every tap reads padding (or there is nothing to sum): zeros, as PyTorch gives.
         out.fill(T::ZERO);
-        return;
+        return epilogue(0..out.len());
     }
     if !g.transposed && g.cig() == 1 && g.groups > 1 {
-        return depthwise(g, x, w, out);
+        return depthwise(g, x, w, out, epilogue);
     }
     let image_in = g.c_in * g.in_plane();
     let image_out = g.c_out * g.out_plane();
@@ -44,15 +51,38 @@ pub(crate) fn conv<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T]) {
     if per_image {
         x.par_chunks(image_in)
             .zip(out.par_chunks_mut(image_out))
-            .for_each_init(Vec::new, |scratch, (xi, oi)| {
-                image(g, xi, w, oi, scratch, false)
+            .enumerate()
+            .for_each_init(Vec::new, |scratch, (n, (xi, oi))| {
+                let at = Image {
+                    first: n * image_out,
+                    scratch,
+                    par: false,
+                };
+                image(g, xi, w, oi, at, epilogue)
             });
     } else {
         let mut scratch = Vec::new();
-        for (xi, oi) in x.chunks(image_in).zip(out.chunks_mut(image_out)) {
-            image(g, xi, w, oi, &mut scratch, true);
+        for (n, (xi, oi)) in x
+            .chunks(image_in)
+            .zip(out.chunks_mut(image_out))
+            .enumerate()
+        {
+            let at = Image {
+                first: n * image_out,
+                scratch: &mut scratch,
+                par: true,
+            };
+            image(g, xi, w, oi, at, epilogue);
         }
     }
+}
+
+/// How one image runs: where its output starts in the whole output, its im2col scratch, and
+/// whether it uses the whole pool.
+struct Image<'a, T> {
+    first: usize,
+    scratch: &'a mut Vec<T>,
+    par: bool,
 }
 
 /// A 1x1 kernel at stride 1 with no padding reads the input planes as they are.
@@ -66,15 +96,17 @@ fn is_pointwise(g: &Geom) -> bool {
 pub(super) const BLOCK_ELEMS: usize = 1 << 22;
 
 /// One image, group by group; im2col and GEMM go block by block of output rows.
-fn image<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], scratch: &mut Vec<T>, par: bool) {
+fn image<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], at: Image<T>, epi: Epilogue) {
     if g.transposed {
-        return transposed_image(g, x, w, out, scratch, par);
+        transposed_image(g, x, w, out, at.scratch, at.par);
+        return epi(at.first..at.first + out.len());
     }
     let (cig, cog, plane) = (g.cig(), g.cog(), g.out_plane());
     let [oh, ow] = g.output;
     let k = cig * g.taps();
     let in_group = cig * g.in_plane();
     let rows_per_block = (BLOCK_ELEMS / (k * ow).max(1)).max(1);
+    let scratch = at.scratch;
     for grp in 0..g.groups {
         let xg = &x[grp * in_group..(grp + 1) * in_group];
         let wg = &w[grp * cog * k..(grp + 1) * cog * k];
@@ -84,28 +116,68 @@ fn image<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], scratch: &mut Vec<
             rs: k,
             cs: 1,
         };
+        // Columns `j` of a GEMM whose first column is pixel `pixel0` are, for each of the
+        // group's channels, one contiguous range of the output.
+        let group_first = at.first + grp * cog * plane;
+        let after = |pixel0: usize| {
+            move |cols: std::ops::Range<usize>| {
+                for c in 0..cog {
+                    let start = group_first + c * plane + pixel0;
+                    epi(start + cols.start..start + cols.end);
+                }
+            }
+        };
         if is_pointwise(g) {
             let rhs = View {
                 data: xg,
                 rs: plane,
                 cs: 1,
             };
-            gemm((cog, plane, k), og, plane, lhs(), rhs, par);
+            product((cog, plane, k), (og, plane), lhs(), rhs, at.par, &after(0));
             continue;
         }
         for y0 in (0..oh).step_by(rows_per_block) {
             let rows = y0..(y0 + rows_per_block).min(oh);
             let cols = rows.len() * ow;
-            im2col(g, xg, rows, scratch, par);
+            im2col(g, xg, rows, scratch, at.par);
             let rhs = View {
                 data: scratch,
                 rs: cols,
                 cs: 1,
             };
             // Output columns y0 * ow.. of every channel row (row stride `plane`).
-            gemm((cog, cols, k), &mut og[y0 * ow..], plane, lhs(), rhs, par);
+            let dst = (&mut og[y0 * ow..], plane);
+            product((cog, cols, k), dst, lhs(), rhs, at.par, &after(y0 * ow));
         }
     }
+}
+
+/// Output bytes a column chunk of [`product`] aims at: the chunk's GEMM output stays in L2
+/// for the work that follows it.
+const CHUNK_BYTES: usize = 256 << 10;
+
+/// `dst = lhs @ rhs`: on the calling thread when not `par`, else in column chunks over the
+/// pool (see [`gemm_by_columns`]), `after` following each chunk on its thread.
+fn product<T: Float>(
+    (m, n, k): (usize, usize, usize),
+    dst: (&mut [T], usize),
+    lhs: View<T>,
+    rhs: View<T>,
+    par: bool,
+    after: AfterColumns,
+) {
+    let threads = rayon::current_num_threads();
+    let by_cache = CHUNK_BYTES / (m.max(1) * std::mem::size_of::<T>());
+    let chunk = by_cache
+        .min(n.div_ceil(2 * threads))
+        .max(64)
+        .next_multiple_of(16);
+    if par && n.div_ceil(chunk) >= threads {
+        return gemm_by_columns((m, n, k), dst, lhs, rhs, chunk, after);
+    }
+    // Too few columns to share out (a 7x7 image): the GEMM splits its rows over the pool.
+    gemm((m, n, k), dst.0, dst.1, lhs, rhs, par);
+    after(0..n)
 }
 
 /// One image of a transposed convolution: per group, the columns `w_g^T @ x_g` (`cog * taps`
