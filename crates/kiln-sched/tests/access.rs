@@ -1,17 +1,15 @@
 //! Access ranges: a program is proved in bounds at the sizes it was compiled for and refused at
 //! sizes its (removed) guards excluded, for elementwise broadcasting, pooling windows with
 //! padding, adaptive windows and reductions; hand-damaged programs are refused.
-use kiln_sched::{AccessCheck, AccessError, BufKind, Program, SchedOptions, schedule};
-use kiln_shape::{Expr, Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{AccessCheck, AccessError, BufKind, Program, SchedOptions};
+use kiln_shape::{Expr, Policy};
+
+mod common;
 
 fn lower(src: &str, shapes: &[&[i64]], policy: Policy) -> Program {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs =
-        specialize_inputs(&mut env, &g.input_dims(), &values, &policy).expect("specialises");
-    schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
+    common::try_lower(src, shapes, policy, &SchedOptions::default())
+        .expect("schedules")
+        .0
 }
 
 /// The program's symbol values from `(name, value)` pairs, in the program's order.

@@ -1,18 +1,10 @@
 //! Access proofs shared between programs decoded from the same bytes (`AccessCheck::for_digest`):
 //! a proof made by one copy serves another copy with that digest at the same sizes; refusals
 //! are never shared, and another digest or other sizes are proved afresh.
-use kiln_sched::{AccessCheck, Program, SchedOptions, schedule};
-use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::AccessCheck;
 
-fn lower(src: &str, shapes: &[&[i64]]) -> Program {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs = specialize_inputs(&mut env, &g.input_dims(), &values, &Policy::Dynamic)
-        .expect("specialises");
-    schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
-}
+mod common;
+use common::lower;
 
 /// `x + y` with the guard `M == N`: in bounds at (64, 64), out of bounds at (M=16, N=64).
 const BROADCAST: &str = "graph b\ninput x: f32[N]\ninput y: f32[M]\nz = add(x, y)\noutput z\n";

@@ -1,17 +1,9 @@
 //! Which kernels may run as a convolution's epilogue (`Program::conv_epilogue`), and the
 //! lifetimes of temporaries (`Program::temp_lifetimes`, `temp_lifetimes_with`).
-use kiln_sched::{BufKind, LibraryCall, Program, SchedOptions, Step, schedule};
-use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{BufKind, LibraryCall, Program, Step};
 
-fn lower(src: &str, shapes: &[&[i64]]) -> Program {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs = specialize_inputs(&mut env, &g.input_dims(), &values, &Policy::Dynamic)
-        .expect("specialises");
-    schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
-}
+mod common;
+use common::lower;
 
 /// The step index of every convolution and what `conv_epilogue` says of it.
 fn epilogues(p: &Program) -> Vec<(usize, Option<usize>)> {

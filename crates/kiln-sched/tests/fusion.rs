@@ -1,17 +1,12 @@
 //! Fusion decisions and recorded guards: how many kernels a graph becomes, which intermediates
 //! are materialised, and which guards the lowering records.
-use kiln_sched::{BufKind, Program, ReduceKind, SchedOptions, schedule};
-use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{BufKind, Program, ReduceKind, SchedOptions};
+use kiln_shape::Policy;
+
+mod common;
 
 fn lower(src: &str, shapes: &[&[i64]], policy: Policy, opts: &SchedOptions) -> (Program, String) {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs =
-        specialize_inputs(&mut env, &g.input_dims(), &values, &policy).expect("specialises");
-    let p = schedule(&g, &mut env, &inputs, opts).expect("schedules");
-    (p, env.produce_guards().to_string())
+    common::try_lower(src, shapes, policy, opts).expect("schedules")
 }
 
 fn temps(p: &Program) -> usize {

@@ -1,22 +1,17 @@
 //! Lowering of the gradient family: `sum_to` is a reduction fused with its producer and its
 //! users, `like` operands are never loaded nor computed for their shape, and `slice_scatter`
 //! is a copy kernel plus an affine store of `src` whose accesses the launch check proves.
-use kiln_sched::{BufKind, Program, ReduceKind, SchedError, SchedOptions, schedule};
-use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{BufKind, Program, ReduceKind, SchedError, SchedOptions};
+use kiln_shape::Policy;
+
+mod common;
 
 fn try_lower(
     src: &str,
     shapes: &[&[i64]],
     policy: Policy,
 ) -> Result<(Program, String), SchedError> {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs =
-        specialize_inputs(&mut env, &g.input_dims(), &values, &policy).expect("specialises");
-    let p = schedule(&g, &mut env, &inputs, &SchedOptions::default())?;
-    Ok((p, env.produce_guards().to_string()))
+    common::try_lower(src, shapes, policy, &SchedOptions::default())
 }
 
 fn lower(src: &str, shapes: &[&[i64]]) -> (Program, String) {

@@ -2,18 +2,10 @@
 //! loaded by the kernels after it; the average backwards never compute their `input` (they
 //! need its shape only); `launch` proves the call at every symbol value and refuses a call
 //! whose output size the forward pooling does not give.
-use kiln_sched::{LibraryCall, PoolBackwardKind, Program, SchedOptions, Step, schedule};
-use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{LibraryCall, PoolBackwardKind, Program, Step};
 
-fn lower(src: &str, shapes: &[&[i64]]) -> Program {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs = specialize_inputs(&mut env, &g.input_dims(), &values, &Policy::Dynamic)
-        .expect("specialises");
-    schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
-}
+mod common;
+use common::lower;
 
 fn graph(call: &str) -> String {
     format!(

@@ -1,16 +1,13 @@
 //! Shared prefixes across kernels: a deep stack of row reductions lowers to a program that
 //! grows linearly with its depth (each kernel re-emits a bounded prefix), while a small shared
 //! prefix (layer norm's `x - mean`) is still recomputed in each kernel instead of stored.
-use kiln_sched::{BufKind, Program, SchedOptions, schedule};
-use kiln_shape::{Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{BufKind, Program};
 
+mod common;
+
+/// The program for `src` with one input of `shape`.
 fn lower(src: &str, shape: &[i64]) -> Program {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let values = bind_symbols(&g.input_dims(), &[shape.to_vec()]).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs = specialize_inputs(&mut env, &g.input_dims(), &values, &Policy::Dynamic)
-        .expect("specialises");
-    schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
+    common::lower(src, &[shape])
 }
 
 /// `depth` layers of `y = y - amax(y, dim=1, keepdim=true)`, as scale_bench's reduce family.

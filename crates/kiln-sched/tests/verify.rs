@@ -1,20 +1,11 @@
 //! `Program::verify`: every program the scheduler makes passes, and each kind of damage is
 //! reported as its own `VerifyError` variant.
 use kiln_ir::DType;
-use kiln_sched::{
-    BufKind, Instr, Program, ReduceKind, ScalarOp, SchedOptions, VerifyError, schedule,
-};
-use kiln_shape::{Expr, Policy, ShapeEnv, bind_symbols, specialize_inputs};
+use kiln_sched::{BufKind, Instr, Program, ReduceKind, ScalarOp, VerifyError};
+use kiln_shape::Expr;
 
-fn lower(src: &str, shapes: &[&[i64]]) -> Program {
-    let g = kiln_ir::parse(src).expect("graph parses");
-    let shapes: Vec<Vec<i64>> = shapes.iter().map(|s| s.to_vec()).collect();
-    let values = bind_symbols(&g.input_dims(), &shapes).expect("shapes bind");
-    let mut env = ShapeEnv::new();
-    let inputs = specialize_inputs(&mut env, &g.input_dims(), &values, &Policy::Dynamic)
-        .expect("specialises");
-    schedule(&g, &mut env, &inputs, &SchedOptions::default()).expect("schedules")
-}
+mod common;
+use common::lower;
 
 /// One kernel: `relu(x + y)`, loads b0 and b1, stores b2.
 fn pointwise() -> Program {

@@ -19,6 +19,28 @@ fn reach(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
     last.checked_add(1)
 }
 
+/// Panics unless a view reaching `reach` elements fits in a slice of `len`.
+fn assert_inside(operand: &str, len: usize, reach: Option<usize>) {
+    assert!(
+        reach.is_some_and(|r| r <= len),
+        "gemm: {operand} out of bounds"
+    );
+}
+
+/// Panics unless the `m x n` output and the `m x k`, `k x n` operands (all non-empty) lie inside
+/// their slices. These hold by construction (the convolution's sizes were proved inside its
+/// buffers); they are checked so that the pointer arithmetic of a GEMM cannot leave the slices.
+fn assert_operands_inside<T>(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (&[T], usize),
+    lhs: &View<T>,
+    rhs: &View<T>,
+) {
+    assert_inside("dst", dst.len(), reach(m, n, dst_rs, 1));
+    assert_inside("lhs", lhs.data.len(), reach(m, k, lhs.rs, lhs.cs));
+    assert_inside("rhs", rhs.data.len(), reach(k, n, rhs.rs, rhs.cs));
+}
+
 /// `dst (m x n, row stride dst_rs, contiguous rows) = lhs (m x k) @ rhs (k x n)`, run on the
 /// rayon pool when `parallel`.
 pub(super) fn gemm<T: Float>(
@@ -55,11 +77,7 @@ fn gemm_into<T: Float>(
     if m == 0 || n == 0 {
         return;
     }
-    let fits = |len: usize, r: Option<usize>| r.is_some_and(|r| r <= len);
-    assert!(
-        fits(dst.len(), reach(m, n, dst_rs, 1)),
-        "gemm: dst out of bounds"
-    );
+    assert_inside("dst", dst.len(), reach(m, n, dst_rs, 1));
     if k == 0 {
         if accumulate {
             return;
@@ -69,16 +87,7 @@ fn gemm_into<T: Float>(
         }
         return;
     }
-    // These hold by construction (the convolution's sizes were proved inside its buffers);
-    // they are checked so that the pointer arithmetic below cannot leave the slices.
-    assert!(
-        fits(lhs.data.len(), reach(m, k, lhs.rs, lhs.cs)),
-        "gemm: lhs out of bounds"
-    );
-    assert!(
-        fits(rhs.data.len(), reach(k, n, rhs.rs, rhs.cs)),
-        "gemm: rhs out of bounds"
-    );
+    assert_operands_inside((m, n, k), (dst, dst_rs), &lhs, &rhs);
     let par = if parallel {
         Parallelism::Rayon(0)
     } else {
@@ -135,19 +144,7 @@ pub(super) fn gemm_by_columns<T: Float>(
         after(0..n);
         return;
     }
-    let fits = |len: usize, r: Option<usize>| r.is_some_and(|r| r <= len);
-    assert!(
-        fits(dst.len(), reach(m, n, dst_rs, 1)),
-        "gemm: dst out of bounds"
-    );
-    assert!(
-        fits(lhs.data.len(), reach(m, k, lhs.rs, lhs.cs)),
-        "gemm: lhs out of bounds"
-    );
-    assert!(
-        fits(rhs.data.len(), reach(k, n, rhs.rs, rhs.cs)),
-        "gemm: rhs out of bounds"
-    );
+    assert_operands_inside((m, n, k), (dst, dst_rs), &lhs, &rhs);
     let chunk = chunk.max(1);
     let shared = SharedDst(dst.as_mut_ptr());
     let s = |v: usize| v as isize;
