@@ -227,6 +227,9 @@ fn a_full_file_system_counts_write_errors() {
     let c = compiler(&dir);
     let (f, inputs) = subject(&c, 0, 3);
     assert_eq!(call(&f, &inputs, "before full"), Outcome::Miss);
+    // The entry reaches the disk after the compile returns (a store thread): wait for it, or
+    // the filler below takes its space.
+    c.cache().expect("cache").flush();
     // Fill what is left.
     let filler = mount_point.join("filler");
     let mut file = std::fs::File::create(&filler).expect("filler");

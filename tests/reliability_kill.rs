@@ -230,6 +230,7 @@ fn dead_writers_temp_files_are_removed_by_the_next_writer() {
     f.reset();
     assert_eq!(f.prepare(&shapes).expect("prepare").outcome, Outcome::Miss);
     run_and_check(&f, &inputs, "after the writer");
+    kiln::flush_pending_stores();
     assert!(!dead.exists(), "the dead writer's temp file is removed");
     assert!(live.exists(), "a possibly live writer's temp file is kept");
     // An eviction pass (prune) sweeps every key directory the same way.

@@ -165,15 +165,19 @@ pub fn files_under(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
     found
 }
 
-/// Entry files (64-hex names) under a cache directory.
+/// Entry files (64-hex names) under a cache directory, once this process's queued stores are
+/// on disk.
 pub fn entry_files(dir: &Path) -> Vec<PathBuf> {
+    kiln::flush_pending_stores();
     files_under(&dir.join("v1"), &|name| {
         name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
     })
 }
 
-/// Temporary files (`.tmp-*`) anywhere under a cache directory.
+/// Temporary files (`.tmp-*`) anywhere under a cache directory, once this process's queued
+/// stores are done.
 pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    kiln::flush_pending_stores();
     files_under(dir, &|name| name.starts_with(kiln_cache::TEMP_PREFIX))
 }
 

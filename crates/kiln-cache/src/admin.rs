@@ -66,6 +66,7 @@ pub type PruneReport = Eviction;
 impl Cache {
     /// Every entry with its decoded summary, sorted by key then hash. Changes nothing.
     pub fn list(&self) -> Result<Vec<EntryInfo>, CacheError> {
+        self.flush();
         let mut files = self.storage.list()?;
         files.sort_by(|a, b| (a.key, &a.name).cmp(&(b.key, &b.name)));
         let mut infos = Vec::with_capacity(files.len());
@@ -105,6 +106,7 @@ impl Cache {
 
     /// Entry count, bytes and per-backend counts. Reads every entry's header.
     pub fn stats(&self) -> Result<CacheStats, CacheError> {
+        self.flush();
         let files = self.storage.list()?;
         let mut stats = CacheStats {
             max_size: self.max_size,
@@ -136,6 +138,7 @@ impl Cache {
     /// Checks every entry as a lookup would (hash, format, signature, key) and removes the
     /// bad ones, counting them as corrupt.
     pub fn verify(&self) -> Result<VerifyReport, CacheError> {
+        self.flush();
         let mut report = VerifyReport::default();
         for file in self.storage.list()? {
             report.checked += 1;
@@ -168,6 +171,7 @@ impl Cache {
     /// Evicts least-recently-used entries until at most `max_size` bytes remain, and removes
     /// temporary files of dead writers.
     pub fn prune(&self, max_size: u64) -> Result<PruneReport, CacheError> {
+        self.flush();
         let report = self.storage.evict_to(max_size, None)?;
         self.counters
             .record_many(Event::Evicted, report.removed_entries);
@@ -176,6 +180,7 @@ impl Cache {
 
     /// Every key with at least one entry, sorted.
     pub fn keys(&self) -> Result<Vec<CacheKey>, CacheError> {
+        self.flush();
         let mut keys: Vec<CacheKey> = self.storage.list()?.into_iter().map(|f| f.key).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -185,6 +190,7 @@ impl Cache {
     /// The verified entries of `key` whatever their header, in lookup order, for explaining
     /// a miss. Unreadable entries are skipped; nothing is counted or removed.
     pub fn entries_for(&self, key: &CacheKey) -> Vec<Entry> {
+        self.flush();
         let Ok(names) = self.storage.entry_names(key) else {
             return Vec::new();
         };

@@ -39,6 +39,7 @@ pub struct ImportReport {
 impl Cache {
     /// Writes every verified entry into one bundle file at `path`; returns how many.
     pub fn export(&self, path: &Path) -> Result<usize, CacheError> {
+        self.flush();
         let mut files = self.storage.list()?;
         files.sort_by(|a, b| (a.key, &a.name).cmp(&(b.key, &b.name)));
         let mut contents = Vec::with_capacity(files.len());
@@ -74,6 +75,7 @@ impl Cache {
     /// its end, trailing bytes) is an error before anything is stored. The bundle is read as
     /// a stream, one entry in memory at a time, and each key's guard index is written once.
     pub fn import(&self, path: &Path) -> Result<ImportReport, CacheError> {
+        self.flush();
         let bad_bundle = |error: BadBundle| match error {
             BadBundle::Io(e) => CacheError::io(path, "read the bundle", e),
             BadBundle::Format(reason) => CacheError::BadBundle {

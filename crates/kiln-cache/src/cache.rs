@@ -22,7 +22,10 @@ use crate::storage::{SaveOutcome, Storage};
 use crate::trust::{current_uid, prepare_cache_dir};
 use crate::warn_once::{WarnKind, note_bypass_reason, warn_once};
 
+mod deferred;
 mod fast;
+
+pub use deferred::flush_pending_stores;
 
 /// The result of [`Cache::get`].
 #[derive(Debug)]
@@ -39,10 +42,18 @@ pub enum Lookup {
     Miss,
 }
 
+/// An entry ready for the local write, or the reason it gets none.
+enum Prepared {
+    Bytes { name: String, bytes: Vec<u8> },
+    TooLarge(PutOutcome),
+}
+
 /// What [`Cache::put`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     Stored,
+    /// Handed to a store thread ([`Cache::put_later`]): on disk once [`Cache::flush`] returns.
+    Queued,
     /// The identical entry was already stored (its last-use time is refreshed).
     AlreadyPresent,
     /// Larger than `max_size`: not stored, counted as a bypass.
@@ -134,6 +145,7 @@ impl Cache {
         expect: &EntryHeader,
         accept: &mut dyn FnMut(&Entry) -> bool,
     ) -> Lookup {
+        self.flush();
         self.get_guarded(key, expect, &mut |_| true, accept)
     }
 
@@ -317,6 +329,22 @@ impl Cache {
     /// entries if the cache grew past `max_size`. An error is counted as `write_error` and
     /// logged once; the driver goes on without the cache.
     pub fn put(&self, entry: &Entry) -> Result<PutOutcome, CacheError> {
+        let (name, bytes) = match self.prepare_store(entry)? {
+            Prepared::Bytes { name, bytes } => (name, bytes),
+            Prepared::TooLarge(outcome) => return Ok(outcome),
+        };
+        let outcome = self.store_bytes(&entry.key, &name, &bytes)?;
+        Ok(match outcome {
+            SaveOutcome::Stored { .. } => PutOutcome::Stored,
+            SaveOutcome::AlreadyPresent => PutOutcome::AlreadyPresent,
+        })
+    }
+
+    /// What `put` and `put_later` do before the local write: encode (and sign) the entry,
+    /// refuse one over `max_size` (a bypass) and queue it for the remote level. Queued before
+    /// the local write, which may fail on its own (a full disk must not stop the fleet from
+    /// sharing the entry).
+    fn prepare_store(&self, entry: &Entry) -> Result<Prepared, CacheError> {
         let (name, bytes) = encode(entry, self.secret.as_deref()).map_err(|reason| {
             self.counters.record(Event::WriteError);
             CacheError::Encode {
@@ -332,19 +360,13 @@ impl Cache {
                 self.max_size
             );
             self.record_bypass("compiled entry larger than KILN_CACHE_MAX_SIZE");
-            return Ok(PutOutcome::TooLarge {
+            return Ok(Prepared::TooLarge(PutOutcome::TooLarge {
                 size,
                 max_size: self.max_size,
-            });
+            }));
         }
-        // Queued before the local write, which may fail on its own (a full disk must not stop
-        // the fleet from sharing the entry).
         self.put_remote(&entry.key, &name, &bytes);
-        let outcome = self.store_bytes(&entry.key, &name, &bytes)?;
-        Ok(match outcome {
-            SaveOutcome::Stored { .. } => PutOutcome::Stored,
-            SaveOutcome::AlreadyPresent => PutOutcome::AlreadyPresent,
-        })
+        Ok(Prepared::Bytes { name, bytes })
     }
 
     /// The shared write path of `put` and `import`: save, count faults, evict.
@@ -377,12 +399,12 @@ impl Cache {
     /// An exclusive lock on `key`, blocking until held. Hold it across lookup, compile and
     /// store so that concurrent processes compile a key once.
     pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
-        KeyLock::acquire(self.locks_dir()?.as_ref(), &lock_name(key))
+        KeyLock::acquire(self.locks_dir()?.as_ref(), key)
     }
 
     /// Like [`Cache::lock`] but returns `None` instead of waiting.
     pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
-        KeyLock::try_acquire(self.locks_dir()?.as_ref(), &lock_name(key))
+        KeyLock::try_acquire(self.locks_dir()?.as_ref(), key)
     }
 
     /// The lock directory, opened and checked once and reused while it stays linked.
@@ -400,22 +422,26 @@ impl Cache {
 
     /// Removes every entry of this format version (lock files and lifetime counters stay).
     pub fn clear(&self) -> Result<(), CacheError> {
+        self.flush();
         self.join_write_backs();
         Ok(self.storage.clear()?)
     }
 
     /// Events of this `Cache` in this process.
     pub fn counters(&self) -> Counters {
+        self.flush();
         self.counters.snapshot()
     }
 
     /// Totals of every process that used this directory, including this one's unmerged counts.
     pub fn lifetime_counters(&self) -> Result<Counters, CacheError> {
+        self.flush();
         self.counters.lifetime()
     }
 
     /// Merges this process's counts into the lifetime totals now (also done on drop).
     pub fn flush_counters(&self) -> Result<(), CacheError> {
+        self.flush();
         self.counters.flush()
     }
 
@@ -462,10 +488,6 @@ fn index_record(name: &str, entry: &Entry) -> IndexRecord {
         header: entry.header.clone(),
         guards: entry.guards.clone(),
     }
-}
-
-fn lock_name(key: &CacheKey) -> String {
-    format!("{key}.lock")
 }
 
 fn version_name() -> String {
@@ -526,6 +548,7 @@ pub(crate) fn save_and_evict(
 
 impl Drop for Cache {
     fn drop(&mut self) {
+        flush_pending_stores();
         self.join_write_backs();
     }
 }

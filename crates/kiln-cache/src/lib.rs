@@ -38,7 +38,7 @@ mod warn_once;
 
 pub use admin::{BackendStats, BadEntry, CacheStats, EntryInfo, PruneReport, VerifyReport};
 pub use bundle::{BUNDLE_MAGIC, BUNDLE_VERSION, ImportReport};
-pub use cache::{Cache, Lookup, PutOutcome};
+pub use cache::{Cache, Lookup, PutOutcome, flush_pending_stores};
 pub use codec::{FORMAT_VERSION, MAGIC, Reject, content_hash, decode, encode};
 pub use config::{CacheConfig, DEFAULT_MAX_SIZE, SecretError, SizeParseError, parse_size};
 pub use counters::{Counters, FLUSH_EVERY_EVENTS, FLUSH_INTERVAL};
@@ -46,7 +46,7 @@ pub use disk::{DiskStorage, TEMP_MAX_AGE, TEMP_PREFIX};
 pub use entry::{Entry, EntryHeader, EntryMeta};
 pub use error::{CacheError, StorageError, WriteFailure};
 pub use key::{CacheKey, KeyParseError};
-pub use lock::KeyLock;
+pub use lock::{KeyLock, SHARED_LOCK_FILE};
 pub use remote::{
     DEFAULT_FLUSH_TIMEOUT, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_REMOTE_PREFIX,
     DEFAULT_REMOTE_TIMEOUT, DEFAULT_REMOTE_TTL, DEFAULT_WRITE_QUEUE, RemoteConfig, RemoteError,

@@ -2,7 +2,6 @@
 mod common;
 
 use common::*;
-use std::fs::TryLockError;
 use std::sync::Arc;
 
 #[test]
@@ -15,12 +14,11 @@ fn a_held_key_lock_excludes_others_until_dropped() {
     assert!(blocked.join().unwrap(), "a second locker got the lock");
     // Another key is independent.
     assert!(cache.try_lock(&key(2)).unwrap().is_some());
-    // Another open file description (as another process would have) is excluded too.
-    let file = std::fs::File::open(held.path()).unwrap();
-    assert!(matches!(file.try_lock(), Err(TryLockError::WouldBlock)));
+    // Another cache on the directory (as another process would open it) is excluded too.
+    let elsewhere = open(dir.path());
+    assert!(elsewhere.try_lock(&key(1)).unwrap().is_none());
     drop(held);
-    assert!(file.try_lock().is_ok());
-    file.unlock().unwrap();
+    assert!(elsewhere.try_lock(&key(1)).unwrap().is_some());
     let other = Arc::clone(&cache);
     let acquired = std::thread::spawn(move || other.try_lock(&key(1)).unwrap().is_some());
     assert!(acquired.join().unwrap());
@@ -49,22 +47,57 @@ fn a_blocking_lock_waits_for_the_holder() {
     waiter.join().unwrap();
 }
 
-/// The lock dies with its holder: a process killed while holding it does not block others.
-/// Uses util-linux `flock(1)`, which takes the same flock(2) lock as `File::lock`.
+/// On Linux every key's lock is a byte of one shared file: no file per key.
+#[cfg(target_os = "linux")]
 #[test]
-fn a_lock_held_by_a_killed_process_is_released() {
+fn locks_are_bytes_of_one_shared_file() {
     let dir = tempfile::tempdir().unwrap();
     let cache = open(dir.path());
-    let lock_path = cache.lock(&key(4)).unwrap().path().to_path_buf();
-    let Ok(mut child) = std::process::Command::new("flock")
-        .arg("-o")
-        .arg(&lock_path)
-        .args(["sleep", "120"])
-        .spawn()
-    else {
-        eprintln!("flock(1) not installed; covered by the drop test above");
+    let (a, b) = (cache.lock(&key(5)).unwrap(), cache.lock(&key(6)).unwrap());
+    assert_eq!(a.path(), b.path());
+    assert!(a.path().ends_with(kiln_cache::SHARED_LOCK_FILE));
+    assert_ne!(a.byte(), b.byte());
+    let names: Vec<_> = std::fs::read_dir(a.path().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [kiln_cache::SHARED_LOCK_FILE]);
+}
+
+const HOLDER_ENV: &str = "KILN_TEST_LOCK_HOLDER";
+
+/// Child mode of the test below: takes key 4's lock in the cache at `$KILN_TEST_LOCK_HOLDER`,
+/// says so on stdout and sleeps until killed.
+#[test]
+fn child_lock_holder() {
+    let Some(dir) = std::env::var_os(HOLDER_ENV) else {
         return;
     };
+    let cache = open(std::path::Path::new(&dir));
+    let _held = cache.lock(&key(4)).unwrap();
+    println!("locked");
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+/// The lock dies with its holder: a process killed while holding it does not block others.
+#[test]
+fn a_lock_held_by_a_killed_process_is_released() {
+    if std::env::var_os(HOLDER_ENV).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_lock_holder",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOLDER_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while cache.try_lock(&key(4)).unwrap().is_some() {
         assert!(

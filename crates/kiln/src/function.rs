@@ -297,7 +297,6 @@ impl CompiledFunction {
                 cache.get_guarded(&cache_key, &header, &mut admit, &mut accept)
             }
         };
-        let _lock = lock;
         (phases.guards_us, phases.load_us) = (guards_s * 1e6, load_s * 1e6);
         let others = phases.guards_us + phases.load_us + phases.lock_us;
         phases.read_us = (lap.us() - others).max(0.0);
@@ -348,7 +347,9 @@ impl CompiledFunction {
         };
         // An entry the cache cannot keep makes this compile a bypass, with the reason: a
         // "miss" would promise a hit next time.
-        let outcome = match cache.put(&entry) {
+        // The write runs on a store thread holding the lock (see kiln-cache `put_later`):
+        // the caller runs its code while the entry reaches the disk.
+        let outcome = match cache.put_later(&entry, lock) {
             Ok(PutOutcome::TooLarge { size, max_size }) => Outcome::Bypass(format!(
                 "the entry ({size} bytes) is larger than the cache's size limit \
                  (KILN_CACHE_MAX_SIZE, {max_size} bytes), so it is not stored"

@@ -50,6 +50,6 @@ pub use kiln_grad::{
     train_step,
 };
 
-pub use kiln_cache::{Cache, CacheConfig, CacheKey};
+pub use kiln_cache::{Cache, CacheConfig, CacheKey, flush_pending_stores};
 pub use kiln_ir::{DType, Graph, InputError, Role, Tensor, parse};
 pub use kiln_shape::Policy;

@@ -148,6 +148,7 @@ fn a_static_entry_planted_under_another_key_is_discarded_and_recompiled() {
     let x5 = vector(5, 2);
     let key5 = f.prepare(&shapes_of(&[&x5])).unwrap().key.unwrap();
     assert_ne!(key5, key8, "static sizes are in the key");
+    kiln::flush_pending_stores();
     std::fs::remove_dir_all(key_dir(dir.path(), &key5)).unwrap();
     let mut entry = read_entry(&eight[0], &key8);
     entry.key = key5;

@@ -123,6 +123,7 @@ impl Cache {
     /// Waits up to `timeout` for queued remote writes (they also drain when the `Cache`
     /// drops). True when none is left, or when there is no remote level.
     pub fn flush_remote(&self, timeout: Duration) -> bool {
+        self.flush();
         self.join_write_backs();
         self.remote.as_ref().is_none_or(|r| r.flush(timeout))
     }

@@ -109,8 +109,10 @@ pub fn assert_matches_reference(graph: &Graph, inputs: &[&Tensor], outputs: &[Te
     }
 }
 
-/// Every entry file under `<dir>/v1/<shard>/<key>/`.
+/// Every entry file under `<dir>/v1/<shard>/<key>/`, once this process's queued stores are on
+/// disk.
 pub fn entry_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    kiln::flush_pending_stores();
     let mut files = Vec::new();
     let Ok(shards) = std::fs::read_dir(dir.join("v1")) else {
         return files;
