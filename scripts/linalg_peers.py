@@ -36,7 +36,10 @@ SGEMMS = {
     "sgemm_bert_ffn1_1024x768x3072": (1024, 768, 3072),
     "sgemm_bert_ffn2_1024x3072x768": (1024, 3072, 768),
 }
-LINEAR = ("linear_bias_gelu_1024x768x3072", 1024, 768, 3072)
+LINEARS = [
+    ("linear_bias_gelu_1024x768x3072", 1024, 768, 3072),
+    ("linear_bias_gelu_128x768x3072", 128, 768, 3072),
+]
 
 # name: (c_in, c_out, kernel, stride, padding, H(=W), groups)
 CONVS = {
@@ -79,12 +82,12 @@ def sgemm_rows() -> None:
         emit(case, f"numpy {np.__version__} matmul (OpenBLAS sgemm)", 2.0 * m * k * n, secs)
 
 
-def linear_row() -> None:
-    case, m, k, n = LINEAR
-    x, w, bias = torch.randn(m, k), torch.randn(n, k), torch.randn(n)
-    with torch.inference_mode():
-        secs = best(lambda: F.gelu(F.linear(x, w, bias)))
-    emit(case, f"torch {torch.__version__} gelu(linear(x, w, b))", 2.0 * m * k * n, secs)
+def linear_rows() -> None:
+    for case, m, k, n in LINEARS:
+        x, w, bias = torch.randn(m, k), torch.randn(n, k), torch.randn(n)
+        with torch.inference_mode():
+            secs = best(lambda: F.gelu(F.linear(x, w, bias)))
+        emit(case, f"torch {torch.__version__} gelu(linear(x, w, b))", 2.0 * m * k * n, secs)
 
 
 def conv_rows() -> None:
@@ -101,7 +104,7 @@ def conv_rows() -> None:
 
 def main() -> None:
     sgemm_rows()
-    linear_row()
+    linear_rows()
     conv_rows()
 
 

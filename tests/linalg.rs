@@ -372,3 +372,55 @@ fn reshaped_and_permuted_operands_are_read_in_place() {
         assert_eq!(got[0].to_f64(), want[0].to_f64(), "{policy:?}");
     }
 }
+
+/// The kernel after a GEMM (bias, activation, residual add) runs as its epilogue, on each part
+/// of the product right after it is computed: in column chunks over the pool (large product),
+/// per product of a batch spread over the pool, whole after a row-split product (few
+/// columns), and after the product for f16. Every case against the interpreter, exactly.
+#[test]
+fn gemm_epilogues_match_the_interpreter() {
+    let cases: [(&str, Vec<Vec<usize>>); 5] = [
+        (
+            "input x: DT[N, 96]\ninput w: DT[300, 96]\ninput b: DT[300]\ninput r: DT[N, 300]\n\
+             y = linear(x, w, b)\nz = relu(y)\no = add(z, r)",
+            vec![vec![256, 96], vec![300, 96], vec![300], vec![256, 300]],
+        ),
+        (
+            "input a: DT[B, 32, 32]\ninput b: DT[32, 32]\ny = matmul(a, b)\no = clamp(y, -20.0, 30.0)",
+            vec![vec![64, 32, 32], vec![32, 32]],
+        ),
+        (
+            "input a: DT[2, 7, 5]\ninput b: DT[5, 3]\ny = matmul(a, b)\no = mul(y, 2.0)",
+            vec![vec![2, 7, 5], vec![5, 3]],
+        ),
+        (
+            "input x: DT[N, 64]\ninput w: DT[8, 64]\ninput b: DT[8]\ny = linear(x, w, b)\no = relu(y)",
+            vec![vec![2000, 64], vec![8, 64], vec![8]],
+        ),
+        (
+            "input x: DT[N, 40]\ninput w: DT[130, 40]\ny = linear(x, w)\no = relu(y)",
+            vec![vec![70, 40], vec![130, 40]],
+        ),
+    ];
+    for (i, (body, shapes)) in cases.iter().enumerate() {
+        for dtype in [DType::F32, DType::F64, DType::F16] {
+            let text = format!(
+                "graph epi\n{}\noutput o\n",
+                body.replace("DT", &dtype.to_string())
+            );
+            let g = kiln::parse(&text).expect("parses");
+            let inputs: Vec<Tensor> = shapes
+                .iter()
+                .enumerate()
+                .map(|(j, s)| ints(dtype, s, 10 * i as u64 + j as u64))
+                .collect();
+            let want = kiln_ir::interpret(&g, &inputs).expect("interprets");
+            for policy in [DynamicPolicy::Static, DynamicPolicy::Dynamic] {
+                let got = compile_run(&text, policy, &inputs).expect("runs");
+                // Integer inputs with |sum| <= 9 * 96 (+ bias, residual): exact in f32 and
+                // f64; f16 rounds the same f32 sum once, as the interpreter does.
+                assert_eq!(got[0].to_f64(), want[0].to_f64(), "{policy:?}\n{text}");
+            }
+        }
+    }
+}

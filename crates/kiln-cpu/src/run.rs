@@ -104,7 +104,7 @@ pub struct CompiledProgram {
     pool: BufferPool,
     /// The program's temporaries by first use (see [`crate::temps`]).
     lifetimes: Vec<kiln_sched::Lifetime>,
-    /// Per step: the kernel that runs as its epilogue (`Program::conv_epilogue`).
+    /// Per step: the kernel that runs as its epilogue (`Program::library_epilogue`).
     epilogues: Vec<Option<usize>>,
     _code: CodeMemory,
 }
@@ -126,7 +126,7 @@ unsafe impl Sync for Args {}
 impl CompiledProgram {
     pub(crate) fn new(program: Program, kernels: Vec<KernelFn>, module: JITModule) -> Self {
         let epilogues: Vec<Option<usize>> = (0..program.steps.len())
-            .map(|at| program.conv_epilogue(at))
+            .map(|at| program.library_epilogue(at))
             .collect();
         let joined: Vec<usize> = (0..epilogues.len())
             .filter(|&at| epilogues[at].is_some())
@@ -339,8 +339,8 @@ impl CompiledProgram {
     }
 
     /// The kernel to run as the epilogue of the library call at step `at`: the next step's,
-    /// when `Program::conv_epilogue` allows it and its iteration space has as many points as
-    /// the convolution's output at these sizes.
+    /// when `Program::library_epilogue` allows it and its iteration space has as many points
+    /// as the call's output at these sizes.
     fn epilogue_at(
         &self,
         at: usize,
@@ -348,11 +348,11 @@ impl CompiledProgram {
         numels: &[i64],
         bindings: &Bindings,
     ) -> Result<Option<usize>, RunError> {
-        let (Some(k), LibraryCall::Conv(conv)) = (self.epilogues[at], call) else {
+        let Some(k) = self.epilogues[at] else {
             return Ok(None);
         };
         let points = product(&self.program.kernels[k].dims, bindings)?;
-        Ok((numels.get(conv.out as usize) == Some(&points)).then_some(k))
+        Ok((numels.get(call.writes() as usize) == Some(&points)).then_some(k))
     }
 
     /// Runs kernel `i` over its iteration space, split across threads when large enough.

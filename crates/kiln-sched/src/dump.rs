@@ -48,20 +48,23 @@ impl fmt::Display for Program {
                 }
             };
             let dims: Vec<String> = k.dims.iter().map(|d| d.to_string()).collect();
-            let epilogue = at
+            let epilogue_of = at
                 .checked_sub(1)
-                .is_some_and(|prev| self.conv_epilogue(prev).is_some());
+                .filter(|&prev| self.library_epilogue(prev).is_some())
+                .and_then(|prev| match &self.steps[prev] {
+                    Step::Library(call) if matches!(**call, LibraryCall::Gemm(_)) => {
+                        Some(", the epilogue of the GEMM before it")
+                    }
+                    Step::Library(_) => Some(", the epilogue of the convolution before it"),
+                    Step::Kernel(_) => None,
+                });
             writeln!(
                 f,
                 "  kernel {} over [{}] ({}-bit indexing){}",
                 k.name,
                 dims.join(", "),
                 k.index_bits,
-                if epilogue {
-                    ", the epilogue of the convolution before it"
-                } else {
-                    ""
-                }
+                epilogue_of.unwrap_or("")
             )?;
             if let Some(r) = &k.reduce {
                 let rd: Vec<String> = r.dims.iter().map(|d| d.to_string()).collect();

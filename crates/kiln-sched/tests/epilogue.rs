@@ -1,17 +1,17 @@
-//! Which kernels may run as a convolution's epilogue (`Program::conv_epilogue`), and the
+//! Which kernels may run as a convolution's epilogue (`Program::library_epilogue`), and the
 //! lifetimes of temporaries (`Program::temp_lifetimes`, `temp_lifetimes_with`).
 use kiln_sched::{BufKind, LibraryCall, Program, Step};
 
 mod common;
 use common::lower;
 
-/// The step index of every convolution and what `conv_epilogue` says of it.
+/// The step index of every convolution and what `library_epilogue` says of it.
 fn epilogues(p: &Program) -> Vec<(usize, Option<usize>)> {
     p.steps
         .iter()
         .enumerate()
         .filter(|(_, s)| matches!(s, Step::Library(c) if matches!(**c, LibraryCall::Conv(_))))
-        .map(|(at, _)| (at, p.conv_epilogue(at)))
+        .map(|(at, _)| (at, p.library_epilogue(at)))
         .collect()
 }
 
@@ -91,4 +91,47 @@ fn joined_steps_keep_their_temporaries_apart() {
     // Joined, `r` is born at the convolution's step, while `a` is still read.
     assert_eq!(span(&with, a), (conv1 - 1, conv1), "{p}");
     assert_eq!(span(&with, r).0, conv1, "{p}");
+}
+
+/// The step index of every GEMM and what `library_epilogue` says of it.
+fn gemm_epilogues(p: &Program) -> Vec<(usize, Option<usize>)> {
+    p.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, Step::Library(c) if matches!(**c, LibraryCall::Gemm(_))))
+        .map(|(at, _)| (at, p.library_epilogue(at)))
+        .collect()
+}
+
+#[test]
+fn a_linear_layers_bias_and_activation_run_as_the_gemms_epilogue() {
+    let src = "graph l\ninput x: f32[N, 8]\ninput w: f32[6, 8]\ninput b: f32[6]\n\
+               y = linear(x, w, b)\nz = gelu(y)\noutput z\n";
+    let p = lower(src, &[&[5, 8], &[6, 8], &[6]]);
+    let found = gemm_epilogues(&p);
+    assert_eq!(found.len(), 1, "{p}");
+    let (at, kernel) = found[0];
+    let Some(Step::Kernel(next)) = p.steps.get(at + 1) else {
+        panic!("no kernel after the GEMM:\n{p}");
+    };
+    assert_eq!(kernel, Some(*next), "{p}");
+    assert!(
+        p.to_string().contains("the epilogue of the GEMM before it"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_kernel_reading_the_product_transposed_or_reduced_is_no_gemm_epilogue() {
+    for tail in [
+        "t = transpose(y, 0, 1)\nz = relu(t)\noutput z\n",
+        "z = sum(y, [1])\noutput z\n",
+    ] {
+        let src =
+            format!("graph l\ninput x: f32[6, 8]\ninput w: f32[8, 6]\ny = matmul(x, w)\n{tail}");
+        let p = lower(&src, &[&[6, 8], &[8, 6]]);
+        for (_, kernel) in gemm_epilogues(&p) {
+            assert_eq!(kernel, None, "{tail}\n{p}");
+        }
+    }
 }

@@ -100,7 +100,7 @@ fn fail(c: &Conv, msg: &str) -> RunError {
     super::unsupported(&LibraryCall::Conv(Box::new(c.clone())), msg)
 }
 
-pub(crate) use kernels::Epilogue;
+use super::Epilogue;
 
 /// Runs the convolution, then `epilogue` on every part of its output once that part is
 /// written (see [`Epilogue`]; a no-op closure when there is none).

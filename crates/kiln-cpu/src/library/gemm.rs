@@ -13,6 +13,7 @@ use kiln_ir::DType;
 use kiln_sched::{Gemm, GemmAt, LibraryCall, MatrixAt};
 use rayon::prelude::*;
 
+use super::Epilogue;
 use crate::error::RunError;
 
 /// The crate and version behind CPU GEMM steps, part of the CPU target id (the cache key).
@@ -156,9 +157,60 @@ impl<T: 'static + Copy + Send + Sync> Call<'_, T> {
         }
     }
 
-    /// One product at element offsets `o`.
-    fn one(&self, (oa, ob, oc): Offsets, par: Parallelism) {
+    /// As [`Call::run`], each part of `c` followed by `epilogue` on the thread that wrote it,
+    /// while it is in cache. `c` is dense ([`dense_output`]): element `(p, i, j)` is point
+    /// `p*m*n + i*n + j`, and `c`'s offset of product `p` is `p*m*n`. A large product goes in
+    /// column chunks over the pool (each rereads `a`, but only its columns of `b`); small
+    /// products go whole.
+    fn run_fused(&self, epilogue: Epilogue) {
         let at = self.at;
+        let (m, n) = (at.m, at.n);
+        let work = m.saturating_mul(n).saturating_mul(at.k);
+        let offsets = batch_offsets(at);
+        let whole = |o: Offsets, par| {
+            self.one(o, par);
+            epilogue(o.2..o.2 + m * n);
+        };
+        let threads = rayon::current_num_threads();
+        let chunk = n.div_ceil(2 * threads).max(64).next_multiple_of(16);
+        if work < PARALLEL_WORK {
+            if work.saturating_mul(offsets.len()) < PARALLEL_WORK {
+                offsets.iter().for_each(|&o| whole(o, Parallelism::None));
+            } else {
+                offsets
+                    .par_iter()
+                    .for_each(|&o| whole(o, Parallelism::None));
+            }
+        } else if n.div_ceil(chunk) < threads {
+            // Too few columns to share out: the crate splits the rows over the pool.
+            offsets
+                .iter()
+                .for_each(|&o| whole(o, Parallelism::Rayon(0)));
+        } else {
+            for &o in &offsets {
+                (0..n.div_ceil(chunk)).into_par_iter().for_each(|c| {
+                    let cols = c * chunk..((c + 1) * chunk).min(n);
+                    self.part(o, cols.clone(), Parallelism::None);
+                    for row in (0..m).map(|i| o.2 + i * n) {
+                        epilogue(row + cols.start..row + cols.end);
+                    }
+                });
+            }
+        }
+    }
+
+    /// One product at element offsets `o`.
+    fn one(&self, o: Offsets, par: Parallelism) {
+        self.part(o, 0..self.at.n, par);
+    }
+
+    /// The columns `cols` (within `0..n`) of one product at element offsets `o`.
+    fn part(&self, (oa, ob, oc): Offsets, cols: std::ops::Range<usize>, par: Parallelism) {
+        let at = self.at;
+        let (oc, ob) = (
+            oc + cols.start * at.c.col_stride,
+            ob + cols.start * at.b.col_stride,
+        );
         let (a, b, c) = (
             self.a.0 as *const T,
             self.b.0 as *const T,
@@ -167,13 +219,14 @@ impl<T: 'static + Copy + Send + Sync> Call<'_, T> {
         // SAFETY: `launch` proved every element the sizes and strides reach from these
         // offsets inside the buffers (with `k == 0` nothing of `a`/`b` is reached, nor read,
         // hence the wrapping offsets) (`ptrs[b]` holds `numels[b]` elements of the dtype
-        // `T` is for); `check` proved the strides fit isize, that `c` is no operand and that
-        // its indices are distinct, so concurrent products write disjoint elements. The
+        // `T` is for); `cols` lies within `0..n`, so its columns are among them. `check`
+        // proved the strides fit isize, that `c` is no operand and that its indices are
+        // distinct, so concurrent products (or column ranges) write disjoint elements. The
         // crate's alpha scales the old `c` and its beta the product (the reverse of BLAS).
         unsafe {
             gemm::gemm(
                 at.m,
-                at.n,
+                cols.len(),
                 at.k,
                 c.wrapping_add(oc),
                 at.c.col_stride as isize,
@@ -237,11 +290,61 @@ pub fn sgemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) 
         1.0,
         0.0,
         false,
+        None,
     );
 }
 
-pub(super) fn run(g: &Gemm, at: &GemmAt, ptrs: &[*mut u8]) -> Result<(), RunError> {
+/// Runs the GEMM, then `epilogue` over its whole output (`c_points`, buffer `c`'s element
+/// count, points): fused into the product, per part, when `c` is dense and all of its buffer
+/// and the product is f32 or f64 without reading the old `c`; after it otherwise.
+pub(super) fn run(
+    g: &Gemm,
+    at: &GemmAt,
+    ptrs: &[*mut u8],
+    epilogue: Option<(Epilogue, usize)>,
+) -> Result<(), RunError> {
     check(g, at, ptrs)?;
+    let read_c = g.beta != 0.0;
+    let fused = epilogue.and_then(|(e, c_points)| {
+        let fits = !read_c && matches!(g.dtype, DType::F32 | DType::F64);
+        (fits && dense_output(at) && product_points(at) == c_points).then_some(e)
+    });
+    if fused.is_none()
+        && let Some((e, c_points)) = epilogue
+    {
+        compute(g, at, ptrs, None)?;
+        e(0..c_points);
+        return Ok(());
+    }
+    compute(g, at, ptrs, fused)
+}
+
+/// Elements of all the products' outputs (fits: `launch` proved them inside `c`).
+fn product_points(at: &GemmAt) -> usize {
+    at.batch.iter().product::<usize>() * at.m * at.n
+}
+
+/// Whether `c` is dense from offset 0: rows of `n`, products of `m * n` in batch order.
+fn dense_output(at: &GemmAt) -> bool {
+    let c = &at.c;
+    let mut stride = at.m * at.n;
+    let batch_dense = at.batch.iter().zip(&c.batch_strides).rev().all(|(&d, &s)| {
+        let dense = d == 1 || s == stride;
+        stride *= d;
+        dense
+    });
+    c.offset == 0
+        && (at.n == 1 || c.col_stride == 1)
+        && (at.m == 1 || c.row_stride == at.n)
+        && batch_dense
+}
+
+fn compute(
+    g: &Gemm,
+    at: &GemmAt,
+    ptrs: &[*mut u8],
+    epilogue: Option<Epilogue>,
+) -> Result<(), RunError> {
     if at.m == 0 || at.n == 0 || at.batch.contains(&0) {
         return Ok(());
     }
@@ -251,9 +354,10 @@ pub(super) fn run(g: &Gemm, at: &GemmAt, ptrs: &[*mut u8]) -> Result<(), RunErro
         let p = |buf: u32| ptrs[buf as usize] as *mut T;
         Ptrs::new(p(g.a.buf), p(g.b.buf), p(g.c.buf))
     }
+    let (a32, b32) = (g.alpha as f32, g.beta as f32);
     match g.dtype {
-        DType::F32 => typed(at, ptrs_of(g, ptrs), g.alpha as f32, g.beta as f32, read_c),
-        DType::F64 => typed(at, ptrs_of(g, ptrs), g.alpha, g.beta, read_c),
+        DType::F32 => typed(at, ptrs_of(g, ptrs), a32, b32, read_c, epilogue),
+        DType::F64 => typed(at, ptrs_of(g, ptrs), g.alpha, g.beta, read_c, epilogue),
         // Widened to f32 rather than the crate's own f16 kernels: faster here (linalg_bench
         // hgemm_1024: 55 GFLOP/s with the crate's f16, 90 widened, loaded machine), and the
         // same f32 accumulation.
@@ -290,8 +394,9 @@ fn typed<T: 'static + Copy + Send + Sync>(
     alpha: T,
     beta: T,
     read_c: bool,
+    epilogue: Option<Epilogue>,
 ) {
-    Call {
+    let call = Call {
         at,
         a: p.a,
         b: p.b,
@@ -299,8 +404,11 @@ fn typed<T: 'static + Copy + Send + Sync>(
         alpha,
         beta,
         read_c,
+    };
+    match epilogue {
+        Some(e) => call.run_fused(e),
+        None => call.run(),
     }
-    .run();
 }
 
 /// One past the last element `m` reaches (what `launch` proved inside its buffer); the
@@ -369,6 +477,6 @@ fn via_f32<T: Narrow>(g: &Gemm, at: &GemmAt, p: Ptrs<T>, read_c: bool) {
     let (fa, fb) = (wide(va), wide(vb));
     let mut fc = if read_c { wide(vc) } else { vec![0.0; ext_c] };
     let ptrs = Ptrs::new(fa.as_ptr(), fb.as_ptr(), fc.as_mut_ptr());
-    typed(at, ptrs, g.alpha as f32, g.beta as f32, read_c);
+    typed(at, ptrs, g.alpha as f32, g.beta as f32, read_c, None);
     T::narrow(&fc, vc);
 }

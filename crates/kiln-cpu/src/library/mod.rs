@@ -16,11 +16,15 @@ use crate::error::RunError;
 pub(crate) use gemm::LIBRARY as GEMM_LIBRARY;
 pub use gemm::sgemm;
 
-pub(crate) use conv::Epilogue;
+/// What runs on a range of a convolution's or GEMM's output elements (flat indices into the
+/// whole output) as soon as they are computed: the epilogue kernel (`kiln_sched`'s
+/// `Program::library_epilogue`). Called once for every element, on disjoint ranges, possibly
+/// from several threads at once.
+pub(crate) type Epilogue<'a> = &'a (dyn Fn(std::ops::Range<usize>) + Sync);
 
 /// Runs one library step. `numels[b]` is buffer `b`'s element count at this launch. A
-/// convolution runs `epilogue` on each part of its output as soon as it is written (other
-/// calls have none: pass `None`).
+/// convolution or GEMM runs `epilogue` on each part of its output as soon as it is written
+/// (other calls have none: pass `None`).
 pub(crate) fn run(
     call: &LibraryCall,
     ptrs: &[*mut u8],
@@ -29,14 +33,23 @@ pub(crate) fn run(
     epilogue: Option<Epilogue>,
 ) -> Result<(), RunError> {
     let at = call.launch(bindings, numels)?;
-    if epilogue.is_some() && !matches!(call, LibraryCall::Conv(_)) {
+    if epilogue.is_some() && !matches!(call, LibraryCall::Conv(_) | LibraryCall::Gemm(_)) {
         return Err(unsupported(
             call,
-            "an epilogue on a call that is not a convolution",
+            "an epilogue on a call that is neither a convolution nor a GEMM",
         ));
     }
     match (call, at) {
-        (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => gemm::run(g, &at, ptrs),
+        (LibraryCall::Gemm(g), LaunchAt::Gemm(at)) => {
+            let with_points = |e| {
+                let points = numels.get(g.c.buf as usize).copied();
+                match points.and_then(|n| usize::try_from(n).ok()) {
+                    Some(points) => Ok((e, points)),
+                    None => Err(unsupported(call, "the output's size is unknown")),
+                }
+            };
+            gemm::run(g, &at, ptrs, epilogue.map(with_points).transpose()?)
+        }
         (LibraryCall::Conv(c), LaunchAt::Conv(at)) => {
             conv::run(c, &at, ptrs, epilogue.unwrap_or(&|_| {}))
         }

@@ -26,11 +26,7 @@ impl Float for f64 {
     const ONE: Self = 1.0;
 }
 
-/// What runs on a range of a convolution's output elements (flat indices into the whole
-/// output) as soon as they are computed: the epilogue kernel (`kiln_sched`'s
-/// `Program::conv_epilogue`). Called once for every element, on disjoint ranges, possibly
-/// from several threads at once.
-pub(crate) type Epilogue<'a> = &'a (dyn Fn(std::ops::Range<usize>) + Sync);
+pub(crate) use crate::library::Epilogue;
 
 /// `out = conv(x, w)` (every element written), `x`, `w`, `out` of `g`'s extents, each part
 /// followed by `epilogue`.
