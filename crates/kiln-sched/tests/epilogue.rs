@@ -1,18 +1,24 @@
-//! Which kernels may run as a convolution's epilogue (`Program::library_epilogue`), and the
+//! Which kernels may run as a convolution's or GEMM's epilogue (`Program::library_epilogue`), and the
 //! lifetimes of temporaries (`Program::temp_lifetimes`, `temp_lifetimes_with`).
 use kiln_sched::{BufKind, LibraryCall, Program, Step};
 
 mod common;
 use common::lower;
 
-/// The step index of every convolution and what `library_epilogue` says of it.
-fn epilogues(p: &Program) -> Vec<(usize, Option<usize>)> {
+/// The step index of every library call that `is_kind` accepts and what `library_epilogue`
+/// says of it.
+fn epilogues_of(p: &Program, is_kind: fn(&LibraryCall) -> bool) -> Vec<(usize, Option<usize>)> {
     p.steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| matches!(s, Step::Library(c) if matches!(**c, LibraryCall::Conv(_))))
+        .filter(|(_, s)| matches!(s, Step::Library(c) if is_kind(c)))
         .map(|(at, _)| (at, p.library_epilogue(at)))
         .collect()
+}
+
+/// Every convolution's step index and epilogue.
+fn epilogues(p: &Program) -> Vec<(usize, Option<usize>)> {
+    epilogues_of(p, |c| matches!(c, LibraryCall::Conv(_)))
 }
 
 const SHAPES: [&[i64]; 4] = [&[2, 3, 8, 8], &[4, 3, 3, 3], &[4], &[2, 4, 8, 8]];
@@ -93,14 +99,9 @@ fn joined_steps_keep_their_temporaries_apart() {
     assert_eq!(span(&with, r).0, conv1, "{p}");
 }
 
-/// The step index of every GEMM and what `library_epilogue` says of it.
+/// Every GEMM's step index and epilogue.
 fn gemm_epilogues(p: &Program) -> Vec<(usize, Option<usize>)> {
-    p.steps
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| matches!(s, Step::Library(c) if matches!(**c, LibraryCall::Gemm(_))))
-        .map(|(at, _)| (at, p.library_epilogue(at)))
-        .collect()
+    epilogues_of(p, |c| matches!(c, LibraryCall::Gemm(_)))
 }
 
 #[test]

@@ -307,30 +307,41 @@ pub(super) fn run(
     let read_c = g.beta != 0.0;
     let fused = epilogue.and_then(|(e, c_points)| {
         let fits = !read_c && matches!(g.dtype, DType::F32 | DType::F64);
-        (fits && dense_output(at) && product_points(at) == c_points).then_some(e)
+        (fits && dense_output(at) && product_points(at) == Some(c_points)).then_some(e)
     });
     if fused.is_none()
         && let Some((e, c_points)) = epilogue
     {
         compute(g, at, ptrs, None)?;
-        e(0..c_points);
+        epilogue_after(e, c_points);
         return Ok(());
     }
     compute(g, at, ptrs, fused)
 }
 
-/// Elements of all the products' outputs (fits: `launch` proved them inside `c`).
-fn product_points(at: &GemmAt) -> usize {
-    at.batch.iter().product::<usize>() * at.m * at.n
+/// Elements of all the products' outputs.
+fn product_points(at: &GemmAt) -> Option<usize> {
+    at.batch
+        .iter()
+        .try_fold(at.m.checked_mul(at.n)?, |acc, &d| acc.checked_mul(d))
+}
+
+/// An epilogue that could not run per part, over all `points` after the product, split over
+/// the pool as its own kernel step would be.
+fn epilogue_after(epilogue: Epilogue, points: usize) {
+    const TASK_POINTS: usize = 1 << 16;
+    (0..points.div_ceil(TASK_POINTS))
+        .into_par_iter()
+        .for_each(|t| epilogue(t * TASK_POINTS..((t + 1) * TASK_POINTS).min(points)));
 }
 
 /// Whether `c` is dense from offset 0: rows of `n`, products of `m * n` in batch order.
 fn dense_output(at: &GemmAt) -> bool {
     let c = &at.c;
-    let mut stride = at.m * at.n;
+    let mut stride = at.m.saturating_mul(at.n);
     let batch_dense = at.batch.iter().zip(&c.batch_strides).rev().all(|(&d, &s)| {
         let dense = d == 1 || s == stride;
-        stride *= d;
+        stride = stride.saturating_mul(d);
         dense
     });
     c.offset == 0
