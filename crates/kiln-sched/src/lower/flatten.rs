@@ -3,7 +3,8 @@
 //! their plain loop variables and the index arithmetic stays as simple as the op allows.
 use kiln_shape::Expr;
 
-use super::{KernelCtx, Lowerer, contiguous_offset, delinearize, norm_dim};
+use super::emit::delinearize;
+use super::{KernelCtx, Lowerer, contiguous_offset, norm_dim};
 use crate::block::Block;
 use crate::error::SchedError;
 use crate::ir::{ScalarOp, ValueId};
