@@ -134,7 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match compiler
             .cache()
             .ok_or("no cache")?
-            .get(&info.key, &header, &mut |_| true)
+            .get(&info.key, &header, &mut |_, _| true)
         {
             Lookup::Hit(entry) => entry,
             other => return Err(format!("compiled entry not found: {other:?}").into()),
@@ -151,7 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let reader = open(dir.path(), Some(remote))?;
     let local_only = open(dir.path(), None)?;
-    let mut accept_all = |_: &Entry| true;
+    let mut accept_all = |_: &Entry, _: &str| true;
     let remote_hit = time("hit_from_redis", ROUNDS, || {
         let _ = reader.clear(); // the local copy goes; the next lookup must come from Redis
         let started = Instant::now();

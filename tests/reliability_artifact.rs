@@ -21,7 +21,7 @@ fn artifact() -> CpuArtifact {
     let exec = f.executable(&shapes).expect("executable");
     let (_, artifact) = kiln_cpu::compile(exec.program()).expect("compile to an artifact");
     assert!(
-        kiln_cpu::load(&artifact).is_ok(),
+        kiln_cpu::load(artifact.clone()).is_ok(),
         "the pristine artifact loads"
     );
     artifact
@@ -29,7 +29,7 @@ fn artifact() -> CpuArtifact {
 
 /// Loads `artifact`, turning a panic into a test failure that names the case.
 fn load_outcome(artifact: &CpuArtifact, what: &str) -> Result<(), String> {
-    match catch_unwind(AssertUnwindSafe(|| kiln_cpu::load(artifact))) {
+    match catch_unwind(AssertUnwindSafe(|| kiln_cpu::load(artifact.clone()))) {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => panic!("{what}: kiln_cpu::load panicked"),

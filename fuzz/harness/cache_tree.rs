@@ -252,7 +252,7 @@ fn exercise(dir: &Path) {
     for k in 0..KEYS {
         for h in 0..=GUARDS {
             let values = H(h);
-            let lookup = cache.get(&key(k), &header(), &mut |e: &Entry| {
+            let lookup = cache.get(&key(k), &header(), &mut |e: &Entry, _: &str| {
                 e.guards.eval(&values).unwrap_or(false)
             });
             if let Lookup::Hit(found) = lookup {

@@ -137,13 +137,14 @@ impl Cache {
     /// is counted and removed, a read fault is counted; both just do not hit. With a remote
     /// level, a local miss then asks Redis (see `doc/REMOTE.md`).
     ///
-    /// Every entry is read and verified before `accept` sees it; prefer
-    /// [`Cache::get_guarded`], which reads only the entries whose guards hold.
+    /// Every entry is read and verified before `accept` sees it, with its name (the sha256 of
+    /// the entry file's bytes, which verification checked: equal names mean equal entries);
+    /// prefer [`Cache::get_guarded`], which reads only the entries whose guards hold.
     pub fn get(
         &self,
         key: &CacheKey,
         expect: &EntryHeader,
-        accept: &mut dyn FnMut(&Entry) -> bool,
+        accept: &mut dyn FnMut(&Entry, &str) -> bool,
     ) -> Lookup {
         self.flush();
         self.get_guarded(key, expect, &mut |_| true, accept)
@@ -159,7 +160,7 @@ impl Cache {
         key: &CacheKey,
         expect: &EntryHeader,
         admit: &mut dyn FnMut(&GuardSet) -> bool,
-        accept: &mut dyn FnMut(&Entry) -> bool,
+        accept: &mut dyn FnMut(&Entry, &str) -> bool,
     ) -> Lookup {
         let (hit, mut candidates, names) = self.get_local(key, expect, admit, accept);
         if let Some(entry) = hit {
@@ -167,7 +168,8 @@ impl Cache {
             return Lookup::Hit(entry);
         }
         if let Some(remote) = &self.remote {
-            let mut admit_and_accept = |entry: &Entry| admit(&entry.guards) && accept(entry);
+            let mut admit_and_accept =
+                |entry: &Entry, name: &str| admit(&entry.guards) && accept(entry, name);
             match self.get_remote(remote, key, expect, &mut admit_and_accept, &names) {
                 RemoteLookup::Hit(entry) => {
                     self.counters.record(Event::Hit);
@@ -195,7 +197,7 @@ impl Cache {
         key: &CacheKey,
         expect: &EntryHeader,
         admit: &mut dyn FnMut(&GuardSet) -> bool,
-        accept: &mut dyn FnMut(&Entry) -> bool,
+        accept: &mut dyn FnMut(&Entry, &str) -> bool,
     ) -> (Option<Entry>, usize, Vec<String>) {
         self.join_write_backs();
         let names = match self.storage.entry_names(key) {
@@ -247,7 +249,7 @@ impl Cache {
                 continue;
             }
             candidates += 1;
-            if admit(&entry.guards) && accept(&entry) {
+            if admit(&entry.guards) && accept(&entry, name) {
                 self.touch_used(key, name);
                 hit = Some(entry);
                 break;

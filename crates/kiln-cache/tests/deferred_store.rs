@@ -34,7 +34,7 @@ fn a_lookup_under_the_key_lock_waits_for_the_queued_entry() {
         // As the driver does after a lock-free miss: take the lock, then look again. The
         // store thread releases the lock only once the entry is published.
         let _lock = reader.lock(&k).unwrap();
-        let found = reader.get_guarded(&k, &header(), &mut |_| true, &mut |_| true);
+        let found = reader.get_guarded(&k, &header(), &mut |_| true, &mut |_, _| true);
         assert!(
             matches!(found, Lookup::Hit(e) if e == stored),
             "round {round}"

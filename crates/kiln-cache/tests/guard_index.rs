@@ -65,9 +65,12 @@ fn counting(dir: &Path) -> (Cache, Arc<AtomicUsize>) {
 fn get_guarded_h(cache: &Cache, key: &CacheKey, h: i64) -> Lookup {
     let values = Values(vec![("H", h)]);
     let holds = |g: &GuardSet| g.eval(&values).unwrap_or(false);
-    cache.get_guarded(key, &header(), &mut |g| holds(g), &mut |e: &Entry| {
-        holds(&e.guards)
-    })
+    cache.get_guarded(
+        key,
+        &header(),
+        &mut |g| holds(g),
+        &mut |e: &Entry, _: &str| holds(&e.guards),
+    )
 }
 
 fn index_path(dir: &Path, key: &CacheKey) -> PathBuf {

@@ -14,7 +14,7 @@ fn get_indexed_h(cache: &Cache, key: &kiln_cache::CacheKey, h: i64) -> Option<En
         key,
         &header(),
         &mut |g| g.eval(&values).unwrap_or(false),
-        &mut |_| true,
+        &mut |_, _| true,
     )
 }
 

@@ -61,7 +61,7 @@ fn entry_of_another_header_is_never_served() {
     foreign.header.backend = "cuda".to_string();
     cache.put(&foreign).unwrap();
     let mut accepted = 0;
-    let lookup = cache.get(&key(4), &header(), &mut |_: &Entry| {
+    let lookup = cache.get(&key(4), &header(), &mut |_: &Entry, _: &str| {
         accepted += 1;
         true
     });
@@ -73,7 +73,7 @@ fn entry_of_another_header_is_never_served() {
         ..header()
     };
     assert!(matches!(
-        cache.get(&key(4), &cuda, &mut |_: &Entry| true),
+        cache.get(&key(4), &cuda, &mut |_: &Entry, _: &str| true),
         Lookup::Hit(_)
     ));
 }

@@ -65,7 +65,7 @@ fn a_signed_entry_refused_by_a_process_without_the_secret_is_removed() {
     assert_eq!(entry_files(dir.path(), &k).len(), 1);
 
     let plain = open(dir.path());
-    let mut accept = |e: &kiln_cache::Entry| {
+    let mut accept = |e: &kiln_cache::Entry, _: &str| {
         // The driver's view: the backend cannot use the artifact.
         plain.discard(e, "garbage artifact");
         false
@@ -76,7 +76,7 @@ fn a_signed_entry_refused_by_a_process_without_the_secret_is_removed() {
         entry_files(dir.path(), &k).is_empty(),
         "the refused entry is gone"
     );
-    let lookup = plain.get(&k, &header(), &mut |_| true);
+    let lookup = plain.get(&k, &header(), &mut |_, _| true);
     assert!(matches!(lookup, Lookup::Miss), "{lookup:?}");
     assert_eq!(
         plain.counters().corrupt,

@@ -37,6 +37,8 @@ pub struct CpuArtifact {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelCode {
     pub name: String,
+    /// A byte string on disk (decoded by one copy, not byte by byte).
+    #[serde(with = "serde_bytes")]
     pub code: Vec<u8>,
     pub alignment: u64,
     pub relocs: Vec<RelocRecord>,
@@ -306,7 +308,7 @@ fn finish(
 /// Compiles every kernel of `program` for this host.
 pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuError> {
     let isa: Arc<dyn TargetIsa> = host_isa()?;
-    let mut module = new_module(isa.clone());
+    let mut module = new_module(isa.clone(), 0);
     let declared = declare_kernels(&mut module, &*isa, program.kernels.len())?;
     let ids = &declared.kernels;
     let routine_of = |index: u32| {
@@ -368,7 +370,7 @@ pub fn compile(program: &Program) -> Result<(CompiledProgram, CpuArtifact), CpuE
 /// Installs an artifact's machine code into a fresh JIT module (no Cranelift compilation).
 /// Refuses artifacts of another kiln-cpu version, compiled for another ISA or ISA flags, or
 /// whose program fails [`Program::verify`].
-pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
+pub fn load(artifact: CpuArtifact) -> Result<CompiledProgram, CpuError> {
     if artifact.kiln_cpu_version != KILN_CPU_VERSION {
         return Err(CpuError::VersionMismatch {
             expected: KILN_CPU_VERSION.to_string(),
@@ -392,7 +394,13 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
             found: artifact.kernels.len(),
         });
     }
-    let mut module = new_module(isa.clone());
+    // One region holds every kernel (each may be padded to its alignment).
+    let code_bytes = artifact
+        .kernels
+        .iter()
+        .map(|k| k.code.len().saturating_add(k.alignment as usize))
+        .fold(0usize, usize::saturating_add);
+    let mut module = new_module(isa.clone(), code_bytes);
     let declared = declare_kernels(&mut module, &*isa, artifact.kernels.len())?;
     let code_lens: Vec<usize> = artifact.kernels.iter().map(|k| k.code.len()).collect();
     for (k, &id) in artifact.kernels.iter().zip(&declared.kernels) {
@@ -409,5 +417,6 @@ pub fn load(artifact: &CpuArtifact) -> Result<CompiledProgram, CpuError> {
                 msg: e.to_string(),
             })?;
     }
-    finish(module, &declared.kernels, artifact.program.clone())
+    // The program moves into the compiled form (a hit decodes it once and never copies it).
+    finish(module, &declared.kernels, artifact.program)
 }

@@ -88,10 +88,17 @@ pub fn target_id() -> Result<String, CpuError> {
     ))
 }
 
-pub(crate) fn new_module(isa: Arc<dyn TargetIsa>) -> JITModule {
+/// A fresh module whose code will take about `code_bytes` (0: unknown).
+pub(crate) fn new_module(isa: Arc<dyn TargetIsa>, code_bytes: usize) -> JITModule {
     let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
     // The only functions kernels import: the wide routines, by name (none where disabled).
     builder.symbols(crate::math::wide::symbols());
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    builder.memory_provider(Box::new(crate::code_pool::PooledCode::with_size_hint(
+        code_bytes,
+    )));
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    let _ = code_bytes;
     JITModule::new(builder)
 }
 

@@ -7,6 +7,8 @@
 //! See `doc/CODEGEN.md` for how kernels are generated.
 
 mod artifact;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod code_pool;
 mod codegen;
 mod error;
 mod jit;

@@ -28,7 +28,7 @@ fn loaded_artifact_computes_the_same() {
     let bytes = postcard::to_allocvec(&art).expect("serialize");
     let back: CpuArtifact = postcard::from_bytes(&bytes).expect("deserialize");
     assert_eq!(back, art);
-    let loaded = kiln_cpu::load(&back).expect("load");
+    let loaded = kiln_cpu::load(back).expect("load");
     let ins = inputs();
     let refs: Vec<&Tensor> = ins.iter().collect();
     assert_eq!(compiled.run(&refs).unwrap(), loaded.run(&refs).unwrap());
@@ -45,7 +45,7 @@ fn child_mode_loads_artifact() {
     };
     let bytes = std::fs::read(&path).expect("read artifact");
     let art: CpuArtifact = postcard::from_bytes(&bytes).expect("decode artifact");
-    let loaded = kiln_cpu::load(&art).expect("load in child");
+    let loaded = kiln_cpu::load(art).expect("load in child");
     let ins = inputs();
     let refs: Vec<&Tensor> = ins.iter().collect();
     let out = loaded.run(&refs).expect("run in child");
@@ -87,24 +87,24 @@ fn refuses_other_isa_flags_and_versions() {
         .flags
         .push_str(",has_imaginary_feature=true");
     assert!(matches!(
-        kiln_cpu::load(&other_flags),
+        kiln_cpu::load(other_flags),
         Err(CpuError::IsaMismatch { .. })
     ));
     let mut other_triple = art.clone();
     other_triple.isa.triple = "riscv64gc-unknown-linux-gnu".to_string();
     assert!(matches!(
-        kiln_cpu::load(&other_triple),
+        kiln_cpu::load(other_triple),
         Err(CpuError::IsaMismatch { .. })
     ));
     let mut other_version = art.clone();
     other_version.kiln_cpu_version = "0.0.0-other".to_string();
-    let err = kiln_cpu::load(&other_version).err().expect("refused");
+    let err = kiln_cpu::load(other_version).err().expect("refused");
     assert!(matches!(err, CpuError::VersionMismatch { .. }), "{err}");
     assert!(err.to_string().contains("0.0.0-other"));
     let mut truncated = art.clone();
     truncated.kernels.pop();
     assert!(matches!(
-        kiln_cpu::load(&truncated),
+        kiln_cpu::load(truncated),
         Err(CpuError::KernelCount { .. })
     ));
     // The target id is the ISA's plus the GEMM library's and Cranelift's versions.
@@ -121,7 +121,7 @@ fn refuses_other_isa_flags_and_versions() {
 fn refuses_an_artifact_whose_program_is_malformed() {
     let (_, mut art) = artifact();
     art.program.kernels[0].stores[0].buf = 1000;
-    let err = kiln_cpu::load(&art).err().expect("refused");
+    let err = kiln_cpu::load(art).err().expect("refused");
     assert!(
         matches!(
             err,

@@ -98,7 +98,7 @@ fn run_unary(op: &str, xs: &[f32], shape: &[usize]) -> (Vec<f32>, kiln_cpu::CpuA
     let (compiled, artifact) = common::compile(&g, &inputs, &Policy::Static);
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let out = compiled.run(&refs).expect("run");
-    let reloaded = kiln_cpu::load(&artifact).expect("the artifact loads");
+    let reloaded = kiln_cpu::load(artifact.clone()).expect("the artifact loads");
     let again = reloaded.run(&refs).expect("run the loaded artifact");
     let (a, b) = (out[0].to_f32(), again[0].to_f32());
     assert_eq!(
@@ -163,6 +163,6 @@ fn a_routine_relocation_to_an_unknown_symbol_is_refused() {
         .find(|r| matches!(r.target, RelocTarget::Routine(_)))
         .expect("a routine relocation");
     reloc.target = RelocTarget::Routine("system".to_string());
-    let err = kiln_cpu::load(&artifact).err().expect("refused");
+    let err = kiln_cpu::load(artifact).err().expect("refused");
     assert!(err.to_string().contains("routine `system`"), "{err}");
 }

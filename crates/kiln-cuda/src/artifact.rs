@@ -18,7 +18,8 @@ pub struct CudaArtifact {
     /// The architecture the cubin was built for (`sm_90`).
     pub arch: String,
     pub program: Program,
-    /// An ELF cubin for `arch`.
+    /// An ELF cubin for `arch`, a byte string on disk (decoded by one copy).
+    #[serde(with = "serde_bytes")]
     pub cubin: Vec<u8>,
     /// The C name of each kernel, in `program.kernels` order.
     pub kernel_names: Vec<String>,

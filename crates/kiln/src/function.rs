@@ -257,9 +257,9 @@ impl CompiledFunction {
         // A program that refuses this call's inputs (its launcher would) is as unusable as
         // code the backend cannot load: both are damaged entries, discarded and recompiled.
         let graph = &self.graph;
-        let mut accept = |entry: &Entry| {
+        let mut accept = |entry: &Entry, name: &str| {
             let t = Instant::now();
-            let result = backend::load(backend_kind, &entry.artifact)
+            let result = backend::load(backend_kind, &entry.artifact, name)
                 .map_err(|e| e.to_string())
                 .and_then(|exec| match refusal(graph, &exec, &inputs, shapes) {
                     None => Ok(exec),

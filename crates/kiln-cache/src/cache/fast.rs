@@ -76,7 +76,7 @@ impl Cache {
         key: &CacheKey,
         expect: &EntryHeader,
         admit: &mut dyn FnMut(&GuardSet) -> bool,
-        accept: &mut dyn FnMut(&Entry) -> bool,
+        accept: &mut dyn FnMut(&Entry, &str) -> bool,
     ) -> Option<Entry> {
         self.join_write_backs();
         let index = GuardIndex::load(self.storage.as_ref(), key);
@@ -92,7 +92,7 @@ impl Cache {
             if entry.header != *expect {
                 return None;
             }
-            if admit(&entry.guards) && accept(&entry) {
+            if admit(&entry.guards) && accept(&entry, name) {
                 self.touch_used(key, name);
                 self.counters.record(Event::Hit);
                 return Some(entry);

@@ -33,7 +33,7 @@ impl Cache {
         remote: &RemoteLevel,
         key: &CacheKey,
         expect: &EntryHeader,
-        accept: &mut dyn FnMut(&Entry) -> bool,
+        accept: &mut dyn FnMut(&Entry, &str) -> bool,
         local_names: &[String],
     ) -> RemoteLookup {
         let Some(mut fields) = remote.fetch(key) else {
@@ -74,7 +74,7 @@ impl Cache {
                 continue;
             }
             candidates += 1;
-            if accept(&entry) {
+            if accept(&entry, name) {
                 self.counters.record(Event::RemoteHit);
                 // The local copy is written off the hit's critical path (its fsync costs
                 // milliseconds on a busy disk); the next lookup of this cache waits for it.

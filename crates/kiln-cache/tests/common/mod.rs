@@ -70,7 +70,7 @@ pub fn open(dir: &Path) -> Cache {
 /// A lookup as the driver does it: accept the entry whose guards hold for `H == h`.
 pub fn get_h(cache: &Cache, key: &CacheKey, h: i64) -> Lookup {
     let values = Values(vec![("H", h)]);
-    cache.get(key, &header(), &mut |e: &Entry| {
+    cache.get(key, &header(), &mut |e: &Entry, _: &str| {
         e.guards.eval(&values).unwrap_or(false)
     })
 }

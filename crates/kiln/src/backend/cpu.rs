@@ -6,7 +6,11 @@ use kiln_ir::Tensor;
 use kiln_sched::Program;
 use kiln_shape::Bindings;
 
-use super::{BackendImpl, Emit, EmitOptions, Executable, Runnable, decode, encode};
+use kiln_sched::ArtifactDigest;
+
+use super::{
+    BackendImpl, Emit, EmitOptions, Executable, Runnable, artifact_digest, decode, encode,
+};
 use crate::error::KilnError;
 
 pub(super) struct Cpu;
@@ -26,15 +30,15 @@ impl BackendImpl for Cpu {
     fn compile(&self, program: &Program) -> Result<(Arc<Executable>, Vec<u8>), KilnError> {
         let (exec, artifact) = kiln_cpu::compile(program)?;
         let bytes = encode(&artifact, "cpu")?;
-        let exec = exec.with_artifact_digest(digest(&bytes));
+        let exec = exec.with_artifact_digest(artifact_digest(&bytes));
         Ok((Executable::new(exec), bytes))
     }
 
-    fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
+    fn load(&self, bytes: &[u8], digest: ArtifactDigest) -> Result<Arc<Executable>, KilnError> {
         let artifact: CpuArtifact = decode(bytes, "cpu")?;
         // kiln_cpu::load verifies the artifact's program before installing its code.
-        let exec = kiln_cpu::load(&artifact)?;
-        Ok(Executable::new(exec.with_artifact_digest(digest(bytes))))
+        let exec = kiln_cpu::load(artifact)?;
+        Ok(Executable::new(exec.with_artifact_digest(digest)))
     }
 
     fn emits(&self) -> &'static [Emit] {
@@ -81,10 +85,4 @@ impl Runnable for CompiledProgram {
     ) -> Result<(), KilnError> {
         Ok(CompiledProgram::run_into_bound(self, inputs, outputs, b)?)
     }
-}
-
-/// The SHA-256 of an artifact's bytes: programs decoded from equal bytes share access proofs.
-fn digest(bytes: &[u8]) -> kiln_sched::ArtifactDigest {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
 }

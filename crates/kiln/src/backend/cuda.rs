@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use kiln_cuda::{Arch, CudaArtifact, CudaDevice, CudaProgram};
 use kiln_ir::input_error::{check_dtype, check_shape};
 use kiln_ir::{InputError, Role, Tensor};
-use kiln_sched::Program;
+use kiln_sched::{ArtifactDigest, Program};
 use kiln_shape::Bindings;
 
 use super::{BackendImpl, Emit, EmitOptions, Executable, Runnable, decode, encode};
@@ -56,7 +56,7 @@ impl BackendImpl for Cuda {
         Ok((Executable::new(exec), bytes))
     }
 
-    fn load(&self, bytes: &[u8]) -> Result<Arc<Executable>, KilnError> {
+    fn load(&self, bytes: &[u8], _digest: ArtifactDigest) -> Result<Arc<Executable>, KilnError> {
         let artifact: CudaArtifact = decode(bytes, "cuda")?;
         artifact.verify()?;
         let arch = device_arch()?;
