@@ -19,7 +19,7 @@ use kiln::{CompileOptions, Compiler, DynamicPolicy, Outcome};
 use kiln_cache::{Cache, CacheConfig, Entry};
 use kiln_shape::{Cond, Expr, GuardSet};
 
-const MISS_RUNS: usize = 7;
+const MISS_RUNS: usize = 15;
 const HIT_RUNS: usize = 200;
 const CHILD_RUNS: usize = 5;
 const SCALE_KEYS: usize = 100;

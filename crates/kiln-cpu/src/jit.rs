@@ -54,12 +54,23 @@ fn build_host_isa() -> Result<OwnedTargetIsa, CpuError> {
             .map_err(|e| CpuError::HostIsa(format!("setting {k}={v}: {e}")))
     };
     set(&mut shared, "opt_level", "speed")?;
+    let verify = if cranelift_verifier() { "true" } else { "false" };
+    set(&mut shared, "enable_verifier", verify)?;
     // A JIT module's code may be placed anywhere in the address space.
     set(&mut shared, "is_pic", "false")?;
     let isa_builder = cranelift_native::builder().map_err(|e| CpuError::HostIsa(e.to_string()))?;
     isa_builder
         .finish(settings::Flags::new(shared))
         .map_err(|e| CpuError::HostIsa(e.to_string()))
+}
+
+/// Whether Cranelift checks every function's CLIF (its IR verifier) while compiling: in debug
+/// builds (every test) and where `KILN_CRANELIFT_VERIFIER=1`; not in release builds, where it
+/// was a fifth of the compile time of a 100-kernel program. It checks the CLIF kiln's codegen
+/// writes, never changes the machine code, so it is not part of the cache key; kiln's own
+/// checks (`Program::verify`, the access proofs, launch validation) stay on everywhere.
+fn cranelift_verifier() -> bool {
+    cfg!(debug_assertions) || std::env::var_os("KILN_CRANELIFT_VERIFIER").is_some_and(|v| v == "1")
 }
 
 pub(crate) fn describe(isa: &dyn TargetIsa) -> HostIsa {
