@@ -54,7 +54,11 @@ fn build_host_isa() -> Result<OwnedTargetIsa, CpuError> {
             .map_err(|e| CpuError::HostIsa(format!("setting {k}={v}: {e}")))
     };
     set(&mut shared, "opt_level", "speed")?;
-    let verify = if cranelift_verifier() { "true" } else { "false" };
+    let verify = if cranelift_verifier() {
+        "true"
+    } else {
+        "false"
+    };
     set(&mut shared, "enable_verifier", verify)?;
     // A JIT module's code may be placed anywhere in the address space.
     set(&mut shared, "is_pic", "false")?;

@@ -75,6 +75,10 @@ pub(crate) struct Lowered {
     pub outputs: Vec<BufId>,
 }
 
+/// How many times a kernel body is emitted at most (see `Lowerer::emit_kernel_body`): each
+/// pass only loads more materialised values, and two suffice for a stack of reductions.
+const MAX_BODY_PASSES: usize = 3;
+
 /// Per-kernel state while emitting its body.
 pub(crate) struct KernelCtx {
     pub dims: Vec<Expr>,
@@ -208,15 +212,7 @@ impl<'a> Lowerer<'a> {
         }
         let dims = self.shape(n).to_vec();
         let idx = outer_idx(dims.len());
-        let mut blk = Block::default();
-        let mut ctx = KernelCtx {
-            dims: dims.clone(),
-            reduce: None,
-        };
-        let outer = self.emit_log.enter();
-        let v = self.emit(&mut blk, n, &idx, Some((&mut ctx, n)));
-        self.emit_log.leave(outer);
-        let v = v?;
+        let (blk, ctx, v) = self.emit_kernel_body(n, &dims, &idx)?;
         let offset = contiguous_offset(&dims, &idx);
         let name = format!("k{}_{}", self.steps.len(), self.name(n));
         let reduce = ctx.reduce.map(|(_, r, _)| r);
@@ -233,6 +229,35 @@ impl<'a> Lowerer<'a> {
             index_bits: 64,
         };
         self.push_kernel(kernel)
+    }
+
+    /// The body of the kernel computing `n`: emitted again (at most [`MAX_BODY_PASSES`]
+    /// times) while a value it emitted inline was materialised meanwhile by a kernel nested
+    /// under it, so that it loads that value instead (see `lower/reuse.rs`).
+    fn emit_kernel_body(
+        &mut self,
+        n: NodeId,
+        dims: &[Expr],
+        idx: &[Expr],
+    ) -> Result<(Block, KernelCtx, ValueId), SchedError> {
+        let mut pass = 1;
+        loop {
+            let mut blk = Block::default();
+            let mut ctx = KernelCtx {
+                dims: dims.to_vec(),
+                reduce: None,
+            };
+            let outer = self.emit_log.enter();
+            let v = self.emit(&mut blk, n, idx, Some((&mut ctx, n)));
+            let inline = self.emit_log.leave(outer);
+            let v = v?;
+            let stale = inline.iter().any(|m| self.materialized.contains_key(m));
+            if !stale || pass == MAX_BODY_PASSES {
+                return Ok((blk, ctx, v));
+            }
+            self.emit_log.forget(&inline);
+            pass += 1;
+        }
     }
 
     /// Records the int32-indexing decision for a kernel: one guard per indexed extent.

@@ -27,7 +27,7 @@ pub(crate) fn lower_softmax_stats(
         let mut rb = Block::default();
         let outer_kernel = l.emit_log.enter();
         let xv = l.emit(&mut rb, x, &xi, None);
-        l.emit_log.leave(outer_kernel);
+        let _ = l.emit_log.leave(outer_kernel);
         let xv = xv?;
         let mut value = rb.cast(xv, acc);
         if is_sum {

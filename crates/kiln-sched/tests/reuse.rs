@@ -46,6 +46,30 @@ fn a_stack_of_row_reductions_lowers_in_linear_size() {
     assert!(temps(&large) > 160, "{} temporaries", temps(&large));
 }
 
+/// Instructions in the largest kernel of the program.
+fn largest_kernel(p: &Program) -> usize {
+    p.kernels
+        .iter()
+        .map(|k| k.body.len() + k.reduce.as_ref().map_or(0, |r| r.body.len()))
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn no_kernel_of_a_reduction_stack_grows_with_its_depth() {
+    // The output's kernel starts the walk and used to emit the whole stack inline before the
+    // kernels nested under it materialised parts of it (321 instructions at 160 layers).
+    let (a, b) = (
+        largest_kernel(&lower(&reduction_stack(80), &[3, 5])),
+        largest_kernel(&lower(&reduction_stack(160), &[3, 5])),
+    );
+    assert!(
+        b <= a,
+        "largest kernel: {a} instructions at 80 layers, {b} at 160"
+    );
+    assert!(b < 100, "largest kernel at 160 layers: {b} instructions");
+}
+
 #[test]
 fn a_shallow_stack_recomputes_its_prefix_instead_of_storing_it() {
     // Three layers: each re-emitted prefix is a few ops, cheaper than a round trip to memory.

@@ -10,6 +10,13 @@
 //! only while its fused expression (down to materialised nodes) has at most
 //! [`REEMIT_MAX_OPS`] op nodes; a larger one is materialised once and loaded. Each kernel
 //! then re-emits a bounded amount and the stack lowers in linear time.
+//!
+//! Emission is demand-driven, so the kernel that starts the walk (the output's) emits the
+//! whole stack inline before the reduction kernels nested under it decide to materialise
+//! parts of it: its body would still grow with the depth (a 6,003-op output kernel, 2 s of
+//! Cranelift, at 6,000 nodes). [`EmitLog::leave`] therefore returns what a kernel emitted
+//! inline, and `lower_root` emits the kernel again when any of it was materialised meanwhile:
+//! the second pass loads those values.
 use std::collections::HashSet;
 
 use kiln_ir::{NodeId, NodeKind};
@@ -27,22 +34,44 @@ pub(crate) struct EmitLog {
     current: usize,
     next: usize,
     first: std::collections::HashMap<NodeId, usize>,
+    /// Per kernel under construction (innermost last): the op nodes it emitted first.
+    inline: Vec<Vec<NodeId>>,
 }
 
 impl EmitLog {
     /// Starts a kernel body; returns the id of the one to restore with [`EmitLog::leave`].
     pub fn enter(&mut self) -> usize {
         self.next += 1;
+        self.inline.push(Vec::new());
         std::mem::replace(&mut self.current, self.next)
     }
 
-    pub fn leave(&mut self, outer: usize) {
+    /// Ends the current kernel body; returns the op nodes it emitted first.
+    pub fn leave(&mut self, outer: usize) -> Vec<NodeId> {
         self.current = outer;
+        self.inline.pop().unwrap_or_default()
+    }
+
+    /// Forgets that a discarded kernel body emitted `nodes`, so that emitting the kernel again
+    /// is a first emission, as the discarded one was.
+    pub fn forget(&mut self, nodes: &[NodeId]) {
+        for n in nodes {
+            self.first.remove(n);
+        }
     }
 
     /// Records that the current kernel emits `n`; true when another kernel emitted it first.
     fn emitted_elsewhere(&mut self, n: NodeId) -> bool {
-        *self.first.entry(n).or_insert(self.current) != self.current
+        match self.first.entry(n) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get() != self.current,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.current);
+                if let Some(nodes) = self.inline.last_mut() {
+                    nodes.push(n);
+                }
+                false
+            }
+        }
     }
 }
 
