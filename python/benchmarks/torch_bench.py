@@ -6,7 +6,8 @@ fresh process with populated caches) and steady state, one JSON line per row.
 Each first call runs in a fresh subprocess (``--child``), as a service restart would. kiln's
 own share of a warm first call (``kiln_ms``: translating partitions, loading them from kiln's
 cache, first runs) is reported apart from the whole call, the rest being Dynamo's and
-AOTAutograd's tracing. Steady state times outputs allocated per call, as PyTorch returns them.
+AOTAutograd's tracing; ``kiln_first_runs_ms`` is the part of it spent in the partitions'
+first runs (the model's compute) and ``kiln_prepare_ms`` the rest. Steady state times outputs allocated per call, as PyTorch returns them.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def child(case: str, backend: str) -> None:
         import kiln.torch
 
         row["kiln_ms"] = kiln.torch.kiln_seconds() * 1e3
+        row["kiln_first_runs_ms"] = kiln.torch.first_run_seconds() * 1e3
+        row["kiln_prepare_ms"] = row["kiln_ms"] - row["kiln_first_runs_ms"]
     print(json.dumps(row))
 
 

@@ -110,6 +110,13 @@ def kiln_seconds() -> float:
     return _fx.KILN_SECONDS[0]
 
 
+def first_run_seconds() -> float:
+    """Of :func:`kiln_seconds`, the first runs of compiled partitions (cache loads and kernel
+    proofs on a hit are in them, and the model's compute); the rest is translating partitions
+    and compiling them or loading them from the cache."""
+    return _fx.FIRST_RUN_SECONDS[0]
+
+
 def counters() -> dict:
     """kiln's process counters (also mirrored in ``torch._dynamo.utils.counters["kiln"]``)."""
     return kiln.counters()
