@@ -48,7 +48,22 @@ pub(crate) struct PooledCode {
     open: Option<usize>,
     /// Regions before this index are read+execute.
     protected: usize,
+    /// Whether `finalize` ever ran: only then can code pointers into the regions exist.
+    finalized: bool,
     data: SystemMemoryProvider,
+}
+
+impl Drop for PooledCode {
+    /// A module dropped without `free_memory` keeps its code (kernel pointers may outlive it,
+    /// as with Cranelift's provider), unless it was never finalized: a compile or load that
+    /// failed before its code could run gives its regions back instead of leaking them.
+    fn drop(&mut self) {
+        if !self.finalized {
+            for region in self.regions.drain(..) {
+                give_back(region);
+            }
+        }
+    }
 }
 
 impl PooledCode {
@@ -59,6 +74,7 @@ impl PooledCode {
             regions: Vec::new(),
             open: None,
             protected: 0,
+            finalized: false,
             data: SystemMemoryProvider::new(),
         }
     }
@@ -106,6 +122,7 @@ impl JITMemoryProvider for PooledCode {
 
     fn finalize(&mut self, branch_protection: BranchProtection) -> ModuleResult<()> {
         self.data.finalize(branch_protection)?;
+        self.finalized = true;
         for region in &self.regions[self.protected..] {
             protect(region, libc::PROT_READ | libc::PROT_EXEC)
                 .map_err(|err| ModuleError::Allocation { err })?;
