@@ -13,8 +13,11 @@
 //! the module's program is dropped and no kernel pointer into it remains. Freed regions are
 //! zeroed, so stale code never becomes executable again in another module.
 //!
-//! Only x86-64 Linux uses it (no instruction-cache maintenance is needed there); elsewhere
-//! modules keep Cranelift's own provider.
+//! Only x86-64 Linux uses it: x86 keeps instruction fetch coherent with stores, a reused region
+//! is rewritten only after every kernel in it is gone, and the `mprotect` to read+execute
+//! shoots down the TLB entries of every core running the process (as Cranelift's own
+//! provider, it needs no instruction-cache maintenance there). Elsewhere modules keep
+//! Cranelift's provider.
 use std::io;
 use std::sync::Mutex;
 
