@@ -28,6 +28,8 @@ use cranelift_module::{ModuleError, ModuleResult};
 const POOL_MAX_BYTES: usize = 16 << 20;
 /// The smallest region mapped; a module whose size is unknown (a compile) grows by this much.
 const MIN_REGION_BYTES: usize = 16 << 10;
+/// A pooled region serves a module needing at least 1/this of it.
+const MAX_OVERSIZE: usize = 4;
 
 /// A page-aligned anonymous mapping.
 struct Region {
@@ -162,10 +164,12 @@ fn take_pooled(len: usize) -> Option<Region> {
     best_fit(&mut *POOL.try_lock().ok()?, len)
 }
 
-/// Removes the smallest region of `pool` holding `len` bytes.
+/// Removes the smallest region of `pool` holding `len` bytes, if it is at most
+/// [`MAX_OVERSIZE`] times that: a small module never protects and zeroes a large program's
+/// region.
 fn best_fit(pool: &mut Vec<Region>, len: usize) -> Option<Region> {
     let best = (0..pool.len())
-        .filter(|&i| pool[i].len >= len)
+        .filter(|&i| pool[i].len >= len && pool[i].len / MAX_OVERSIZE <= len)
         .min_by_key(|&i| pool[i].len)?;
     Some(pool.swap_remove(best))
 }
@@ -259,6 +263,12 @@ mod tests {
         assert!(bytes.iter().all(|&b| b == 0), "zeroed");
         bytes[0] = 1;
         assert!(best_fit(&mut pool, page).is_none());
+        pool.push(back);
+        assert!(
+            best_fit(&mut pool, page / 4).is_none(),
+            "a region over 4x the need stays pooled"
+        );
+        let back = best_fit(&mut pool, page).expect("fits again");
         let full = Region {
             ptr: back.ptr,
             len: POOL_MAX_BYTES + page,
