@@ -59,9 +59,8 @@ impl Lowerer<'_> {
         idx: &[Expr],
         ctx: Option<(&mut KernelCtx, NodeId)>,
     ) -> Result<ValueId, SchedError> {
-        if let Some(&b) = self.materialized.get(&n) {
-            let shape = self.shape(n).to_vec();
-            return Ok(self.load(blk, b, &shape, idx));
+        if self.materialized.contains_key(&n) {
+            return self.load_materialized(blk, n, idx);
         }
         let op = match &self.g.node(n).kind {
             NodeKind::Input(_) => unreachable!("inputs are materialised before lowering"),
@@ -69,15 +68,9 @@ impl Lowerer<'_> {
                 let v = t.to_f64()[0];
                 return Ok(blk.constant(v, t.dtype));
             }
-            NodeKind::Constant(_) => {
-                let b = self.materialize(n)?;
-                let shape = self.shape(n).to_vec();
-                return Ok(self.load(blk, b, &shape, idx));
-            }
+            NodeKind::Constant(_) => return self.load_materialized(blk, n, idx),
             NodeKind::Op(_) if self.reemit_too_costly(n, ctx.as_ref().map(|c| c.1)) => {
-                let b = self.materialize(n)?;
-                let shape = self.shape(n).to_vec();
-                return Ok(self.load(blk, b, &shape, idx));
+                return self.load_materialized(blk, n, idx);
             }
             NodeKind::Op(op) => op.clone(),
         };
@@ -292,6 +285,18 @@ impl Lowerer<'_> {
     }
 
     /// A kiln bug: an op reached an emitter that does not handle it.
+    /// Node `n` read from its buffer at `idx`, materialising it first if no kernel has yet.
+    fn load_materialized(
+        &mut self,
+        blk: &mut Block,
+        n: NodeId,
+        idx: &[Expr],
+    ) -> Result<ValueId, SchedError> {
+        let b = self.materialize(n)?;
+        let shape = self.shape(n).to_vec();
+        Ok(self.load(blk, b, &shape, idx))
+    }
+
     fn misrouted(&self, n: NodeId) -> SchedError {
         SchedError::Unsupported {
             node: self.name(n).to_string(),

@@ -92,7 +92,8 @@ impl Routine {
     /// The routine's entry point at `level`, if the host runs that level.
     #[cfg(target_arch = "x86_64")]
     fn entry_at(self, level: Level) -> Option<TileFn> {
-        if !host_levels().contains(&level) {
+        // Called for every routine of every module a hit loads: a comparison, no allocation.
+        if level > host_level() {
             return None;
         }
         match level {
@@ -156,8 +157,8 @@ impl Routine {
 
 type TileFn = unsafe extern "C" fn(*const f32, *mut f32, u64);
 
-/// The widest tile routines the host runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A width of tile routines, ordered from none to the widest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     /// No tiles: the 128-bit loop computes every op.
     None,
@@ -197,7 +198,13 @@ pub fn host_levels() -> Vec<Level> {
     }
 }
 
+/// The widest level the host runs, probed once per process.
 fn host_level() -> Level {
+    static HOST: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *HOST.get_or_init(probe_host_level)
+}
+
+fn probe_host_level() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f")
