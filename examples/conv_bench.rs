@@ -1,7 +1,7 @@
 //! conv2d throughput on ResNet-50 / MobileNetV2 layer shapes, through the compiled CPU
 //! program (the convolution library step), in GFLOP/s (2 x multiply-adds per second).
 //!
-//! `cargo run --release --example conv_bench -- [--json] [--peers FILE]`
+//! `cargo run --release --example conv_bench -- [--json] [--peers FILE] [--only SUBSTRING]`
 //!
 //! With `--json`, one JSON object per row: `case` (`conv2d_<name>_b<N>`), `gflops`,
 //! `reference` and `ratio` (kiln's GFLOP/s over the peer's). The peers file has lines
@@ -122,9 +122,16 @@ fn main() {
         .position(|a| a == "--peers")
         .and_then(|i| args.get(i + 1));
     let peers = peer_file.map(|p| peers(p)).unwrap_or_default();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
     for s in &SHAPES {
         for n in [1, 8] {
             let case = format!("conv2d_{}_b{n}", s.name);
+            if only.is_some_and(|o| !case.contains(o.as_str())) {
+                continue;
+            }
             let gflops = flops(s, n) / seconds(s, n) / 1e9;
             let peer = peers.get(&case).copied();
             let ratio = peer.map(|p| gflops / p);

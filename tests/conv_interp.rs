@@ -225,6 +225,42 @@ fn large_images_run_im2col_in_blocks() {
     agree(src, &inputs, 1e-5, DynamicPolicy::Static);
 }
 
+/// 3x3 stride-1 convolutions with channels and tiles enough for the Winograd kernel (at
+/// least 16 channels each way, 196 2x2 output tiles): odd and non-square sizes (a last tile
+/// half outside the output), paddings 0-2 per dim, batches of 1 and 3 (blocks inside one image
+/// and across images), f32, f64 and bf16, with a bias-clamp-residual epilogue, static and
+/// dynamic.
+#[test]
+fn winograd_convolutions_match_the_interpreter() {
+    let cases = [
+        // (dtype, n, c_in, c_out, [h, w], [pad_h, pad_w])
+        (DType::F32, 1, 16, 16, [28, 28], [1, 1]),
+        (DType::F32, 1, 17, 33, [31, 27], [0, 2]),
+        (DType::F32, 3, 24, 16, [15, 20], [2, 1]),
+        (DType::F64, 1, 16, 20, [29, 30], [1, 0]),
+        (DType::BF16, 1, 16, 16, [28, 29], [1, 1]),
+    ];
+    for (i, (dtype, n, c_in, c_out, [h, w], [ph, pw])) in cases.into_iter().enumerate() {
+        let (oh, ow) = (h + 2 * ph - 2, w + 2 * pw - 2);
+        let src = format!(
+            "graph wino\ninput x: {dtype}[N, {c_in}, {h}, {w}]\ninput w: {dtype}[{c_out}, {c_in}, 3, 3]\n\
+             input b: {dtype}[{c_out}]\ninput r: {dtype}[N, {c_out}, {oh}, {ow}]\n\
+             y = conv2d(x, w, b, padding=[{ph}, {pw}])\n\
+             z = clamp(y, -2.0, 1.5)\no = add(z, r)\noutput o\n"
+        );
+        let seed = 500 + 10 * i as u64;
+        let inputs = [
+            tensor(dtype, &[n, c_in, h, w], seed),
+            tensor(dtype, &[c_out, c_in, 3, 3], seed + 1),
+            tensor(dtype, &[c_out], seed + 2),
+            tensor(dtype, &[n, c_out, oh, ow], seed + 3),
+        ];
+        for policy in [DynamicPolicy::Static, DynamicPolicy::Dynamic] {
+            agree(&src, &inputs, tolerance(dtype), policy);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Shape {
     n: usize,

@@ -4,7 +4,8 @@
 //! [`gemm`] and derived from the slices).
 //!
 //! The algorithm follows the shape ([`kernels`]): a 1x1 stride-1 unpadded convolution is a plain
-//! GEMM on the input's layout, a depthwise one (one input channel per group) a direct loop, any
+//! GEMM on the input's layout, a depthwise one (one input channel per group) a direct loop, a
+//! 3x3 stride-1 one with channels and output enough Winograd F(2x2, 3x3) ([`winograd`]), any
 //! other an im2col into a scratch buffer and a GEMM, and a transposed one a GEMM into columns
 //! and a col2im. f32 and f64 compute in their own type, f16 and bf16 in f32 (as PyTorch's CPU
 //! kernels accumulate them).
@@ -14,6 +15,7 @@ mod gemm;
 mod grad;
 mod im2col;
 mod kernels;
+mod winograd;
 
 use half::{bf16, f16};
 use kiln_ir::DType;

@@ -1,5 +1,5 @@
 //! The choice of algorithm per shape, and the per-image loops around the GEMM.
-use std::ops::{Add, Mul};
+use std::ops::{Add, Mul, Sub};
 
 use rayon::prelude::*;
 
@@ -7,23 +7,27 @@ use super::Geom;
 use super::depthwise::depthwise;
 use super::gemm::{AfterColumns, View, gemm, gemm_by_columns};
 use super::im2col::{col2im, im2col};
+use super::winograd;
 
 /// The element types the kernels compute in (f16/bf16 are widened to f32 first).
 pub(crate) trait Float:
-    Copy + Send + Sync + 'static + Add<Output = Self> + Mul<Output = Self>
+    Copy + Send + Sync + 'static + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
 {
     const ZERO: Self;
     const ONE: Self;
+    const HALF: Self;
 }
 
 impl Float for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const HALF: Self = 0.5;
 }
 
 impl Float for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const HALF: Self = 0.5;
 }
 
 pub(crate) use crate::library::Epilogue;
@@ -38,6 +42,9 @@ pub(crate) fn conv<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], epilogue
     }
     if !g.transposed && g.cig() == 1 && g.groups > 1 {
         return depthwise(g, x, w, out, epilogue);
+    }
+    if winograd::applies(g) {
+        return winograd::winograd(g, x, w, out, epilogue);
     }
     let image_in = g.c_in * g.in_plane();
     let image_out = g.c_out * g.out_plane();
