@@ -226,10 +226,10 @@ fn large_images_run_im2col_in_blocks() {
 }
 
 /// 3x3 stride-1 convolutions with channels and tiles enough for the Winograd kernel (at
-/// least 16 channels each way, 196 2x2 output tiles): odd and non-square sizes (a last tile
-/// half outside the output), paddings 0-2 per dim, batches of 1 and 3 (blocks inside one image
-/// and across images), f32, f64 and bf16, with a bias-clamp-residual epilogue, static and
-/// dynamic.
+/// least 16 channels each way, 48 2x2 output tiles): odd and non-square sizes (a last tile
+/// half outside the output), paddings 0-2 per dim, batches of 1 to 3, both schedules (all tiles
+/// at once, and blocks of tile rows), f32, f64 and bf16, with a bias-clamp-residual epilogue,
+/// static and dynamic.
 #[test]
 fn winograd_convolutions_match_the_interpreter() {
     let cases = [
@@ -239,6 +239,8 @@ fn winograd_convolutions_match_the_interpreter() {
         (DType::F32, 3, 24, 16, [15, 20], [2, 1]),
         (DType::F64, 1, 16, 20, [29, 30], [1, 0]),
         (DType::BF16, 1, 16, 16, [28, 29], [1, 1]),
+        // Past 4 MB of transformed data: blocks of tile rows, several per image.
+        (DType::F32, 2, 64, 48, [61, 58], [1, 1]),
     ];
     for (i, (dtype, n, c_in, c_out, [h, w], [ph, pw])) in cases.into_iter().enumerate() {
         let (oh, ow) = (h + 2 * ph - 2, w + 2 * pw - 2);
