@@ -92,7 +92,12 @@ fn split_phases<T: Float>(g: &Geom, p: &Phases, src: &[T], phases: &mut [T], cla
 }
 
 /// Splits `line` into its `stride` column classes, each `class_len` long in `classes`.
-fn split_classes<T: Float>(line: &[T], stride: usize, class_len: usize, classes: &mut [T]) {
+pub(super) fn split_classes<T: Float>(
+    line: &[T],
+    stride: usize,
+    class_len: usize,
+    classes: &mut [T],
+) {
     if stride == 2 {
         let (even, odd) = classes.split_at_mut(class_len);
         let pairs = line.chunks_exact(2);

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::Geom;
+use super::depthwise::split_classes;
 use super::kernels::Float;
 
 /// The output positions `lo..hi` of one output row whose input column `o * stride + offset`
@@ -30,14 +31,62 @@ fn input_row(g: &Geom, y: usize, a: usize) -> Option<usize> {
     (iy < g.input[0]).then_some(iy)
 }
 
+/// One group's input as [`fill_row`] reads it: the planes as they are at column stride 1;
+/// at a larger column stride every input row split into its `stride` column classes (columns
+/// `k * stride + m` contiguous, each class `class_len` long), so that the columns one tap reads
+/// from a row are one contiguous run instead of a strided gather.
+struct Source<'a, T: Float> {
+    data: std::borrow::Cow<'a, [T]>,
+    /// Elements a row takes in `data` (the input width, or `stride * class_len`).
+    row_len: usize,
+    class_len: usize,
+}
+
+impl<'a, T: Float> Source<'a, T> {
+    fn of(g: &Geom, x: &'a [T], parallel: bool) -> Self {
+        let (iw, sw) = (g.input[1], g.stride[1]);
+        if sw == 1 {
+            return Source {
+                data: std::borrow::Cow::Borrowed(x),
+                row_len: iw,
+                class_len: iw,
+            };
+        }
+        let class_len = iw.div_ceil(sw);
+        let row_len = sw * class_len;
+        let rows = x.len() / iw.max(1);
+        let mut data = vec![T::ZERO; rows * row_len];
+        let split = |(src, dst): (&[T], &mut [T])| split_classes(src, sw, class_len, dst);
+        if parallel {
+            x.par_chunks(iw)
+                .zip(data.par_chunks_mut(row_len))
+                .for_each(split);
+        } else {
+            x.chunks(iw).zip(data.chunks_mut(row_len)).for_each(split);
+        }
+        Source {
+            data: std::borrow::Cow::Owned(data),
+            row_len,
+            class_len,
+        }
+    }
+
+    /// The `len` input columns `first, first + stride, ...` of row `iy` of channel `c`.
+    fn run(&self, g: &Geom, c: usize, iy: usize, first: usize, len: usize) -> &[T] {
+        let row = (c * g.input[0] + iy) * self.row_len;
+        let sw = g.stride[1];
+        let at = row + (first % sw) * self.class_len + first / sw;
+        &self.data[at..at + len]
+    }
+}
+
 /// Fills row `r` (channel `r / taps`, tap `r % taps`) of the columns of one group's input
-/// `x` (`cig` planes), for the output rows from `y0` on (`row` holds whole output rows).
-fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, y0: usize, row: &mut [T]) {
+/// `src`, for the output rows from `y0` on (`row` holds whole output rows).
+fn fill_row<T: Float>(g: &Geom, src: &Source<T>, r: usize, y0: usize, row: &mut [T]) {
     let (taps, kw) = (g.taps(), g.kernel[1]);
     let (c, a, b) = (r / taps, (r % taps) / kw, r % kw);
-    let [ih, iw] = g.input;
+    let iw = g.input[1];
     let [_, ow] = g.output;
-    let plane = &x[c * ih * iw..(c + 1) * ih * iw];
     let sw = g.stride[1];
     let offset = (b * g.dilation[1]) as isize - g.pad[1] as isize;
     let (lo, hi) = valid_range(iw, ow, sw, offset);
@@ -46,7 +95,6 @@ fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, y0: usize, row: &mut [T]) {
             dst.fill(T::ZERO);
             continue;
         };
-        let src = &plane[iy * iw..(iy + 1) * iw];
         dst[..lo].fill(T::ZERO);
         dst[hi..].fill(T::ZERO);
         if lo == hi {
@@ -54,15 +102,8 @@ fn fill_row<T: Float>(g: &Geom, x: &[T], r: usize, y0: usize, row: &mut [T]) {
             continue;
         }
         // Inside lo..hi, `xo * sw + offset` is in 0..iw.
-        let first = (lo * sw) as isize + offset;
-        if sw == 1 {
-            let s = first as usize;
-            dst[lo..hi].copy_from_slice(&src[s..s + (hi - lo)]);
-        } else {
-            for (k, d) in dst[lo..hi].iter_mut().enumerate() {
-                *d = src[first as usize + k * sw];
-            }
-        }
+        let first = ((lo * sw) as isize + offset) as usize;
+        dst[lo..hi].copy_from_slice(src.run(g, c, iy, first, hi - lo));
     }
 }
 
@@ -78,13 +119,14 @@ pub(super) fn im2col<T: Float>(
     let len = rows.len() * g.output[1];
     cols.resize(g.cig() * g.taps() * len, T::ZERO);
     let y0 = rows.start;
+    let src = Source::of(g, x, parallel);
     if parallel {
         cols.par_chunks_mut(len)
             .enumerate()
-            .for_each(|(r, row)| fill_row(g, x, r, y0, row));
+            .for_each(|(r, row)| fill_row(g, &src, r, y0, row));
     } else {
         for (r, row) in cols.chunks_mut(len).enumerate() {
-            fill_row(g, x, r, y0, row);
+            fill_row(g, &src, r, y0, row);
         }
     }
 }
