@@ -48,7 +48,9 @@ impl Phases {
 
 /// Fills `phases` (`s0 * s1` planes of `qh x qw`) from one input plane `src`. Each input row
 /// is first split into its `s1` column classes (columns `k * s1 + m`, contiguous in
-/// `classes`), so that every phase row is a contiguous copy.
+/// `classes`), so that every phase row is a contiguous copy. Inlined into [`plane`]'s
+/// `target_feature` copies, whose wide vectors its copies and splits use too.
+#[inline(always)]
 fn split_phases<T: Float>(g: &Geom, p: &Phases, src: &[T], phases: &mut [T], classes: &mut Vec<T>) {
     let [ih, iw] = g.input;
     let [s0, s1] = g.stride;
@@ -92,6 +94,7 @@ fn split_phases<T: Float>(g: &Geom, p: &Phases, src: &[T], phases: &mut [T], cla
 }
 
 /// Splits `line` into its `stride` column classes, each `class_len` long in `classes`.
+#[inline(always)]
 pub(super) fn split_classes<T: Float>(
     line: &[T],
     stride: usize,
