@@ -59,8 +59,15 @@ fn floor_div_positive(a: &Expr, k: i64) -> Expr {
         return quotient;
     }
     // (g*x) // (g*m) == x // m for g > 0.
-    let (rest, k) = divide_common_factor(&rest, k);
-    &quotient + &Expr::atom(Atom::FloorDiv(rest, Expr::int(k)))
+    let (reduced, m) = divide_common_factor(&rest, k);
+    if m == k {
+        return &quotient + &Expr::atom(Atom::FloorDiv(rest, Expr::int(k)));
+    }
+    // What is left may be a single division that folds now (`(2*(x//2)) // 6` is
+    // `(x//2) // 3`, which is `x // 6`): divide again, or a rebuilt expression would fold
+    // further than this one and the form would not be canonical. No coefficient of `reduced`
+    // is a multiple of `m` (`c/g` is one of `k/g` only if `c` is one of `k`), so this ends.
+    &quotient + &floor_div_positive(&reduced, m)
 }
 
 pub(super) fn modulo(a: &Expr, b: &Expr) -> Expr {
@@ -120,8 +127,11 @@ fn modulo_positive(a: &Expr, k: i64) -> Expr {
     }
     // (g*x) % (g*m) == g * (x % m) for g > 0.
     let (rest, m) = divide_common_factor(&reduced, k);
-    let g = k / m;
-    &Expr::int(g) * &Expr::atom(Atom::Mod(rest, Expr::int(m)))
+    if m == k {
+        return Expr::atom(Atom::Mod(reduced, Expr::int(k)));
+    }
+    // As in `floor_div_positive`: `x % m` may fold further (`(x % 6) % 2` is `x % 2`).
+    &Expr::int(k / m) * &modulo_positive(&rest, m)
 }
 
 /// Divides `e` and `k > 0` by the greatest common divisor of `k` and all of `e`'s coefficients.
