@@ -106,6 +106,9 @@ pub struct CompiledProgram {
     lifetimes: Vec<kiln_sched::Lifetime>,
     /// Per step: the kernel that runs as its epilogue (`Program::library_epilogue`).
     epilogues: Vec<Option<usize>>,
+    /// Whether a call may run its steps on a pool thread (see `launch`): programs of more
+    /// than one step. A call of a one-step program hands off as often either way.
+    on_pool: bool,
     _code: CodeMemory,
 }
 
@@ -123,6 +126,16 @@ struct Args {
 unsafe impl Send for Args {}
 unsafe impl Sync for Args {}
 
+/// What the steps of one call read: the buffer pointers and each buffer's element count.
+struct Steps<'a> {
+    args: Args,
+    ptrs: &'a [*mut u8],
+    numels: &'a [i64],
+}
+// SAFETY: as for `Args`: the steps run on one pool thread while the launching call waits, so
+// the pointers are used as they would be on the caller, and the arrays outlive that.
+unsafe impl Sync for Steps<'_> {}
+
 impl CompiledProgram {
     pub(crate) fn new(program: Program, kernels: Vec<KernelFn>, module: JITModule) -> Self {
         let epilogues: Vec<Option<usize>> = (0..program.steps.len())
@@ -131,7 +144,9 @@ impl CompiledProgram {
         let joined: Vec<usize> = (0..epilogues.len())
             .filter(|&at| epilogues[at].is_some())
             .collect();
+        let on_pool = program.steps.len() > 1;
         CompiledProgram {
+            on_pool,
             lifetimes: program.temp_lifetimes_with(&joined),
             epilogues,
             program,
@@ -310,12 +325,35 @@ impl CompiledProgram {
             bufs: ptrs.as_ptr(),
             syms: syms.as_ptr(),
         };
+        let steps = Steps {
+            args,
+            ptrs: &ptrs,
+            numels: &numels,
+        };
+        if self.on_pool
+            && rayon::current_thread_index().is_none()
+            && self.any_parallel_step(&numels, bindings)
+        {
+            // The steps run on a pool thread (rayon::scope injects its closure into the pool
+            // when called from outside it, and the caller sleeps until it is done): a parallel
+            // step started there runs part of its work on that thread and wakes one other,
+            // rather than leaving the calling thread to compete for the two cores with idle
+            // workers spinning between steps.
+            rayon::scope(|_| self.run_steps(&steps, bindings))
+        } else {
+            self.run_steps(&steps, bindings)
+        }
+    }
+
+    /// Runs every step in order (see [`launch`](Self::launch)).
+    fn run_steps(&self, s: &Steps, bindings: &Bindings) -> Result<(), RunError> {
+        let (args, ptrs, numels) = (s.args, s.ptrs, s.numels);
         let mut at = 0;
         while let Some(step) = self.program.steps.get(at) {
             at += 1;
             match step {
                 Step::Kernel(i) => self.launch_kernel(*i, args, bindings)?,
-                Step::Library(call) => match self.epilogue_at(at - 1, call, &numels, bindings)? {
+                Step::Library(call) => match self.epilogue_at(at - 1, call, numels, bindings)? {
                     Some(k) => {
                         let f = self.kernels[k];
                         let epilogue = move |points: std::ops::Range<usize>| {
@@ -327,11 +365,11 @@ impl CompiledProgram {
                             // the kernel reads that output only at its own point.
                             unsafe { f(a.bufs, a.syms, points.start as i64, points.end as i64) }
                         };
-                        crate::library::run(call, &ptrs, &numels, bindings, Some(&epilogue))?;
+                        crate::library::run(call, ptrs, numels, bindings, Some(&epilogue))?;
                         // The epilogue was the next step.
                         at += 1;
                     }
-                    None => crate::library::run(call, &ptrs, &numels, bindings, None)?,
+                    None => crate::library::run(call, ptrs, numels, bindings, None)?,
                 },
             }
         }
@@ -355,12 +393,27 @@ impl CompiledProgram {
         Ok((numels.get(call.writes() as usize) == Some(&points)).then_some(k))
     }
 
-    /// Runs kernel `i` over its iteration space, split across threads when large enough.
-    fn launch_kernel(&self, i: usize, args: Args, bindings: &Bindings) -> Result<(), RunError> {
-        let (kernel, f) = (&self.program.kernels[i], self.kernels[i]);
+    /// Whether some step would run on several threads at these sizes (a convolution or
+    /// gather-family call always may).
+    fn any_parallel_step(&self, numels: &[i64], bindings: &Bindings) -> bool {
+        let steps = self.program.steps.iter().zip(&self.epilogues);
+        steps.into_iter().any(|(step, epilogue)| match step {
+            Step::Kernel(i) => self.kernel_split(*i, bindings).is_ok_and(|(_, t)| t > 1),
+            Step::Library(call) => match call.as_ref() {
+                LibraryCall::Gemm(g) => {
+                    crate::library::gemm_in_parallel(g, bindings, epilogue.is_some())
+                }
+                call => numels.get(call.writes() as usize) > Some(&0),
+            },
+        })
+    }
+
+    /// Kernel `i`'s iteration-space size and the tasks it is split into.
+    fn kernel_split(&self, i: usize, bindings: &Bindings) -> Result<(i64, i64), RunError> {
+        let kernel = &self.program.kernels[i];
         let total = product(&kernel.dims, bindings)?;
         if total == 0 {
-            return Ok(());
+            return Ok((0, 0));
         }
         let reduce_size = match &kernel.reduce {
             Some(r) => product(&r.dims, bindings)?,
@@ -380,6 +433,16 @@ impl CompiledProgram {
         } else {
             1
         };
+        Ok((total, tasks))
+    }
+
+    /// Runs kernel `i` over its iteration space, split across threads when large enough.
+    fn launch_kernel(&self, i: usize, args: Args, bindings: &Bindings) -> Result<(), RunError> {
+        let f = self.kernels[i];
+        let (total, tasks) = self.kernel_split(i, bindings)?;
+        if total == 0 {
+            return Ok(());
+        }
         if tasks <= 1 {
             // SAFETY: every buffer holds at least the elements the program's sizes say
             // (checked above) and the range lies inside the iteration space.
@@ -406,3 +469,6 @@ fn product(dims: &[Expr], b: &Bindings) -> Result<i64, RunError> {
         })
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,6 +42,37 @@ fn batch_offset(m: &MatrixAt, index: &[usize]) -> usize {
 }
 
 /// Every batch index's operand offsets, in C order.
+/// Whether the GEMM runs on several threads at `bindings`, as [`Call::run`] and
+/// [`Call::run_fused`] (`fused`) decide: small products spread over the pool when together
+/// they reach [`PARALLEL_WORK`]; a large one is split into column chunks when fused and wide
+/// enough, else the crate threads it from its own threshold. False where a size does not
+/// evaluate (the launch then reports it).
+pub(crate) fn in_parallel(g: &Gemm, bindings: &kiln_shape::Bindings, fused: bool) -> bool {
+    let size = |e: &kiln_shape::Expr| e.eval(bindings).ok().and_then(|v| usize::try_from(v).ok());
+    let (Some(m), Some(n), Some(k)) = (size(&g.m), size(&g.n), size(&g.k)) else {
+        return false;
+    };
+    let Some(products) = g
+        .batch
+        .iter()
+        .try_fold(1usize, |acc, e| Some(acc * size(e)?))
+    else {
+        return false;
+    };
+    let work = m.saturating_mul(n).saturating_mul(k);
+    if work < PARALLEL_WORK {
+        return work.saturating_mul(products) >= PARALLEL_WORK;
+    }
+    let threads = rayon::current_num_threads();
+    (fused && n.div_ceil(column_chunk(n, threads)) >= threads)
+        || work >= gemm::get_threading_threshold()
+}
+
+/// The columns per task of a large fused product ([`Call::run_fused`]).
+fn column_chunk(n: usize, threads: usize) -> usize {
+    n.div_ceil(2 * threads).max(64).next_multiple_of(16)
+}
+
 fn batch_offsets(at: &GemmAt) -> Vec<Offsets> {
     let count: usize = at.batch.iter().product();
     let mut out = Vec::with_capacity(count);
@@ -172,7 +203,7 @@ impl<T: 'static + Copy + Send + Sync> Call<'_, T> {
             epilogue(o.2..o.2 + m * n);
         };
         let threads = rayon::current_num_threads();
-        let chunk = n.div_ceil(2 * threads).max(64).next_multiple_of(16);
+        let chunk = column_chunk(n, threads);
         if work < PARALLEL_WORK {
             if work.saturating_mul(offsets.len()) < PARALLEL_WORK {
                 offsets.iter().for_each(|&o| whole(o, Parallelism::None));

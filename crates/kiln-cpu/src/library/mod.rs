@@ -14,6 +14,7 @@ use kiln_shape::Bindings;
 use crate::error::RunError;
 
 pub(crate) use gemm::LIBRARY as GEMM_LIBRARY;
+pub(crate) use gemm::in_parallel as gemm_in_parallel;
 pub use gemm::sgemm;
 
 /// What runs on a range of a convolution's or GEMM's output elements (flat indices into the
