@@ -48,17 +48,66 @@ impl Phases {
     }
 }
 
+/// What every plane of a call shares, computed once per call (the divisions in it cost more
+/// than a small plane's arithmetic).
+struct Layout {
+    p: Phases,
+    /// Each tap's start in the phase planes (row-major over the kernel).
+    tap_starts: Vec<usize>,
+    /// Per column phase: the columns `lo..hi` of a phase row inside the input, and where they
+    /// start in an input row's column classes (`None` when none are inside).
+    columns: Vec<(usize, usize, Option<usize>)>,
+    /// The length of one column class of an input row.
+    class_len: usize,
+}
+
+impl Layout {
+    fn of(g: &Geom) -> Layout {
+        let p = Phases::of(g);
+        let [s0, s1] = g.stride;
+        let iw = g.input[1];
+        let class_len = iw.div_ceil(s1);
+        let tap_starts = (0..g.taps())
+            .map(|t| {
+                let a = t / g.kernel[1] * g.dilation[0];
+                let b = t % g.kernel[1] * g.dilation[1];
+                let phase = (a % s0) * s1 + b % s1;
+                phase * p.plane_len() + (a / s0) * p.qw + b / s1
+            })
+            .collect();
+        let columns = (0..s1)
+            .map(|c| {
+                let offset = c as isize - g.pad[1] as isize;
+                let (lo, hi) = valid_range(iw, p.qw, s1, offset);
+                // Input column j * s1 + offset is class m at index j + q.
+                let (q, m) = (
+                    offset.div_euclid(s1 as isize),
+                    offset.rem_euclid(s1 as isize),
+                );
+                let first = (lo < hi).then(|| (lo as isize + q) as usize + m as usize * class_len);
+                (lo, hi, first)
+            })
+            .collect();
+        Layout {
+            p,
+            tap_starts,
+            columns,
+            class_len,
+        }
+    }
+}
+
 /// Fills `phases` (`s0 * s1` planes of `qh x qw`) from one input plane `src`. Each input row
 /// is first split into its `s1` column classes (columns `k * s1 + m`, contiguous in
 /// `classes`), so that every phase row is a contiguous copy. Inlined into [`plane`]'s
 /// `target_feature` copies, whose wide vectors its copies and splits use too.
 #[inline(always)]
-fn split_phases<T: Float>(g: &Geom, p: &Phases, src: &[T], phases: &mut [T], classes: &mut Vec<T>) {
+fn split_phases<T: Float>(g: &Geom, l: &Layout, src: &[T], phases: &mut [T], classes: &mut Vec<T>) {
     let [ih, iw] = g.input;
     let [s0, s1] = g.stride;
-    let class_len = iw.div_ceil(s1);
+    let p = &l.p;
     if s1 > 1 {
-        classes.resize(s1 * class_len, T::ZERO);
+        classes.resize(s1 * l.class_len, T::ZERO);
     }
     for r in 0..s0 {
         for i in 0..p.qh {
@@ -67,26 +116,18 @@ fn split_phases<T: Float>(g: &Geom, p: &Phases, src: &[T], phases: &mut [T], cla
             // At stride 1 the row is its one class.
             let line = match line {
                 Some(line) if s1 > 1 => {
-                    split_classes(line, s1, class_len, classes);
+                    split_classes(line, s1, l.class_len, classes);
                     Some(&classes[..])
                 }
                 other => other,
             };
-            for c in 0..s1 {
+            for (c, &(lo, hi, first)) in l.columns.iter().enumerate() {
                 let at = (r * s1 + c) * p.plane_len() + i * p.qw;
                 let row = &mut phases[at..at + p.qw];
-                let offset = c as isize - g.pad[1] as isize;
-                let (lo, hi) = valid_range(iw, p.qw, s1, offset);
-                let Some(line) = line.filter(|_| lo < hi) else {
+                let (Some(line), Some(first)) = (line, first) else {
                     row.fill(T::ZERO);
                     continue;
                 };
-                // Input column j * s1 + offset is class m at index j + q.
-                let (q, m) = (
-                    offset.div_euclid(s1 as isize),
-                    offset.rem_euclid(s1 as isize),
-                );
-                let first = (lo as isize + q) as usize + m as usize * class_len;
                 row[..lo].fill(T::ZERO);
                 row[hi..].fill(T::ZERO);
                 row[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
@@ -123,7 +164,7 @@ pub(super) fn split_classes<T: Float>(
 /// the `target_feature` copies below, so that its loops are compiled with wide vectors there.
 #[inline(always)]
 fn plane<T: Float>(
-    g: &Geom,
+    (g, l): (&Geom, &Layout),
     x: &[T],
     w: &[T],
     idx: usize,
@@ -134,27 +175,17 @@ fn plane<T: Float>(
     let c = o / g.cog();
     let in_plane = g.in_plane();
     let src = &x[(n * g.c_in + c) * in_plane..(n * g.c_in + c + 1) * in_plane];
-    let p = Phases::of(g);
     let [s0, s1] = g.stride;
     let [oh, ow] = g.output;
-    scratch.phases.resize(s0 * s1 * p.plane_len(), T::ZERO);
-    split_phases(g, &p, src, &mut scratch.phases, &mut scratch.classes);
+    let qw = l.p.qw;
+    scratch.phases.resize(s0 * s1 * l.p.plane_len(), T::ZERO);
+    split_phases(g, l, src, &mut scratch.phases, &mut scratch.classes);
     let wide = &mut scratch.wide;
     wide.clear();
-    wide.resize(oh * p.qw, T::ZERO);
-    let taps = &w[o * g.taps()..(o + 1) * g.taps()];
-    scratch.taps.clear();
-    scratch.taps.extend(taps.iter().enumerate().map(|(t, &wv)| {
-        let (a, b) = (
-            t / g.kernel[1] * g.dilation[0],
-            t % g.kernel[1] * g.dilation[1],
-        );
-        let phase = (a % s0) * s1 + b % s1;
-        let shift = (a / s0) * p.qw + b / s1;
-        (phase * p.plane_len() + shift, wv)
-    }));
-    accumulate_taps(&scratch.taps, &scratch.phases, wide);
-    for (dst, row) in out.chunks_exact_mut(ow).zip(wide.chunks_exact(p.qw)) {
+    wide.resize(oh * qw, T::ZERO);
+    let weights = &w[o * g.taps()..(o + 1) * g.taps()];
+    accumulate_taps(&l.tap_starts, weights, &scratch.phases, wide);
+    for (dst, row) in out.chunks_exact_mut(ow).zip(wide.chunks_exact(qw)) {
         dst.copy_from_slice(&row[..ow]);
     }
 }
@@ -165,15 +196,15 @@ fn plane<T: Float>(
 /// reads and writes the whole plane (a 112x112 plane does not fit in L1).
 const BLOCK: usize = 64;
 
-/// `wide[j] = 0 + sum over taps (start, w) of phases[start + j] * w`, taps in order.
+/// `wide[j] = 0 + sum over taps t of phases[starts[t] + j] * weights[t]`, taps in order.
 #[inline(always)]
-fn accumulate_taps<T: Float>(taps: &[(usize, T)], phases: &[T], wide: &mut [T]) {
+fn accumulate_taps<T: Float>(starts: &[usize], weights: &[T], phases: &[T], wide: &mut [T]) {
     let len = wide.len();
     let mut blocks = wide.chunks_exact_mut(BLOCK);
     for (i, block) in blocks.by_ref().enumerate() {
         let j0 = i * BLOCK;
         let mut acc = [T::ZERO; BLOCK];
-        for &(start, wv) in taps {
+        for (&start, &wv) in starts.iter().zip(weights) {
             let source: &[T; BLOCK] = phases[start + j0..start + j0 + BLOCK]
                 .try_into()
                 .expect("a block of BLOCK elements");
@@ -185,7 +216,7 @@ fn accumulate_taps<T: Float>(taps: &[(usize, T)], phases: &[T], wide: &mut [T]) 
     }
     let tail = blocks.into_remainder();
     let j0 = len - tail.len();
-    for &(start, wv) in taps {
+    for (&start, &wv) in starts.iter().zip(weights) {
         let source = &phases[start + j0..start + len];
         for (d, &v) in tail.iter_mut().zip(source) {
             *d = *d + v * wv;
@@ -199,8 +230,6 @@ struct Scratch<T> {
     wide: Vec<T>,
     /// One input row's column classes.
     classes: Vec<T>,
-    /// Each tap's start in `phases` and its weight.
-    taps: Vec<(usize, T)>,
 }
 
 impl<T> Scratch<T> {
@@ -209,7 +238,6 @@ impl<T> Scratch<T> {
             phases: Vec::new(),
             wide: Vec::new(),
             classes: Vec::new(),
-            taps: Vec::new(),
         }
     }
 }
@@ -218,7 +246,7 @@ impl<T> Scratch<T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn plane_avx512<T: Float>(
-    g: &Geom,
+    g: (&Geom, &Layout),
     x: &[T],
     w: &[T],
     idx: usize,
@@ -231,7 +259,14 @@ fn plane_avx512<T: Float>(
 /// [`plane`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn plane_avx2<T: Float>(g: &Geom, x: &[T], w: &[T], idx: usize, out: &mut [T], s: &mut Scratch<T>) {
+fn plane_avx2<T: Float>(
+    g: (&Geom, &Layout),
+    x: &[T],
+    w: &[T],
+    idx: usize,
+    out: &mut [T],
+    s: &mut Scratch<T>,
+) {
     plane(g, x, w, idx, out, s)
 }
 
@@ -242,7 +277,7 @@ pub(super) fn depthwise<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], epi
     if plane_len == 0 || out.is_empty() {
         return;
     }
-    type PlaneFn<T> = fn(&Geom, &[T], &[T], usize, &mut [T], &mut Scratch<T>);
+    type PlaneFn<T> = fn((&Geom, &Layout), &[T], &[T], usize, &mut [T], &mut Scratch<T>);
     let mut compute: PlaneFn<T> = plane;
     #[cfg(target_arch = "x86_64")]
     {
@@ -254,10 +289,11 @@ pub(super) fn depthwise<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], epi
             compute = |g, x, w, i, o, s| unsafe { plane_avx2(g, x, w, i, o, s) };
         }
     }
+    let layout = Layout::of(g);
     out.par_chunks_mut(plane_len)
         .enumerate()
         .for_each_init(Scratch::new, |scratch, (idx, p)| {
-            compute(g, x, w, idx, p, scratch);
+            compute((g, &layout), x, w, idx, p, scratch);
             epilogue(idx * plane_len..(idx + 1) * plane_len);
         });
 }
