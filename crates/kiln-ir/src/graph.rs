@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::dtype::DType;
 use crate::error::IrError;
+use crate::infer::ValueInfo;
 use crate::op::Op;
 use crate::tensor::Tensor;
 use kiln_shape::Dim;
@@ -77,6 +78,11 @@ pub struct Graph {
     g: DiGraph<Node, u32>,
     outputs: Vec<NodeId>,
     by_name: HashMap<String, NodeId>,
+    /// Per node, its dtype and rank when its checks passed as it was added (nodes never change
+    /// once added): [`crate::value_info`] answers from it in constant time, where a walk over
+    /// the node's ancestors made an importer calling it per node quadratic. `None` where a
+    /// check failed; the walk then reports why.
+    infos: Vec<Option<ValueInfo>>,
 }
 
 impl Graph {
@@ -146,11 +152,33 @@ impl Graph {
             dims,
             kind,
         });
+        self.record_info(id);
         Ok(id)
     }
 
     pub fn add_constant(&mut self, name: &str, value: Tensor) -> Result<NodeId, IrError> {
-        self.add_node(name, NodeKind::Constant(value))
+        let id = self.add_node(name, NodeKind::Constant(value))?;
+        self.record_info(id);
+        Ok(id)
+    }
+
+    /// Records the info of node `id`, just added (its operands' are recorded already).
+    fn record_info(&mut self, id: NodeId) {
+        let infos = &self.infos;
+        let lookup = |o: NodeId| {
+            infos
+                .get(o.index())
+                .copied()
+                .flatten()
+                .ok_or_else(|| format!("operand #{} has no info", o.index()))
+        };
+        let info = crate::infer::node_info(self, id, &lookup).ok();
+        self.infos.push(info);
+    }
+
+    /// Node `id`'s dtype and rank as recorded when it was added (see the field).
+    pub(crate) fn recorded_info(&self, id: NodeId) -> Option<ValueInfo> {
+        self.infos.get(id.index()).copied().flatten()
     }
 
     /// Adds an op node. Its operands must already be in the graph. Types and ranks are checked
@@ -168,6 +196,7 @@ impl Graph {
         for (pos, i) in inputs.into_iter().enumerate() {
             self.g.add_edge(i, id, pos as u32);
         }
+        self.record_info(id);
         Ok(id)
     }
 

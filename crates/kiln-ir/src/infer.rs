@@ -56,7 +56,11 @@ fn lookup_in<T>(
 }
 
 /// One node's dtype and rank from the checks, given its operands' (`lookup`).
-fn node_info(g: &Graph, id: NodeId, lookup: &check::Lookup) -> Result<ValueInfo, IrError> {
+pub(crate) fn node_info(
+    g: &Graph,
+    id: NodeId,
+    lookup: &check::Lookup,
+) -> Result<ValueInfo, IrError> {
     let node = g.node(id);
     match &node.kind {
         NodeKind::Input(i) => {
@@ -121,7 +125,10 @@ pub fn validate(g: &Graph) -> Result<(), IrError> {
 /// [`validate`] runs on it and its operands: what a graph builder needs to expand a
 /// composite (`batch_norm` reduces every dim but 1) before the graph has sizes.
 pub fn value_info(g: &Graph, id: NodeId) -> Result<ValueInfo, IrError> {
-    // The ancestors of `id`; operands come before their users, so checking them in id order
+    if let Some(info) = g.recorded_info(id) {
+        return Ok(info);
+    }
+    // A check failed on `id` or an ancestor: walk them to report which. The ancestors of `id`; operands come before their users, so checking them in id order
     // finds every operand's info already computed.
     let mut seen = std::collections::BTreeSet::new();
     let mut needed = vec![id];

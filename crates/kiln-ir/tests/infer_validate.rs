@@ -257,3 +257,38 @@ fn result_dtypes_follow_promotion() {
     g.set_outputs(vec![p]).expect("outputs");
     validate(&g).expect("exp of bool is f32, which pools");
 }
+
+/// `value_info` answers from what the graph recorded as each node was added, and where a check
+/// failed on the node or an operand it names the node that failed, as `validate` does.
+#[test]
+fn value_info_matches_validation_and_names_the_failing_node() {
+    let g = kiln_ir::parse(
+        "graph g\ninput x: f32[N, 3]\ninput i: i64[N]\na = relu(x)\ns = sum(a, dim=[1])\n\
+         c = to(s, dtype=f64)\ny = add(c, i)\noutput y\n",
+    )
+    .expect("parses");
+    let info = |name: &str| kiln_ir::value_info(&g, g.find(name).expect("node")).expect("info");
+    assert_eq!((info("a").dtype, info("a").rank), (DType::F32, Some(2)));
+    assert_eq!((info("s").dtype, info("s").rank), (DType::F32, Some(1)));
+    assert_eq!(info("c").dtype, DType::F64);
+    // f64 + i64 promotes to f64, as in PyTorch.
+    assert_eq!((info("y").dtype, info("y").rank), (DType::F64, Some(1)));
+
+    // Built by hand: the parser validates, and so refuses this graph.
+    let mut bad = Graph::new("bad");
+    let x = bad
+        .add_input("x", DType::F32, fixed(&[2, 3]))
+        .expect("input");
+    let m = bad.add_op("m", Op::Softmax { x, dim: 5 }).expect("op");
+    let relu = Op::Unary {
+        op: UnaryOp::Relu,
+        x: m,
+    };
+    bad.add_op("y", relu).expect("op");
+    for name in ["m", "y"] {
+        match kiln_ir::value_info(&bad, bad.find(name).expect("node")) {
+            Err(IrError::Invalid { node, .. }) => assert_eq!(node, "m", "asked for {name}"),
+            other => panic!("expected the softmax's error for {name}, got {other:?}"),
+        }
+    }
+}
