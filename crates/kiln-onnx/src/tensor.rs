@@ -59,7 +59,7 @@ fn element_bytes(
     let bytes: Vec<u8> = if t.data_location == Some(DataLocation::External as i32) {
         read_external(t, dir, want)?
     } else if let Some(raw) = t.raw_data.as_ref().filter(|r| !r.is_empty() || numel == 0) {
-        raw.clone()
+        raw.to_vec()
     } else {
         typed_field_bytes(t, elem)
     };

@@ -2,7 +2,9 @@
 //! beside this file) and committed, so building kiln needs no `protoc`. To regenerate after
 //! updating `onnx.proto`: in a scratch crate depending on `prost-build = "0.14"` and
 //! `protox = "0.9"` (a protobuf compiler in Rust), run
-//! `prost_build::Config::new().out_dir(OUT).compile_fds(protox::compile(["onnx.proto"], ["."])?)`
-//! and copy `OUT/onnx.rs` here.
+//! `prost_build::Config::new().out_dir(OUT).bytes([".onnx.TensorProto.raw_data"])
+//! .compile_fds(protox::compile(["onnx.proto"], ["."])?)` and copy `OUT/onnx.rs` here.
+//! `raw_data` is a `Bytes` so that a model decoded from a `Bytes` buffer ([`crate::load`])
+//! shares the weights' bytes with it instead of copying each into a vector.
 #![allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 include!("onnx.rs");
