@@ -396,8 +396,8 @@ impl CompiledProgram {
     /// Whether some step would run on several threads at these sizes (a convolution or
     /// gather-family call always may).
     fn any_parallel_step(&self, numels: &[i64], bindings: &Bindings) -> bool {
-        let steps = self.program.steps.iter().zip(&self.epilogues);
-        steps.into_iter().any(|(step, epilogue)| match step {
+        let mut steps = self.program.steps.iter().zip(&self.epilogues);
+        steps.any(|(step, epilogue)| match step {
             Step::Kernel(i) => self.kernel_split(*i, bindings).is_ok_and(|(_, t)| t > 1),
             Step::Library(call) => match call.as_ref() {
                 LibraryCall::Gemm(g) => {
