@@ -41,7 +41,6 @@ fn batch_offset(m: &MatrixAt, index: &[usize]) -> usize {
             .sum::<usize>()
 }
 
-/// Every batch index's operand offsets, in C order.
 /// Whether the GEMM runs on several threads at `bindings`, as [`Call::run`] and
 /// [`Call::run_fused`] (`fused`) decide: small products spread over the pool when together
 /// they reach [`PARALLEL_WORK`]; a large one is split into column chunks when fused and wide
@@ -55,7 +54,7 @@ pub(crate) fn in_parallel(g: &Gemm, bindings: &kiln_shape::Bindings, fused: bool
     let Some(products) = g
         .batch
         .iter()
-        .try_fold(1usize, |acc, e| Some(acc * size(e)?))
+        .try_fold(1usize, |acc, e| Some(acc.saturating_mul(size(e)?)))
     else {
         return false;
     };
@@ -73,6 +72,7 @@ fn column_chunk(n: usize, threads: usize) -> usize {
     n.div_ceil(2 * threads).max(64).next_multiple_of(16)
 }
 
+/// Every batch index's operand offsets, in C order.
 fn batch_offsets(at: &GemmAt) -> Vec<Offsets> {
     let count: usize = at.batch.iter().product();
     let mut out = Vec::with_capacity(count);
