@@ -66,6 +66,19 @@ BINARY = [
     "ge", "logical_and", "logical_or",
 ]  # fmt: skip
 REDUCE = ["sum", "mean", "amax", "amin"]
+# Ops whose result steps where an operand crosses a point (an integer, the other operand): a
+# last-bit difference of the operand (kiln's transcendental functions and PyTorch's differ by
+# an ulp) moves the result a whole step there. The graph is also evaluated with each one's
+# first float operand nudged each way by a few ulps of its least precise float dtype, and with
+# `eq`/`ne` taking operands that near as equal; an element matches when it matches any
+# evaluation.
+STEP_OPS = {"floor", "ceil", "eq", "ne", "lt", "le", "gt", "ge"}
+NUDGE = {
+    "f16": 4 * 2.0**-10,
+    "bf16": 4 * 2.0**-7,
+    "f32": 4 * 2.0**-23,
+    "f64": 4 * 2.0**-52,
+}
 
 TorchFn = Callable[[list[torch.Tensor]], torch.Tensor]
 
@@ -440,11 +453,56 @@ def to_npy(t: torch.Tensor, path: Path) -> None:
     np.save(path, arr)
 
 
-def torch_eval(case: Case, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def nudged(args: list[torch.Tensor], by: float) -> list[torch.Tensor]:
+    """`args` with the first float operand moved by `by` of its magnitude plus `by` (so that
+    values at 0 move too), in its own dtype."""
+    for i, t in enumerate(args):
+        if t.is_floating_point():
+            wide = t.to(torch.float64)
+            moved = (wide + by * (wide.abs() + 1)).to(t.dtype)
+            return args[:i] + [moved] + args[i + 1 :]
+    return args
+
+
+def near(op: str, args: list[torch.Tensor], by: float) -> torch.Tensor:
+    """`eq`/`ne` with operands within `by` (relative and absolute) counted as equal."""
+    a, b = torch.broadcast_tensors(*(t.to(torch.float64) for t in args))
+    close = torch.isclose(a, b, rtol=by, atol=by, equal_nan=False)
+    return close if op == "eq" else ~close
+
+
+def torch_eval(
+    case: Case, inputs: dict[str, torch.Tensor], nudge: float = 0.0, mode: str = ""
+) -> dict[str, torch.Tensor]:
+    """PyTorch's outputs. With `mode` "down"/"up", every step op's first float operand is
+    nudged by `nudge` that way; with "near", `eq`/`ne` count operands within `nudge` equal."""
     env: dict[str, torch.Tensor] = dict(inputs)
     for n in case.nodes:
-        env[n.name] = n.torch_fn([env[a] for a in n.args])
+        args = [env[a] for a in n.args]
+        op = n.text.split("(")[0]
+        if mode in ("down", "up") and op in STEP_OPS:
+            args = nudged(args, -nudge if mode == "down" else nudge)
+        if mode == "near" and op in ("eq", "ne") and len(args) == 2:
+            env[n.name] = near(op, args, nudge)
+            continue
+        env[n.name] = n.torch_fn(args)
     return {o: env[o] for o in case.outputs}
+
+
+def nudged_evals(
+    case: Case, inputs: dict[str, torch.Tensor], dtype: str
+) -> list[dict[str, torch.Tensor]]:
+    """The graph evaluated with its step ops' operands nudged down, up and (`eq`/`ne`) taken
+    as equal when near: none without step ops; one that raises is left out."""
+    if not any(n.text.split("(")[0] in STEP_OPS for n in case.nodes):
+        return []
+    evals = []
+    for mode in ("down", "up", "near"):
+        try:
+            evals.append(torch_eval(case, inputs, NUDGE[dtype], mode))
+        except (RuntimeError, ValueError, IndexError, TypeError):
+            pass
+    return evals
 
 
 @dataclass
@@ -497,27 +555,45 @@ def kiln_run(
     return Outcome(outputs, dtypes=dtypes, cache=report.get("cache"))
 
 
+def matches(got: np.ndarray, dtype: str, w: np.ndarray, loosest: str) -> np.ndarray:
+    """Per element, whether kiln's value matches `w` at the tolerance of `loosest`."""
+    if dtype == "bool":
+        return got.astype(bool).ravel() == w.ravel()
+    g = got.astype(np.float64).ravel()
+    wf = w.ravel()
+    rtol, atol = TOLERANCE[loosest]
+    with np.errstate(invalid="ignore"):
+        return np.isclose(g, wf, rtol=rtol, atol=atol, equal_nan=True) | (g == wf)
+
+
+def as_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.to(torch.float64).numpy() if t.dtype != torch.bool else t.numpy()
+
+
 def compare(
-    name: str, got: np.ndarray, dtype: str, want: torch.Tensor, loosest: str
+    name: str,
+    got: np.ndarray,
+    dtype: str,
+    want: torch.Tensor,
+    loosest: str,
+    nudged_wants: list[torch.Tensor] = [],  # noqa: B006 (never mutated)
 ) -> str | None:
     """Why kiln's output differs from PyTorch's, or None. Values are compared at the
     tolerance of `loosest`, the least precise float dtype the graph computes in (an f64
-    output of f32 math carries f32's error)."""
+    output of f32 math carries f32's error); an element may also match one of
+    `nudged_wants` (the graph with its step ops' operands nudged: see `STEP_OPS`)."""
     want_dtype = NAMES.get(want.dtype, str(want.dtype))
     if dtype != want_dtype:
         return f"{name}: dtype {dtype}, PyTorch {want_dtype}"
-    w = want.to(torch.float64).numpy() if want.dtype != torch.bool else want.numpy()
+    w = as_numpy(want)
     if tuple(got.shape) != tuple(w.shape):
         return f"{name}: shape {tuple(got.shape)}, PyTorch {tuple(w.shape)}"
-    if dtype == "bool":
-        bad = np.flatnonzero(got.astype(bool).ravel() != w.ravel())
-    else:
-        g = got.astype(np.float64).ravel()
-        wf = w.ravel()
-        rtol, atol = TOLERANCE[loosest]
-        with np.errstate(invalid="ignore"):
-            close = np.isclose(g, wf, rtol=rtol, atol=atol, equal_nan=True) | (g == wf)
-        bad = np.flatnonzero(~close)
+    close = matches(got, dtype, w, loosest)
+    for other in nudged_wants:
+        o = as_numpy(other)
+        if o.shape == w.shape:
+            close |= matches(got, dtype, o, loosest)
+    bad = np.flatnonzero(~close)
     if bad.size == 0:
         return None
     i = int(bad[0])
@@ -603,10 +679,11 @@ def check_case(
         if got.error is not None:
             return f"{where}: kiln refuses ({got.error}); PyTorch computes it"
         assert got.outputs is not None and got.dtypes is not None
+        tol = loosest(case, want)
+        evals = nudged_evals(case, tensors, tol)
         for o in case.outputs:
-            diff = compare(
-                o, got.outputs[o], got.dtypes[o], want[o], loosest(case, want)
-            )
+            others = [e[o] for e in evals]
+            diff = compare(o, got.outputs[o], got.dtypes[o], want[o], tol, others)
             if diff:
                 return f"{where}: {diff}"
     return None
