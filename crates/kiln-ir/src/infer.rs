@@ -128,8 +128,8 @@ pub fn value_info(g: &Graph, id: NodeId) -> Result<ValueInfo, IrError> {
     if let Some(info) = g.recorded_info(id) {
         return Ok(info);
     }
-    // A check failed on `id` or an ancestor: walk them to report which. The ancestors of `id`; operands come before their users, so checking them in id order
-    // finds every operand's info already computed.
+    // A check failed on `id` or an ancestor: walk them to report which. Operands come before
+    // their users, so checking the ancestors in id order finds every operand's info computed.
     let mut seen = std::collections::BTreeSet::new();
     let mut needed = vec![id];
     while let Some(n) = needed.pop() {

@@ -28,6 +28,12 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, OnnxError> {
 
 /// Decodes a `ModelProto` from bytes.
 pub fn decode_model(bytes: &[u8], what: &str) -> Result<ModelProto, OnnxError> {
+    decode_from(bytes, what)
+}
+
+/// [`decode_model`] from any buffer: from a `Bytes`, the initializers' `raw_data` share its
+/// memory instead of being copied out.
+fn decode_from(bytes: impl prost::bytes::Buf, what: &str) -> Result<ModelProto, OnnxError> {
     ModelProto::decode(bytes).map_err(|source| OnnxError::Decode {
         what: what.to_string(),
         source,
@@ -37,14 +43,9 @@ pub fn decode_model(bytes: &[u8], what: &str) -> Result<ModelProto, OnnxError> {
 /// Loads and imports an ONNX model; external data files are read relative to its directory.
 pub fn load(path: impl AsRef<Path>) -> Result<Model, OnnxError> {
     let path = path.as_ref();
-    // Decoded from `Bytes`, every initializer's `raw_data` is a slice of the file's buffer:
-    // the weights are copied once, into their tensors (a 46 MB ResNet-18 was copied three
-    // times, most of its load time).
+    // From `Bytes`, the weights are copied once, into their tensors, not twice.
     let bytes = prost::bytes::Bytes::from(read_limited(path)?);
-    let proto = ModelProto::decode(bytes).map_err(|source| OnnxError::Decode {
-        what: path.display().to_string(),
-        source,
-    })?;
+    let proto = decode_from(bytes, &path.display().to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
     import_model(&proto, dir)
 }
