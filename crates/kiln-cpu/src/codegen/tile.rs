@@ -96,7 +96,7 @@ impl KernelEmitter<'_, '_, '_> {
             let ty = compute_type(instr.dtype, Width::Vector);
             vals[n] = match (&instr.op, tiles.slot(n)) {
                 (ScalarOp::Const(c), _) => Some(fconst(self.b, ty, *c)),
-                (_, Some(slot)) => {
+                (_, Some(slot)) if tiles.stage_reads(k, stage, n) => {
                     let addr = slot_address(self, scratch, slot, t);
                     Some(self.b.ins().load(ty, flags(), addr, 0))
                 }

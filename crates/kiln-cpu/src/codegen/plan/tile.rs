@@ -40,6 +40,17 @@ impl TilePlan {
     pub fn slot(&self, value: usize) -> Option<u32> {
         self.slot_of.get(value).copied().flatten()
     }
+
+    /// Whether stage `s` of kernel `k` reads earlier value `value` (its instructions, or the
+    /// last stage's stores): a staged value it does not read is not loaded back.
+    pub fn stage_reads(&self, k: &Kernel, s: usize, value: usize) -> bool {
+        let range = self.stage(s, k.body.len());
+        let stored = s == self.calls.len() && k.stores.iter().any(|st| st.value as usize == value);
+        stored
+            || k.body[range]
+                .iter()
+                .any(|i| seen_operands(&k.body, i).contains(&value))
+    }
 }
 
 /// The tile plan of a vector kernel computing in `compute` (its dims collapsed), when tiles
@@ -225,6 +236,24 @@ mod tests {
         let staged: Vec<usize> = (0..11).filter(|&n| plan.slot(n).is_some()).collect();
         assert_eq!(staged, vec![5, 6]);
         assert_eq!(plan.slots, 2);
+    }
+
+    #[test]
+    fn a_stage_loads_back_only_the_staged_values_it_reads() {
+        if !wide::enabled() {
+            eprintln!("skipped: this host has no AVX2+FMA tile routines");
+            return;
+        }
+        let k = fused_chain();
+        let plan = plan(&k, DType::F32).expect("a tile plan");
+        // Stage 1 (`s*2-1`, then the store) reads the sigmoid, not the relu's output that
+        // only the routine read.
+        assert!(plan.stage_reads(&k, 1, 6));
+        assert!(!plan.stage_reads(&k, 1, 5));
+        // A stored value counts as read by the last stage.
+        let mut stored_early = k.clone();
+        stored_early.stores[0].value = 5;
+        assert!(plan.stage_reads(&stored_early, 1, 5));
     }
 
     #[test]
