@@ -97,7 +97,9 @@ impl Layout {
     }
 }
 
-/// Fills `phases` (`s0 * s1` planes of `qh x qw`) from one input plane `src`. Each input row
+/// Fills `phases` (`s0 * s1` planes of `qh x qw`, zeroed before the call's first plane) from
+/// one input plane `src`: only the positions inside the input are written, the same ones for
+/// every plane of a call, so the padding stays zero. Each input row
 /// is first split into its `s1` column classes (columns `k * s1 + m`, contiguous in
 /// `classes`), so that every phase row is a contiguous copy. Inlined into [`plane`]'s
 /// `target_feature` copies, whose wide vectors its copies and splits use too.
@@ -122,15 +124,11 @@ fn split_phases<T: Float>(g: &Geom, l: &Layout, src: &[T], phases: &mut [T], cla
                 other => other,
             };
             for (c, &(lo, hi, first)) in l.columns.iter().enumerate() {
-                let at = (r * s1 + c) * p.plane_len() + i * p.qw;
-                let row = &mut phases[at..at + p.qw];
                 let (Some(line), Some(first)) = (line, first) else {
-                    row.fill(T::ZERO);
                     continue;
                 };
-                row[..lo].fill(T::ZERO);
-                row[hi..].fill(T::ZERO);
-                row[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
+                let at = (r * s1 + c) * p.plane_len() + i * p.qw;
+                phases[at + lo..at + hi].copy_from_slice(&line[first..first + (hi - lo)]);
             }
         }
     }
@@ -178,11 +176,21 @@ fn plane<T: Float>(
     let [s0, s1] = g.stride;
     let [oh, ow] = g.output;
     let qw = l.p.qw;
-    scratch.phases.resize(s0 * s1 * l.p.plane_len(), T::ZERO);
+    // The wide output is a whole number of blocks (its extra elements are discarded), so
+    // every element is accumulated in registers; the phase planes get one block of zeros
+    // after them for the last block's taps to read. A 7x7 plane (63 wide elements) was
+    // otherwise all tail: one pass over it per tap.
+    let phases_len = s0 * s1 * l.p.plane_len() + BLOCK;
+    if scratch.phases.len() != phases_len {
+        // Zeroed once: every plane of the call writes the same interior positions, so the
+        // padding stays zero and `split_phases` copies only the inside of the input.
+        scratch.phases.clear();
+        scratch.phases.resize(phases_len, T::ZERO);
+    }
     split_phases(g, l, src, &mut scratch.phases, &mut scratch.classes);
     let wide = &mut scratch.wide;
-    wide.clear();
-    wide.resize(oh * qw, T::ZERO);
+    // Every element is written by `accumulate_taps` (whole blocks): no zeroing.
+    wide.resize((oh * qw).next_multiple_of(BLOCK), T::ZERO);
     let weights = &w[o * g.taps()..(o + 1) * g.taps()];
     accumulate_taps(&l.tap_starts, weights, &scratch.phases, wide);
     for (dst, row) in out.chunks_exact_mut(ow).zip(wide.chunks_exact(qw)) {
