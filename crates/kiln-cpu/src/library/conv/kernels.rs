@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::Geom;
 use super::depthwise::depthwise;
 use super::gemm::{AfterColumns, View, gemm, gemm_by_columns};
-use super::im2col::{col2im, im2col};
+use super::im2col::{col2im, im2col, with_columns};
 use super::winograd;
 
 /// The element types the kernels compute in (f16/bf16 are widened to f32 first).
@@ -55,28 +55,31 @@ pub(crate) fn conv<T: Float>(g: &Geom, x: &[T], w: &[T], out: &mut [T], epilogue
         x.par_chunks(image_in)
             .zip(out.par_chunks_mut(image_out))
             .enumerate()
-            .for_each_init(Vec::new, |scratch, (n, (xi, oi))| {
+            .for_each(|(n, (xi, oi))| {
+                with_columns(|scratch| {
+                    let at = Image {
+                        first: n * image_out,
+                        scratch,
+                        par: false,
+                    };
+                    image(g, xi, w, oi, at, epilogue)
+                })
+            });
+    } else {
+        with_columns(|scratch| {
+            for (n, (xi, oi)) in x
+                .chunks(image_in)
+                .zip(out.chunks_mut(image_out))
+                .enumerate()
+            {
                 let at = Image {
                     first: n * image_out,
                     scratch,
-                    par: false,
+                    par: true,
                 };
-                image(g, xi, w, oi, at, epilogue)
-            });
-    } else {
-        let mut scratch = Vec::new();
-        for (n, (xi, oi)) in x
-            .chunks(image_in)
-            .zip(out.chunks_mut(image_out))
-            .enumerate()
-        {
-            let at = Image {
-                first: n * image_out,
-                scratch: &mut scratch,
-                par: true,
-            };
-            image(g, xi, w, oi, at, epilogue);
-        }
+                image(g, xi, w, oi, at, epilogue);
+            }
+        })
     }
 }
 
