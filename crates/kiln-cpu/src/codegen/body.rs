@@ -172,6 +172,29 @@ impl KernelEmitter<'_, '_, '_> {
         })
     }
 
+    /// The mask of comparison `instrs[id]` emitted again from its operands, for a select on
+    /// values of type `ty`: `clamp`'s and `where`'s conditions then cost one compare, not a
+    /// compare, its 1.0/0.0 and a compare of that with zero (the same lanes hold: 1.0 is
+    /// nonzero, 0.0 is not). `None` when `id` is no comparison or its operands have another
+    /// type than `ty` (f64 operands of an f32 select).
+    fn comparison_mask(
+        &mut self,
+        instrs: &[Instr],
+        vals: &[Option<Value>],
+        id: u32,
+        ty: Type,
+    ) -> Option<Value> {
+        let ScalarOp::Binary(op, p, q) = instrs.get(id as usize)?.op else {
+            return None;
+        };
+        let cc = ops::comparison_cc(op)?;
+        let (p, q) = (get(vals, p).ok()?, get(vals, q).ok()?);
+        if ops::ty_of(self.b, p) != ty || ops::ty_of(self.b, q) != ty {
+            return None;
+        }
+        Some(self.b.ins().fcmp(cc, p, q))
+    }
+
     /// Emits `instrs` in order and returns their values. `loads` gives the row's access plans
     /// (kernel body) or `None` (reduction body: offsets computed in full).
     pub fn emit_instrs(
@@ -245,15 +268,16 @@ impl KernelEmitter<'_, '_, '_> {
                 ScalarOp::Binary(op, a_id, c_id) => {
                     self.binary_value(instrs, vals, (*op, *a_id, *c_id), ty)?
                 }
-                ScalarOp::Select(c, a, x) => {
-                    let c = get(vals, *c)?;
+                ScalarOp::Select(c_id, a, x) => {
+                    let c = get(vals, *c_id)?;
                     let a = ops::convert(self.b, get(vals, *a)?, ty);
                     let x = ops::convert(self.b, get(vals, *x)?, ty);
-                    let m = ops::truthy(self.b, c);
-                    let m = if vector || !ops::ty_of(self.b, c).is_vector() {
-                        m
-                    } else {
+                    if !vector && ops::ty_of(self.b, c).is_vector() {
                         return Err(CodegenError::VectorConditionInScalarSelect);
+                    }
+                    let m = match self.comparison_mask(instrs, vals, *c_id, ty) {
+                        Some(m) => m,
+                        None => ops::truthy(self.b, c),
                     };
                     ops::select(self.b, m, a, x)
                 }

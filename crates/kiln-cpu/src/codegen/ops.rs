@@ -226,6 +226,9 @@ pub(crate) fn binary(
         let m = b.ins().fcmp(cc, x, y);
         mask_to_float(b, out_ty, m)
     };
+    if let Some(cc) = comparison_cc(op) {
+        return Ok(cmp(b, cc));
+    }
     let v = match op {
         BinaryOp::Add => b.ins().fadd(x, y),
         BinaryOp::Sub => b.ins().fsub(x, y),
@@ -234,14 +237,8 @@ pub(crate) fn binary(
         BinaryOp::Maximum => b.ins().fmax(x, y),
         BinaryOp::Minimum => b.ins().fmin(x, y),
         BinaryOp::Pow => mathops::pow(b, x, y)?,
-        BinaryOp::Eq => return Ok(cmp(b, FloatCC::Equal)),
-        // `!=` holds for NaN (unordered or not equal), as in Rust and PyTorch.
-        BinaryOp::Ne => return Ok(cmp(b, FloatCC::NotEqual)),
-        BinaryOp::Lt => return Ok(cmp(b, FloatCC::LessThan)),
-        BinaryOp::Le => return Ok(cmp(b, FloatCC::LessThanOrEqual)),
-        BinaryOp::Gt => return Ok(cmp(b, FloatCC::GreaterThan)),
-        BinaryOp::Ge => return Ok(cmp(b, FloatCC::GreaterThanOrEqual)),
-        BinaryOp::LogicalAnd | BinaryOp::LogicalOr => {
+        // LogicalAnd or LogicalOr (the comparisons returned above).
+        _ => {
             let (mx, my) = (truthy(b, x), truthy(b, y));
             let m = if op == BinaryOp::LogicalAnd {
                 b.ins().band(mx, my)
@@ -252,6 +249,20 @@ pub(crate) fn binary(
         }
     };
     Ok(convert(b, v, out_ty))
+}
+
+/// The float condition a comparison op tests, `None` for other ops. `!=` holds for NaN
+/// (unordered or not equal), as in Rust and PyTorch; the others are ordered.
+pub(crate) fn comparison_cc(op: BinaryOp) -> Option<FloatCC> {
+    Some(match op {
+        BinaryOp::Eq => FloatCC::Equal,
+        BinaryOp::Ne => FloatCC::NotEqual,
+        BinaryOp::Lt => FloatCC::LessThan,
+        BinaryOp::Le => FloatCC::LessThanOrEqual,
+        BinaryOp::Gt => FloatCC::GreaterThan,
+        BinaryOp::Ge => FloatCC::GreaterThanOrEqual,
+        _ => return None,
+    })
 }
 
 /// Converts between the f32 and f64 compute types (no rounding to a storage dtype).
