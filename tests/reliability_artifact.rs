@@ -141,6 +141,30 @@ fn manglings(original: &CpuArtifact) -> Vec<(String, CpuArtifact)> {
             "a pc-relative relocation out of range",
             reloc(0, RelocKind::X86PCRel4, local(0), 1 << 40),
         ),
+        // Outside the module's code region: a 4-byte patch may not reach (the JIT's range
+        // check would panic), so only 8-byte absolute relocations may point there.
+        (
+            "a pc-relative call to a libcall",
+            reloc(
+                0,
+                RelocKind::X86CallPCRel4,
+                RelocTarget::LibCall("FloorF32".into()),
+                0,
+            ),
+        ),
+        (
+            "a 4-byte absolute relocation to a libcall",
+            reloc(
+                0,
+                RelocKind::Abs4,
+                RelocTarget::LibCall("FloorF32".into()),
+                0,
+            ),
+        ),
+        (
+            "a GOT relocation in non-PIC code",
+            reloc(0, RelocKind::X86GOTPCRel4, local(0), 0),
+        ),
     ];
     for (what, record) in cases {
         push(what, &move |a| a.kernels[0].relocs.push(record.clone()));

@@ -161,6 +161,21 @@ fn check_alignment(kernel: &KernelCode) -> Result<(), CpuError> {
     Ok(())
 }
 
+/// Whether an x86-64 relocation of `kind` can reach `target` (other kinds: true). A 4-byte
+/// patch reaches ±2 GiB (PC-relative) or the low 4 GiB (`Abs4`): only the module's own code,
+/// one region, is sure to be in reach, and the JIT's range check on anything else panics.
+/// Kernels reach libcalls and routines through 8-byte absolute addresses; this non-PIC code
+/// has no PLT or GOT relocations.
+fn x86_reach_holds(kind: &RelocKind, target: &RelocTarget) -> bool {
+    match kind {
+        RelocKind::Abs4 | RelocKind::X86PCRel4 | RelocKind::X86CallPCRel4 => {
+            matches!(target, RelocTarget::KernelOffset { .. })
+        }
+        RelocKind::X86CallPLTRel4 | RelocKind::X86GOTPCRel4 => false,
+        _ => true,
+    }
+}
+
 /// A relocation as Cranelift takes it, after checking what Cranelift does not (in release
 /// builds it patches unchecked): the patched bytes lie inside the kernel's code, a target
 /// offset inside its kernel, and the addend is small.
@@ -192,6 +207,12 @@ fn restore(
     }
     if r.addend.unsigned_abs() > MAX_ADDEND {
         return Err(damaged(kernel, format!("relocation addend {}", r.addend)));
+    }
+    if !x86_reach_holds(&r.kind, &r.target) {
+        return Err(damaged(
+            kernel,
+            format!("a {:?} relocation to {:?}", r.kind, r.target),
+        ));
     }
     let name = match &r.target {
         RelocTarget::LibCall(name) => ModuleRelocTarget::LibCall(
