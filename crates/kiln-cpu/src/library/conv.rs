@@ -14,6 +14,7 @@ mod depthwise;
 mod gemm;
 mod grad;
 mod im2col;
+mod kept;
 mod kernels;
 mod winograd;
 

@@ -4,6 +4,7 @@ use rayon::prelude::*;
 
 use super::Geom;
 use super::depthwise::split_classes;
+use super::kept::{Slot, with_kept};
 use super::kernels::Float;
 
 /// The output positions `lo..hi` of one output row whose input column `o * stride + offset`
@@ -114,23 +115,15 @@ const KEEP_COLUMNS_BYTES: usize = 8 << 20;
 
 thread_local! {
     /// This thread's column buffer from its last convolution, of whichever element type.
-    static COLUMNS: std::cell::RefCell<Option<Box<dyn std::any::Any>>> =
-        const { std::cell::RefCell::new(None) };
+    static COLUMNS: Slot = const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `f` on this thread's column buffer for `T`, reused from earlier calls (its contents
 /// are whatever they were: [`im2col`] writes every element it hands out). A convolution
 /// nested inside `f` on the same thread gets a buffer of its own.
 pub(super) fn with_columns<T: Float, R>(f: impl FnOnce(&mut Vec<T>) -> R) -> R {
-    let kept = COLUMNS.with(|c| c.borrow_mut().take());
-    let mut cols = kept
-        .and_then(|b| b.downcast::<Vec<T>>().ok())
-        .map_or_else(Vec::new, |b| *b);
-    let r = f(&mut cols);
-    if cols.capacity() * std::mem::size_of::<T>() <= KEEP_COLUMNS_BYTES {
-        COLUMNS.with(|c| *c.borrow_mut() = Some(Box::new(cols)));
-    }
-    r
+    let bytes = |cols: &Vec<T>| cols.capacity() * std::mem::size_of::<T>();
+    with_kept(&COLUMNS, (KEEP_COLUMNS_BYTES, bytes), f)
 }
 
 /// The `cig * taps` rows of columns of one group's input `x` for output rows `rows` into

@@ -23,6 +23,7 @@ mod transform;
 mod whole;
 
 use super::Geom;
+use super::kept::{Slot, with_kept};
 use super::kernels::{Epilogue, Float};
 
 /// Positions of the transformed 4x4 domain: one GEMM each.
@@ -88,23 +89,16 @@ const KEEP_SCRATCH_BYTES: usize = WHOLE_BYTES;
 
 thread_local! {
     /// This thread's [`Scratch`] from its last block, of whichever element type it was.
-    static SCRATCH: std::cell::RefCell<Option<Box<dyn std::any::Any>>> =
-        const { std::cell::RefCell::new(None) };
+    static SCRATCH: Slot = const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `f` on this thread's scratch buffers for `T`: reused from earlier blocks and calls,
 /// so that a call neither allocates nor zeroes them once per block.
 pub(super) fn with_scratch<T: Float, R>(f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
-    let kept = SCRATCH.with(|c| c.borrow_mut().take());
-    let mut s = kept
-        .and_then(|b| b.downcast::<Scratch<T>>().ok())
-        .map_or_else(Scratch::default, |b| *b);
-    let r = f(&mut s);
-    let bytes = (s.v.capacity() + s.m.capacity() + s.rows.capacity()) * std::mem::size_of::<T>();
-    if bytes <= KEEP_SCRATCH_BYTES {
-        SCRATCH.with(|c| *c.borrow_mut() = Some(Box::new(s)));
-    }
-    r
+    let bytes = |s: &Scratch<T>| {
+        (s.v.capacity() + s.m.capacity() + s.rows.capacity()) * std::mem::size_of::<T>()
+    };
+    with_kept(&SCRATCH, (KEEP_SCRATCH_BYTES, bytes), f)
 }
 
 /// Per-thread buffers, reused across the blocks a thread computes.
