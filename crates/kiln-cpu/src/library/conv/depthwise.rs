@@ -204,12 +204,11 @@ fn plane<T: Float>(
 /// reads and writes the whole plane (a 112x112 plane does not fit in L1).
 const BLOCK: usize = 64;
 
-/// `wide[j] = 0 + sum over taps t of phases[starts[t] + j] * weights[t]`, taps in order.
+/// `wide[j] = 0 + sum over taps t of phases[starts[t] + j] * weights[t]`, taps in order,
+/// every element written (not added to). `wide` is whole blocks: [`plane`] sizes it so.
 #[inline(always)]
 fn accumulate_taps<T: Float>(starts: &[usize], weights: &[T], phases: &[T], wide: &mut [T]) {
-    let len = wide.len();
-    let mut blocks = wide.chunks_exact_mut(BLOCK);
-    for (i, block) in blocks.by_ref().enumerate() {
+    for (i, block) in wide.chunks_exact_mut(BLOCK).enumerate() {
         let j0 = i * BLOCK;
         let mut acc = [T::ZERO; BLOCK];
         for (&start, &wv) in starts.iter().zip(weights) {
@@ -221,14 +220,6 @@ fn accumulate_taps<T: Float>(starts: &[usize], weights: &[T], phases: &[T], wide
             }
         }
         block.copy_from_slice(&acc);
-    }
-    let tail = blocks.into_remainder();
-    let j0 = len - tail.len();
-    for (&start, &wv) in starts.iter().zip(weights) {
-        let source = &phases[start + j0..start + len];
-        for (d, &v) in tail.iter_mut().zip(source) {
-            *d = *d + v * wv;
-        }
     }
 }
 
