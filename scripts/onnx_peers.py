@@ -1,7 +1,8 @@
 """ONNX Runtime on the models examples/onnx_bench.rs times: session creation (a fresh
 session per sample: graph optimisation and kernel setup, the work ORT repeats at every start)
-and inference latency at batch 1 and 8 (median of 10 after one warm-up), as JSON lines.
-Run in the same hour as the kiln bench and compare ratios.
+inference latency at batch 1 and 8 (median of 10 after one warm-up), and at batch 1 after
+300 ms idle (median of 5: what a service with spaced requests sees), as JSON lines. Run in
+the same hour as the kiln bench and compare ratios.
 
     python3 scripts/onnx_peers.py [MODELS_DIR]
 """
@@ -20,6 +21,8 @@ import onnxruntime as ort
 
 EXPORTED = ["resnet18", "mobilenet_v2", "squeezenet", "bert_layer"]
 REPEATS = 10
+IDLE_S = 0.3
+IDLE_REPEATS = 5
 
 
 def shape_at(session: ort.InferenceSession, batch: int) -> list[int]:
@@ -46,6 +49,14 @@ def bench(name: str, path: str, dynamic: bool) -> dict:
             session.run(None, {feed_name: x})
             times.append((time.perf_counter() - t) * 1e3)
         row[f"run_b{b}_ms"] = statistics.median(times)
+        if b == 1:
+            idle = []
+            for _ in range(IDLE_REPEATS):
+                time.sleep(IDLE_S)
+                t = time.perf_counter()
+                session.run(None, {feed_name: x})
+                idle.append((time.perf_counter() - t) * 1e3)
+            row["run_b1_after_idle_ms"] = statistics.median(idle)
     return row
 
 
