@@ -10,14 +10,14 @@
 //! `python3 scripts/onnx_export_models.py target/tmp/onnx-models`
 //! `cargo run --release --example onnx_bench -- [--json] [--models DIR]`
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kiln::{CompileOptions, Compiler, Tensor};
 
 const EXPORTED: [&str; 4] = ["resnet18", "mobilenet_v2", "squeezenet", "bert_layer"];
-const REPEATS: usize = 10;
-const IDLE: std::time::Duration = std::time::Duration::from_millis(300);
-const IDLE_REPEATS: usize = 5;
+/// Back to back, and after 300 ms without work.
+const BACK_TO_BACK: (usize, Duration) = (10, Duration::ZERO);
+const AFTER_IDLE: (usize, Duration) = (5, Duration::from_millis(300));
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
@@ -109,28 +109,20 @@ struct Row {
     weight_bytes: u64,
 }
 
-fn latency(model: &kiln::Model, shape: &[usize]) -> Result<f64, Box<dyn std::error::Error>> {
-    let x = input(shape);
-    model.run(&[&x])?; // compiles or hits the specialisation
-    let mut v = Vec::with_capacity(REPEATS);
-    for _ in 0..REPEATS {
-        let t = Instant::now();
-        model.run(&[&x])?;
-        v.push(ms(t));
-    }
-    Ok(median(v))
-}
-
-/// Median latency of a run that follows `IDLE` without work (the specialisation is ready).
-fn latency_after_idle(
+/// Median of `repeats` runs at `shape`, each after `pause` without work (zero: back to
+/// back), following one run that compiles or hits the specialisation.
+fn latency(
     model: &kiln::Model,
     shape: &[usize],
+    (repeats, pause): (usize, std::time::Duration),
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let x = input(shape);
     model.run(&[&x])?;
-    let mut v = Vec::with_capacity(IDLE_REPEATS);
-    for _ in 0..IDLE_REPEATS {
-        std::thread::sleep(IDLE);
+    let mut v = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
         let t = Instant::now();
         model.run(&[&x])?;
         v.push(ms(t));
@@ -164,10 +156,10 @@ fn bench(name: &str, path: &Path, dynamic: bool) -> Result<Row, Box<dyn std::err
         )
         .into());
     }
-    let run_b1_ms = latency(&model, &shape1)?;
-    let run_b1_after_idle_ms = latency_after_idle(&model, &shape1)?;
+    let run_b1_ms = latency(&model, &shape1, BACK_TO_BACK)?;
+    let run_b1_after_idle_ms = latency(&model, &shape1, AFTER_IDLE)?;
     let run_b8_ms = if dynamic {
-        Some(latency(&model, &shape_at(path, 8)?)?)
+        Some(latency(&model, &shape_at(path, 8)?, BACK_TO_BACK)?)
     } else {
         None
     };

@@ -30,6 +30,18 @@ def shape_at(session: ort.InferenceSession, batch: int) -> list[int]:
     return [d if isinstance(d, int) else (batch if i == 0 else 1) for i, d in enumerate(dims)]
 
 
+def latency(session: ort.InferenceSession, feed: dict, repeats: int, pause_s: float) -> float:
+    """Median ms of `repeats` runs, each after `pause_s` seconds without work."""
+    times = []
+    for _ in range(repeats):
+        if pause_s:
+            time.sleep(pause_s)
+        t = time.perf_counter()
+        session.run(None, feed)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
 def bench(name: str, path: str, dynamic: bool) -> dict:
     opts = ort.SessionOptions()
     create = []
@@ -43,20 +55,9 @@ def bench(name: str, path: str, dynamic: bool) -> dict:
     for b in (1, 8) if dynamic else (1,):
         x = np.random.default_rng(0).uniform(-1, 1, shape_at(session, b)).astype(np.float32)
         session.run(None, {feed_name: x})
-        times = []
-        for _ in range(REPEATS):
-            t = time.perf_counter()
-            session.run(None, {feed_name: x})
-            times.append((time.perf_counter() - t) * 1e3)
-        row[f"run_b{b}_ms"] = statistics.median(times)
+        row[f"run_b{b}_ms"] = latency(session, {feed_name: x}, REPEATS, 0.0)
         if b == 1:
-            idle = []
-            for _ in range(IDLE_REPEATS):
-                time.sleep(IDLE_S)
-                t = time.perf_counter()
-                session.run(None, {feed_name: x})
-                idle.append((time.perf_counter() - t) * 1e3)
-            row["run_b1_after_idle_ms"] = statistics.median(idle)
+            row["run_b1_after_idle_ms"] = latency(session, {feed_name: x}, IDLE_REPEATS, IDLE_S)
     return row
 
 
